@@ -1,0 +1,337 @@
+//! The pipeline for one track: decode → mono → 16 kHz → shared spectrogram → features → vector.
+
+use std::cell::Cell;
+use std::fs::File;
+use std::io::{self, Cursor, Read};
+use std::panic::{self, AssertUnwindSafe};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::audio::{downmix_into, AudioStream, MonoResampler};
+use crate::dsp::{
+    FrameSink, SpectrogramBlock, SpectrogramConfig, SpectrogramPlan, StreamingSpectrogram,
+};
+use crate::error::{AnalysisError, ErrorKind, Result};
+use crate::features::MelStats;
+use crate::record::Record;
+use crate::vector::{content_vector, VECTOR_VERSION};
+
+/// Settings of an [`Analyzer`].
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Tracks longer than this many seconds are rejected with `too_long` once decoding reaches it.
+    pub max_duration_s: f64,
+    /// The shared spectrogram (16 kHz, Hann 512, hop 256, 96 mel bands by default).
+    pub spectrogram: SpectrogramConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_duration_s: 6.0 * 3600.0,
+            spectrogram: SpectrogramConfig::default(),
+        }
+    }
+}
+
+/// Wall-clock seconds spent in each stage of one analysis (for `bench` and profiling).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StageTimings {
+    pub hash: Duration,
+    pub decode: Duration,
+    pub resample: Duration,
+    pub spectrogram: Duration,
+    pub features: Duration,
+    pub total: Duration,
+}
+
+impl std::ops::AddAssign for StageTimings {
+    fn add_assign(&mut self, other: StageTimings) {
+        self.hash += other.hash;
+        self.decode += other.decode;
+        self.resample += other.resample;
+        self.spectrogram += other.spectrogram;
+        self.features += other.features;
+        self.total += other.total;
+    }
+}
+
+/// The outcome of analysing one input: its record, and how long each stage took.
+#[derive(Clone, Debug)]
+pub struct Track {
+    pub record: Record,
+    pub timings: StageTimings,
+}
+
+/// Analyses tracks. Cheap to share: one per process, used from any number of threads.
+pub struct Analyzer {
+    config: Config,
+    plan: SpectrogramPlan,
+}
+
+thread_local! {
+    /// Set while this thread runs an analysis, so the panic hook can stay quiet about panics
+    /// that are caught and reported in the record.
+    static ANALYSING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// True while the current thread is inside [`Analyzer`] (a panic here becomes an error record).
+pub fn panic_is_caught_here() -> bool {
+    ANALYSING.with(Cell::get)
+}
+
+/// The content id of `bytes`: the first 128 bits of their BLAKE3 hash, as 32 hex digits.
+pub fn content_id(bytes: &[u8]) -> String {
+    hex_id(blake3::hash(bytes))
+}
+
+/// The content id of the file at `path`, read in a stream.
+pub fn content_id_of_file(path: &Path) -> io::Result<String> {
+    let mut hasher = blake3::Hasher::new();
+    let mut file = open_regular_file(path)?;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                hasher.update(&buf[..n]);
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(hex_id(hasher.finalize()))
+}
+
+fn hex_id(hash: blake3::Hash) -> String {
+    hash.to_hex()[..32].to_string()
+}
+
+/// Opens `path` only if it is a regular file: a FIFO would block and a directory cannot be read.
+fn open_regular_file(path: &Path) -> io::Result<File> {
+    let meta = std::fs::metadata(path)?;
+    if !meta.is_file() {
+        let what = if meta.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file"
+        };
+        return Err(io::Error::new(io::ErrorKind::InvalidInput, what));
+    }
+    File::open(path)
+}
+
+fn extension_of(name: &str) -> Option<String> {
+    Path::new(name)
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+}
+
+impl Analyzer {
+    pub fn new(config: Config) -> Self {
+        let plan = SpectrogramPlan::new(config.spectrogram);
+        Analyzer { config, plan }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Analyses the file at `path`. Never panics: every failure is an `error` in the record.
+    pub fn analyze_path(&self, path: &Path) -> Track {
+        let started = Instant::now();
+        match content_id_of_file(path) {
+            Ok(id) => {
+                let mut track = self.analyze_file_with_id(path, id);
+                track.timings.hash = started.elapsed() - track.timings.total;
+                track.timings.total = started.elapsed();
+                track
+            }
+            Err(e) => {
+                let mut record = Record::new(path.display().to_string(), None);
+                record.fail(AnalysisError::from_io(&e));
+                Track {
+                    record,
+                    timings: StageTimings {
+                        total: started.elapsed(),
+                        ..Default::default()
+                    },
+                }
+            }
+        }
+    }
+
+    /// Analyses the file at `path` whose content id the caller already computed.
+    pub fn analyze_file_with_id(&self, path: &Path, id: String) -> Track {
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        self.run(path.display().to_string(), id, || {
+            let file = open_regular_file(path).map_err(|e| AnalysisError::from_io(&e))?;
+            if file.metadata().map(|m| m.len()).unwrap_or(0) == 0 {
+                return Err(AnalysisError::new(
+                    ErrorKind::Empty,
+                    "the file is empty (0 bytes)",
+                ));
+            }
+            AudioStream::open(Box::new(file), ext.as_deref())
+        })
+    }
+
+    /// Analyses an upload held in memory. `name` labels the record and hints at the format.
+    pub fn analyze_bytes(&self, bytes: Vec<u8>, name: &str) -> Track {
+        let started = Instant::now();
+        let id = content_id(&bytes);
+        let hash = started.elapsed();
+        let ext = extension_of(name);
+        let mut track = self.run(name.to_string(), id, move || {
+            if bytes.is_empty() {
+                return Err(AnalysisError::new(
+                    ErrorKind::Empty,
+                    "the upload is empty (0 bytes)",
+                ));
+            }
+            AudioStream::open(Box::new(Cursor::new(bytes)), ext.as_deref())
+        });
+        track.timings.hash = hash;
+        track.timings.total += hash;
+        track
+    }
+
+    fn run(&self, path: String, id: String, open: impl FnOnce() -> Result<AudioStream>) -> Track {
+        let started = Instant::now();
+        let mut record = Record::new(path, Some(id));
+        let mut timings = StageTimings::default();
+        let was_analysing = ANALYSING.with(|a| a.replace(true));
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+            let mut stream = open()?;
+            self.analyze_stream(&mut stream, &mut record, &mut timings)
+        }));
+        ANALYSING.with(|a| a.set(was_analysing));
+        match outcome {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => record.fail(error),
+            Err(payload) => record.fail(AnalysisError::new(
+                ErrorKind::Corrupt,
+                format!(
+                    "the decoder gave up on this file ({})",
+                    panic_message(&payload)
+                ),
+            )),
+        }
+        timings.total = started.elapsed();
+        Track { record, timings }
+    }
+
+    fn analyze_stream(
+        &self,
+        stream: &mut AudioStream,
+        record: &mut Record,
+        timings: &mut StageTimings,
+    ) -> Result<()> {
+        record.set_source(stream.info());
+        let spectrogram_config = *self.plan.config();
+        let mut resampler: Option<MonoResampler> = None;
+        let mut spectrogram = StreamingSpectrogram::new(&self.plan);
+        let mut sinks = Timed::new(MelStats::new(spectrogram_config.n_mels));
+        let (mut mono, mut analysis) = (Vec::new(), Vec::new());
+        let mut non_finite = 0usize;
+
+        loop {
+            let clock = Instant::now();
+            let chunk = stream.next_chunk()?;
+            timings.decode += clock.elapsed();
+            let Some(chunk) = chunk else { break };
+            let rate = chunk.sample_rate;
+            if chunk.frames_decoded as f64 > self.config.max_duration_s * rate as f64 {
+                return Err(AnalysisError::new(
+                    ErrorKind::TooLong,
+                    format!(
+                        "longer than the limit of {} s (raise it with --max-duration)",
+                        self.config.max_duration_s
+                    ),
+                ));
+            }
+
+            let clock = Instant::now();
+            non_finite += downmix_into(chunk.planar, &mut mono);
+            let resampler = match &mut resampler {
+                Some(r) => r,
+                None => resampler.insert(MonoResampler::new(rate, spectrogram_config.sample_rate)?),
+            };
+            analysis.clear();
+            resampler.push(&mono, &mut analysis);
+            timings.resample += clock.elapsed();
+
+            let clock = Instant::now();
+            spectrogram.push(&analysis, &mut sinks);
+            timings.spectrogram += clock.elapsed();
+        }
+
+        record.set_source(stream.info());
+        record.warnings.extend(stream.take_warnings());
+        let Some(mut resampler) = resampler else {
+            return Err(AnalysisError::new(
+                ErrorKind::Empty,
+                "the stream holds no audio samples",
+            ));
+        };
+        let clock = Instant::now();
+        analysis.clear();
+        resampler.finish(&mut analysis);
+        timings.resample += clock.elapsed();
+        let clock = Instant::now();
+        spectrogram.push(&analysis, &mut sinks);
+        let frames = spectrogram.finish(&mut sinks);
+        timings.spectrogram += clock.elapsed();
+        timings.spectrogram = timings.spectrogram.saturating_sub(sinks.spent);
+        timings.features += sinks.spent;
+
+        if non_finite > 0 {
+            record.warnings.push(format!(
+                "{non_finite} NaN or infinite sample(s) replaced by silence"
+            ));
+        }
+        let info = stream.info();
+        record.duration_s = Some(stream.frames_decoded() as f64 / info.sample_rate as f64);
+        record.frames = Some(frames);
+        record.vector_version = Some(VECTOR_VERSION.to_string());
+        record.vector = Some(content_vector(&sinks.inner));
+        Ok(())
+    }
+}
+
+/// Measures the time the spectrogram spends inside a sink.
+struct Timed<S> {
+    inner: S,
+    spent: Duration,
+}
+
+impl<S> Timed<S> {
+    fn new(inner: S) -> Self {
+        Timed {
+            inner,
+            spent: Duration::ZERO,
+        }
+    }
+}
+
+impl<S: FrameSink> FrameSink for Timed<S> {
+    fn accept(&mut self, block: &SpectrogramBlock<'_>) {
+        let clock = Instant::now();
+        self.inner.accept(block);
+        self.spent += clock.elapsed();
+    }
+}
+
+fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic".to_string()
+    }
+}

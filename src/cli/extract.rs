@@ -1,0 +1,203 @@
+//! `sonovec extract PATH… -o OUT`: analyse folders of audio into `tracks.jsonl`, `vectors.npy`
+//! and `ids.txt`.
+
+use std::collections::HashSet;
+use std::io::{self, IsTerminal};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use rayon::prelude::*;
+
+use sonovec::output::{JsonlAppender, OutputDir};
+use sonovec::{content_id_of_file, AnalysisError, Analyzer, Config, Record, Track};
+
+use super::walk::audio_files;
+use super::{Outcome, PathArg};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// Audio files or folders (walked recursively for audio extensions).
+    #[arg(required = true)]
+    paths: Vec<PathArg>,
+
+    /// Output folder for tracks.jsonl, vectors.npy and ids.txt.
+    #[arg(short, long, default_value = "out")]
+    output: PathBuf,
+
+    /// Analyse every file again, even those already in the output.
+    #[arg(long)]
+    force: bool,
+
+    /// No progress bar, no per-file error lines; only the summary (and only on failure).
+    #[arg(short, long)]
+    quiet: bool,
+}
+
+/// Counters shared by the workers.
+#[derive(Default)]
+struct Tally {
+    ok: AtomicU64,
+    failed: AtomicU64,
+    skipped: AtomicU64,
+    audio_ms: AtomicU64,
+}
+
+/// Analyses every file in parallel, appending each record as it finishes, then compacts the
+/// output. A file that cannot be analysed gets an error record and the run goes on; only an
+/// output that cannot be written stops it.
+pub fn run(args: Args, config: Config) -> io::Result<Outcome> {
+    let started = Instant::now();
+    let out = OutputDir::create(&args.output)?;
+    let done = if args.force {
+        HashSet::new()
+    } else {
+        out.completed_keys()?
+    };
+    let appender = Mutex::new(out.appender()?);
+
+    let (files, walk_problems) = audio_files(&args.paths);
+    for (path, why) in &walk_problems {
+        eprintln!("sonovec: {}: {why}", path.display());
+    }
+    let progress = progress_bar(files.len() as u64, args.quiet);
+    let analyzer = Analyzer::new(config);
+    let tally = Tally::default();
+    let claimed = Mutex::new(done);
+    let write_failure: Mutex<Option<io::Error>> = Mutex::new(None);
+    let stop = AtomicBool::new(false);
+
+    files.par_iter().for_each(|path| {
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Some(track) = analyze_unless_done(&analyzer, path, &claimed) {
+            report(&track, &tally, &progress, args.quiet);
+            if let Err(e) = append(&appender, &track.record) {
+                stop.store(true, Ordering::Relaxed);
+                write_failure
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get_or_insert(e);
+            }
+        } else {
+            tally.skipped.fetch_add(1, Ordering::Relaxed);
+        }
+        progress.inc(1);
+    });
+    progress.finish_and_clear();
+    if let Some(e) = write_failure
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+    {
+        eprintln!("sonovec: cannot write {}: {e}", out.tracks_path().display());
+        return Ok(Outcome::Io);
+    }
+    let finalized = out.finalize()?;
+    if finalized.unreadable_lines > 0 {
+        eprintln!(
+            "sonovec: dropped {} unreadable line(s) from {}",
+            finalized.unreadable_lines,
+            out.tracks_path().display()
+        );
+    }
+
+    let failed = tally.failed.load(Ordering::Relaxed);
+    if !args.quiet || failed > 0 {
+        eprintln!(
+            "sonovec: {}",
+            summary(&tally, started.elapsed(), &args.output, finalized.vectors)
+        );
+    }
+    Ok(if failed > 0 || !walk_problems.is_empty() {
+        Outcome::BadInput
+    } else {
+        Outcome::Success
+    })
+}
+
+/// Hashes `path` and analyses it unless a run already has that content (returns `None` then).
+fn analyze_unless_done(
+    analyzer: &Analyzer,
+    path: &Path,
+    claimed: &Mutex<HashSet<String>>,
+) -> Option<Track> {
+    let started = Instant::now();
+    let id = match content_id_of_file(path) {
+        Ok(id) => id,
+        Err(e) => {
+            let mut record = Record::new(path.display().to_string(), None);
+            record.fail(AnalysisError::from_io(&e));
+            return Some(Track {
+                record,
+                timings: Default::default(),
+            });
+        }
+    };
+    if !claimed
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .insert(id.clone())
+    {
+        return None;
+    }
+    let mut track = analyzer.analyze_file_with_id(path, id);
+    track.timings.total = started.elapsed();
+    Some(track)
+}
+
+fn append(appender: &Mutex<JsonlAppender>, record: &Record) -> io::Result<()> {
+    appender
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .append(record)
+}
+
+fn report(track: &Track, tally: &Tally, progress: &ProgressBar, quiet: bool) {
+    let record = &track.record;
+    match &record.error {
+        None => {
+            tally.ok.fetch_add(1, Ordering::Relaxed);
+            let ms = (record.duration_s.unwrap_or(0.0) * 1000.0) as u64;
+            tally.audio_ms.fetch_add(ms, Ordering::Relaxed);
+        }
+        Some(error) => {
+            tally.failed.fetch_add(1, Ordering::Relaxed);
+            if !quiet {
+                progress.suspend(|| eprintln!("sonovec: {}: {error}", record.path));
+            }
+        }
+    }
+}
+
+fn summary(tally: &Tally, elapsed: Duration, output: &Path, rows: usize) -> String {
+    let audio_s = tally.audio_ms.load(Ordering::Relaxed) as f64 / 1000.0;
+    let wall = elapsed.as_secs_f64().max(1e-9);
+    format!(
+        "{} ok, {} failed, {} skipped (already in the output or duplicate content); \
+         {:.2} h of audio in {:.1} s ({:.0}x realtime, {:.1} files/s); {} vectors in {}",
+        tally.ok.load(Ordering::Relaxed),
+        tally.failed.load(Ordering::Relaxed),
+        tally.skipped.load(Ordering::Relaxed),
+        audio_s / 3600.0,
+        wall,
+        audio_s / wall,
+        (tally.ok.load(Ordering::Relaxed) + tally.failed.load(Ordering::Relaxed)) as f64 / wall,
+        rows,
+        output.display(),
+    )
+}
+
+fn progress_bar(files: u64, quiet: bool) -> ProgressBar {
+    if quiet || !io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let style = ProgressStyle::with_template(
+        "{bar:40.cyan/blue} {pos}/{len} files  {per_sec}  {elapsed_precise} elapsed, ETA {eta}",
+    )
+    .expect("the template is valid")
+    .progress_chars("=> ");
+    ProgressBar::with_draw_target(Some(files), ProgressDrawTarget::stderr()).with_style(style)
+}

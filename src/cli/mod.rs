@@ -1,0 +1,93 @@
+//! The command line: argument parsing and exit codes. One module per subcommand.
+//!
+//! Exit codes mean the same for every subcommand:
+//! - `0`: everything asked for was analysed;
+//! - `1`: at least one input could not be analysed because of the input itself (unsupported,
+//!   corrupt, empty, too long); its error record was still written;
+//! - `2`: the command line was wrong (clap's usage errors);
+//! - `3`: an I/O error: an input could not be read, or the output could not be written;
+//! - `4`: an internal error in sonovec.
+
+mod analyze;
+mod extract;
+mod walk;
+
+use std::io;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+use sonovec::ErrorKind;
+
+/// Audio content vectors for cold-start recommendation.
+#[derive(Parser, Debug)]
+#[command(name = "sonovec", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+
+    /// Worker threads (default: one per core).
+    #[arg(short = 'j', long, global = true)]
+    jobs: Option<usize>,
+
+    /// Reject tracks longer than this many seconds (as error kind `too_long`).
+    #[arg(long, global = true, default_value_t = 6.0 * 3600.0, value_name = "SECONDS")]
+    max_duration: f64,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Analyse every audio file under the given paths into an output folder.
+    Extract(extract::Args),
+    /// Analyse one file (or `-` for standard input) and print its record as JSON.
+    Analyze(analyze::Args),
+}
+
+/// How a command ended; `main` turns it into the process exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Success,
+    BadInput,
+    Io,
+    Internal,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> i32 {
+        match self {
+            Outcome::Success => 0,
+            Outcome::BadInput => 1,
+            Outcome::Io => 3,
+            Outcome::Internal => 4,
+        }
+    }
+
+    fn of_error_kind(kind: ErrorKind) -> Outcome {
+        match kind {
+            ErrorKind::Io => Outcome::Io,
+            ErrorKind::Internal => Outcome::Internal,
+            _ => Outcome::BadInput,
+        }
+    }
+}
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> io::Result<Outcome> {
+    if let Some(jobs) = cli.jobs {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(jobs.max(1))
+            .build_global()
+            .map_err(io::Error::other)?;
+    }
+    let config = sonovec::Config {
+        max_duration_s: cli.max_duration,
+        ..Default::default()
+    };
+    match cli.command {
+        Command::Extract(args) => extract::run(args, config),
+        Command::Analyze(args) => analyze::run(args, config),
+    }
+}
+
+/// Paths on the command line are plain paths; this keeps clap's type in one place.
+pub type PathArg = PathBuf;

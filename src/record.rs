@@ -1,0 +1,94 @@
+//! The record of one track: the JSON object written per line of `tracks.jsonl`.
+//!
+//! Field names are snake_case with units in the name where a unit applies. A record carries either
+//! the analysis (`vector` and the features) or an `error`; the decode facts are filled in as far as
+//! they were learned before a failure.
+
+use serde::{Deserialize, Serialize};
+
+use crate::audio::SourceInfo;
+use crate::error::AnalysisError;
+
+/// One line of `tracks.jsonl`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// Content hash of the file's bytes (first 128 bits of BLAKE3, hex): a moved or renamed file
+    /// keeps its id. `null` only when the file could not be read at all.
+    pub id: Option<String>,
+    /// The path as given or found by the folder walk.
+    pub path: String,
+    /// Version of sonovec that wrote the record.
+    pub version: String,
+    /// Id of the embedding model used, `null` while no model contributes to the vector.
+    pub model: Option<String>,
+    /// Decoded duration in seconds (samples decoded / sample rate, not the header's claim).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_s: Option<f64>,
+    /// Sample rate of the source in Hz.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_rate: Option<u32>,
+    /// Channels in the source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channels: Option<usize>,
+    /// Codec, as symphonia names it (`mp3`, `flac`, `vorbis`, `opus`, `aac`, `alac`, `pcm_s16le` …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codec: Option<String>,
+    /// Container (`wav`, `aiff`, `caf`, `flac`, `mp3`, `ogg`, `mp4`, `mkv` …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub container: Option<String>,
+    /// Frames of the shared spectrogram (62.5 per second of audio).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frames: Option<usize>,
+    /// Layout of `vector`; see `vector::VECTOR_VERSION`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vector_version: Option<String>,
+    /// The content vector.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vector: Option<Vec<f32>>,
+    /// Problems that did not stop the analysis (skipped packets, replaced NaN samples …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+    /// Why the track could not be analysed; present only on failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<AnalysisError>,
+}
+
+impl Record {
+    /// An empty record for `path`, stamped with this build's version.
+    pub fn new(path: String, id: Option<String>) -> Self {
+        Record {
+            id,
+            path,
+            version: crate::VERSION.to_string(),
+            ..Record::default()
+        }
+    }
+
+    /// Copies what the decoder knows about the source.
+    pub fn set_source(&mut self, info: &SourceInfo) {
+        self.sample_rate = Some(info.sample_rate);
+        self.channels = Some(info.channels);
+        self.codec = Some(info.codec.clone());
+        self.container = Some(info.container.clone());
+    }
+
+    /// Marks the record failed, dropping any partial analysis.
+    pub fn fail(&mut self, error: AnalysisError) {
+        self.vector = None;
+        self.vector_version = None;
+        self.frames = None;
+        self.error = Some(error);
+    }
+
+    pub fn is_ok(&self) -> bool {
+        self.error.is_none()
+    }
+
+    /// The key under which a run remembers this record: its content id, or its path if unread.
+    pub fn key(&self) -> String {
+        match &self.id {
+            Some(id) => id.clone(),
+            None => format!("path:{}", self.path),
+        }
+    }
+}
