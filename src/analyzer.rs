@@ -335,3 +335,28 @@ fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
         "panic".to_string()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_while_decoding_becomes_a_corrupt_record() {
+        let analyzer = Analyzer::new(Config::default());
+        let track = analyzer.run("upload.mp3".into(), "0123".into(), || {
+            panic!("index out of bounds")
+        });
+        let error = track.record.error.expect("an error record");
+        assert_eq!(error.kind, ErrorKind::Corrupt);
+        assert!(
+            error.message.contains("index out of bounds"),
+            "{}",
+            error.message
+        );
+        assert_eq!(track.record.id.as_deref(), Some("0123"));
+        assert!(
+            !panic_is_caught_here(),
+            "the flag is reset after the analysis"
+        );
+    }
+}

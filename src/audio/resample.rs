@@ -12,6 +12,19 @@ use crate::error::{AnalysisError, ErrorKind, Result};
 /// Input frames per FFT block; with one sub-chunk this is also the filter's span.
 const CHUNK_FRAMES: usize = 4096;
 
+/// About `CHUNK_FRAMES` input frames, made of an even number of the smallest blocks the ratio
+/// allows, so that the output block is even and the filter delay a whole number of samples (an odd
+/// block would shift the output by half a sample).
+fn chunk_frames(input_rate: u32, output_rate: u32) -> usize {
+    let (mut a, mut b) = (input_rate as usize, output_rate as usize);
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    let unit = input_rate as usize / a;
+    let blocks = CHUNK_FRAMES.div_ceil(unit).next_multiple_of(2);
+    blocks * unit
+}
+
 /// Converts a mono stream to `output_rate`, chunk by chunk, with exact length and no delay.
 ///
 /// The output of a whole stream has `ceil(n_in * output_rate / input_rate)` samples and starts at
@@ -35,7 +48,7 @@ impl MonoResampler {
             let fft = Fft::<f32>::new_custom(
                 input_rate as usize,
                 output_rate as usize,
-                CHUNK_FRAMES,
+                chunk_frames(input_rate, output_rate),
                 1,
                 1,
                 WindowFunction::BlackmanHarris2,
@@ -75,8 +88,7 @@ impl MonoResampler {
         let mut offset = 0;
         while self.pending.len() - offset >= need {
             let chunk = &self.pending[offset..offset + need];
-            Self::process(resampler, chunk, None, &mut self.chunk_out);
-            let produced = resampler.output_frames_next().min(self.chunk_out.len());
+            let produced = Self::process(resampler, chunk, None, &mut self.chunk_out);
             Self::emit(
                 &self.chunk_out[..produced],
                 &mut self.delay_to_skip,
@@ -101,8 +113,7 @@ impl MonoResampler {
         // Zero-filled chunks push the last real samples through the filter delay.
         while self.frames_out < target {
             chunk.resize(need, 0.0);
-            Self::process(resampler, &chunk, Some(valid), &mut self.chunk_out);
-            let produced = resampler.output_frames_next().min(self.chunk_out.len());
+            let produced = Self::process(resampler, &chunk, Some(valid), &mut self.chunk_out);
             Self::emit(
                 &self.chunk_out[..produced],
                 &mut self.delay_to_skip,
@@ -115,14 +126,21 @@ impl MonoResampler {
         }
     }
 
-    fn process(resampler: &mut Fft<f32>, chunk: &[f32], valid: Option<usize>, out: &mut [f32]) {
+    /// Runs one chunk through the filter; returns how many output frames it wrote.
+    fn process(
+        resampler: &mut Fft<f32>,
+        chunk: &[f32],
+        valid: Option<usize>,
+        out: &mut [f32],
+    ) -> usize {
         let frames_out = out.len();
         let input = InterleavedSlice::new(chunk, 1, chunk.len()).expect("mono slice fits");
         let mut output = InterleavedSlice::new_mut(out, 1, frames_out).expect("mono slice fits");
         let indexing = valid.map(|n| Indexing::new().partial_len(n));
-        resampler
+        let (_, written) = resampler
             .process_into_buffer(&input, &mut output, indexing.as_ref())
             .expect("buffers are sized from the resampler's own limits");
+        written
     }
 
     fn emit(produced: &[f32], skip: &mut usize, count: &mut u64, target: u64, out: &mut Vec<f32>) {
@@ -159,17 +177,24 @@ mod tests {
     }
 
     #[test]
-    fn a_sine_below_nyquist_keeps_its_amplitude_and_phase() {
+    fn a_sine_below_nyquist_keeps_its_amplitude_and_phase_at_every_rate() {
         let f = 1000.0f64;
-        let input: Vec<f32> = (0..48_000)
-            .map(|i| (2.0 * std::f64::consts::PI * f * i as f64 / 48_000.0).sin() as f32)
-            .collect();
-        let out = resample_all(&input, 48_000, 16_000, 960);
-        assert_eq!(out.len(), 16_000);
-        // Away from the edges the output is the same sine sampled at 16 kHz, with no delay.
-        for (i, &y) in out.iter().enumerate().take(15_000).skip(1000) {
-            let expected = (2.0 * std::f64::consts::PI * f * i as f64 / 16_000.0).sin() as f32;
-            assert!((y - expected).abs() < 2e-3, "sample {i}: {y} vs {expected}");
+        for rate in [
+            8_000u32, 11_025, 22_050, 32_000, 44_100, 48_000, 96_000, 192_000,
+        ] {
+            let input: Vec<f32> = (0..rate as usize)
+                .map(|i| (2.0 * std::f64::consts::PI * f * i as f64 / rate as f64).sin() as f32)
+                .collect();
+            let out = resample_all(&input, rate, 16_000, 1024);
+            assert_eq!(out.len(), 16_000);
+            // Away from the edges the output is the same sine sampled at 16 kHz, with no delay.
+            for (i, &y) in out.iter().enumerate().take(15_000).skip(1000) {
+                let expected = (2.0 * std::f64::consts::PI * f * i as f64 / 16_000.0).sin() as f32;
+                assert!(
+                    (y - expected).abs() < 2e-3,
+                    "{rate} Hz, sample {i}: {y} vs {expected}"
+                );
+            }
         }
     }
 

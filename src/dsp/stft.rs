@@ -309,7 +309,7 @@ mod tests {
             )
         };
         assert!(
-            (centre(peak) - f).abs() < 60.0,
+            (centre(peak) - f as f64).abs() < 60.0,
             "peak band {peak} centred at {} Hz",
             centre(peak)
         );
