@@ -235,7 +235,7 @@ impl Analyzer {
         let spectrogram_config = *self.plan.config();
         let mut resampler: Option<MonoResampler> = None;
         let mut spectrogram = StreamingSpectrogram::new(&self.plan);
-        let mut sinks = Timed::new(MelStats::new(spectrogram_config.n_mels));
+        let mut sinks = Timed::new(Extractors::new(&spectrogram_config));
         let (mut mono, mut analysis) = (Vec::new(), Vec::new());
         let mut non_finite = 0usize;
 
@@ -256,6 +256,10 @@ impl Analyzer {
             }
 
             let clock = Instant::now();
+            sinks.inner.accept_native(chunk.planar, rate);
+            timings.features += clock.elapsed();
+
+            let clock = Instant::now();
             non_finite += downmix_into(chunk.planar, &mut mono);
             let resampler = match &mut resampler {
                 Some(r) => r,
@@ -264,6 +268,10 @@ impl Analyzer {
             analysis.clear();
             resampler.push(&mono, &mut analysis);
             timings.resample += clock.elapsed();
+
+            let clock = Instant::now();
+            sinks.inner.accept_signal(&analysis);
+            timings.features += clock.elapsed();
 
             let clock = Instant::now();
             spectrogram.push(&analysis, &mut sinks);
@@ -283,6 +291,7 @@ impl Analyzer {
         resampler.finish(&mut analysis);
         timings.resample += clock.elapsed();
         let clock = Instant::now();
+        sinks.inner.accept_signal(&analysis);
         spectrogram.push(&analysis, &mut sinks);
         let frames = spectrogram.finish(&mut sinks);
         timings.spectrogram += clock.elapsed();
@@ -297,9 +306,43 @@ impl Analyzer {
         let info = stream.info();
         record.duration_s = Some(stream.frames_decoded() as f64 / info.sample_rate as f64);
         record.frames = Some(frames);
-        record.vector_version = Some(VECTOR_VERSION.to_string());
-        record.vector = Some(content_vector(&sinks.inner));
+        let clock = Instant::now();
+        sinks.inner.finish(record);
+        timings.features += clock.elapsed();
         Ok(())
+    }
+}
+
+/// Every feature computed while the track streams through, one field each. Three feeds reach
+/// them: the native-rate channels before the mixdown (loudness), the 16 kHz mono analysis signal
+/// (features with a transform of their own), and the shared spectrogram (everything else).
+struct Extractors {
+    mel_stats: MelStats,
+}
+
+impl Extractors {
+    fn new(spectrogram: &SpectrogramConfig) -> Self {
+        Extractors {
+            mel_stats: MelStats::new(spectrogram.n_mels),
+        }
+    }
+
+    /// Planar audio at the source rate, before the mono mixdown.
+    fn accept_native(&mut self, _planar: &[Vec<f32>], _sample_rate: u32) {}
+
+    /// The 16 kHz mono analysis signal, in order, in pieces of any length.
+    fn accept_signal(&mut self, _samples: &[f32]) {}
+
+    /// Writes the features and the content vector into the record.
+    fn finish(self, record: &mut Record) {
+        record.vector_version = Some(VECTOR_VERSION.to_string());
+        record.vector = Some(content_vector(&self.mel_stats));
+    }
+}
+
+impl FrameSink for Extractors {
+    fn accept(&mut self, block: &SpectrogramBlock<'_>) {
+        self.mel_stats.accept(block);
     }
 }
 
