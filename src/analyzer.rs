@@ -7,7 +7,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::audio::{downmix_into, AudioStream, MonoResampler};
+use crate::audio::{downmix_into, AudioStream, MonoResampler, Repairs, MAX_SAMPLE_MAGNITUDE};
 use crate::dsp::{
     FrameSink, SpectrogramBlock, SpectrogramConfig, SpectrogramPlan, StreamingSpectrogram,
 };
@@ -237,7 +237,7 @@ impl Analyzer {
         let mut spectrogram = StreamingSpectrogram::new(&self.plan);
         let mut sinks = Timed::new(Extractors::new(&spectrogram_config));
         let (mut mono, mut analysis) = (Vec::new(), Vec::new());
-        let mut non_finite = 0usize;
+        let mut repairs = Repairs::default();
 
         loop {
             let clock = Instant::now();
@@ -260,7 +260,7 @@ impl Analyzer {
             timings.features += clock.elapsed();
 
             let clock = Instant::now();
-            non_finite += downmix_into(chunk.planar, &mut mono);
+            repairs += downmix_into(chunk.planar, &mut mono);
             let resampler = match &mut resampler {
                 Some(r) => r,
                 None => resampler.insert(MonoResampler::new(rate, spectrogram_config.sample_rate)?),
@@ -279,7 +279,7 @@ impl Analyzer {
         }
 
         record.set_source(stream.info());
-        record.warnings.extend(stream.take_warnings());
+        record.warnings.extend(stream.warnings());
         let Some(mut resampler) = resampler else {
             return Err(AnalysisError::new(
                 ErrorKind::Empty,
@@ -298,9 +298,16 @@ impl Analyzer {
         timings.spectrogram = timings.spectrogram.saturating_sub(sinks.spent);
         timings.features += sinks.spent;
 
-        if non_finite > 0 {
+        if repairs.non_finite > 0 {
             record.warnings.push(format!(
-                "{non_finite} NaN or infinite sample(s) replaced by silence"
+                "{} NaN or infinite sample(s) replaced by silence",
+                repairs.non_finite
+            ));
+        }
+        if repairs.clipped > 0 {
+            record.warnings.push(format!(
+                "{} sample(s) beyond ±{MAX_SAMPLE_MAGNITUDE} (full scale is ±1) clipped",
+                repairs.clipped
             ));
         }
         let info = stream.info();
@@ -309,6 +316,16 @@ impl Analyzer {
         let clock = Instant::now();
         sinks.inner.finish(record);
         timings.features += clock.elapsed();
+        if record
+            .vector
+            .as_ref()
+            .is_some_and(|v| v.iter().any(|x| !x.is_finite()))
+        {
+            return Err(AnalysisError::new(
+                ErrorKind::Internal,
+                "the content vector is not finite",
+            ));
+        }
         Ok(())
     }
 }

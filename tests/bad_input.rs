@@ -203,3 +203,102 @@ fn too_long_tracks_are_rejected_with_their_own_kind() {
     let record: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
     assert_eq!(record["error"]["kind"], "too_long");
 }
+
+/// A small deterministic generator, so the damaged files are the same on every run.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Damages `data` in one of a few ways real files get damaged.
+fn mutate(data: &[u8], rng: &mut XorShift) -> Vec<u8> {
+    let mut bytes = data.to_vec();
+    let n = bytes.len();
+    match rng.below(4) {
+        0 => (0..1 + rng.below(64)).for_each(|_| {
+            let i = rng.below(n);
+            bytes[i] ^= 1 << rng.below(8);
+        }),
+        1 => bytes.truncate(1 + rng.below(n - 1)),
+        2 => {
+            let start = rng.below(n);
+            let end = (start + 1 + rng.below(8192)).min(n);
+            bytes[start..end]
+                .iter_mut()
+                .for_each(|b| *b = rng.next() as u8);
+        }
+        _ => {
+            let head = 4 + rng.below(60);
+            bytes[..head].iter_mut().for_each(|b| *b = rng.next() as u8);
+        }
+    }
+    bytes
+}
+
+#[test]
+fn damaged_copies_of_every_format_give_one_parseable_record_each() {
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = tmp.path().join("damaged");
+    std::fs::create_dir(&corpus).unwrap();
+    let mut sources: Vec<_> = std::fs::read_dir(repo_path("tests/fixtures/formats"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e != "csv" && e != "md"))
+        .collect();
+    sources.push(repo_path("samples/hiphop_92.mp3"));
+    sources.sort();
+    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
+    let mut count = 0;
+    for source in &sources {
+        let data = std::fs::read(source).unwrap();
+        let name = source.file_name().unwrap().to_string_lossy().into_owned();
+        for k in 0..8 {
+            std::fs::write(corpus.join(format!("{k}-{name}")), mutate(&data, &mut rng)).unwrap();
+            count += 1;
+        }
+    }
+    let out = tmp.path().join("out");
+    let run = sonovec(
+        &[
+            "extract",
+            corpus.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+            "--quiet",
+        ],
+        LIMIT,
+    );
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(matches!(run.status.code(), Some(0 | 1)), "{stderr}");
+    assert!(
+        !stderr.contains("panicked") && !stderr.contains("unreadable line"),
+        "{stderr}"
+    );
+    // `records` panics on a line that is not JSON; every file has exactly one record.
+    let all = records(&out.join("tracks.jsonl"));
+    assert_eq!(all.len(), count);
+    for record in &all {
+        if record["error"].is_null() {
+            assert!(
+                record["vector"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|v| v.as_f64().is_some()),
+                "{record}"
+            );
+        } else {
+            assert_ne!(record["error"]["kind"], "internal", "{record}");
+        }
+    }
+}

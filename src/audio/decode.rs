@@ -168,24 +168,30 @@ impl AudioStream {
         self.frames_decoded
     }
 
-    /// Problems that did not stop the decode (skipped packets, a stream that ended early).
-    pub fn take_warnings(&mut self) -> Vec<String> {
+    /// Packets that failed to decode and were skipped, so far.
+    pub fn undecodable_packets(&self) -> usize {
+        self.bad_packets
+    }
+
+    /// Problems that did not stop the decode: skipped packets, a stream that ended early or
+    /// before the duration its header declares, a format change midway.
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = self.warnings.clone();
         if let Some(declared) = self.info.declared_duration_s {
             let decoded = self.frames_decoded as f64 / self.info.sample_rate.max(1) as f64;
             if self.finished && decoded < 0.99 * declared - 0.05 {
-                self.warnings.push(format!(
+                warnings.push(format!(
                     "decoded {decoded:.2} s of the {declared:.2} s the header declares: the file may be truncated"
                 ));
             }
         }
         if self.bad_packets > 0 {
-            self.warnings.push(format!(
+            warnings.push(format!(
                 "{} undecodable packet(s) skipped",
                 self.bad_packets
             ));
-            self.bad_packets = 0;
         }
-        std::mem::take(&mut self.warnings)
+        warnings
     }
 
     /// Decodes the next packet of the track into one planar slice per channel.
@@ -290,7 +296,11 @@ fn classify_open_error(err: &SymphoniaError) -> AnalysisError {
         SymphoniaError::IoError(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
             AnalysisError::new(ErrorKind::Corrupt, "the file ends before its audio starts")
         }
-        SymphoniaError::IoError(e) => AnalysisError::from_io(e),
+        // The file itself was opened and read by us; an I/O error inside the demuxer comes from
+        // what the data told it to do (seek before the start, read past a bogus size).
+        SymphoniaError::IoError(e) => {
+            AnalysisError::new(ErrorKind::Corrupt, format!("the container points outside the file: {e}"))
+        }
         SymphoniaError::DecodeError(what) => {
             AnalysisError::new(ErrorKind::Corrupt, format!("malformed stream: {what}"))
         }

@@ -6,24 +6,45 @@ pub mod resample;
 pub use decode::{AudioStream, DecodedChunk, SourceInfo};
 pub use resample::MonoResampler;
 
-/// Averages planar channels into `mono`, replacing non-finite samples by silence.
-///
-/// Returns how many non-finite samples were replaced, so the caller can warn about them.
-pub fn downmix_into(planar: &[Vec<f32>], mono: &mut Vec<f32>) -> usize {
+/// Largest sample magnitude passed on. Full scale is 1.0; float files may exceed it a little, but
+/// garbage in a float file (1e30, say) would overflow the power spectrum to infinity.
+pub const MAX_SAMPLE_MAGNITUDE: f32 = 1000.0;
+
+/// Samples that [`downmix_into`] had to repair.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Repairs {
+    /// NaN or infinite samples, replaced by silence.
+    pub non_finite: usize,
+    /// Samples beyond ±[`MAX_SAMPLE_MAGNITUDE`], clipped to it.
+    pub clipped: usize,
+}
+
+impl std::ops::AddAssign for Repairs {
+    fn add_assign(&mut self, other: Repairs) {
+        self.non_finite += other.non_finite;
+        self.clipped += other.clipped;
+    }
+}
+
+/// Averages planar channels into `mono`, repairing samples no real signal has.
+pub fn downmix_into(planar: &[Vec<f32>], mono: &mut Vec<f32>) -> Repairs {
     let frames = planar.first().map_or(0, Vec::len);
     mono.clear();
     mono.resize(frames, 0.0);
-    let mut non_finite = 0;
+    let mut repairs = Repairs::default();
     for channel in planar {
         for (m, &s) in mono.iter_mut().zip(channel) {
-            if s.is_finite() {
-                *m += s;
+            if !s.is_finite() {
+                repairs.non_finite += 1;
+            } else if s.abs() > MAX_SAMPLE_MAGNITUDE {
+                repairs.clipped += 1;
+                *m += s.clamp(-MAX_SAMPLE_MAGNITUDE, MAX_SAMPLE_MAGNITUDE);
             } else {
-                non_finite += 1;
+                *m += s;
             }
         }
     }
     let scale = 1.0 / planar.len().max(1) as f32;
     mono.iter_mut().for_each(|m| *m *= scale);
-    non_finite
+    repairs
 }
