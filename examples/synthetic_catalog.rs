@@ -42,7 +42,10 @@ fn main() -> std::io::Result<()> {
     }
     let (stored, _) = catalog.counts()?;
     let first = catalog.vectors(&format!("synthetic-{dim}"))?.0.ids[0].clone();
-    println!("{stored} tracks in {}; an id to query: {first}", path.display());
+    println!(
+        "{stored} tracks in {}; an id to query: {first}",
+        path.display()
+    );
     Ok(())
 }
 

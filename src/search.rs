@@ -32,7 +32,7 @@ impl CosineIndex {
     /// A row of zeros stays zero and scores 0 against every query.
     pub fn new(dim: usize, mut data: Vec<f32>) -> CosineIndex {
         assert!(
-            dim > 0 && data.len() % dim == 0,
+            dim > 0 && data.len().is_multiple_of(dim),
             "data must hold whole rows of dim values"
         );
         data.par_chunks_mut(dim).for_each(normalise);
@@ -110,7 +110,11 @@ pub fn dot(a: &[f32], b: &[f32]) -> f32 {
 
 /// Scales `v` to unit L2 norm; leaves a zero (or non-finite) vector as zeros.
 fn normalise(v: &mut [f32]) {
-    let norm = v.iter().map(|x| (*x as f64) * (*x as f64)).sum::<f64>().sqrt();
+    let norm = v
+        .iter()
+        .map(|x| (*x as f64) * (*x as f64))
+        .sum::<f64>()
+        .sqrt();
     if norm > 0.0 && norm.is_finite() {
         let inv = (1.0 / norm) as f32;
         v.iter_mut().for_each(|x| *x *= inv);
@@ -209,7 +213,10 @@ mod tests {
         let dim = 16;
         let data = matrix(3000, dim, 3);
         let index = CosineIndex::new(dim, data.clone());
-        let query: Vec<f32> = data[2500 * dim..2501 * dim].iter().map(|x| x * 3.0).collect();
+        let query: Vec<f32> = data[2500 * dim..2501 * dim]
+            .iter()
+            .map(|x| x * 3.0)
+            .collect();
         let hits = index.search(&query, 3, |_| false);
         assert_eq!(hits[0].row, 2500);
         assert!((hits[0].score - 1.0).abs() < 1e-5);
@@ -242,7 +249,10 @@ mod tests {
         let hits = index.search(&matrix(1, 8, 6), 10, |_| false);
         assert_eq!(hits.len(), 4);
         assert_eq!(hits.iter().find(|h| h.row == 1).unwrap().score, 0.0);
-        assert!(index.search(&[0.0; 8], 2, |_| false).iter().all(|h| h.score == 0.0));
+        assert!(index
+            .search(&[0.0; 8], 2, |_| false)
+            .iter()
+            .all(|h| h.score == 0.0));
     }
 
     #[test]

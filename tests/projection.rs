@@ -39,7 +39,10 @@ fn normals(count: usize, seed: u64) -> Vec<f64> {
 /// A catalog of synthetic tracks with this build's vector layout; returns their vectors.
 fn synthetic_catalog(db: &Path) -> Vec<Vec<f64>> {
     let values = normals(TRACKS * DIM, 1);
-    let vectors: Vec<Vec<f64>> = values.chunks(DIM).map(|v| v.iter().map(|x| 2.0 + x).collect()).collect();
+    let vectors: Vec<Vec<f64>> = values
+        .chunks(DIM)
+        .map(|v| v.iter().map(|x| 2.0 + x).collect())
+        .collect();
     let records: Vec<Record> = vectors
         .iter()
         .enumerate()
@@ -85,8 +88,17 @@ fn fit(db: &Path, factors: &Path, output: &Path) -> serde_json::Value {
         ],
         LIMIT,
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap()
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    eprintln!(
+        "fit-projection: lambda {}, held-out R² {}, cosine {}",
+        report["lambda"], report["cv_r2"], report["cv_cosine"]
+    );
+    report
 }
 
 #[test]
@@ -114,8 +126,14 @@ fn a_noisy_linear_map_is_recovered_and_applied_by_extract() {
     let report = fit(&db, &csv, &output);
     assert_eq!(report["tracks"], TRACKS);
     assert_eq!(report["k"], K);
-    let (r2, cosine) = (report["cv_r2"].as_f64().unwrap(), report["cv_cosine"].as_f64().unwrap());
-    assert!(r2 > 0.8 && cosine > 0.9, "held-out R² {r2}, cosine {cosine}");
+    let (r2, cosine) = (
+        report["cv_r2"].as_f64().unwrap(),
+        report["cv_cosine"].as_f64().unwrap(),
+    );
+    assert!(
+        r2 > 0.8 && cosine > 0.9,
+        "held-out R² {r2}, cosine {cosine}"
+    );
 
     // The saved map reproduces held-in factors' directions.
     let projection = Projection::load(&output).unwrap();
@@ -123,8 +141,16 @@ fn a_noisy_linear_map_is_recovered_and_applied_by_extract() {
     let v: Vec<f32> = vectors[0].iter().map(|&x| x as f32).collect();
     let predicted = projection.apply(&v).unwrap();
     let norm = factors[0].iter().map(|f| f * f).sum::<f64>().sqrt();
-    let dot: f64 = predicted.iter().zip(&factors[0]).map(|(p, f)| *p as f64 * f / norm).sum();
-    let p_norm = predicted.iter().map(|p| (*p as f64).powi(2)).sum::<f64>().sqrt();
+    let dot: f64 = predicted
+        .iter()
+        .zip(&factors[0])
+        .map(|(p, f)| *p as f64 * f / norm)
+        .sum();
+    let p_norm = predicted
+        .iter()
+        .map(|p| (*p as f64).powi(2))
+        .sum::<f64>()
+        .sqrt();
     assert!(dot / p_norm > 0.9, "cosine {}", dot / p_norm);
 
     // extract --projection adds K finite values to each record.
@@ -141,7 +167,11 @@ fn a_noisy_linear_map_is_recovered_and_applied_by_extract() {
         ],
         LIMIT,
     );
-    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
     for record in common::records(&out_dir.join("tracks.jsonl")) {
         let cf = record["cf_vector"].as_array().expect("a cf_vector");
         assert_eq!(cf.len(), K);
@@ -162,7 +192,10 @@ fn random_factors_are_not_fitted() {
     let r2 = report["cv_r2"].as_f64().unwrap();
     assert!(r2.abs() < 0.03, "held-out R² {r2} on random factors");
     let overfit = report["grid"][0]["r2"].as_f64().unwrap();
-    assert!(overfit < -0.1, "the smallest λ overfits ({overfit}); CV must see it");
+    assert!(
+        overfit < -0.1,
+        "the smallest λ overfits ({overfit}); CV must see it"
+    );
 }
 
 #[test]
@@ -180,7 +213,12 @@ fn a_projection_of_another_layout_is_refused() {
     .save(&path)
     .unwrap();
     let out = sonovec(
-        &["analyze", repo_path("samples/dnb_174.opus").to_str().unwrap(), "--projection", path.to_str().unwrap()],
+        &[
+            "analyze",
+            repo_path("samples/dnb_174.opus").to_str().unwrap(),
+            "--projection",
+            path.to_str().unwrap(),
+        ],
         LIMIT,
     );
     assert_eq!(out.status.code(), Some(3));

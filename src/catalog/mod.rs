@@ -172,26 +172,35 @@ impl Catalog {
         Ok(records)
     }
 
-    /// The vectors of every track of layout `vector_version`, ordered by content id.
+    /// The vectors of every track of layout `vector_version`, in the order they were first
+    /// stored (a fixed order for a given catalog).
     ///
     /// Rows whose length differs from the first row's are skipped (they cannot share a matrix);
     /// the count of skipped rows is returned alongside.
     pub fn vectors(&self, vector_version: &str) -> io::Result<(VectorTable, usize)> {
+        let (tracks, _) = self.counts()?;
+        // One sequential scan of the table: `+` keeps SQLite off the vector_version index, whose
+        // order would cost a random page read per row.
         let mut stmt = self
             .conn
             .prepare(
                 "SELECT id, path, vector FROM tracks
-                 WHERE vector_version = ?1 AND vector IS NOT NULL ORDER BY id",
+                 WHERE +vector_version = ?1 AND vector IS NOT NULL ORDER BY rowid",
             )
             .map_err(db_error)?;
         let mut rows = stmt.query([vector_version]).map_err(db_error)?;
-        let mut table = VectorTable::default();
+        let mut table = VectorTable {
+            ids: Vec::with_capacity(tracks),
+            paths: Vec::with_capacity(tracks),
+            ..VectorTable::default()
+        };
         let mut skipped = 0;
         while let Some(row) = rows.next().map_err(db_error)? {
             let blob = row.get_ref(2).map_err(db_error)?;
             let bytes = blob.as_blob().map_err(|e| db_error(e.into()))?;
             if table.ids.is_empty() {
                 table.dim = bytes.len() / 4;
+                table.data.reserve_exact(tracks * table.dim);
             }
             if bytes.len() != table.dim * 4 {
                 skipped += 1;
@@ -303,7 +312,6 @@ fn store_in(tx: &Transaction<'_>, record: &Record) -> io::Result<()> {
     }
     Ok(())
 }
-
 
 /// A stored row: path, record JSON (without its vector), vector blob.
 type RowParts = (String, String, Option<Vec<u8>>);

@@ -13,6 +13,9 @@ pub fn prepare(conn: &Connection) -> rusqlite::Result<()> {
     // (a power cut may lose the last transactions, never corrupt the file).
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    // Reading the vectors of 100 000 tracks is a scan of ~150 MB: mapping the file spares a
+    // copy of every page (halves `similar`'s load time).
+    conn.pragma_update(None, "mmap_size", 1i64 << 32)?;
     conn.execute_batch(
         "CREATE TABLE IF NOT EXISTS meta (
              key   TEXT PRIMARY KEY,

@@ -167,7 +167,7 @@ pub fn run(args: Args, config: Config) -> io::Result<Outcome> {
 
 /// What became of one file.
 enum Work {
-    Analysed(Track),
+    Analysed(Box<Track>),
     /// Its content is already in the output or the catalog, or another file of this run has it.
     Skipped {
         id: String,
@@ -182,10 +182,10 @@ fn analyze_unless_done(analyzer: &Analyzer, path: &Path, claimed: &Mutex<HashSet
         Err(e) => {
             let mut record = Record::new(path.display().to_string(), None);
             record.fail(AnalysisError::from_io(&e));
-            return Work::Analysed(Track {
+            return Work::Analysed(Box::new(Track {
                 record,
                 timings: Default::default(),
-            });
+            }));
         }
     };
     if !claimed
@@ -197,7 +197,7 @@ fn analyze_unless_done(analyzer: &Analyzer, path: &Path, claimed: &Mutex<HashSet
     }
     let mut track = analyzer.analyze_file_with_id(path, id);
     track.timings.total = started.elapsed();
-    Work::Analysed(track)
+    Work::Analysed(Box::new(track))
 }
 
 /// The catalog of a run, and the catalogued tracks the output folder does not have yet.

@@ -67,8 +67,9 @@ pub fn run(args: Args) -> io::Result<Outcome> {
         .enumerate()
         .map(|(i, p)| (p.as_str(), i))
         .collect();
-    // (catalog row, factor row), in catalog order (by content id: unrelated to the audio, so
-    // the `row mod folds` split is as good as a shuffle and needs no random seed).
+    // (catalog row, factor row), ordered by content id: a hash unrelated to the audio or to the
+    // order tracks were added (albums together), so the `row mod folds` split is as good as a
+    // shuffle and needs no random seed.
     let mut pairs: Vec<(usize, usize)> = Vec::new();
     let mut unmatched: Vec<&str> = Vec::new();
     for (f, key) in factors.keys.iter().enumerate() {
@@ -85,7 +86,7 @@ pub fn run(args: Args) -> io::Result<Outcome> {
             None => unmatched.push(key),
         }
     }
-    pairs.sort_unstable();
+    pairs.sort_unstable_by(|a, b| table.ids[a.0].cmp(&table.ids[b.0]).then(a.1.cmp(&b.1)));
     pairs.dedup_by_key(|p| p.0);
 
     let folds = args.folds as usize;

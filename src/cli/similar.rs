@@ -91,7 +91,7 @@ pub fn run(args: Args, config: Config) -> io::Result<Outcome> {
     let own_row = query
         .id
         .as_ref()
-        .and_then(|id| table.ids.binary_search(id).ok());
+        .and_then(|id| table.ids.iter().position(|row_id| row_id == id));
     let dim = query.vector.len().max(1);
     let ids = table.ids;
     let paths = table.paths;
@@ -143,11 +143,7 @@ pub fn run(args: Args, config: Config) -> io::Result<Outcome> {
 
 /// Resolves QUERY: a file (its stored vector if its content is catalogued, else analysed now), a
 /// content id, or a catalogued path. `Err(outcome)` when a file could not be analysed.
-fn resolve(
-    catalog: &Catalog,
-    query: &str,
-    config: Config,
-) -> io::Result<Result<Query, Outcome>> {
+fn resolve(catalog: &Catalog, query: &str, config: Config) -> io::Result<Result<Query, Outcome>> {
     let as_path = Path::new(query);
     if as_path.is_file() {
         let id = content_id_of_file(as_path)?;

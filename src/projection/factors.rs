@@ -150,8 +150,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let npy = dir.path().join("f.npy");
         let ids = dir.path().join("ids.txt");
-        crate::output::npy::write_matrix(&npy, 2, [&[0.0f32, 5.0][..], &[1.0, 0.0][..]].into_iter())
-            .unwrap();
+        crate::output::npy::write_matrix(
+            &npy,
+            2,
+            [&[0.0f32, 5.0][..], &[1.0, 0.0][..]].into_iter(),
+        )
+        .unwrap();
         std::fs::write(&ids, "x\ny\n").unwrap();
         let f = read_npy(&npy, &ids).unwrap();
         assert_eq!(f.keys, ["x", "y"]);

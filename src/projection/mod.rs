@@ -121,9 +121,10 @@ impl Projection {
         let (_, header) = SafeTensors::read_metadata(&bytes).map_err(invalid)?;
         let metadata = header.metadata().clone().unwrap_or_default();
         let field = |name: &str| {
-            metadata.get(name).cloned().ok_or_else(|| {
-                invalid(format!("{}: no `{name}` in the metadata", path.display()))
-            })
+            metadata
+                .get(name)
+                .cloned()
+                .ok_or_else(|| invalid(format!("{}: no `{name}` in the metadata", path.display())))
         };
         if field("format")? != FORMAT {
             return Err(invalid(format!(

@@ -13,7 +13,9 @@ use nalgebra::{DMatrix, SymmetricEigen};
 
 /// The default grid of λ: 10⁻⁶ … 10³ in half decades.
 pub fn default_lambdas() -> Vec<f64> {
-    (0..=18).map(|i| 10f64.powf(-6.0 + 0.5 * i as f64)).collect()
+    (0..=18)
+        .map(|i| 10f64.powf(-6.0 + 0.5 * i as f64))
+        .collect()
 }
 
 /// Held-out quality of one λ, pooled over the folds.
@@ -52,7 +54,10 @@ pub struct RidgeFit {
 pub fn fit(x: &DMatrix<f64>, y: &DMatrix<f64>, lambdas: &[f64], folds: usize) -> RidgeFit {
     let n = x.nrows();
     assert_eq!(n, y.nrows(), "x and y must have the same rows");
-    assert!(folds >= 2 && n >= 2 * folds, "need at least two rows per fold");
+    assert!(
+        folds >= 2 && n >= 2 * folds,
+        "need at least two rows per fold"
+    );
     assert!(!lambdas.is_empty(), "the λ grid is empty");
 
     let mut sse = vec![0.0; lambdas.len()];
@@ -215,7 +220,10 @@ mod tests {
         assert!(error < 0.05, "weights off by {error}");
         assert!(fit.chosen.r2 > 0.95, "{:?}", fit.chosen);
         assert!(fit.chosen.cosine > 0.95, "{:?}", fit.chosen);
-        assert!(fit.chosen.lambda < 1e-2, "little noise wants little penalty");
+        assert!(
+            fit.chosen.lambda < 1e-2,
+            "little noise wants little penalty"
+        );
         for (j, b) in fit.bias.iter().enumerate() {
             // y = x·W + j on raw x (its mean of 5 is part of x), so the intercept is j; its error
             // is about 5·Σ(weight errors) ≈ 0.17 (1σ) here.
@@ -250,6 +258,9 @@ mod tests {
         let fit = fit(&x, &y, &default_lambdas(), 4);
         assert!(fit.weight.iter().all(|w| w.is_finite()));
         assert!(fit.bias.iter().all(|b| b.is_finite()));
-        assert!(fit.grid.iter().all(|s| s.r2.is_finite() && s.cosine.is_finite()));
+        assert!(fit
+            .grid
+            .iter()
+            .all(|s| s.r2.is_finite() && s.cosine.is_finite()));
     }
 }
