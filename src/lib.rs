@@ -9,11 +9,14 @@
 
 pub mod analyzer;
 pub mod audio;
+pub mod catalog;
 pub mod dsp;
 pub mod error;
 pub mod features;
 pub mod output;
+pub mod projection;
 pub mod record;
+pub mod search;
 pub mod vector;
 
 pub use analyzer::{content_id, content_id_of_file, Analyzer, Config, StageTimings, Track};

@@ -45,6 +45,9 @@ pub struct Record {
     /// The content vector.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vector: Option<Vec<f32>>,
+    /// The vector mapped into a recommender's latent-factor space by `--projection` (K values).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cf_vector: Option<Vec<f32>>,
     /// Problems that did not stop the analysis (skipped packets, replaced NaN samples …).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -75,6 +78,7 @@ impl Record {
     /// Marks the record failed, dropping any partial analysis.
     pub fn fail(&mut self, error: AnalysisError) {
         self.vector = None;
+        self.cf_vector = None;
         self.vector_version = None;
         self.frames = None;
         self.error = Some(error);

@@ -9,7 +9,10 @@
 //! - `4`: an internal error in sonovec.
 
 mod analyze;
+mod export;
 mod extract;
+mod fit_projection;
+mod similar;
 mod walk;
 
 use std::io;
@@ -41,6 +44,12 @@ enum Command {
     Extract(extract::Args),
     /// Analyse one file (or `-` for standard input) and print its record as JSON.
     Analyze(analyze::Args),
+    /// Write a catalog's records as tracks.jsonl, vectors.npy and ids.txt.
+    Export(export::Args),
+    /// Print the catalogued tracks nearest to a file or a catalogued track (cosine).
+    Similar(similar::Args),
+    /// Fit a map from content vectors to a recommender's latent factors (ridge regression).
+    FitProjection(fit_projection::Args),
 }
 
 /// How a command ended; `main` turns it into the process exit code.
@@ -86,8 +95,32 @@ pub fn run(cli: Cli) -> io::Result<Outcome> {
     match cli.command {
         Command::Extract(args) => extract::run(args, config),
         Command::Analyze(args) => analyze::run(args, config),
+        Command::Export(args) => export::run(args),
+        Command::Similar(args) => similar::run(args, config),
+        Command::FitProjection(args) => fit_projection::run(args),
     }
 }
 
 /// Paths on the command line are plain paths; this keeps clap's type in one place.
 pub type PathArg = PathBuf;
+
+/// Loads `--projection FILE` and checks it was fitted for this build's vector layout.
+fn load_projection(
+    path: Option<&std::path::Path>,
+) -> io::Result<Option<sonovec::projection::Projection>> {
+    let Some(path) = path else { return Ok(None) };
+    let projection = sonovec::projection::Projection::load(path)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    if projection.vector_version != sonovec::vector::VECTOR_VERSION {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{} was fitted for vector layout {}; this sonovec writes {} (fit it again)",
+                path.display(),
+                projection.vector_version,
+                sonovec::vector::VECTOR_VERSION
+            ),
+        ));
+    }
+    Ok(Some(projection))
+}
