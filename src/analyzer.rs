@@ -12,7 +12,7 @@ use crate::dsp::{
     FrameSink, SpectrogramBlock, SpectrogramConfig, SpectrogramPlan, StreamingSpectrogram,
 };
 use crate::error::{AnalysisError, ErrorKind, Result};
-use crate::features::MelStats;
+use crate::features::{Descriptors, MelStats};
 use crate::record::Record;
 use crate::vector::{content_vector, VECTOR_VERSION};
 
@@ -335,31 +335,42 @@ impl Analyzer {
 /// (features with a transform of their own), and the shared spectrogram (everything else).
 struct Extractors {
     mel_stats: MelStats,
+    descriptors: Descriptors,
 }
 
 impl Extractors {
     fn new(spectrogram: &SpectrogramConfig) -> Self {
         Extractors {
             mel_stats: MelStats::new(spectrogram.n_mels),
+            descriptors: Descriptors::new(spectrogram),
         }
     }
 
     /// Planar audio at the source rate, before the mono mixdown.
-    fn accept_native(&mut self, _planar: &[Vec<f32>], _sample_rate: u32) {}
+    fn accept_native(&mut self, planar: &[Vec<f32>], sample_rate: u32) {
+        self.descriptors.accept_native(planar, sample_rate);
+    }
 
     /// The 16 kHz mono analysis signal, in order, in pieces of any length.
-    fn accept_signal(&mut self, _samples: &[f32]) {}
+    fn accept_signal(&mut self, samples: &[f32]) {
+        self.descriptors.accept_signal(samples);
+    }
 
     /// Writes the features and the content vector into the record.
     fn finish(self, record: &mut Record) {
         record.vector_version = Some(VECTOR_VERSION.to_string());
         record.vector = Some(content_vector(&self.mel_stats));
+        let (loudness, spectral, tonal) = self.descriptors.finish();
+        record.loudness = Some(loudness);
+        record.spectral = Some(spectral);
+        record.tonal = Some(tonal);
     }
 }
 
 impl FrameSink for Extractors {
     fn accept(&mut self, block: &SpectrogramBlock<'_>) {
         self.mel_stats.accept(block);
+        self.descriptors.accept(block);
     }
 }
 

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::audio::SourceInfo;
 use crate::error::AnalysisError;
+use crate::features::{Loudness, Spectral, Tonal};
 
 /// One line of `tracks.jsonl`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -48,6 +49,15 @@ pub struct Record {
     /// The vector mapped into a recommender's latent-factor space by `--projection` (K values).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cf_vector: Option<Vec<f32>>,
+    /// Loudness and energy (EBU R128 on the source channels, RMS on the 16 kHz mono signal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loudness: Option<Loudness>,
+    /// Spectral shape and MFCC statistics of the shared spectrogram.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spectral: Option<Spectral>,
+    /// Chroma, key and mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tonal: Option<Tonal>,
     /// Problems that did not stop the analysis (skipped packets, replaced NaN samples …).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -81,6 +91,9 @@ impl Record {
         self.cf_vector = None;
         self.vector_version = None;
         self.frames = None;
+        self.loudness = None;
+        self.spectral = None;
+        self.tonal = None;
         self.error = Some(error);
     }
 
