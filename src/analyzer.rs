@@ -12,7 +12,7 @@ use crate::dsp::{
     FrameSink, SpectrogramBlock, SpectrogramConfig, SpectrogramPlan, StreamingSpectrogram,
 };
 use crate::error::{AnalysisError, ErrorKind, Result};
-use crate::features::MelStats;
+use crate::features::{MelStats, TempoTracker};
 use crate::record::Record;
 use crate::vector::{content_vector, VECTOR_VERSION};
 
@@ -23,6 +23,8 @@ pub struct Config {
     pub max_duration_s: f64,
     /// The shared spectrogram (16 kHz, Hann 512, hop 256, 96 mel bands by default).
     pub spectrogram: SpectrogramConfig,
+    /// Write the beat times (`tempo.beats_s`) into the record.
+    pub beats: bool,
 }
 
 impl Default for Config {
@@ -30,6 +32,7 @@ impl Default for Config {
         Config {
             max_duration_s: 6.0 * 3600.0,
             spectrogram: SpectrogramConfig::default(),
+            beats: false,
         }
     }
 }
@@ -235,7 +238,7 @@ impl Analyzer {
         let spectrogram_config = *self.plan.config();
         let mut resampler: Option<MonoResampler> = None;
         let mut spectrogram = StreamingSpectrogram::new(&self.plan);
-        let mut sinks = Timed::new(Extractors::new(&spectrogram_config));
+        let mut sinks = Timed::new(Extractors::new(&spectrogram_config, &self.config));
         let (mut mono, mut analysis) = (Vec::new(), Vec::new());
         let mut non_finite = 0usize;
 
@@ -318,12 +321,16 @@ impl Analyzer {
 /// (features with a transform of their own), and the shared spectrogram (everything else).
 struct Extractors {
     mel_stats: MelStats,
+    tempo: TempoTracker,
+    keep_beats: bool,
 }
 
 impl Extractors {
-    fn new(spectrogram: &SpectrogramConfig) -> Self {
+    fn new(spectrogram: &SpectrogramConfig, config: &Config) -> Self {
         Extractors {
             mel_stats: MelStats::new(spectrogram.n_mels),
+            tempo: TempoTracker::new(spectrogram.n_mels, spectrogram.frame_rate()),
+            keep_beats: config.beats,
         }
     }
 
@@ -337,12 +344,20 @@ impl Extractors {
     fn finish(self, record: &mut Record) {
         record.vector_version = Some(VECTOR_VERSION.to_string());
         record.vector = Some(content_vector(&self.mel_stats));
+        match self.tempo.finish(self.keep_beats) {
+            Ok(tempo) => record.tempo = Some(Some(tempo)),
+            Err(reason) => {
+                record.tempo = Some(None);
+                record.tempo_null_reason = Some(reason);
+            }
+        }
     }
 }
 
 impl FrameSink for Extractors {
     fn accept(&mut self, block: &SpectrogramBlock<'_>) {
         self.mel_stats.accept(block);
+        self.tempo.accept(block);
     }
 }
 

@@ -11,6 +11,7 @@ pub mod analyzer;
 pub mod audio;
 pub mod dsp;
 pub mod error;
+pub mod eval;
 pub mod features;
 pub mod output;
 pub mod record;

@@ -9,6 +9,7 @@
 //! - `4`: an internal error in sonovec.
 
 mod analyze;
+mod eval_tempo;
 mod extract;
 mod walk;
 
@@ -33,6 +34,10 @@ pub struct Cli {
     /// Reject tracks longer than this many seconds (as error kind `too_long`).
     #[arg(long, global = true, default_value_t = 6.0 * 3600.0, value_name = "SECONDS")]
     max_duration: f64,
+
+    /// Include the beat times (`tempo.beats_s`, seconds) in each record.
+    #[arg(long, global = true)]
+    beats: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -41,6 +46,8 @@ enum Command {
     Extract(extract::Args),
     /// Analyse one file (or `-` for standard input) and print its record as JSON.
     Analyze(analyze::Args),
+    /// Score tempo and beats against a labelled set (Acc1, Acc2, beat F-measure, P-score).
+    EvalTempo(eval_tempo::Args),
 }
 
 /// How a command ended; `main` turns it into the process exit code.
@@ -81,11 +88,13 @@ pub fn run(cli: Cli) -> io::Result<Outcome> {
     }
     let config = sonovec::Config {
         max_duration_s: cli.max_duration,
+        beats: cli.beats,
         ..Default::default()
     };
     match cli.command {
         Command::Extract(args) => extract::run(args, config),
         Command::Analyze(args) => analyze::run(args, config),
+        Command::EvalTempo(args) => eval_tempo::run(args, config),
     }
 }
 
