@@ -5,6 +5,7 @@
 //! ([`periodicity`]), tracks the beats ([`beats`]) and measures how steady the tempo is.
 
 pub mod beats;
+pub mod metre;
 pub mod onset;
 pub mod periodicity;
 
@@ -111,7 +112,7 @@ pub fn tempo_of_envelope(
     let Some(analysis) = periodicity::analyse(envelope, frame_rate) else {
         return Err(NoTempo::NoOnsets);
     };
-    let Some(&best) = analysis.candidates.first() else {
+    let Some(best) = choose_level(envelope, frame_rate, &analysis.candidates) else {
         return Err(NoTempo::NoPulse);
     };
     if best.salience < MIN_CONFIDENCE {
@@ -133,6 +134,27 @@ pub fn tempo_of_envelope(
         stability: stability(&intervals).map(|s| round_to(s, 4)),
         beats_s: keep_beats.then(|| beat_times.iter().map(|&t| round_to(t, 3)).collect()),
     })
+}
+
+/// The best candidate, or its octave partner among the top two when the offbeat test says the
+/// partner is the beat level: a tempo and its double score alike in the tempogram, so the prior
+/// alone would decide by tempo range; the accents of the music decide instead.
+fn choose_level(envelope: &[f32], frame_rate: f64, candidates: &[Candidate]) -> Option<Candidate> {
+    let best = *candidates.first()?;
+    let Some(&other) = candidates.get(1) else {
+        return Some(best);
+    };
+    let (slow, fast) = if best.bpm < other.bpm {
+        (best, other)
+    } else {
+        (other, best)
+    };
+    if ((fast.bpm / slow.bpm) - 2.0).abs() > 0.06 {
+        return Some(best);
+    }
+    let ratio = metre::offbeat_ratio(envelope, 60.0 * frame_rate / slow.bpm);
+    let promote = slow.bpm < metre::HALF_TIME_BELOW_BPM && ratio >= metre::OFFBEAT_RATIO;
+    Some(if promote { fast } else { slow })
 }
 
 fn to_candidate(c: &Candidate) -> TempoCandidate {
