@@ -153,8 +153,15 @@ fn choose_level(envelope: &[f32], frame_rate: f64, candidates: &[Candidate]) -> 
         return Some(best);
     }
     let ratio = metre::offbeat_ratio(envelope, 60.0 * frame_rate / slow.bpm);
-    let promote = slow.bpm < metre::HALF_TIME_BELOW_BPM && ratio >= metre::OFFBEAT_RATIO;
-    Some(if promote { fast } else { slow })
+    let offbeats_strong = ratio >= metre::OFFBEAT_RATIO;
+    let fast_is_beat = if best.bpm < other.bpm {
+        // A slow reading is promoted only when it is slower than usual and its offbeats accent.
+        offbeats_strong && slow.bpm < metre::HALF_TIME_BELOW_BPM
+    } else {
+        // A fast reading stands unless it is a mere subdivision of the slower beat.
+        offbeats_strong
+    };
+    Some(if fast_is_beat { fast } else { slow })
 }
 
 fn to_candidate(c: &Candidate) -> TempoCandidate {
