@@ -12,7 +12,7 @@ use crate::dsp::{
     FrameSink, SpectrogramBlock, SpectrogramConfig, SpectrogramPlan, StreamingSpectrogram,
 };
 use crate::error::{AnalysisError, ErrorKind, Result};
-use crate::features::{Descriptors, MelStats};
+use crate::features::{Descriptors, MelStats, TempoTracker};
 use crate::record::Record;
 use crate::vector::{content_vector, VECTOR_VERSION};
 
@@ -23,6 +23,8 @@ pub struct Config {
     pub max_duration_s: f64,
     /// The shared spectrogram (16 kHz, Hann 512, hop 256, 96 mel bands by default).
     pub spectrogram: SpectrogramConfig,
+    /// Write the beat times (`tempo.beats_s`) into the record.
+    pub beats: bool,
 }
 
 impl Default for Config {
@@ -30,6 +32,7 @@ impl Default for Config {
         Config {
             max_duration_s: 6.0 * 3600.0,
             spectrogram: SpectrogramConfig::default(),
+            beats: false,
         }
     }
 }
@@ -235,7 +238,7 @@ impl Analyzer {
         let spectrogram_config = *self.plan.config();
         let mut resampler: Option<MonoResampler> = None;
         let mut spectrogram = StreamingSpectrogram::new(&self.plan);
-        let mut sinks = Timed::new(Extractors::new(&spectrogram_config));
+        let mut sinks = Timed::new(Extractors::new(&spectrogram_config, &self.config));
         let (mut mono, mut analysis) = (Vec::new(), Vec::new());
         let mut repairs = Repairs::default();
 
@@ -336,13 +339,17 @@ impl Analyzer {
 struct Extractors {
     mel_stats: MelStats,
     descriptors: Descriptors,
+    tempo: TempoTracker,
+    keep_beats: bool,
 }
 
 impl Extractors {
-    fn new(spectrogram: &SpectrogramConfig) -> Self {
+    fn new(spectrogram: &SpectrogramConfig, config: &Config) -> Self {
         Extractors {
             mel_stats: MelStats::new(spectrogram.n_mels),
             descriptors: Descriptors::new(spectrogram),
+            tempo: TempoTracker::new(spectrogram.n_mels, spectrogram.frame_rate()),
+            keep_beats: config.beats,
         }
     }
 
@@ -364,6 +371,13 @@ impl Extractors {
         record.loudness = Some(loudness);
         record.spectral = Some(spectral);
         record.tonal = Some(tonal);
+        match self.tempo.finish(self.keep_beats) {
+            Ok(tempo) => record.tempo = Some(Some(tempo)),
+            Err(reason) => {
+                record.tempo = Some(None);
+                record.tempo_null_reason = Some(reason);
+            }
+        }
     }
 }
 
@@ -371,6 +385,7 @@ impl FrameSink for Extractors {
     fn accept(&mut self, block: &SpectrogramBlock<'_>) {
         self.mel_stats.accept(block);
         self.descriptors.accept(block);
+        self.tempo.accept(block);
     }
 }
 

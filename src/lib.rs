@@ -12,6 +12,7 @@ pub mod audio;
 pub mod catalog;
 pub mod dsp;
 pub mod error;
+pub mod eval;
 pub mod features;
 pub mod output;
 pub mod projection;

@@ -4,10 +4,11 @@
 //! the analysis (`vector` and the features) or an `error`; the decode facts are filled in as far as
 //! they were learned before a failure.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::audio::SourceInfo;
 use crate::error::AnalysisError;
+use crate::features::tempo::{NoTempo, Tempo};
 use crate::features::{Loudness, Spectral, Tonal};
 
 /// One line of `tracks.jsonl`.
@@ -58,6 +59,17 @@ pub struct Record {
     /// Chroma, key and mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tonal: Option<Tonal>,
+    /// Global tempo and beats (see `features::tempo::Tempo`); `null` when the track has no
+    /// pulse, with the reason in `tempo_null_reason`. Absent from error records.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present_even_if_null"
+    )]
+    pub tempo: Option<Option<Tempo>>,
+    /// Why `tempo` is `null`: `too_short`, `no_onsets` or `no_pulse`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tempo_null_reason: Option<NoTempo>,
     /// Problems that did not stop the analysis (skipped packets, replaced NaN samples …).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
@@ -94,6 +106,8 @@ impl Record {
         self.loudness = None;
         self.spectral = None;
         self.tonal = None;
+        self.tempo = None;
+        self.tempo_null_reason = None;
         self.error = Some(error);
     }
 
@@ -108,4 +122,13 @@ impl Record {
             None => format!("path:{}", self.path),
         }
     }
+}
+
+/// Reads a field that is present as `null` into `Some(None)`, so `"tempo": null` round-trips.
+fn present_even_if_null<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }

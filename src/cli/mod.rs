@@ -9,6 +9,7 @@
 //! - `4`: an internal error in sonovec.
 
 mod analyze;
+mod eval_tempo;
 mod export;
 mod extract;
 mod fit_projection;
@@ -36,6 +37,10 @@ pub struct Cli {
     /// Reject tracks longer than this many seconds (as error kind `too_long`).
     #[arg(long, global = true, default_value_t = 6.0 * 3600.0, value_name = "SECONDS")]
     max_duration: f64,
+
+    /// Include the beat times (`tempo.beats_s`, seconds) in each record.
+    #[arg(long, global = true)]
+    beats: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -50,6 +55,8 @@ enum Command {
     Similar(similar::Args),
     /// Fit a map from content vectors to a recommender's latent factors (ridge regression).
     FitProjection(fit_projection::Args),
+    /// Score tempo and beats against a labelled set (Acc1, Acc2, beat F-measure, P-score).
+    EvalTempo(eval_tempo::Args),
 }
 
 /// How a command ended; `main` turns it into the process exit code.
@@ -90,6 +97,7 @@ pub fn run(cli: Cli) -> io::Result<Outcome> {
     }
     let config = sonovec::Config {
         max_duration_s: cli.max_duration,
+        beats: cli.beats,
         ..Default::default()
     };
     match cli.command {
@@ -98,6 +106,7 @@ pub fn run(cli: Cli) -> io::Result<Outcome> {
         Command::Export(args) => export::run(args),
         Command::Similar(args) => similar::run(args, config),
         Command::FitProjection(args) => fit_projection::run(args),
+        Command::EvalTempo(args) => eval_tempo::run(args, config),
     }
 }
 

@@ -9,6 +9,8 @@ pub mod mel_stats;
 pub mod mfcc;
 pub mod spectral_shape;
 pub mod stats;
+pub mod tempo;
 
 pub use descriptors::{Descriptors, Loudness, Spectral, Tonal};
 pub use mel_stats::MelStats;
+pub use tempo::TempoTracker;
