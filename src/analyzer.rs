@@ -11,9 +11,10 @@ use crate::audio::{downmix_into, AudioStream, MonoResampler};
 use crate::dsp::{
     FrameSink, SpectrogramBlock, SpectrogramConfig, SpectrogramPlan, StreamingSpectrogram,
 };
+use crate::embed::{Embedder, Model, ModelChoice, WeightsError};
 use crate::error::{AnalysisError, ErrorKind, Result};
 use crate::features::MelStats;
-use crate::record::Record;
+use crate::record::{Record, TagScore};
 use crate::vector::{content_vector, VECTOR_VERSION};
 
 /// Settings of an [`Analyzer`].
@@ -23,6 +24,25 @@ pub struct Config {
     pub max_duration_s: f64,
     /// The shared spectrogram (16 kHz, Hann 512, hop 256, 96 mel bands by default).
     pub spectrogram: SpectrogramConfig,
+    /// The learned embedding (musicnn MSD by default); `None` skips it.
+    pub embedding: Option<EmbeddingConfig>,
+}
+
+/// Which embedding model runs, and on how much of each track.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EmbeddingConfig {
+    pub model: ModelChoice,
+    /// Analyse about this many seconds of evenly spaced 3 s patches instead of every patch.
+    pub seconds: Option<f64>,
+}
+
+impl Default for EmbeddingConfig {
+    fn default() -> Self {
+        EmbeddingConfig {
+            model: ModelChoice::Msd,
+            seconds: None,
+        }
+    }
 }
 
 impl Default for Config {
@@ -30,6 +50,7 @@ impl Default for Config {
         Config {
             max_duration_s: 6.0 * 3600.0,
             spectrogram: SpectrogramConfig::default(),
+            embedding: Some(EmbeddingConfig::default()),
         }
     }
 }
@@ -67,6 +88,7 @@ pub struct Track {
 pub struct Analyzer {
     config: Config,
     plan: SpectrogramPlan,
+    model: Option<Model>,
 }
 
 thread_local! {
@@ -129,9 +151,24 @@ fn extension_of(name: &str) -> Option<String> {
 }
 
 impl Analyzer {
+    /// An analyzer for `config`. Panics if the embedding model cannot be loaded; the bundled
+    /// models always load, so only a `ModelChoice::File` can fail (use [`Analyzer::try_new`]).
     pub fn new(config: Config) -> Self {
+        Analyzer::try_new(config).expect("the embedding model loads")
+    }
+
+    /// An analyzer for `config`, loading its embedding model once for every track.
+    pub fn try_new(config: Config) -> std::result::Result<Self, WeightsError> {
         let plan = SpectrogramPlan::new(config.spectrogram);
-        Analyzer { config, plan }
+        let model = match &config.embedding {
+            Some(embedding) => Some(Model::load(&embedding.model)?),
+            None => None,
+        };
+        Ok(Analyzer {
+            config,
+            plan,
+            model,
+        })
     }
 
     pub fn config(&self) -> &Config {
@@ -235,7 +272,13 @@ impl Analyzer {
         let spectrogram_config = *self.plan.config();
         let mut resampler: Option<MonoResampler> = None;
         let mut spectrogram = StreamingSpectrogram::new(&self.plan);
-        let mut sinks = Timed::new(Extractors::new(&spectrogram_config));
+        let embedder = self.model.as_ref().map(|model| {
+            match self.config.embedding.as_ref().and_then(|e| e.seconds) {
+                Some(seconds) => Embedder::with_seconds(model, seconds),
+                None => Embedder::new(model),
+            }
+        });
+        let mut sinks = Timed::new(Extractors::new(&spectrogram_config, embedder));
         let (mut mono, mut analysis) = (Vec::new(), Vec::new());
         let mut non_finite = 0usize;
 
@@ -316,14 +359,16 @@ impl Analyzer {
 /// Every feature computed while the track streams through, one field each. Three feeds reach
 /// them: the native-rate channels before the mixdown (loudness), the 16 kHz mono analysis signal
 /// (features with a transform of their own), and the shared spectrogram (everything else).
-struct Extractors {
+struct Extractors<'m> {
     mel_stats: MelStats,
+    embedder: Option<Embedder<'m>>,
 }
 
-impl Extractors {
-    fn new(spectrogram: &SpectrogramConfig) -> Self {
+impl<'m> Extractors<'m> {
+    fn new(spectrogram: &SpectrogramConfig, embedder: Option<Embedder<'m>>) -> Self {
         Extractors {
             mel_stats: MelStats::new(spectrogram.n_mels),
+            embedder,
         }
     }
 
@@ -337,12 +382,40 @@ impl Extractors {
     fn finish(self, record: &mut Record) {
         record.vector_version = Some(VECTOR_VERSION.to_string());
         record.vector = Some(content_vector(&self.mel_stats));
+        if let Some(embedder) = self.embedder {
+            let model = embedder.model();
+            match embedder.finish() {
+                Some(summary) => {
+                    record.model = Some(model.id.clone());
+                    record.tags = Some(
+                        model
+                            .tags
+                            .iter()
+                            .zip(&summary.tags)
+                            .map(|(tag, &p)| TagScore {
+                                tag: tag.clone(),
+                                p,
+                            })
+                            .collect(),
+                    );
+                    record.embedding = Some(summary.embedding);
+                    record.embedding_std = Some(summary.embedding_std);
+                    record.embedding_patches = Some(summary.patches);
+                }
+                None => record
+                    .warnings
+                    .push("no spectrogram frames: embedding and tags are absent".to_string()),
+            }
+        }
     }
 }
 
-impl FrameSink for Extractors {
+impl FrameSink for Extractors<'_> {
     fn accept(&mut self, block: &SpectrogramBlock<'_>) {
         self.mel_stats.accept(block);
+        if let Some(embedder) = &mut self.embedder {
+            embedder.accept(block);
+        }
     }
 }
 

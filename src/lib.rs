@@ -10,6 +10,7 @@
 pub mod analyzer;
 pub mod audio;
 pub mod dsp;
+pub mod embed;
 pub mod error;
 pub mod features;
 pub mod output;

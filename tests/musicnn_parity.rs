@@ -1,0 +1,96 @@
+//! musicnn in Rust against the original TF model (fixtures from `scripts/reference_musicnn.py`,
+//! TensorFlow 2.16 running musicnn's own graph and checkpoint; see
+//! `tests/fixtures/musicnn/reference_versions.json`).
+//!
+//! - the network alone, on the exact log-mel patches TF was fed: max |Δ| ≤ 1e-4 on every
+//!   penultimate value and tag probability, for MSD and MTT;
+//! - the whole chain, audio file → decode → resample → spectrogram → network → average:
+//!   cosine ≥ 0.999 between the track embeddings and max |Δ| ≤ 0.01 on the averaged tags.
+
+mod common;
+
+use sonovec::embed::{Model, ModelChoice, EMBEDDING_DIM, N_MELS, N_TAGS, PATCH_FRAMES};
+use sonovec::{Analyzer, Config};
+
+fn fixture(name: &str) -> (Vec<u64>, Vec<f32>) {
+    common::read_npy_f32(&common::repo_path(&format!("tests/fixtures/musicnn/{name}")))
+}
+
+fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum();
+    let norm = |v: &[f32]| v.iter().map(|x| (*x as f64).powi(2)).sum::<f64>().sqrt();
+    dot / (norm(a) * norm(b))
+}
+
+fn mean_rows(values: &[f32], width: usize) -> Vec<f32> {
+    let rows = values.len() / width;
+    (0..width)
+        .map(|c| (0..rows).map(|r| values[r * width + c]).sum::<f32>() / rows as f32)
+        .collect()
+}
+
+fn network_alone(choice: ModelChoice, prefix: &str) {
+    let model = Model::load(&choice).unwrap();
+    let (shape, logmel) = fixture("dnb_174.logmel.npy");
+    assert_eq!(shape[1..], [PATCH_FRAMES as u64, N_MELS as u64]);
+    let (_, want_embedding) = fixture(&format!("dnb_174.{prefix}penultimate.npy"));
+    let (_, want_tags) = fixture(&format!("dnb_174.{prefix}tags.npy"));
+    for (i, patch) in logmel.chunks_exact(PATCH_FRAMES * N_MELS).enumerate() {
+        let (mut embedding, mut tags) = (vec![0.0; EMBEDDING_DIM], vec![0.0; N_TAGS]);
+        model.forward(patch, &mut embedding, &mut tags);
+        let want = &want_embedding[i * EMBEDDING_DIM..][..EMBEDDING_DIM];
+        let d_embedding = max_abs_diff(&embedding, want);
+        let d_tags = max_abs_diff(&tags, &want_tags[i * N_TAGS..][..N_TAGS]);
+        eprintln!("{prefix}patch {i}: max |Δ| embedding {d_embedding:.2e}, tags {d_tags:.2e}");
+        assert!(d_embedding <= 1e-4, "embedding differs by {d_embedding}");
+        assert!(d_tags <= 1e-4, "tags differ by {d_tags}");
+    }
+}
+
+#[test]
+fn msd_network_matches_tensorflow_on_its_own_input() {
+    network_alone(ModelChoice::Msd, "");
+}
+
+#[test]
+fn mtt_network_matches_tensorflow_on_its_own_input() {
+    network_alone(ModelChoice::Mtt, "mtt_");
+}
+
+#[test]
+fn whole_chain_matches_tensorflow_and_librosa() {
+    let analyzer = Analyzer::new(Config::default());
+    let mut failures = Vec::new();
+    for name in [
+        "dnb_174.opus",
+        "fourfloor_120.flac",
+        "hiphop_92.mp3",
+        "house_128.ogg",
+    ] {
+        let record = analyzer
+            .analyze_path(&common::repo_path(&format!("samples/{name}")))
+            .record;
+        assert!(record.is_ok(), "{name}: {:?}", record.error);
+        let stem = name.split('.').next().unwrap();
+        let (shape, per_patch) = fixture(&format!("{stem}.penultimate.npy"));
+        let (_, per_patch_tags) = fixture(&format!("{stem}.tags.npy"));
+        assert_eq!(record.embedding_patches, Some(shape[0] as usize), "{name}");
+        let want = mean_rows(&per_patch, EMBEDDING_DIM);
+        let want_tags = mean_rows(&per_patch_tags, N_TAGS);
+        let embedding = record.embedding.as_ref().unwrap();
+        let tags: Vec<f32> = record.tags.as_ref().unwrap().iter().map(|t| t.p).collect();
+        let (cos, d_tags) = (cosine(embedding, &want), max_abs_diff(&tags, &want_tags));
+        eprintln!("{name}: cosine {cos:.6}, tags max |Δ| {d_tags:.4}");
+        if cos < 0.999 || d_tags > 0.01 {
+            failures.push(format!("{name}: cosine {cos:.6}, tags max |Δ| {d_tags:.4}"));
+        }
+        assert!(record.model.as_deref().unwrap().starts_with("msd_musicnn@"));
+        assert!(embedding.iter().all(|x| x.is_finite()));
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
+}
