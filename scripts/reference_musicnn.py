@@ -24,6 +24,9 @@ For each AUDIO (default: the four clips in samples/) writes into --out-dir
 and, for the first AUDIO, the network-alone fixture:
   <stem>.logmel.npy       (patches, 187, 96) float32  the exact input fed to TF
   <stem>.mtt_penultimate.npy / <stem>.mtt_tags.npy  MTT_musicnn on the same input
+and, for dnb_174 and hiphop_92, a copy resampled to 16 kHz by librosa (soxr_hq) and stored as
+16-bit FLAC, <stem>_16k.flac, with its own .penultimate/.tags outputs: the whole chain without
+any resampler in sonovec, so the network and spectrogram are tested apart from rubato;
 plus reference_versions.json (versions, file sha256s, shapes).
 """
 import argparse
@@ -109,6 +112,18 @@ def main():
         meta["inputs"][os.path.relpath(path, REPO_ROOT)] = {
             "sha256": sha256(path), "patches": int(patches.shape[0])}
         print(f"{path}: {patches.shape[0]} patches; mean tags max {tags.mean(0).max():.3f}")
+    if not args.audio:
+        import soundfile as sf
+        for stem in ("dnb_174", "hiphop_92"):
+            source = [f for f in files if os.path.basename(f).startswith(stem + ".")][0]
+            audio, _ = librosa.load(source, sr=SR)
+            resampled = os.path.join(args.out_dir, f"{stem}_16k.flac")
+            sf.write(resampled, audio, SR, subtype="PCM_16")
+            pen, tags = run_model("MSD_musicnn", log_mel_patches(resampled))
+            np.save(os.path.join(args.out_dir, f"{stem}_16k.penultimate.npy"), pen)
+            np.save(os.path.join(args.out_dir, f"{stem}_16k.tags.npy"), tags)
+            meta["inputs"][os.path.relpath(resampled, REPO_ROOT)] = {
+                "sha256": sha256(resampled), "patches": int(pen.shape[0])}
     with open(os.path.join(args.out_dir, "reference_versions.json"), "w") as f:
         json.dump(meta, f, indent=1)
         f.write("\n")
