@@ -17,7 +17,9 @@ pub mod output;
 pub mod record;
 pub mod vector;
 
-pub use analyzer::{content_id, content_id_of_file, Analyzer, Config, StageTimings, Track};
+pub use analyzer::{
+    content_id, content_id_of_file, Analyzer, Config, EmbeddingConfig, StageTimings, Track,
+};
 pub use error::{AnalysisError, ErrorKind};
 pub use record::Record;
 
