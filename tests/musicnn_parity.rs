@@ -13,12 +13,17 @@ use sonovec::embed::{Model, ModelChoice, EMBEDDING_DIM, N_MELS, N_TAGS, PATCH_FR
 use sonovec::{Analyzer, Config};
 
 fn fixture(name: &str) -> (Vec<u64>, Vec<f32>) {
-    common::read_npy_f32(&common::repo_path(&format!("tests/fixtures/musicnn/{name}")))
+    common::read_npy_f32(&common::repo_path(&format!(
+        "tests/fixtures/musicnn/{name}"
+    )))
 }
 
 fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
     assert_eq!(a.len(), b.len());
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
 }
 
 fn cosine(a: &[f32], b: &[f32]) -> f64 {

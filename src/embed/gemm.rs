@@ -36,8 +36,14 @@ impl<'a> View<'a> {
 pub fn matmul(a: View<'_>, b: View<'_>, out: &mut [f32], accumulate: bool) {
     assert_eq!(a.cols, b.rows, "inner dimensions differ");
     assert!(a.rows > 0 && a.cols > 0 && b.cols > 0, "empty product");
-    assert!(a.last_index() < a.data.len(), "view of a reaches past its data");
-    assert!(b.last_index() < b.data.len(), "view of b reaches past its data");
+    assert!(
+        a.last_index() < a.data.len(),
+        "view of a reaches past its data"
+    );
+    assert!(
+        b.last_index() < b.data.len(),
+        "view of b reaches past its data"
+    );
     assert!(out.len() >= a.rows * b.cols, "output too small");
     let beta = if accumulate { 1.0 } else { 0.0 };
     // SAFETY: every index the kernel reads is within `a.data` / `b.data` (checked above), it

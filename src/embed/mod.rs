@@ -71,7 +71,11 @@ impl Model {
             serde_json::from_str(card).map_err(|e| WeightsError(format!("model card: {e}")))?;
         let tags: Vec<String> = card["tags"]
             .as_array()
-            .map(|a| a.iter().filter_map(|t| t.as_str().map(String::from)).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t.as_str().map(String::from))
+                    .collect()
+            })
             .unwrap_or_default();
         if tags.len() != N_TAGS {
             return Err(WeightsError(format!(

@@ -119,7 +119,10 @@ impl Weights {
         // Layer numbering follows the order in which musicnn's graph creates them.
         Ok(Weights {
             input_bn: bn(0, 1)?,
-            timbral: [(conv(0, 7, 38, 204)?, bn(1, 204)?), (conv(1, 7, 67, 204)?, bn(2, 204)?)],
+            timbral: [
+                (conv(0, 7, 38, 204)?, bn(1, 204)?),
+                (conv(1, 7, 67, 204)?, bn(2, 204)?),
+            ],
             temporal: [
                 (conv(2, 128, 1, 51)?, bn(3, 51)?),
                 (conv(3, 64, 1, 51)?, bn(4, 51)?),
