@@ -180,14 +180,14 @@ impl<'m> Embedder<'m> {
 
 impl Sample {
     fn offer(&mut self, index: usize, patch: &[f32]) {
-        if index % self.stride != 0 {
+        if !index.is_multiple_of(self.stride) {
             return;
         }
         self.patches.push((index, patch.to_vec()));
         if self.patches.len() > self.capacity {
             self.stride *= 2;
             let stride = self.stride;
-            self.patches.retain(|(i, _)| i % stride == 0);
+            self.patches.retain(|(i, _)| i.is_multiple_of(stride));
         }
     }
 
