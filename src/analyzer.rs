@@ -384,7 +384,19 @@ impl<'m> Extractors<'m> {
         record.vector = Some(content_vector(&self.mel_stats));
         if let Some(embedder) = self.embedder {
             let model = embedder.model();
+            let finite = |s: &crate::embed::EmbeddingSummary| {
+                s.embedding
+                    .iter()
+                    .chain(&s.embedding_std)
+                    .chain(&s.tags)
+                    .all(|x| x.is_finite())
+            };
             match embedder.finish() {
+                Some(summary) if !finite(&summary) => record.warnings.push(
+                    "the embedding model produced non-finite values (extreme sample values?): \
+                     embedding and tags are absent"
+                        .to_string(),
+                ),
                 Some(summary) => {
                     record.model = Some(model.id.clone());
                     record.tags = Some(

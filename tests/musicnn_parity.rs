@@ -135,3 +135,23 @@ fn results_do_not_depend_on_the_thread_count() {
     assert_eq!(one.embedding, three.embedding);
     assert_eq!(one.tags, three.tags);
 }
+
+/// `--embed-seconds 3` on a 3-patch track analyses only the middle patch.
+#[test]
+fn embed_seconds_picks_evenly_spaced_patches() {
+    let config = Config {
+        embedding: Some(sonovec::EmbeddingConfig {
+            seconds: Some(3.0),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let path = common::repo_path("tests/fixtures/musicnn/hiphop_92_16k.flac");
+    let record = Analyzer::new(config).analyze_path(&path).record;
+    assert_eq!(record.embedding_patches, Some(1));
+    let (_, per_patch) = fixture("hiphop_92_16k.penultimate.npy");
+    let middle = &per_patch[EMBEDDING_DIM..2 * EMBEDDING_DIM];
+    let cos = cosine(record.embedding.as_ref().unwrap(), middle);
+    assert!(cos >= 0.9999, "cosine with the middle patch {cos}");
+    assert!(record.embedding_std.unwrap().iter().all(|&s| s == 0.0));
+}

@@ -233,6 +233,54 @@ impl FrameSink for Embedder<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::embed::ModelChoice;
+
+    fn feed(embedder: &mut Embedder<'_>, frames: &[f32]) {
+        embedder.accept(&SpectrogramBlock {
+            first_frame: 0,
+            n_frames: frames.len() / N_MELS,
+            n_bins: 0,
+            n_mels: N_MELS,
+            power: &[],
+            mel: frames,
+        });
+    }
+
+    #[test]
+    fn short_tracks_are_repeat_padded_and_partial_patches_dropped() {
+        let model = Model::load(&ModelChoice::Msd).unwrap();
+        let mel: Vec<f32> = (0..250 * N_MELS)
+            .map(|i| 1e-3 * (1.0 + (i as f32 * 0.05).sin()))
+            .collect();
+        let logmel: Vec<f32> = mel.iter().map(|&p| log_mel(p)).collect();
+        let run = |patch: &[f32]| {
+            let (mut e, mut t) = (vec![0.0; EMBEDDING_DIM], vec![0.0; N_TAGS]);
+            model.forward(patch, &mut e, &mut t);
+            e
+        };
+
+        // 100 frames: one patch of frames 0..100, 0..87.
+        let mut short = Embedder::new(&model);
+        feed(&mut short, &mel[..100 * N_MELS]);
+        let summary = short.finish().unwrap();
+        let tiled: Vec<f32> = logmel[..100 * N_MELS]
+            .iter()
+            .copied()
+            .cycle()
+            .take(PATCH_LEN)
+            .collect();
+        assert_eq!(summary.patches, 1);
+        assert_eq!(summary.embedding, run(&tiled));
+
+        // 250 frames in two blocks: one full patch, the 63 trailing frames dropped.
+        let mut long = Embedder::new(&model);
+        feed(&mut long, &mel[..120 * N_MELS]);
+        feed(&mut long, &mel[120 * N_MELS..]);
+        let summary = long.finish().unwrap();
+        assert_eq!(summary.patches, 1);
+        assert_eq!(summary.embedding, run(&logmel[..PATCH_LEN]));
+        assert!(summary.embedding_std.iter().all(|&s| s == 0.0));
+    }
 
     #[test]
     fn sample_picks_evenly_spaced_patches_in_bounded_memory() {
