@@ -11,9 +11,10 @@ use crate::audio::{downmix_into, AudioStream, MonoResampler, Repairs, MAX_SAMPLE
 use crate::dsp::{
     FrameSink, SpectrogramBlock, SpectrogramConfig, SpectrogramPlan, StreamingSpectrogram,
 };
+use crate::embed::{Embedder, Model, ModelChoice, WeightsError};
 use crate::error::{AnalysisError, ErrorKind, Result};
 use crate::features::{Descriptors, MelStats, TempoTracker};
-use crate::record::Record;
+use crate::record::{Record, TagScore};
 use crate::vector::{content_vector, VECTOR_VERSION};
 
 /// Settings of an [`Analyzer`].
@@ -25,6 +26,25 @@ pub struct Config {
     pub spectrogram: SpectrogramConfig,
     /// Write the beat times (`tempo.beats_s`) into the record.
     pub beats: bool,
+    /// The learned embedding (musicnn MSD by default); `None` skips it.
+    pub embedding: Option<EmbeddingConfig>,
+}
+
+/// Which embedding model runs, and on how much of each track.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EmbeddingConfig {
+    pub model: ModelChoice,
+    /// Analyse about this many seconds of evenly spaced 3 s patches instead of every patch.
+    pub seconds: Option<f64>,
+}
+
+impl Default for EmbeddingConfig {
+    fn default() -> Self {
+        EmbeddingConfig {
+            model: ModelChoice::Msd,
+            seconds: None,
+        }
+    }
 }
 
 impl Default for Config {
@@ -33,6 +53,7 @@ impl Default for Config {
             max_duration_s: 6.0 * 3600.0,
             spectrogram: SpectrogramConfig::default(),
             beats: false,
+            embedding: Some(EmbeddingConfig::default()),
         }
     }
 }
@@ -70,6 +91,7 @@ pub struct Track {
 pub struct Analyzer {
     config: Config,
     plan: SpectrogramPlan,
+    model: Option<Model>,
 }
 
 thread_local! {
@@ -132,9 +154,24 @@ fn extension_of(name: &str) -> Option<String> {
 }
 
 impl Analyzer {
+    /// An analyzer for `config`. Panics if the embedding model cannot be loaded; the bundled
+    /// models always load, so only a `ModelChoice::File` can fail (use [`Analyzer::try_new`]).
     pub fn new(config: Config) -> Self {
+        Analyzer::try_new(config).expect("the embedding model loads")
+    }
+
+    /// An analyzer for `config`, loading its embedding model once for every track.
+    pub fn try_new(config: Config) -> std::result::Result<Self, WeightsError> {
         let plan = SpectrogramPlan::new(config.spectrogram);
-        Analyzer { config, plan }
+        let model = match &config.embedding {
+            Some(embedding) => Some(Model::load(&embedding.model)?),
+            None => None,
+        };
+        Ok(Analyzer {
+            config,
+            plan,
+            model,
+        })
     }
 
     pub fn config(&self) -> &Config {
@@ -238,7 +275,13 @@ impl Analyzer {
         let spectrogram_config = *self.plan.config();
         let mut resampler: Option<MonoResampler> = None;
         let mut spectrogram = StreamingSpectrogram::new(&self.plan);
-        let mut sinks = Timed::new(Extractors::new(&spectrogram_config, &self.config));
+        let embedder = self.model.as_ref().map(|model| {
+            match self.config.embedding.as_ref().and_then(|e| e.seconds) {
+                Some(seconds) => Embedder::with_seconds(model, seconds),
+                None => Embedder::new(model),
+            }
+        });
+        let mut sinks = Timed::new(Extractors::new(&spectrogram_config, &self.config, embedder));
         let (mut mono, mut analysis) = (Vec::new(), Vec::new());
         let mut repairs = Repairs::default();
 
@@ -336,20 +379,26 @@ impl Analyzer {
 /// Every feature computed while the track streams through, one field each. Three feeds reach
 /// them: the native-rate channels before the mixdown (loudness), the 16 kHz mono analysis signal
 /// (features with a transform of their own), and the shared spectrogram (everything else).
-struct Extractors {
+struct Extractors<'m> {
     mel_stats: MelStats,
     descriptors: Descriptors,
     tempo: TempoTracker,
     keep_beats: bool,
+    embedder: Option<Embedder<'m>>,
 }
 
-impl Extractors {
-    fn new(spectrogram: &SpectrogramConfig, config: &Config) -> Self {
+impl<'m> Extractors<'m> {
+    fn new(
+        spectrogram: &SpectrogramConfig,
+        config: &Config,
+        embedder: Option<Embedder<'m>>,
+    ) -> Self {
         Extractors {
             mel_stats: MelStats::new(spectrogram.n_mels),
             descriptors: Descriptors::new(spectrogram),
             tempo: TempoTracker::new(spectrogram.n_mels, spectrogram.frame_rate()),
             keep_beats: config.beats,
+            embedder,
         }
     }
 
@@ -378,14 +427,54 @@ impl Extractors {
                 record.tempo_null_reason = Some(reason);
             }
         }
+        if let Some(embedder) = self.embedder {
+            let model = embedder.model();
+            let finite = |s: &crate::embed::EmbeddingSummary| {
+                s.embedding
+                    .iter()
+                    .chain(&s.embedding_std)
+                    .chain(&s.tags)
+                    .all(|x| x.is_finite())
+            };
+            match embedder.finish() {
+                Some(summary) if !finite(&summary) => record.warnings.push(
+                    "the embedding model produced non-finite values (extreme sample values?): \
+                     embedding and tags are absent"
+                        .to_string(),
+                ),
+                Some(summary) => {
+                    record.model = Some(model.id.clone());
+                    record.tags = Some(
+                        model
+                            .tags
+                            .iter()
+                            .zip(&summary.tags)
+                            .map(|(tag, &p)| TagScore {
+                                tag: tag.clone(),
+                                p,
+                            })
+                            .collect(),
+                    );
+                    record.embedding = Some(summary.embedding);
+                    record.embedding_std = Some(summary.embedding_std);
+                    record.embedding_patches = Some(summary.patches);
+                }
+                None => record
+                    .warnings
+                    .push("no spectrogram frames: embedding and tags are absent".to_string()),
+            }
+        }
     }
 }
 
-impl FrameSink for Extractors {
+impl FrameSink for Extractors<'_> {
     fn accept(&mut self, block: &SpectrogramBlock<'_>) {
         self.mel_stats.accept(block);
         self.descriptors.accept(block);
         self.tempo.accept(block);
+        if let Some(embedder) = &mut self.embedder {
+            embedder.accept(block);
+        }
     }
 }
 

@@ -11,6 +11,7 @@ pub mod analyzer;
 pub mod audio;
 pub mod catalog;
 pub mod dsp;
+pub mod embed;
 pub mod error;
 pub mod eval;
 pub mod features;
@@ -20,7 +21,9 @@ pub mod record;
 pub mod search;
 pub mod vector;
 
-pub use analyzer::{content_id, content_id_of_file, Analyzer, Config, StageTimings, Track};
+pub use analyzer::{
+    content_id, content_id_of_file, Analyzer, Config, EmbeddingConfig, StageTimings, Track,
+};
 pub use error::{AnalysisError, ErrorKind};
 pub use record::Record;
 

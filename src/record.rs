@@ -70,12 +70,31 @@ pub struct Record {
     /// Why `tempo` is `null`: `too_short`, `no_onsets` or `no_pulse`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tempo_null_reason: Option<NoTempo>,
+    /// musicnn's penultimate layer (200 values) averaged over the analysed 3 s patches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<Vec<f32>>,
+    /// Standard deviation over patches of each `embedding` value (0 when one patch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding_std: Option<Vec<f32>>,
+    /// 3 s patches averaged into `embedding` and `tags`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding_patches: Option<usize>,
+    /// The model's tag probabilities averaged over patches, in the model's tag order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<TagScore>>,
     /// Problems that did not stop the analysis (skipped packets, replaced NaN samples …).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     /// Why the track could not be analysed; present only on failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<AnalysisError>,
+}
+
+/// One tag of the embedding model and its probability averaged over patches, in `[0, 1]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TagScore {
+    pub tag: String,
+    pub p: f32,
 }
 
 impl Record {
@@ -108,6 +127,10 @@ impl Record {
         self.tonal = None;
         self.tempo = None;
         self.tempo_null_reason = None;
+        self.embedding = None;
+        self.embedding_std = None;
+        self.embedding_patches = None;
+        self.tags = None;
         self.error = Some(error);
     }
 

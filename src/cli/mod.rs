@@ -21,7 +21,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use sonovec::ErrorKind;
+use sonovec::embed::{Model, ModelChoice};
+use sonovec::{EmbeddingConfig, ErrorKind};
 
 /// Audio content vectors for cold-start recommendation.
 #[derive(Parser, Debug)]
@@ -41,6 +42,41 @@ pub struct Cli {
     /// Include the beat times (`tempo.beats_s`, seconds) in each record.
     #[arg(long, global = true)]
     beats: bool,
+    /// Embedding model: `msd` (musicnn MSD: genre, mood, era), `mtt` (musicnn MagnaTagATune:
+    /// instruments, timbre), `none` (skip the embedding), or a `.safetensors` file exported by
+    /// scripts/export_musicnn.py with its `.json` model card beside it.
+    #[arg(long, global = true, default_value = "msd", value_parser = parse_model, value_name = "MODEL")]
+    model: ModelArg,
+
+    /// Embed about N seconds of evenly spaced 3 s patches instead of the whole track
+    /// (faster on long tracks; 30 reproduces the length of an MSD preview).
+    #[arg(long, global = true, value_name = "N", value_parser = parse_seconds)]
+    embed_seconds: Option<f64>,
+}
+
+/// The `--model` choice: a model, or none.
+#[derive(Clone, Debug)]
+struct ModelArg(Option<ModelChoice>);
+
+fn parse_model(value: &str) -> Result<ModelArg, String> {
+    Ok(ModelArg(match value {
+        "msd" => Some(ModelChoice::Msd),
+        "mtt" => Some(ModelChoice::Mtt),
+        "none" => None,
+        path if path.ends_with(".safetensors") => Some(ModelChoice::File(PathBuf::from(path))),
+        other => {
+            return Err(format!(
+                "unknown model {other:?}: use msd, mtt, none or a .safetensors file"
+            ))
+        }
+    }))
+}
+
+fn parse_seconds(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 => Ok(s),
+        _ => Err(format!("{value:?} is not a positive number of seconds")),
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -95,9 +131,17 @@ pub fn run(cli: Cli) -> io::Result<Outcome> {
             .build_global()
             .map_err(io::Error::other)?;
     }
+    if let Some(choice @ ModelChoice::File(_)) = &cli.model.0 {
+        // Fail before any track is read: a bad weights file is a usage error, not a track's.
+        Model::load(choice).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    }
     let config = sonovec::Config {
         max_duration_s: cli.max_duration,
         beats: cli.beats,
+        embedding: cli.model.0.map(|model| EmbeddingConfig {
+            model,
+            seconds: cli.embed_seconds,
+        }),
         ..Default::default()
     };
     match cli.command {
