@@ -68,6 +68,22 @@ fn extract_stores_once_resumes_from_the_catalog_and_export_matches() {
     }
     let (shape, _) = read_npy_f32(&exported.join("vectors.npy"));
     assert_eq!(shape[0], 4);
+
+    // A folder extracted without a catalog fills a new catalog on the next run with one.
+    let db2 = dir.path().join("second.db");
+    run(&[
+        "extract",
+        s(&samples),
+        "-o",
+        s(&exported),
+        "--catalog",
+        s(&db2),
+        "-q",
+    ]);
+    assert_eq!(
+        Catalog::open_existing(&db2).unwrap().counts().unwrap(),
+        (4, 0)
+    );
 }
 
 #[test]
