@@ -1,12 +1,13 @@
 //! Fills a catalog with synthetic tracks, to measure `sonovec similar` at scale.
 //!
 //! ```sh
-//! cargo run --release --example synthetic_catalog -- data/cat100k-192.db 100000 192
+//! cargo run --release --example synthetic_catalog -- data/cat100k-192.db 100000 192 [LAYOUT]
 //! sonovec similar --catalog data/cat100k-192.db --timings -k 10 <an id printed here>
 //! ```
 //!
 //! Vectors are pseudo-random (deterministic, clustered around 1 000 centres so neighbours are
-//! meaningful), of layout `synthetic-DIM`; the records carry no audio facts.
+//! meaningful), of layout LAYOUT (default `synthetic-DIM`; pass this build's `vector_version`
+//! to fit a projection on them); the records carry no audio facts.
 
 use std::path::PathBuf;
 
@@ -15,10 +16,11 @@ use sonovec::Record;
 
 fn main() -> std::io::Result<()> {
     let mut args = std::env::args().skip(1);
-    let usage = "usage: synthetic_catalog DB TRACKS DIM";
+    let usage = "usage: synthetic_catalog DB TRACKS DIM [LAYOUT]";
     let path = PathBuf::from(args.next().expect(usage));
     let tracks: usize = args.next().expect(usage).parse().expect(usage);
     let dim: usize = args.next().expect(usage).parse().expect(usage);
+    let layout = args.next().unwrap_or_else(|| format!("synthetic-{dim}"));
 
     let mut random = SplitMix(42);
     let centres: Vec<Vec<f32>> = (0..1000)
@@ -31,7 +33,7 @@ fn main() -> std::io::Result<()> {
         let vector = centre.iter().map(|c| c + 0.3 * random.uniform()).collect();
         let id = format!("{:032x}", random.next() as u128 * 0x1_0000_0001 + i as u128);
         let mut record = Record::new(format!("synthetic/{i:06}.flac"), Some(id));
-        record.vector_version = Some(format!("synthetic-{dim}"));
+        record.vector_version = Some(layout.clone());
         record.vector = Some(vector);
         record.duration_s = Some(180.0);
         batch.push(record);
@@ -41,7 +43,7 @@ fn main() -> std::io::Result<()> {
         }
     }
     let (stored, _) = catalog.counts()?;
-    let first = catalog.vectors(&format!("synthetic-{dim}"))?.0.ids[0].clone();
+    let first = catalog.vectors(&layout)?.0.ids[0].clone();
     println!(
         "{stored} tracks in {}; an id to query: {first}",
         path.display()

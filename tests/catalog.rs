@@ -68,6 +68,22 @@ fn extract_stores_once_resumes_from_the_catalog_and_export_matches() {
     }
     let (shape, _) = read_npy_f32(&exported.join("vectors.npy"));
     assert_eq!(shape[0], 4);
+
+    // A folder extracted without a catalog fills a new catalog on the next run with one.
+    let db2 = dir.path().join("second.db");
+    run(&[
+        "extract",
+        s(&samples),
+        "-o",
+        s(&exported),
+        "--catalog",
+        s(&db2),
+        "-q",
+    ]);
+    assert_eq!(
+        Catalog::open_existing(&db2).unwrap().counts().unwrap(),
+        (4, 0)
+    );
 }
 
 #[test]
@@ -226,4 +242,94 @@ fn analyze_stores_its_record_too() {
         .unwrap()
         .unwrap();
     assert_eq!(stored, printed);
+}
+
+/// Writes `n` distinct 4-second noise WAVs (different content, so different ids).
+fn noise_files(dir: &Path, n: usize) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 22050,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    for file in 0..n {
+        let mut writer =
+            hound::WavWriter::create(dir.join(format!("{file:02}.wav")), spec).unwrap();
+        let mut state = 0x2545_F491_4F6C_DD1D_u64 ^ (file as u64 + 1);
+        for _ in 0..4 * 22050 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            writer.write_sample((state >> 52) as i16 - 2048).unwrap();
+        }
+        writer.finalize().unwrap();
+    }
+}
+
+#[test]
+fn a_killed_run_leaves_whole_tracks_and_the_next_run_finishes_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let (music, db, out) = (
+        dir.path().join("music"),
+        dir.path().join("c.db"),
+        dir.path().join("o"),
+    );
+    std::fs::create_dir_all(&music).unwrap();
+    let files = 24;
+    noise_files(&music, files);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sonovec"))
+        .args([
+            "extract",
+            s(&music),
+            "-o",
+            s(&out),
+            "--catalog",
+            s(&db),
+            "-q",
+            "--jobs",
+            "1",
+        ])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Kill it (SIGKILL: no cleanup) once some tracks are stored, wherever it is in the next one.
+    let started = std::time::Instant::now();
+    while started.elapsed() < LIMIT {
+        let stored = Catalog::open_existing(&db)
+            .and_then(|c| c.counts())
+            .map_or(0, |c| c.0);
+        if stored >= 3 || child.try_wait().unwrap().is_some() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    child.kill().ok();
+    child.wait().unwrap();
+
+    let catalog = Catalog::open_existing(&db).unwrap();
+    let (stored, _) = catalog.counts().unwrap();
+    eprintln!("{stored} of {files} tracks stored when the run was killed");
+    let records = catalog.records().unwrap();
+    assert!(stored <= files);
+    for record in &records {
+        assert!(record.is_ok(), "{record:?}");
+        assert_eq!(
+            record.vector.as_ref().map(Vec::len),
+            Some(192),
+            "a whole vector"
+        );
+    }
+    drop(catalog);
+
+    let rerun = run(&["extract", s(&music), "-o", s(&out), "--catalog", s(&db)]);
+    let summary = String::from_utf8_lossy(&rerun.stderr);
+    assert!(
+        summary.contains(&format!("{} ok, 0 failed", files - stored)),
+        "{stored} were stored before the kill: {summary}"
+    );
+    assert_eq!(
+        Catalog::open_existing(&db).unwrap().counts().unwrap(),
+        (files, 0)
+    );
+    assert_eq!(common::records(&out.join("tracks.jsonl")).len(), files);
 }

@@ -56,7 +56,7 @@ pub fn prepare(conn: &Connection) -> rusqlite::Result<()> {
     match stored {
         None => {
             conn.execute(
-                "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?1)",
                 [SCHEMA_VERSION.to_string()],
             )?;
         }

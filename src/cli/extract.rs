@@ -76,6 +76,10 @@ pub fn run(args: Args, config: Config) -> io::Result<Outcome> {
         (Some(catalog), false) => catalog.completed(VECTOR_VERSION)?,
         _ => HashMap::new(),
     };
+    if catalog.is_some() {
+        // Tracks of the output folder the catalog lacks are analysed again, to fill it.
+        done.retain(|id| from_catalog.contains_key(id));
+    }
     from_catalog.retain(|id, _| !done.contains(id));
     done.extend(from_catalog.keys().cloned());
     let copier = catalog.map(|catalog| {
