@@ -1,8 +1,8 @@
 //! Descriptors against librosa/Essentia (tests/fixtures/descriptors/reference.json, written by
 //! scripts/reference_descriptors.py) and against signals with known answers.
 //!
-//! Tolerances: spectral means 1 % (std 3 %), RMS level 0.05 dB, ZCR 1e-4, MFCC 0.05 per
-//! coefficient (mean) and 0.1 (std), chroma 0.01 per bin, integrated loudness 0.1 LU of Essentia's
+//! Tolerances: spectral means 1 % (std 3 %), RMS level 0.05 dB, ZCR 1e-4, MFCC per
+//! coefficient (mean and std) 1e-3, chroma 1e-4 per bin, integrated loudness 0.1 LU of Essentia's
 //! LoudnessEBUR128, key and mode equal to Essentia's KeyExtractor (Krumhansl) on the tonal files.
 
 mod common;

@@ -4,8 +4,8 @@
 //! feed it rather than filter and gate by hand. Channels are weighted as ITU-R BS.1770 says: a
 //! one-channel file is measured as one channel (weight 1.0), the same as ffmpeg's `ebur128` filter
 //! and libebur128 by default. The same audio stored as two identical channels therefore measures
-//! 3.01 LU louder; that is the standard's rule, not a bug. Files with 3–6 channels use the
-//! SMPTE/ITU order L, R, C, LFE (ignored), Ls, Rs.
+//! 3.01 LU louder; that is the standard's rule, not a bug. More channels follow libebur128's
+//! default map: 4 = L R Ls Rs, 5 = L R C Ls Rs, 6+ = L R C LFE(ignored) Ls Rs, the rest ignored.
 
 use ebur128::{EbuR128, Mode};
 
