@@ -234,7 +234,7 @@ fn mono_and_the_same_audio_as_stereo_have_the_same_spectral_and_tonal_features()
         .map(|(a, b)| a + b)
         .collect();
     let (mono, stereo) = (dir.path().join("m.wav"), dir.path().join("s.wav"));
-    write_wav(&mono, 16_000, &[signal.clone()]);
+    write_wav(&mono, 16_000, std::slice::from_ref(&signal));
     write_wav(&stereo, 16_000, &[signal.clone(), signal]);
     let (m, s) = (analyse(&mono), analyse(&stereo));
     assert_eq!(m.spectral, s.spectral);
