@@ -53,14 +53,14 @@ impl FrameLevels {
             let negative = x.is_sign_negative() && x.abs() > 1e-10;
             let crossed = self.last_negative.is_some_and(|n| n != negative) as u32;
             self.last_negative = Some(negative);
-            if self.samples % HOP as u64 == 0 {
+            if self.samples.is_multiple_of(HOP as u64) {
                 self.hop.first_crossing = crossed;
             } else {
                 self.hop.inner_crossings += crossed;
             }
             self.hop.energy += x as f64 * x as f64;
             self.samples += 1;
-            if self.samples % HOP as u64 == 0 {
+            if self.samples.is_multiple_of(HOP as u64) {
                 self.emit_frame();
                 self.prev = std::mem::take(&mut self.hop);
             }
