@@ -80,7 +80,11 @@ pub fn run(args: Args, config: Config) -> io::Result<Outcome> {
     for (style, rows) in &by_style {
         writeln!(out, "{}", table_row(style, rows))?;
     }
-    writeln!(out, "{}", table_row("ALL", &scores.iter().collect::<Vec<_>>()))?;
+    writeln!(
+        out,
+        "{}",
+        table_row("ALL", &scores.iter().collect::<Vec<_>>())
+    )?;
 
     let audio_s: f64 = tracks.iter().filter_map(|t| t.record.duration_s).sum();
     let mut totals = sonovec::StageTimings::default();
@@ -155,9 +159,17 @@ fn table_row(name: &str, rows: &[&Score]) -> String {
     )
 }
 
-fn write_details(path: &Path, labels: &[Label], tracks: &[Track], scores: &[Score]) -> io::Result<()> {
+fn write_details(
+    path: &Path,
+    labels: &[Label],
+    tracks: &[Track],
+    scores: &[Score],
+) -> io::Result<()> {
     let mut out = io::BufWriter::new(std::fs::File::create(path)?);
-    writeln!(out, "file,style,bpm,estimate,confidence,candidates,acc1,acc2,f_measure,p_score,null_reason")?;
+    writeln!(
+        out,
+        "file,style,bpm,estimate,confidence,candidates,acc1,acc2,f_measure,p_score,null_reason"
+    )?;
     for ((label, track), s) in labels.iter().zip(tracks).zip(scores) {
         let tempo = track.record.tempo.clone().flatten();
         let candidates = tempo
@@ -177,7 +189,10 @@ fn write_details(path: &Path, labels: &[Label], tracks: &[Track], scores: &[Scor
             label.style,
             label.bpm,
             s.estimate_bpm.map(|b| b.to_string()).unwrap_or_default(),
-            tempo.as_ref().map(|t| t.confidence.to_string()).unwrap_or_default(),
+            tempo
+                .as_ref()
+                .map(|t| t.confidence.to_string())
+                .unwrap_or_default(),
             candidates,
             s.acc1 as u8,
             s.acc2 as u8,
@@ -199,11 +214,19 @@ fn read_labels(csv: &Path) -> io::Result<Vec<Label>> {
     let mut lines = text
         .lines()
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'));
-    let header: Vec<&str> = lines.next().unwrap_or("").split(',').map(str::trim).collect();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .collect();
     let column = |name: &str| header.iter().position(|h| *h == name);
     let bad = |what: String| io::Error::new(io::ErrorKind::InvalidData, what);
     let (Some(file_col), Some(bpm_col)) = (column("file"), column("bpm")) else {
-        return Err(bad(format!("{}: needs the columns file and bpm", csv.display())));
+        return Err(bad(format!(
+            "{}: needs the columns file and bpm",
+            csv.display()
+        )));
     };
     let (style_col, beats_col) = (column("style"), column("beats"));
     lines
@@ -237,7 +260,10 @@ fn read_beats(path: &Path) -> io::Result<Vec<f64>> {
     text.split_whitespace()
         .map(|w| {
             w.parse::<f64>().map_err(|_| {
-                io::Error::new(io::ErrorKind::InvalidData, format!("{}: bad time {w}", path.display()))
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{}: bad time {w}", path.display()),
+                )
             })
         })
         .collect()

@@ -80,7 +80,9 @@ fn local_score(envelope: &[f32], period: f64) -> Vec<f64> {
                 .enumerate()
                 .filter_map(|(i, w)| {
                     let s = t + i as isize - radius;
-                    (0..len).contains(&s).then(|| w * envelope[s as usize] as f64)
+                    (0..len)
+                        .contains(&s)
+                        .then(|| w * envelope[s as usize] as f64)
                 })
                 .sum::<f64>()
                 * scale
@@ -93,17 +95,30 @@ fn local_score(envelope: &[f32], period: f64) -> Vec<f64> {
 fn last_strong_peak(cumulative: &[f64]) -> Option<usize> {
     let n = cumulative.len();
     let is_peak = |i: usize| {
-        let left = if i == 0 { f64::NEG_INFINITY } else { cumulative[i - 1] };
-        let right = if i + 1 == n { f64::NEG_INFINITY } else { cumulative[i + 1] };
+        let left = if i == 0 {
+            f64::NEG_INFINITY
+        } else {
+            cumulative[i - 1]
+        };
+        let right = if i + 1 == n {
+            f64::NEG_INFINITY
+        } else {
+            cumulative[i + 1]
+        };
         cumulative[i] > left && cumulative[i] >= right
     };
-    let mut peaks: Vec<f64> = (0..n).filter(|&i| is_peak(i)).map(|i| cumulative[i]).collect();
+    let mut peaks: Vec<f64> = (0..n)
+        .filter(|&i| is_peak(i))
+        .map(|i| cumulative[i])
+        .collect();
     if peaks.is_empty() {
         return None;
     }
     peaks.sort_by(f64::total_cmp);
     let median = peaks[peaks.len() / 2];
-    (0..n).rev().find(|&i| is_peak(i) && cumulative[i] >= 0.5 * median)
+    (0..n)
+        .rev()
+        .find(|&i| is_peak(i) && cumulative[i] >= 0.5 * median)
 }
 
 /// Drops beats at the start and end whose Hann-smoothed local score is below half the RMS of the
@@ -147,7 +162,7 @@ mod tests {
     fn follows_a_click_train_with_an_offset() {
         let period = 31.25; // 120 BPM at 62.5 frames/s
         let mut env = vec![0.0f32; 1500];
-        let mut t = 7.0;
+        let mut t: f64 = 7.0;
         let mut truth = Vec::new();
         while (t as usize) < env.len() {
             env[t.round() as usize] = 1.0;

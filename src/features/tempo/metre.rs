@@ -43,11 +43,15 @@ pub fn offbeat_ratio(envelope: &[f32], slow_period: f64) -> f64 {
             sum / count.max(1) as f64
         })
         .collect();
-    let (best_phase, best) = profile
-        .iter()
-        .copied()
-        .enumerate()
-        .fold((0, f64::NEG_INFINITY), |acc, (i, v)| if v > acc.1 { (i, v) } else { acc });
+    let (best_phase, best) =
+        profile
+            .iter()
+            .copied()
+            .enumerate()
+            .fold(
+                (0, f64::NEG_INFINITY),
+                |acc, (i, v)| if v > acc.1 { (i, v) } else { acc },
+            );
     if !(best > 0.0) {
         return 0.0;
     }

@@ -120,10 +120,7 @@ pub fn tempo_of_envelope(
     }
     let period = 60.0 * frame_rate / best.bpm;
     let beat_frames = beats::track_beats(envelope, period);
-    let beat_times: Vec<f64> = beat_frames
-        .iter()
-        .map(|&f| f as f64 / frame_rate)
-        .collect();
+    let beat_times: Vec<f64> = beat_frames.iter().map(|&f| f as f64 / frame_rate).collect();
     let intervals: Vec<f64> = beat_times.windows(2).map(|w| w[1] - w[0]).collect();
     Ok(Tempo {
         bpm: round_to(best.bpm, 2),

@@ -89,6 +89,9 @@ mod tests {
         let s = onset.strength();
         assert_eq!(s.len(), 4);
         assert!(s[0] == 0.0 && (s[1] - 1.5).abs() < 1e-5, "{s:?}");
-        assert!(s[2].abs() < 1e-6 && s[3] == 0.0, "falls are not onsets: {s:?}");
+        assert!(
+            s[2].abs() < 1e-6 && s[3] == 0.0,
+            "falls are not onsets: {s:?}"
+        );
     }
 }

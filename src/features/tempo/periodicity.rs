@@ -42,7 +42,8 @@ pub struct Periodicity {
 /// Returns `None` when the envelope is too short for the slowest tempo to repeat or does not
 /// vary at all (silence, a perfectly steady drone).
 pub fn analyse(envelope: &[f32], frame_rate: f64) -> Option<Periodicity> {
-    let max_lag = (envelope.len() / 2).min((HARMONICS as f64 * 60.0 * frame_rate / MIN_BPM) as usize + 2);
+    let max_lag =
+        (envelope.len() / 2).min((HARMONICS as f64 * 60.0 * frame_rate / MIN_BPM) as usize + 2);
     let min_period = 60.0 * frame_rate / MAX_BPM;
     if (max_lag as f64) < 2.0 * 60.0 * frame_rate / MIN_BPM.max(60.0) {
         return None;
@@ -118,10 +119,7 @@ fn top_peaks(scored: &[Candidate], n: usize) -> Vec<Candidate> {
                 0.0
             };
             let bpm = scored[i].bpm * (shift / GRID_PER_OCTAVE).exp2();
-            Candidate {
-                bpm,
-                ..scored[i]
-            }
+            Candidate { bpm, ..scored[i] }
         })
         .collect();
     peaks.sort_by(|x, y| y.score.total_cmp(&x.score).then(x.bpm.total_cmp(&y.bpm)));
