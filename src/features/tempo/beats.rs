@@ -14,7 +14,7 @@ const TIGHTNESS: f64 = 100.0;
 /// intro and outro) are dropped.
 pub fn track_beats(envelope: &[f32], period_frames: f64) -> Vec<usize> {
     let n = envelope.len();
-    if n == 0 || !(period_frames >= 1.0) {
+    if n == 0 || period_frames.is_nan() || period_frames < 1.0 {
         return Vec::new();
     }
     let local = local_score(envelope, period_frames);
