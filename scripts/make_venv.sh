@@ -46,7 +46,8 @@ PY="$VENV/bin/python"
     "scipy==$SCIPY_VER" \
     "soundfile==$SOUNDFILE_VER" \
     "librosa==$LIBROSA_VER" \
-    "numba==$NUMBA_VER"
+    "numba==$NUMBA_VER" \
+    "mir_eval==0.8.2"           # beat metrics reference (scripts/mir_eval_cases.py, peers_tempo.py)
 
 # essentia is optional: never fail the script because of it.
 if "$PY" -m pip install --quiet --disable-pip-version-check "essentia==$ESSENTIA_VER"; then
