@@ -48,7 +48,9 @@ PY="$VENV/bin/python"
     "soundfile==$SOUNDFILE_VER" \
     "librosa==$LIBROSA_VER" \
     "numba==$NUMBA_VER" \
-    "safetensors==$SAFETENSORS_VER"
+    "safetensors==$SAFETENSORS_VER" \
+    "mir_eval==0.8.2"
+# mir_eval: the beat-metric reference (scripts/mir_eval_cases.py, scripts/peers_tempo.py).
 
 # essentia is optional: never fail the script because of it.
 if "$PY" -m pip install --quiet --disable-pip-version-check "essentia==$ESSENTIA_VER"; then

@@ -5,8 +5,8 @@ beats before 5 s trimmed as mir_eval.beat.evaluate does).
 
 Peers: librosa 0.11 `feature.tempo` (= feature.rhythm.tempo) (tempo) and `beat.beat_track` (tempo + beats);
 Essentia `RhythmExtractor2013(method="multifeature")` (tempo + beats) and
-`PercivalBpmEstimator` (tempo). Each loads audio at its own default rate (librosa 22050 Hz,
-Essentia 44100 Hz) through its own loader.
+`PercivalBpmEstimator` (tempo). Audio is decoded once by librosa's loader at 44100 Hz
+(Essentia's input) and resampled to librosa's default 22050 Hz.
 
     /work/main/.venv-ref/bin/python scripts/peers_tempo.py data/tempo_test/labels.csv
 """
@@ -27,12 +27,14 @@ def run_one(args):
     import librosa
     import essentia.standard as es
     out = {}
-    y, sr = librosa.load(path, sr=22050, mono=True)
+    # One decode (librosa's loader) for both: Essentia's MonoLoader crashed the pool on this set.
+    y44 = librosa.load(path, sr=44100, mono=True)[0]
+    y, sr = librosa.resample(y44, orig_sr=44100, target_sr=22050), 22050
     onset = librosa.onset.onset_strength(y=y, sr=sr)
     out["librosa tempo"] = (float(librosa.feature.tempo(onset_envelope=onset, sr=sr)[0]), None)
     bt, beats = librosa.beat.beat_track(onset_envelope=onset, sr=sr, units="time")
     out["librosa beat_track"] = (float(np.atleast_1d(bt)[0]), np.asarray(beats, float))
-    audio = es.MonoLoader(filename=path, sampleRate=44100)()
+    audio = y44.astype(np.float32)
     bpm, ticks, _, _, _ = es.RhythmExtractor2013(method="multifeature")(audio)
     out["essentia RhythmExtractor2013"] = (float(bpm), np.asarray(ticks, float))
     out["essentia Percival"] = (float(es.PercivalBpmEstimator(sampleRate=44100)(audio)), None)

@@ -14,7 +14,7 @@ const TIGHTNESS: f64 = 100.0;
 /// intro and outro) are dropped.
 pub fn track_beats(envelope: &[f32], period_frames: f64) -> Vec<usize> {
     let n = envelope.len();
-    if n == 0 || !(period_frames >= 1.0) {
+    if n == 0 || period_frames.is_nan() || period_frames < 1.0 {
         return Vec::new();
     }
     let local = local_score(envelope, period_frames);
@@ -162,7 +162,7 @@ mod tests {
     fn follows_a_click_train_with_an_offset() {
         let period = 31.25; // 120 BPM at 62.5 frames/s
         let mut env = vec![0.0f32; 1500];
-        let mut t = 7.0;
+        let mut t: f64 = 7.0;
         let mut truth = Vec::new();
         while (t as usize) < env.len() {
             env[t.round() as usize] = 1.0;

@@ -52,7 +52,7 @@ pub fn offbeat_ratio(envelope: &[f32], slow_period: f64) -> f64 {
                 (0, f64::NEG_INFINITY),
                 |acc, (i, v)| if v > acc.1 { (i, v) } else { acc },
             );
-    if !(best > 0.0) {
+    if best.is_nan() || best <= 0.0 {
         return 0.0;
     }
     let half = (best_phase as f64 + slow_period / 2.0).round() as usize % period;

@@ -170,7 +170,7 @@ fn autocorrelation(x: &[f64], max_lag: usize) -> Option<Vec<f64>> {
     }
     inverse.process(&mut spectrum, &mut buffer).ok()?;
     let energy = buffer[0] / n as f64;
-    if !(energy > 1e-12) {
+    if energy.is_nan() || energy <= 1e-12 {
         return None;
     }
     Some(
