@@ -19,6 +19,7 @@ SOUNDFILE_VER="0.14.0"
 LIBROSA_VER="0.11.0"
 NUMBA_VER="0.68.1"          # librosa's JIT dependency, pinned for reproducibility
 ESSENTIA_VER="2.1b6.dev1389" # optional; only pre-release wheels exist on PyPI
+SAFETENSORS_VER="0.7.0"     # scripts/export_musicnn.py writes models/*.safetensors
 
 # --- .gitignore: keep existing lines, append missing ones -------------------
 GITIGNORE="$REPO_ROOT/.gitignore"
@@ -46,7 +47,10 @@ PY="$VENV/bin/python"
     "scipy==$SCIPY_VER" \
     "soundfile==$SOUNDFILE_VER" \
     "librosa==$LIBROSA_VER" \
-    "numba==$NUMBA_VER"
+    "numba==$NUMBA_VER" \
+    "safetensors==$SAFETENSORS_VER" \
+    "mir_eval==0.8.2"
+# mir_eval: the beat-metric reference (scripts/mir_eval_cases.py, scripts/peers_tempo.py).
 
 # essentia is optional: never fail the script because of it.
 if "$PY" -m pip install --quiet --disable-pip-version-check "essentia==$ESSENTIA_VER"; then

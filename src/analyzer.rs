@@ -11,9 +11,10 @@ use crate::audio::{downmix_into, AudioStream, MonoResampler, Repairs, MAX_SAMPLE
 use crate::dsp::{
     FrameSink, SpectrogramBlock, SpectrogramConfig, SpectrogramPlan, StreamingSpectrogram,
 };
+use crate::embed::{Embedder, Model, ModelChoice, WeightsError};
 use crate::error::{AnalysisError, ErrorKind, Result};
-use crate::features::MelStats;
-use crate::record::Record;
+use crate::features::{Descriptors, MelStats, TempoTracker};
+use crate::record::{Record, TagScore};
 use crate::vector::{content_vector, VECTOR_VERSION};
 
 /// Settings of an [`Analyzer`].
@@ -23,6 +24,27 @@ pub struct Config {
     pub max_duration_s: f64,
     /// The shared spectrogram (16 kHz, Hann 512, hop 256, 96 mel bands by default).
     pub spectrogram: SpectrogramConfig,
+    /// Write the beat times (`tempo.beats_s`) into the record.
+    pub beats: bool,
+    /// The learned embedding (musicnn MSD by default); `None` skips it.
+    pub embedding: Option<EmbeddingConfig>,
+}
+
+/// Which embedding model runs, and on how much of each track.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EmbeddingConfig {
+    pub model: ModelChoice,
+    /// Analyse about this many seconds of evenly spaced 3 s patches instead of every patch.
+    pub seconds: Option<f64>,
+}
+
+impl Default for EmbeddingConfig {
+    fn default() -> Self {
+        EmbeddingConfig {
+            model: ModelChoice::Msd,
+            seconds: None,
+        }
+    }
 }
 
 impl Default for Config {
@@ -30,6 +52,8 @@ impl Default for Config {
         Config {
             max_duration_s: 6.0 * 3600.0,
             spectrogram: SpectrogramConfig::default(),
+            beats: false,
+            embedding: Some(EmbeddingConfig::default()),
         }
     }
 }
@@ -67,6 +91,7 @@ pub struct Track {
 pub struct Analyzer {
     config: Config,
     plan: SpectrogramPlan,
+    model: Option<Model>,
 }
 
 thread_local! {
@@ -129,9 +154,24 @@ fn extension_of(name: &str) -> Option<String> {
 }
 
 impl Analyzer {
+    /// An analyzer for `config`. Panics if the embedding model cannot be loaded; the bundled
+    /// models always load, so only a `ModelChoice::File` can fail (use [`Analyzer::try_new`]).
     pub fn new(config: Config) -> Self {
+        Analyzer::try_new(config).expect("the embedding model loads")
+    }
+
+    /// An analyzer for `config`, loading its embedding model once for every track.
+    pub fn try_new(config: Config) -> std::result::Result<Self, WeightsError> {
         let plan = SpectrogramPlan::new(config.spectrogram);
-        Analyzer { config, plan }
+        let model = match &config.embedding {
+            Some(embedding) => Some(Model::load(&embedding.model)?),
+            None => None,
+        };
+        Ok(Analyzer {
+            config,
+            plan,
+            model,
+        })
     }
 
     pub fn config(&self) -> &Config {
@@ -235,7 +275,13 @@ impl Analyzer {
         let spectrogram_config = *self.plan.config();
         let mut resampler: Option<MonoResampler> = None;
         let mut spectrogram = StreamingSpectrogram::new(&self.plan);
-        let mut sinks = Timed::new(Extractors::new(&spectrogram_config));
+        let embedder = self.model.as_ref().map(|model| {
+            match self.config.embedding.as_ref().and_then(|e| e.seconds) {
+                Some(seconds) => Embedder::with_seconds(model, seconds),
+                None => Embedder::new(model),
+            }
+        });
+        let mut sinks = Timed::new(Extractors::new(&spectrogram_config, &self.config, embedder));
         let (mut mono, mut analysis) = (Vec::new(), Vec::new());
         let mut repairs = Repairs::default();
 
@@ -333,33 +379,102 @@ impl Analyzer {
 /// Every feature computed while the track streams through, one field each. Three feeds reach
 /// them: the native-rate channels before the mixdown (loudness), the 16 kHz mono analysis signal
 /// (features with a transform of their own), and the shared spectrogram (everything else).
-struct Extractors {
+struct Extractors<'m> {
     mel_stats: MelStats,
+    descriptors: Descriptors,
+    tempo: TempoTracker,
+    keep_beats: bool,
+    embedder: Option<Embedder<'m>>,
 }
 
-impl Extractors {
-    fn new(spectrogram: &SpectrogramConfig) -> Self {
+impl<'m> Extractors<'m> {
+    fn new(
+        spectrogram: &SpectrogramConfig,
+        config: &Config,
+        embedder: Option<Embedder<'m>>,
+    ) -> Self {
         Extractors {
             mel_stats: MelStats::new(spectrogram.n_mels),
+            descriptors: Descriptors::new(spectrogram),
+            tempo: TempoTracker::new(spectrogram.n_mels, spectrogram.frame_rate()),
+            keep_beats: config.beats,
+            embedder,
         }
     }
 
     /// Planar audio at the source rate, before the mono mixdown.
-    fn accept_native(&mut self, _planar: &[Vec<f32>], _sample_rate: u32) {}
+    fn accept_native(&mut self, planar: &[Vec<f32>], sample_rate: u32) {
+        self.descriptors.accept_native(planar, sample_rate);
+    }
 
     /// The 16 kHz mono analysis signal, in order, in pieces of any length.
-    fn accept_signal(&mut self, _samples: &[f32]) {}
+    fn accept_signal(&mut self, samples: &[f32]) {
+        self.descriptors.accept_signal(samples);
+    }
 
     /// Writes the features and the content vector into the record.
     fn finish(self, record: &mut Record) {
         record.vector_version = Some(VECTOR_VERSION.to_string());
         record.vector = Some(content_vector(&self.mel_stats));
+        let (loudness, spectral, tonal) = self.descriptors.finish();
+        record.loudness = Some(loudness);
+        record.spectral = Some(spectral);
+        record.tonal = Some(tonal);
+        match self.tempo.finish(self.keep_beats) {
+            Ok(tempo) => record.tempo = Some(Some(tempo)),
+            Err(reason) => {
+                record.tempo = Some(None);
+                record.tempo_null_reason = Some(reason);
+            }
+        }
+        if let Some(embedder) = self.embedder {
+            let model = embedder.model();
+            let finite = |s: &crate::embed::EmbeddingSummary| {
+                s.embedding
+                    .iter()
+                    .chain(&s.embedding_std)
+                    .chain(&s.tags)
+                    .all(|x| x.is_finite())
+            };
+            match embedder.finish() {
+                Some(summary) if !finite(&summary) => record.warnings.push(
+                    "the embedding model produced non-finite values (extreme sample values?): \
+                     embedding and tags are absent"
+                        .to_string(),
+                ),
+                Some(summary) => {
+                    record.model = Some(model.id.clone());
+                    record.tags = Some(
+                        model
+                            .tags
+                            .iter()
+                            .zip(&summary.tags)
+                            .map(|(tag, &p)| TagScore {
+                                tag: tag.clone(),
+                                p,
+                            })
+                            .collect(),
+                    );
+                    record.embedding = Some(summary.embedding);
+                    record.embedding_std = Some(summary.embedding_std);
+                    record.embedding_patches = Some(summary.patches);
+                }
+                None => record
+                    .warnings
+                    .push("no spectrogram frames: embedding and tags are absent".to_string()),
+            }
+        }
     }
 }
 
-impl FrameSink for Extractors {
+impl FrameSink for Extractors<'_> {
     fn accept(&mut self, block: &SpectrogramBlock<'_>) {
         self.mel_stats.accept(block);
+        self.descriptors.accept(block);
+        self.tempo.accept(block);
+        if let Some(embedder) = &mut self.embedder {
+            embedder.accept(block);
+        }
     }
 }
 

@@ -9,14 +9,21 @@
 
 pub mod analyzer;
 pub mod audio;
+pub mod catalog;
 pub mod dsp;
+pub mod embed;
 pub mod error;
+pub mod eval;
 pub mod features;
 pub mod output;
+pub mod projection;
 pub mod record;
+pub mod search;
 pub mod vector;
 
-pub use analyzer::{content_id, content_id_of_file, Analyzer, Config, StageTimings, Track};
+pub use analyzer::{
+    content_id, content_id_of_file, Analyzer, Config, EmbeddingConfig, StageTimings, Track,
+};
 pub use error::{AnalysisError, ErrorKind};
 pub use record::Record;
 

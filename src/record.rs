@@ -4,10 +4,12 @@
 //! the analysis (`vector` and the features) or an `error`; the decode facts are filled in as far as
 //! they were learned before a failure.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::audio::SourceInfo;
 use crate::error::AnalysisError;
+use crate::features::tempo::{NoTempo, Tempo};
+use crate::features::{Loudness, Spectral, Tonal};
 
 /// One line of `tracks.jsonl`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -45,12 +47,54 @@ pub struct Record {
     /// The content vector.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vector: Option<Vec<f32>>,
+    /// The vector mapped into a recommender's latent-factor space by `--projection` (K values).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cf_vector: Option<Vec<f32>>,
+    /// Loudness and energy (EBU R128 on the source channels, RMS on the 16 kHz mono signal).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loudness: Option<Loudness>,
+    /// Spectral shape and MFCC statistics of the shared spectrogram.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spectral: Option<Spectral>,
+    /// Chroma, key and mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tonal: Option<Tonal>,
+    /// Global tempo and beats (see `features::tempo::Tempo`); `null` when the track has no
+    /// pulse, with the reason in `tempo_null_reason`. Absent from error records.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "present_even_if_null"
+    )]
+    pub tempo: Option<Option<Tempo>>,
+    /// Why `tempo` is `null`: `too_short`, `no_onsets` or `no_pulse`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tempo_null_reason: Option<NoTempo>,
+    /// musicnn's penultimate layer (200 values) averaged over the analysed 3 s patches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding: Option<Vec<f32>>,
+    /// Standard deviation over patches of each `embedding` value (0 when one patch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding_std: Option<Vec<f32>>,
+    /// 3 s patches averaged into `embedding` and `tags`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding_patches: Option<usize>,
+    /// The model's tag probabilities averaged over patches, in the model's tag order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<TagScore>>,
     /// Problems that did not stop the analysis (skipped packets, replaced NaN samples …).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
     /// Why the track could not be analysed; present only on failure.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<AnalysisError>,
+}
+
+/// One tag of the embedding model and its probability averaged over patches, in `[0, 1]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TagScore {
+    pub tag: String,
+    pub p: f32,
 }
 
 impl Record {
@@ -75,8 +119,18 @@ impl Record {
     /// Marks the record failed, dropping any partial analysis.
     pub fn fail(&mut self, error: AnalysisError) {
         self.vector = None;
+        self.cf_vector = None;
         self.vector_version = None;
         self.frames = None;
+        self.loudness = None;
+        self.spectral = None;
+        self.tonal = None;
+        self.tempo = None;
+        self.tempo_null_reason = None;
+        self.embedding = None;
+        self.embedding_std = None;
+        self.embedding_patches = None;
+        self.tags = None;
         self.error = Some(error);
     }
 
@@ -91,4 +145,13 @@ impl Record {
             None => format!("path:{}", self.path),
         }
     }
+}
+
+/// Reads a field that is present as `null` into `Some(None)`, so `"tempo": null` round-trips.
+fn present_even_if_null<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }

@@ -33,6 +33,15 @@ pub fn downmix_into(planar: &[Vec<f32>], mono: &mut Vec<f32>) -> Repairs {
     mono.resize(frames, 0.0);
     let mut repairs = Repairs::default();
     for channel in planar {
+        // A branch-free scan (NaN fails the comparison) lets clean packets, nearly all of them,
+        // take the plain vectorised sum.
+        let clean = channel
+            .iter()
+            .fold(true, |ok, s| ok & (s.abs() <= MAX_SAMPLE_MAGNITUDE));
+        if clean {
+            mono.iter_mut().zip(channel).for_each(|(m, &s)| *m += s);
+            continue;
+        }
         for (m, &s) in mono.iter_mut().zip(channel) {
             if !s.is_finite() {
                 repairs.non_finite += 1;
@@ -44,7 +53,9 @@ pub fn downmix_into(planar: &[Vec<f32>], mono: &mut Vec<f32>) -> Repairs {
             }
         }
     }
-    let scale = 1.0 / planar.len().max(1) as f32;
-    mono.iter_mut().for_each(|m| *m *= scale);
+    if planar.len() > 1 {
+        let scale = 1.0 / planar.len() as f32;
+        mono.iter_mut().for_each(|m| *m *= scale);
+    }
     repairs
 }

@@ -1,7 +1,7 @@
 //! `sonovec extract PATH… -o OUT`: analyse folders of audio into `tracks.jsonl`, `vectors.npy`
 //! and `ids.txt`.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{self, IsTerminal};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -11,11 +11,14 @@ use std::time::{Duration, Instant};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
+use sonovec::catalog::Catalog;
 use sonovec::output::{JsonlAppender, OutputDir};
+use sonovec::projection::Projection;
+use sonovec::vector::VECTOR_VERSION;
 use sonovec::{content_id_of_file, AnalysisError, Analyzer, Config, Record, Track};
 
 use super::walk::audio_files;
-use super::{Outcome, PathArg};
+use super::{load_projection, Outcome, PathArg};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -34,6 +37,15 @@ pub struct Args {
     /// No progress bar, no per-file error lines; only the summary (and only on failure).
     #[arg(short, long)]
     quiet: bool,
+
+    /// Also store every record in this catalog (SQLite; created if missing). Tracks already in
+    /// it with this vector layout are not analysed again.
+    #[arg(long, value_name = "DB")]
+    catalog: Option<PathArg>,
+
+    /// Add `cf_vector` to each record: the vector mapped by this projection (`fit-projection`).
+    #[arg(long, value_name = "FILE")]
+    projection: Option<PathArg>,
 }
 
 /// Counters shared by the workers.
@@ -50,12 +62,32 @@ struct Tally {
 /// output that cannot be written stops it.
 pub fn run(args: Args, config: Config) -> io::Result<Outcome> {
     let started = Instant::now();
+    let projection = load_projection(args.projection.as_deref())?;
     let out = OutputDir::create(&args.output)?;
-    let done = if args.force {
+    let mut done = if args.force {
         HashSet::new()
     } else {
         out.completed_keys()?
     };
+    let catalog = args.catalog.as_deref().map(Catalog::open).transpose()?;
+    // Content the catalog already holds is not analysed again; what the output folder lacks of
+    // it is copied from the catalog.
+    let mut from_catalog: HashMap<String, String> = match (&catalog, args.force) {
+        (Some(catalog), false) => catalog.completed(VECTOR_VERSION)?,
+        _ => HashMap::new(),
+    };
+    if catalog.is_some() {
+        // Tracks of the output folder the catalog lacks are analysed again, to fill it.
+        done.retain(|id| from_catalog.contains_key(id));
+    }
+    from_catalog.retain(|id, _| !done.contains(id));
+    done.extend(from_catalog.keys().cloned());
+    let copier = catalog.map(|catalog| {
+        Mutex::new(CatalogCopier {
+            catalog,
+            pending: from_catalog,
+        })
+    });
     let appender = Mutex::new(out.appender()?);
 
     let (files, walk_problems) = audio_files(&args.paths);
@@ -73,17 +105,32 @@ pub fn run(args: Args, config: Config) -> io::Result<Outcome> {
         if stop.load(Ordering::Relaxed) {
             return;
         }
-        if let Some(track) = analyze_unless_done(&analyzer, path, &claimed) {
-            report(&track, &tally, &progress, args.quiet);
-            if let Err(e) = append(&appender, &track.record) {
-                stop.store(true, Ordering::Relaxed);
-                write_failure
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get_or_insert(e);
+        let written = match analyze_unless_done(&analyzer, path, &claimed) {
+            Work::Analysed(mut track) => {
+                if let Some(projection) = &projection {
+                    projection.apply_to(&mut track.record);
+                }
+                report(&track, &tally, &progress, args.quiet);
+                let stored = match &copier {
+                    Some(copier) => lock(copier).catalog.store(&track.record),
+                    None => Ok(()),
+                };
+                stored.and_then(|()| append(&appender, &track.record))
             }
-        } else {
-            tally.skipped.fetch_add(1, Ordering::Relaxed);
+            Work::Skipped { id } => {
+                tally.skipped.fetch_add(1, Ordering::Relaxed);
+                match &copier {
+                    Some(copier) => lock(copier).seen(&id, path, projection.as_ref(), &appender),
+                    None => Ok(()),
+                }
+            }
+        };
+        if let Err(e) = written {
+            stop.store(true, Ordering::Relaxed);
+            write_failure
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_or_insert(e);
         }
         progress.inc(1);
     });
@@ -92,7 +139,11 @@ pub fn run(args: Args, config: Config) -> io::Result<Outcome> {
         .into_inner()
         .unwrap_or_else(|p| p.into_inner())
     {
-        eprintln!("sonovec: cannot write {}: {e}", out.tracks_path().display());
+        let target = match &args.catalog {
+            Some(db) => format!("{} or {}", out.tracks_path().display(), db.display()),
+            None => out.tracks_path().display().to_string(),
+        };
+        eprintln!("sonovec: cannot write {target}: {e}");
         return Ok(Outcome::Io);
     }
     let finalized = out.finalize()?;
@@ -118,22 +169,27 @@ pub fn run(args: Args, config: Config) -> io::Result<Outcome> {
     })
 }
 
-/// Hashes `path` and analyses it unless a run already has that content (returns `None` then).
-fn analyze_unless_done(
-    analyzer: &Analyzer,
-    path: &Path,
-    claimed: &Mutex<HashSet<String>>,
-) -> Option<Track> {
+/// What became of one file.
+enum Work {
+    Analysed(Box<Track>),
+    /// Its content is already in the output or the catalog, or another file of this run has it.
+    Skipped {
+        id: String,
+    },
+}
+
+/// Hashes `path` and analyses it unless a run already has that content.
+fn analyze_unless_done(analyzer: &Analyzer, path: &Path, claimed: &Mutex<HashSet<String>>) -> Work {
     let started = Instant::now();
     let id = match content_id_of_file(path) {
         Ok(id) => id,
         Err(e) => {
             let mut record = Record::new(path.display().to_string(), None);
             record.fail(AnalysisError::from_io(&e));
-            return Some(Track {
+            return Work::Analysed(Box::new(Track {
                 record,
                 timings: Default::default(),
-            });
+            }));
         }
     };
     if !claimed
@@ -141,11 +197,61 @@ fn analyze_unless_done(
         .unwrap_or_else(|p| p.into_inner())
         .insert(id.clone())
     {
-        return None;
+        return Work::Skipped { id };
     }
     let mut track = analyzer.analyze_file_with_id(path, id);
     track.timings.total = started.elapsed();
-    Some(track)
+    Work::Analysed(Box::new(track))
+}
+
+/// The catalog of a run, and the catalogued tracks the output folder does not have yet.
+struct CatalogCopier {
+    catalog: Catalog,
+    /// Content id → path stored in the catalog.
+    pending: HashMap<String, String>,
+}
+
+impl CatalogCopier {
+    /// A file whose content was skipped: if the catalog's path for it no longer exists, the file
+    /// moved and the catalog follows it; if the output folder lacks the track, its catalogued
+    /// record is appended there.
+    fn seen(
+        &mut self,
+        id: &str,
+        path: &Path,
+        projection: Option<&Projection>,
+        appender: &Mutex<JsonlAppender>,
+    ) -> io::Result<()> {
+        let path = path.display().to_string();
+        let Some(stored_path) = self.pending.remove(id) else {
+            return self.follow_move(id, &path);
+        };
+        if stored_path != path && !Path::new(&stored_path).exists() {
+            self.catalog.set_path(id, &path)?;
+        }
+        match self.catalog.record(id)? {
+            Some(mut record) => {
+                if let Some(projection) = projection {
+                    projection.apply_to(&mut record);
+                }
+                append(appender, &record)
+            }
+            None => Ok(()),
+        }
+    }
+
+    fn follow_move(&mut self, id: &str, path: &str) -> io::Result<()> {
+        match self.catalog.record(id)? {
+            Some(stored) if stored.path != path && !Path::new(&stored.path).exists() => {
+                self.catalog.set_path(id, path)
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 fn append(appender: &Mutex<JsonlAppender>, record: &Record) -> io::Result<()> {

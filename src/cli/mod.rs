@@ -9,7 +9,11 @@
 //! - `4`: an internal error in sonovec.
 
 mod analyze;
+mod eval_tempo;
+mod export;
 mod extract;
+mod fit_projection;
+mod similar;
 mod walk;
 
 use std::io;
@@ -17,7 +21,8 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
-use sonovec::ErrorKind;
+use sonovec::embed::{Model, ModelChoice};
+use sonovec::{EmbeddingConfig, ErrorKind};
 
 /// Audio content vectors for cold-start recommendation.
 #[derive(Parser, Debug)]
@@ -33,6 +38,45 @@ pub struct Cli {
     /// Reject tracks longer than this many seconds (as error kind `too_long`).
     #[arg(long, global = true, default_value_t = 6.0 * 3600.0, value_name = "SECONDS")]
     max_duration: f64,
+
+    /// Include the beat times (`tempo.beats_s`, seconds) in each record.
+    #[arg(long, global = true)]
+    beats: bool,
+    /// Embedding model: `msd` (musicnn MSD: genre, mood, era), `mtt` (musicnn MagnaTagATune:
+    /// instruments, timbre), `none` (skip the embedding), or a `.safetensors` file exported by
+    /// scripts/export_musicnn.py with its `.json` model card beside it.
+    #[arg(long, global = true, default_value = "msd", value_parser = parse_model, value_name = "MODEL")]
+    model: ModelArg,
+
+    /// Embed about N seconds of evenly spaced 3 s patches instead of the whole track
+    /// (faster on long tracks; 30 reproduces the length of an MSD preview).
+    #[arg(long, global = true, value_name = "N", value_parser = parse_seconds)]
+    embed_seconds: Option<f64>,
+}
+
+/// The `--model` choice: a model, or none.
+#[derive(Clone, Debug)]
+struct ModelArg(Option<ModelChoice>);
+
+fn parse_model(value: &str) -> Result<ModelArg, String> {
+    Ok(ModelArg(match value {
+        "msd" => Some(ModelChoice::Msd),
+        "mtt" => Some(ModelChoice::Mtt),
+        "none" => None,
+        path if path.ends_with(".safetensors") => Some(ModelChoice::File(PathBuf::from(path))),
+        other => {
+            return Err(format!(
+                "unknown model {other:?}: use msd, mtt, none or a .safetensors file"
+            ))
+        }
+    }))
+}
+
+fn parse_seconds(value: &str) -> Result<f64, String> {
+    match value.parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 => Ok(s),
+        _ => Err(format!("{value:?} is not a positive number of seconds")),
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -41,6 +85,14 @@ enum Command {
     Extract(extract::Args),
     /// Analyse one file (or `-` for standard input) and print its record as JSON.
     Analyze(analyze::Args),
+    /// Write a catalog's records as tracks.jsonl, vectors.npy and ids.txt.
+    Export(export::Args),
+    /// Print the catalogued tracks nearest to a file or a catalogued track (cosine).
+    Similar(similar::Args),
+    /// Fit a map from content vectors to a recommender's latent factors (ridge regression).
+    FitProjection(fit_projection::Args),
+    /// Score tempo and beats against a labelled set (Acc1, Acc2, beat F-measure, P-score).
+    EvalTempo(eval_tempo::Args),
 }
 
 /// How a command ended; `main` turns it into the process exit code.
@@ -79,15 +131,49 @@ pub fn run(cli: Cli) -> io::Result<Outcome> {
             .build_global()
             .map_err(io::Error::other)?;
     }
+    if let Some(choice @ ModelChoice::File(_)) = &cli.model.0 {
+        // Fail before any track is read: a bad weights file is a usage error, not a track's.
+        Model::load(choice).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    }
     let config = sonovec::Config {
         max_duration_s: cli.max_duration,
+        beats: cli.beats,
+        embedding: cli.model.0.map(|model| EmbeddingConfig {
+            model,
+            seconds: cli.embed_seconds,
+        }),
         ..Default::default()
     };
     match cli.command {
         Command::Extract(args) => extract::run(args, config),
         Command::Analyze(args) => analyze::run(args, config),
+        Command::Export(args) => export::run(args),
+        Command::Similar(args) => similar::run(args, config),
+        Command::FitProjection(args) => fit_projection::run(args),
+        Command::EvalTempo(args) => eval_tempo::run(args, config),
     }
 }
 
 /// Paths on the command line are plain paths; this keeps clap's type in one place.
 pub type PathArg = PathBuf;
+
+/// Loads `--projection FILE` and checks it was fitted for this build's vector layout.
+fn load_projection(
+    path: Option<&std::path::Path>,
+) -> io::Result<Option<sonovec::projection::Projection>> {
+    let Some(path) = path else { return Ok(None) };
+    let projection = sonovec::projection::Projection::load(path)
+        .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    if projection.vector_version != sonovec::vector::VECTOR_VERSION {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{} was fitted for vector layout {}; this sonovec writes {} (fit it again)",
+                path.display(),
+                projection.vector_version,
+                sonovec::vector::VECTOR_VERSION
+            ),
+        ));
+    }
+    Ok(Some(projection))
+}

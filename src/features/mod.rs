@@ -1,5 +1,16 @@
 //! Features computed from the shared spectrogram. Each is a [`crate::dsp::FrameSink`].
 
+pub mod chroma;
+pub mod descriptors;
+pub mod frame_levels;
+pub mod key;
+pub mod loudness;
 pub mod mel_stats;
+pub mod mfcc;
+pub mod spectral_shape;
+pub mod stats;
+pub mod tempo;
 
+pub use descriptors::{Descriptors, Loudness, Spectral, Tonal};
 pub use mel_stats::MelStats;
+pub use tempo::TempoTracker;

@@ -1,0 +1,43 @@
+//! One musicnn patch (187 × 96 log-mel frames, ≈ 1.4 GMAC) on one thread.
+//!
+//! `cargo bench --bench musicnn_patch`; GFLOP/s = 2 · MACS_PER_PATCH / time per patch.
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use sonovec::embed::{Model, ModelChoice, Workspace, EMBEDDING_DIM, N_MELS, N_TAGS, PATCH_FRAMES};
+
+/// Multiply-accumulates of one patch: timbral 7×38 and 7×67 (204 filters), temporal 128, 64
+/// and 32 taps (51 filters each, at 96 bands), mid end 7×561 and 2 × 7×64 (64 filters), dense.
+const MACS_PER_PATCH: u64 = 187 * 59 * 204 * 7 * 38
+    + 187 * 30 * 204 * 7 * 67
+    + 187 * 96 * 51 * (128 + 64 + 32)
+    + 187 * 64 * 7 * (561 + 64 + 64)
+    + 1506 * 200
+    + 200 * 50;
+
+fn patch(c: &mut Criterion) {
+    let model = Model::load(&ModelChoice::Msd).expect("bundled model");
+    // A deterministic, music-like input: log-mel values in 0…4.
+    let input: Vec<f32> = (0..PATCH_FRAMES * N_MELS)
+        .map(|i| 2.0 + 2.0 * ((i as f32 * 0.37).sin() * (i as f32 * 0.011).cos()))
+        .collect();
+    let mut ws = Workspace::default();
+    let (mut embedding, mut tags) = (vec![0.0; EMBEDDING_DIM], vec![0.0; N_TAGS]);
+    let mut group = c.benchmark_group("musicnn");
+    group.throughput(Throughput::Elements(2 * MACS_PER_PATCH));
+    group.sample_size(20);
+    group.bench_function("patch_187x96_flops", |b| {
+        b.iter(|| {
+            sonovec::embed::network::forward(
+                &model.weights,
+                &input,
+                &mut ws,
+                &mut embedding,
+                &mut tags,
+            )
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, patch);
+criterion_main!(benches);

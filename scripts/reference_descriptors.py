@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""librosa / Essentia reference values of sonovec's descriptors for the descriptor fixtures.
+
+    /work/main/.venv-ref/bin/python scripts/reference_descriptors.py
+
+Reads tests/fixtures/descriptors/*.flac (16 kHz mono, so no resampler stands between the tools)
+and writes tests/fixtures/descriptors/reference.json with, per file:
+
+* librosa 0.11 (spectral, the definitions sonovec follows), on the 512/256 centred Hann STFT:
+  spectral_centroid, spectral_bandwidth, spectral_rolloff(0.85), spectral_flatness, rms ->
+  amplitude_to_db(amin=1e-5, ref=1), zero_crossing_rate(512, 256), mfcc(S=power_to_db(mel,
+  top_db=None), n_mfcc=13) on the 96-band Slaney mel 0-8 kHz; chroma_stft(n_fft=4096,
+  hop_length=2048, tuning=0) mean. Each as mean and population std over frames.
+* Essentia: LoudnessEBUR128 (integrated, range) on the mono signal as [x, 0] (ITU BS.1770 treats
+  a mono file as one channel of weight 1; Essentia only takes stereo), and KeyExtractor with
+  profileType='krumhansl' (Essentia's own HPCP pipeline).
+"""
+import glob
+import json
+import os
+
+import essentia
+import essentia.standard as es
+import librosa
+import numpy as np
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DIR = os.path.join(ROOT, "tests", "fixtures", "descriptors")
+SR = 16000
+STFT = dict(n_fft=512, hop_length=256, window="hann", center=True, pad_mode="constant")
+
+
+def ms(x):
+    x = np.asarray(x, dtype=np.float64)
+    return [float(x.mean()), float(x.std())]
+
+
+def describe(path):
+    y, sr = librosa.load(path, sr=None, mono=True)
+    assert sr == SR, (path, sr)
+    S = np.abs(librosa.stft(y, **STFT))
+    out = {
+        "centroid_hz": ms(librosa.feature.spectral_centroid(S=S, sr=SR)),
+        "bandwidth_hz": ms(librosa.feature.spectral_bandwidth(S=S, sr=SR)),
+        "rolloff_hz": ms(librosa.feature.spectral_rolloff(S=S, sr=SR, roll_percent=0.85)),
+        "flatness": ms(librosa.feature.spectral_flatness(S=S)),
+        "zcr": ms(librosa.feature.zero_crossing_rate(y, frame_length=512, hop_length=256)),
+        "rms_dbfs": ms(librosa.amplitude_to_db(
+            librosa.feature.rms(y=y, frame_length=512, hop_length=256), ref=1.0, amin=1e-5,
+            top_db=None)),
+    }
+    mel = librosa.feature.melspectrogram(S=S**2, sr=SR, n_mels=96, fmin=0, fmax=8000)
+    mfcc = librosa.feature.mfcc(S=librosa.power_to_db(mel, top_db=None), n_mfcc=13)
+    out["mfcc_mean"] = [float(v) for v in mfcc.astype(np.float64).mean(axis=1)]
+    out["mfcc_std"] = [float(v) for v in mfcc.astype(np.float64).std(axis=1)]
+    chroma = librosa.feature.chroma_stft(y=y, sr=SR, n_fft=4096, hop_length=2048, tuning=0)
+    out["chroma_mean"] = [float(v) for v in chroma.astype(np.float64).mean(axis=1)]
+
+    stereo = np.stack([y, np.zeros_like(y)], axis=1).astype(np.float32)
+    _, _, integrated, lra = es.LoudnessEBUR128(sampleRate=SR)(essentia.array(stereo))
+    out["essentia_integrated_lufs"] = float(integrated)
+    out["essentia_range_lu"] = float(lra)
+    key, scale, strength = es.KeyExtractor(profileType="krumhansl", sampleRate=SR)(
+        essentia.array(y))
+    out["essentia_key"] = [key, scale, float(strength)]
+    return out
+
+
+def main():
+    result = {
+        "versions": {"librosa": librosa.__version__, "essentia": essentia.__version__,
+                     "numpy": np.__version__},
+        "files": {},
+    }
+    for path in sorted(glob.glob(os.path.join(DIR, "*.flac"))):
+        result["files"][os.path.basename(path)] = describe(path)
+        print(os.path.basename(path), result["files"][os.path.basename(path)]["essentia_key"])
+    with open(os.path.join(DIR, "reference.json"), "w") as f:
+        json.dump(result, f, indent=1)
+        f.write("\n")
+
+
+if __name__ == "__main__":
+    main()

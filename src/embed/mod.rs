@@ -1,0 +1,120 @@
+//! Learned embeddings: musicnn (Pons & Serra, 2019), run in pure Rust from its exported weights.
+//!
+//! [`Model`] holds a network's weights and tag names; [`network::forward`] runs one 3 s patch;
+//! [`Embedder`] streams a track's spectrogram through the network patch by patch.
+
+mod gemm;
+pub mod network;
+mod sink;
+mod weights;
+
+use std::path::Path;
+use std::sync::Mutex;
+
+pub use network::{Workspace, EMBEDDING_DIM, N_MELS, N_TAGS, PATCH_FRAMES};
+pub use sink::{Embedder, EmbeddingSummary};
+pub use weights::{Weights, WeightsError};
+
+/// The models shipped in `models/`, compiled into the binary so that it needs no files at run time.
+const MSD_SAFETENSORS: &[u8] = include_bytes!("../../models/msd_musicnn.safetensors");
+const MTT_SAFETENSORS: &[u8] = include_bytes!("../../models/mtt_musicnn.safetensors");
+const MSD_CARD: &str = include_str!("../../models/msd_musicnn.json");
+const MTT_CARD: &str = include_str!("../../models/mtt_musicnn.json");
+
+/// Which pretrained musicnn to run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ModelChoice {
+    /// MSD_musicnn: Million Song Dataset, 50 tags of genre, mood and era (the default).
+    Msd,
+    /// MTT_musicnn: MagnaTagATune, 50 tags of instruments and timbre.
+    Mtt,
+    /// A safetensors file exported by `scripts/export_musicnn.py`, with its model card (`.json`
+    /// beside it) for the tag names.
+    File(std::path::PathBuf),
+}
+
+/// A loaded model: weights, tag names, id, and a pool of reusable workspaces.
+pub struct Model {
+    pub weights: Weights,
+    /// Tag names, in the order of the network's outputs.
+    pub tags: Vec<String>,
+    /// `<name>@<first 12 hex digits of the safetensors file's SHA-256>`, e.g. `msd_musicnn@3f…`.
+    pub id: String,
+    /// Full SHA-256 of the safetensors file, hex.
+    pub sha256: String,
+    workspaces: Mutex<Vec<Workspace>>,
+}
+
+impl Model {
+    pub fn load(choice: &ModelChoice) -> Result<Model, WeightsError> {
+        match choice {
+            ModelChoice::Msd => Model::from_parts("msd_musicnn", MSD_SAFETENSORS, MSD_CARD),
+            ModelChoice::Mtt => Model::from_parts("mtt_musicnn", MTT_SAFETENSORS, MTT_CARD),
+            ModelChoice::File(path) => {
+                let bytes = std::fs::read(path)
+                    .map_err(|e| WeightsError(format!("{}: {e}", path.display())))?;
+                let card_path = path.with_extension("json");
+                let card = std::fs::read_to_string(&card_path)
+                    .map_err(|e| WeightsError(format!("{}: {e}", card_path.display())))?;
+                let name = path
+                    .file_stem()
+                    .and_then(|s| s.to_str())
+                    .unwrap_or("musicnn");
+                Model::from_parts(name, &bytes, &card)
+            }
+        }
+    }
+
+    fn from_parts(name: &str, safetensors: &[u8], card: &str) -> Result<Model, WeightsError> {
+        let weights = Weights::from_safetensors(safetensors)?;
+        let card: serde_json::Value =
+            serde_json::from_str(card).map_err(|e| WeightsError(format!("model card: {e}")))?;
+        let tags: Vec<String> = card["tags"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|t| t.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if tags.len() != N_TAGS {
+            return Err(WeightsError(format!(
+                "model card lists {} tags, the network has {N_TAGS}",
+                tags.len()
+            )));
+        }
+        let sha256 = sha256_hex(safetensors);
+        Ok(Model {
+            weights,
+            tags,
+            id: format!("{name}@{}", &sha256[..12]),
+            sha256,
+            workspaces: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Runs one patch (see [`network::forward`]) with a workspace from the pool.
+    pub fn forward(&self, patch: &[f32], embedding: &mut [f32], tags: &mut [f32]) {
+        let mut ws = self
+            .workspaces
+            .lock()
+            .map(|mut pool| pool.pop())
+            .unwrap_or(None)
+            .unwrap_or_default();
+        network::forward(&self.weights, patch, &mut ws, embedding, tags);
+        if let Ok(mut pool) = self.workspaces.lock() {
+            pool.push(ws);
+        }
+    }
+}
+
+/// Convenience for tests and tools: the default model's path in the source tree.
+pub fn models_dir() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/models"))
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,268 @@
+//! musicnn's forward pass for one patch of log-mel frames, by hand: each convolution is one or
+//! more GEMMs over a strided view of its input (zero-copy where the view is affine, an im2col
+//! copy for the 2-D timbral kernels), with ReLU, batch-norm and pooling fused after it.
+
+use super::gemm::{matmul, View};
+use super::weights::{BatchNorm, Layer, Weights};
+
+/// Frames per patch: 3 s at 16 kHz with hop 256 (`librosa.time_to_frames(3) + 1`).
+pub const PATCH_FRAMES: usize = 187;
+/// Mel bands of the input.
+pub const N_MELS: usize = 96;
+/// Width of the penultimate layer (the embedding).
+pub const EMBEDDING_DIM: usize = 200;
+/// Tags the model predicts.
+pub const N_TAGS: usize = 50;
+/// Channels after the front end (204 + 204 + 3 × 51) and after the mid end (+ 3 × 64).
+const FRONT: usize = 561;
+const MID: usize = 64;
+const POOLED: usize = 2 * (FRONT + 3 * MID);
+/// Zero frames on each side of the 7-tap convolutions (`pad 3 + 3`).
+const PAD7: usize = 3;
+/// Zeros before/after the signal for the widest temporal kernel (TF "SAME": (k − 1) / 2 before).
+const TEMPORAL_BEFORE: usize = 63;
+const TEMPORAL_AFTER: usize = 64;
+/// Time steps per im2col block of the timbral convolutions (bounds the scratch to ~1 MB).
+const TIMBRAL_BLOCK: usize = 16;
+
+/// Scratch buffers for one forward pass; reused patch after patch, never reallocated.
+pub struct Workspace {
+    /// Normalised input, time-padded 3 + 3: `(T + 6) × 96`.
+    padded: Vec<f32>,
+    /// Normalised input transposed (one row per mel band), padded 63 + 64 in time.
+    transposed: Vec<f32>,
+    im2col: Vec<f32>,
+    product: Vec<f32>,
+    /// Front-end features, time-padded 3 + 3: `(T + 6) × 561`.
+    front: Vec<f32>,
+    /// Mid-end outputs (the first two time-padded): `(T + 6) × 64`, `(T + 6) × 64`, `T × 64`.
+    mid: [Vec<f32>; 3],
+    pooled: Vec<f32>,
+    hidden: Vec<f32>,
+}
+
+impl Default for Workspace {
+    fn default() -> Self {
+        let t = PATCH_FRAMES;
+        let widest_im2col = TIMBRAL_BLOCK * (N_MELS - 38 + 1) * (7 * 38);
+        let widest_im2col = widest_im2col.max(TIMBRAL_BLOCK * (N_MELS - 67 + 1) * (7 * 67));
+        Workspace {
+            padded: vec![0.0; (t + 2 * PAD7) * N_MELS],
+            transposed: vec![0.0; N_MELS * (t + TEMPORAL_BEFORE + TEMPORAL_AFTER)],
+            im2col: vec![0.0; widest_im2col],
+            product: vec![0.0; (TIMBRAL_BLOCK * (N_MELS - 37) * 204).max(t * MID)],
+            front: vec![0.0; (t + 2 * PAD7) * FRONT],
+            mid: [
+                vec![0.0; (t + 2 * PAD7) * MID],
+                vec![0.0; (t + 2 * PAD7) * MID],
+                vec![0.0; t * MID],
+            ],
+            pooled: vec![0.0; POOLED],
+            hidden: vec![0.0; EMBEDDING_DIM],
+        }
+    }
+}
+
+/// ReLU then batch-norm, the order musicnn applies them in every convolutional layer.
+#[inline]
+fn relu_bn(x: f32, bias: f32, bn: &BatchNorm, channel: usize) -> f32 {
+    (x + bias).max(0.0) * bn.scale[channel] + bn.shift[channel]
+}
+
+/// Runs musicnn on one patch.
+///
+/// `patch` is `187 × 96` row-major: frame after frame of `log10(1 + 10000·mel)`. Writes the
+/// penultimate layer (200 values, after its batch-norm) to `embedding` and the 50 tag
+/// probabilities (sigmoid of the logits, in `[0, 1]`) to `tags`.
+pub fn forward(
+    weights: &Weights,
+    patch: &[f32],
+    ws: &mut Workspace,
+    embedding: &mut [f32],
+    tags: &mut [f32],
+) {
+    let t = PATCH_FRAMES;
+    assert_eq!(patch.len(), t * N_MELS, "a patch is 187 × 96 values");
+    assert_eq!(embedding.len(), EMBEDDING_DIM);
+    assert_eq!(tags.len(), N_TAGS);
+
+    // Input batch-norm; the zero padding is added after it, as in the graph.
+    let (scale, shift) = (weights.input_bn.scale[0], weights.input_bn.shift[0]);
+    let stride_t = t + TEMPORAL_BEFORE + TEMPORAL_AFTER;
+    for (frame, row) in patch.chunks_exact(N_MELS).enumerate() {
+        let dst = &mut ws.padded[(frame + PAD7) * N_MELS..][..N_MELS];
+        for (band, (d, &x)) in dst.iter_mut().zip(row).enumerate() {
+            *d = x * scale + shift;
+            ws.transposed[band * stride_t + TEMPORAL_BEFORE + frame] = *d;
+        }
+    }
+
+    let mut offset = 0;
+    for (layer, bn) in &weights.timbral {
+        timbral(layer, bn, ws, offset);
+        offset += layer.out;
+    }
+    for (layer, bn) in &weights.temporal {
+        temporal(layer, bn, ws, offset);
+        offset += layer.out;
+    }
+    debug_assert_eq!(offset, FRONT);
+    midend(weights, ws);
+    backend(weights, ws, embedding, tags);
+}
+
+/// A 7 × w convolution over (time, mel) of the padded input, then ReLU, batch-norm and the max
+/// over all frequency positions: writes `layer.out` channels of `front` from column `offset`.
+fn timbral(layer: &Layer, bn: &BatchNorm, ws: &mut Workspace, offset: usize) {
+    let [kh, kw] = layer.shape;
+    let positions = N_MELS - kw + 1;
+    let taps = kh * kw;
+    let kernel = View::dense(&layer.kernel, taps, layer.out);
+    for t0 in (0..PATCH_FRAMES).step_by(TIMBRAL_BLOCK) {
+        let steps = TIMBRAL_BLOCK.min(PATCH_FRAMES - t0);
+        let rows = steps * positions;
+        // im2col: one row per (time, frequency position), the 7 × w input window flattened.
+        for s in 0..steps {
+            for f in 0..positions {
+                let row = &mut ws.im2col[(s * positions + f) * taps..][..taps];
+                for (i, dst) in row.chunks_exact_mut(kw).enumerate() {
+                    let src = (t0 + s + i) * N_MELS + f;
+                    dst.copy_from_slice(&ws.padded[src..src + kw]);
+                }
+            }
+        }
+        let a = View::dense(&ws.im2col[..rows * taps], rows, taps);
+        matmul(a, kernel, &mut ws.product, false);
+        for s in 0..steps {
+            let out = &mut ws.front[(t0 + s + PAD7) * FRONT + offset..][..layer.out];
+            out.fill(f32::NEG_INFINITY);
+            for f in 0..positions {
+                let row = &ws.product[(s * positions + f) * layer.out..][..layer.out];
+                for (o, (dst, &x)) in out.iter_mut().zip(row).enumerate() {
+                    *dst = dst.max(relu_bn(x, layer.bias[o], bn, o));
+                }
+            }
+        }
+    }
+}
+
+/// A k × 1 convolution over time with TF "SAME" padding, applied to each mel band, then ReLU,
+/// batch-norm and the max over bands. Each band's input is read in place as a Toeplitz matrix.
+fn temporal(layer: &Layer, bn: &BatchNorm, ws: &mut Workspace, offset: usize) {
+    let k = layer.shape[0];
+    let before = (k - 1) / 2;
+    let stride_t = PATCH_FRAMES + TEMPORAL_BEFORE + TEMPORAL_AFTER;
+    let kernel = View::dense(&layer.kernel, k, layer.out);
+    for t in 0..PATCH_FRAMES {
+        ws.front[(t + PAD7) * FRONT + offset..][..layer.out].fill(f32::NEG_INFINITY);
+    }
+    for band in 0..N_MELS {
+        let start = band * stride_t + TEMPORAL_BEFORE - before;
+        let a = View {
+            data: &ws.transposed[start..start + PATCH_FRAMES + k - 1],
+            rows: PATCH_FRAMES,
+            cols: k,
+            row_stride: 1,
+            col_stride: 1,
+        };
+        matmul(a, kernel, &mut ws.product, false);
+        for t in 0..PATCH_FRAMES {
+            let out = &mut ws.front[(t + PAD7) * FRONT + offset..][..layer.out];
+            let row = &ws.product[t * layer.out..][..layer.out];
+            for (o, (dst, &x)) in out.iter_mut().zip(row).enumerate() {
+                *dst = dst.max(relu_bn(x, layer.bias[o], bn, o));
+            }
+        }
+    }
+}
+
+/// Three 7-tap convolutions across all channels (561 → 64 → 64 → 64), the last two residual.
+/// A window of 7 padded frames is contiguous in memory, so each is one GEMM on a strided view.
+fn midend(weights: &Weights, ws: &mut Workspace) {
+    let [mid1, mid2, mid3] = &mut ws.mid;
+    let [(l1, bn1), (l2, bn2), (l3, bn3)] = &weights.midend;
+    seven_tap(l1, &ws.front, FRONT, &mut ws.product);
+    for (step, row) in ws.product.chunks_exact(MID).take(PATCH_FRAMES).enumerate() {
+        let out = &mut mid1[(step + PAD7) * MID..][..MID];
+        for (o, (y, &x)) in out.iter_mut().zip(row).enumerate() {
+            *y = relu_bn(x, l1.bias[o], bn1, o);
+        }
+    }
+    seven_tap(l2, mid1, MID, &mut ws.product);
+    for (step, row) in ws.product.chunks_exact(MID).take(PATCH_FRAMES).enumerate() {
+        let at = (step + PAD7) * MID;
+        for (o, &x) in row.iter().enumerate() {
+            mid2[at + o] = relu_bn(x, l2.bias[o], bn2, o) + mid1[at + o];
+        }
+    }
+    seven_tap(l3, mid2, MID, &mut ws.product);
+    for (step, row) in ws.product.chunks_exact(MID).take(PATCH_FRAMES).enumerate() {
+        let at = (step + PAD7) * MID;
+        for (o, &x) in row.iter().enumerate() {
+            mid3[step * MID + o] = relu_bn(x, l3.bias[o], bn3, o) + mid2[at + o];
+        }
+    }
+}
+
+/// `product = conv(input)` for a 7-tap kernel spanning all `channels` of a time-padded input.
+fn seven_tap(layer: &Layer, input: &[f32], channels: usize, product: &mut [f32]) {
+    let a = View {
+        data: input,
+        rows: PATCH_FRAMES,
+        cols: 7 * channels,
+        row_stride: channels,
+        col_stride: 1,
+    };
+    let kernel = View::dense(&layer.kernel, 7 * channels, layer.out);
+    matmul(a, kernel, product, false);
+}
+
+/// Max and mean over time of all 753 channels, interleaved `[max0, mean0, max1, …]`, then
+/// batch-norm → dense 200 → ReLU → batch-norm (the embedding) → dense 50 → sigmoid (the tags).
+fn backend(weights: &Weights, ws: &mut Workspace, embedding: &mut [f32], tags: &mut [f32]) {
+    let t = PATCH_FRAMES;
+    let sources: [(&[f32], usize, usize); 4] = [
+        (&ws.front[PAD7 * FRONT..], FRONT, FRONT),
+        (&ws.mid[0][PAD7 * MID..], MID, MID),
+        (&ws.mid[1][PAD7 * MID..], MID, MID),
+        (&ws.mid[2][..], MID, MID),
+    ];
+    let mut channel = 0;
+    for (data, stride, width) in sources {
+        for c in 0..width {
+            let (mut max, mut sum) = (f32::NEG_INFINITY, 0.0f32);
+            for step in 0..t {
+                let x = data[step * stride + c];
+                max = max.max(x);
+                sum += x;
+            }
+            ws.pooled[2 * channel] = max;
+            ws.pooled[2 * channel + 1] = sum / t as f32;
+            channel += 1;
+        }
+    }
+    let bn = &weights.pool_bn;
+    for (i, x) in ws.pooled.iter_mut().enumerate() {
+        *x = *x * bn.scale[i] + bn.shift[i];
+    }
+    let dense = &weights.penultimate;
+    matmul(
+        View::dense(&ws.pooled, 1, POOLED),
+        View::dense(&dense.kernel, POOLED, EMBEDDING_DIM),
+        &mut ws.hidden,
+        false,
+    );
+    for (o, (e, &h)) in embedding.iter_mut().zip(&ws.hidden).enumerate() {
+        *e = relu_bn(h, dense.bias[o], &weights.penultimate_bn, o);
+    }
+    let out = &weights.tags;
+    matmul(
+        View::dense(embedding, 1, EMBEDDING_DIM),
+        View::dense(&out.kernel, EMBEDDING_DIM, N_TAGS),
+        tags,
+        false,
+    );
+    for (p, &b) in tags.iter_mut().zip(&out.bias) {
+        *p = 1.0 / (1.0 + (-(*p + b)).exp());
+    }
+}

@@ -1,0 +1,248 @@
+//! The hand-crafted descriptors of a track — loudness, spectral shape, tonality — and the record
+//! groups they fill. [`Descriptors`] takes all three feeds of the analyzer and owns one extractor
+//! per idea; each value reaches the record finite, or `null` with its reason in `null_reasons`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::dsp::{FrameSink, SpectrogramBlock, SpectrogramConfig};
+
+use super::chroma::{ChromaPlan, StreamingChroma};
+use super::frame_levels::FrameLevels;
+use super::key::estimate_key;
+use super::loudness::R128Meter;
+use super::mfcc::MfccStats;
+use super::spectral_shape::SpectralShape;
+use super::stats::{finite_or_null, finite_vec_or_null, MeanStd, NullReasons};
+
+/// FFT size and hop of the chroma STFT at 16 kHz (256 ms window, 128 ms hop).
+pub const CHROMA_N_FFT: usize = 4096;
+pub const CHROMA_HOP: usize = 2048;
+/// Below this duration the key is not estimated (`null`) rather than guessed.
+pub const MIN_KEY_SECONDS: f64 = 2.0;
+
+/// `loudness` in the record: level and dynamics of the source.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Loudness {
+    /// EBU R128 integrated loudness of the native-rate channels, LUFS.
+    pub integrated_lufs: Option<f64>,
+    /// EBU R128 loudness range (Tech 3342), LU.
+    pub range_lu: Option<f64>,
+    /// Highest true peak over the channels (4× oversampled below 96 kHz), dBTP.
+    pub true_peak_dbtp: Option<f64>,
+    /// Mean of the frame RMS level of the 16 kHz mono signal, dBFS (floor −100).
+    pub rms_dbfs_mean: Option<f64>,
+    /// Standard deviation of the frame RMS level, dB.
+    pub rms_dbfs_std: Option<f64>,
+    /// Mean absolute deviation of the 3 s short-term loudness (every 100 ms, gated at −70 LUFS), LU.
+    pub dynamic_complexity_lu: Option<f64>,
+    /// Fraction of frames whose RMS level is below −60 dBFS, 0–1.
+    pub silent_fraction: Option<f64>,
+    #[serde(default, skip_serializing_if = "NullReasons::is_empty")]
+    pub null_reasons: NullReasons,
+}
+
+/// `spectral` in the record: mean and standard deviation over the frames of the shared
+/// spectrogram (512-point Hann, hop 256 at 16 kHz, 62.5 frames/s).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Spectral {
+    pub centroid_hz_mean: Option<f64>,
+    pub centroid_hz_std: Option<f64>,
+    pub bandwidth_hz_mean: Option<f64>,
+    pub bandwidth_hz_std: Option<f64>,
+    pub rolloff_hz_mean: Option<f64>,
+    pub rolloff_hz_std: Option<f64>,
+    pub flatness_mean: Option<f64>,
+    pub flatness_std: Option<f64>,
+    pub flux_mean: Option<f64>,
+    pub flux_std: Option<f64>,
+    pub zcr_mean: Option<f64>,
+    pub zcr_std: Option<f64>,
+    /// 13 MFCCs (orthonormal DCT-II of the log-mel in dB), mean per coefficient.
+    pub mfcc_mean: Option<Vec<f64>>,
+    pub mfcc_std: Option<Vec<f64>>,
+    #[serde(default, skip_serializing_if = "NullReasons::is_empty")]
+    pub null_reasons: NullReasons,
+}
+
+/// `tonal` in the record.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Tonal {
+    /// Mean of the peak-normalised chroma frames, C … B, each 0–1.
+    pub chroma_mean: Option<Vec<f64>>,
+    /// Tonic: `C`, `C#`, `D`, `Eb`, `E`, `F`, `F#`, `G`, `Ab`, `A`, `Bb` or `B`.
+    pub key: Option<String>,
+    /// `major` or `minor`.
+    pub mode: Option<String>,
+    /// Correlation of the mean chroma with the Krumhansl–Kessler profile of the key, −1 … 1.
+    pub key_strength: Option<f64>,
+    #[serde(default, skip_serializing_if = "NullReasons::is_empty")]
+    pub null_reasons: NullReasons,
+}
+
+/// All descriptor extractors of one track.
+pub struct Descriptors {
+    loudness: R128Meter,
+    levels: FrameLevels,
+    shape: SpectralShape,
+    mfcc: MfccStats,
+    chroma: StreamingChroma,
+    signal_samples: u64,
+    sample_rate: u32,
+}
+
+impl Descriptors {
+    pub fn new(spectrogram: &SpectrogramConfig) -> Self {
+        Descriptors {
+            loudness: R128Meter::new(),
+            levels: FrameLevels::new(),
+            shape: SpectralShape::new(spectrogram.sample_rate, spectrogram.n_fft),
+            mfcc: MfccStats::new(spectrogram.n_mels),
+            chroma: StreamingChroma::new(ChromaPlan::new(
+                spectrogram.sample_rate,
+                CHROMA_N_FFT,
+                CHROMA_HOP,
+            )),
+            signal_samples: 0,
+            sample_rate: spectrogram.sample_rate,
+        }
+    }
+
+    /// Planar audio at the source rate, before the mono mixdown.
+    pub fn accept_native(&mut self, planar: &[Vec<f32>], sample_rate: u32) {
+        self.loudness.accept(planar, sample_rate);
+    }
+
+    /// The 16 kHz mono analysis signal, in order.
+    pub fn accept_signal(&mut self, samples: &[f32]) {
+        self.signal_samples += samples.len() as u64;
+        self.levels.accept(samples);
+        self.chroma.accept(samples);
+    }
+
+    /// The three record groups.
+    pub fn finish(self) -> (Loudness, Spectral, Tonal) {
+        let levels = self.levels.finish();
+        let mut reasons = NullReasons::new();
+        let r128 = self.loudness.finish(&mut reasons);
+        let no_frames = "no frames";
+        let loudness = Loudness {
+            integrated_lufs: r128.integrated_lufs,
+            range_lu: r128.range_lu,
+            true_peak_dbtp: r128.true_peak_dbtp,
+            rms_dbfs_mean: finite_or_null(
+                levels.rms_dbfs.mean(),
+                "rms_dbfs_mean",
+                no_frames,
+                &mut reasons,
+            ),
+            rms_dbfs_std: finite_or_null(
+                levels.rms_dbfs.std(),
+                "rms_dbfs_std",
+                no_frames,
+                &mut reasons,
+            ),
+            dynamic_complexity_lu: r128.dynamic_complexity_lu,
+            silent_fraction: finite_or_null(
+                Some(levels.silent_fraction),
+                "silent_fraction",
+                no_frames,
+                &mut reasons,
+            ),
+            null_reasons: reasons,
+        };
+
+        let mut reasons = NullReasons::new();
+        let mut pair = |stats: &MeanStd, name: &str, reason: &str| {
+            (
+                finite_or_null(stats.mean(), &format!("{name}_mean"), reason, &mut reasons),
+                finite_or_null(stats.std(), &format!("{name}_std"), reason, &mut reasons),
+            )
+        };
+        let shape = &self.shape;
+        let (centroid_hz_mean, centroid_hz_std) =
+            pair(&shape.centroid_hz, "centroid_hz", no_frames);
+        let (bandwidth_hz_mean, bandwidth_hz_std) =
+            pair(&shape.bandwidth_hz, "bandwidth_hz", no_frames);
+        let (rolloff_hz_mean, rolloff_hz_std) = pair(&shape.rolloff_hz, "rolloff_hz", no_frames);
+        let (flatness_mean, flatness_std) = pair(&shape.flatness, "flatness", no_frames);
+        let (flux_mean, flux_std) = pair(
+            &shape.flux,
+            "flux",
+            "fewer than two frames: flux needs a previous frame",
+        );
+        let (zcr_mean, zcr_std) = pair(&levels.zcr, "zcr", no_frames);
+        let mfcc = self.mfcc.mean_std();
+        let spectral = Spectral {
+            centroid_hz_mean,
+            centroid_hz_std,
+            bandwidth_hz_mean,
+            bandwidth_hz_std,
+            rolloff_hz_mean,
+            rolloff_hz_std,
+            flatness_mean,
+            flatness_std,
+            flux_mean,
+            flux_std,
+            zcr_mean,
+            zcr_std,
+            mfcc_mean: finite_vec_or_null(
+                mfcc.as_ref().map(|m| m.0.clone()),
+                "mfcc_mean",
+                no_frames,
+                &mut reasons,
+            ),
+            mfcc_std: finite_vec_or_null(mfcc.map(|m| m.1), "mfcc_std", no_frames, &mut reasons),
+            null_reasons: reasons,
+        };
+
+        let seconds = self.signal_samples as f64 / self.sample_rate as f64;
+        let tonal = tonal(self.chroma.finish(), seconds);
+        (loudness, spectral, tonal)
+    }
+}
+
+fn tonal(chroma: Option<[f64; 12]>, seconds: f64) -> Tonal {
+    let mut reasons = NullReasons::new();
+    let chroma_mean = finite_vec_or_null(
+        chroma.map(|c| c.to_vec()),
+        "chroma_mean",
+        "no audio",
+        &mut reasons,
+    );
+    let key = if seconds < MIN_KEY_SECONDS {
+        Err(format!(
+            "shorter than {MIN_KEY_SECONDS} s: too little music to tell a key"
+        ))
+    } else {
+        chroma
+            .and_then(|c| estimate_key(&c))
+            .filter(|k| k.strength.is_finite())
+            .ok_or_else(|| "no pitch content: the chroma is flat (silence or noise)".to_string())
+    };
+    match key {
+        Ok(k) => Tonal {
+            chroma_mean,
+            key: Some(k.tonic.to_string()),
+            mode: Some(k.mode.to_string()),
+            key_strength: Some(k.strength),
+            null_reasons: reasons,
+        },
+        Err(reason) => {
+            for field in ["key", "mode", "key_strength"] {
+                reasons.insert(field.into(), reason.clone());
+            }
+            Tonal {
+                chroma_mean,
+                null_reasons: reasons,
+                ..Tonal::default()
+            }
+        }
+    }
+}
+
+impl FrameSink for Descriptors {
+    fn accept(&mut self, block: &SpectrogramBlock<'_>) {
+        self.shape.accept(block);
+        self.mfcc.accept(block);
+    }
+}

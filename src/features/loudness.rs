@@ -1,0 +1,261 @@
+//! EBU R128 loudness of the source channels at their native rate, measured by the `ebur128` crate.
+//!
+//! The crate is a port of libebur128 and passes the EBU Tech 3341/3342 conformance tests, so we
+//! feed it rather than filter and gate by hand. Channels are weighted as ITU-R BS.1770 says: a
+//! one-channel file is measured as one channel (weight 1.0), the same as ffmpeg's `ebur128` filter
+//! and libebur128 by default. The same audio stored as two identical channels therefore measures
+//! 3.01 LU louder; that is the standard's rule, not a bug. More channels follow libebur128's
+//! default map: 4 = L R Ls Rs, 5 = L R C Ls Rs, 6+ = L R C LFE(ignored) Ls Rs, the rest ignored.
+
+use std::collections::VecDeque;
+
+use ebur128::{EbuR128, Mode};
+
+use super::stats::{finite_or_null, MeanStd, NullReasons};
+
+/// Short-term loudness is sampled on this grid for the dynamic complexity (EBU Tech 3342's 10 Hz).
+const STEP_S: f64 = 0.1;
+/// Short-term loudness integrates the last 3 s.
+const SHORT_TERM_S: f64 = 3.0;
+const STEPS_PER_SHORT_TERM: usize = 30;
+/// Tech 3341's absolute gate: short-term values below it are silence, not dynamics.
+const ABSOLUTE_GATE_LUFS: f64 = -70.0;
+
+/// What the EBU R128 measurement found; each value finite or `None` with a reason.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct R128Values {
+    pub integrated_lufs: Option<f64>,
+    pub range_lu: Option<f64>,
+    pub true_peak_dbtp: Option<f64>,
+    pub dynamic_complexity_lu: Option<f64>,
+}
+
+/// Streams native-rate planar audio through an EBU R128 meter (modes I, LRA and true peak).
+pub struct R128Meter {
+    meter: Option<EbuR128>,
+    /// Set when the stream cannot be measured (unsupported layout, a format change midway).
+    broken: Option<String>,
+    /// Frames until the next 100 ms sampling point of the short-term loudness.
+    until_step: usize,
+    step_frames: usize,
+    frames_seen: u64,
+    /// Mean square (K-weighted, channel-summed) of each of the last 30 steps of 100 ms: their
+    /// mean is the 3 s short-term energy. Asking the meter for its short-term loudness instead
+    /// would re-sum 3 s of audio every 100 ms and triple the cost of the whole analysis.
+    recent_energy: VecDeque<f64>,
+    short_term: MeanStd,
+    short_term_values: Vec<f64>,
+}
+
+impl Default for R128Meter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl R128Meter {
+    pub fn new() -> Self {
+        R128Meter {
+            meter: None,
+            broken: None,
+            until_step: 0,
+            step_frames: 0,
+            frames_seen: 0,
+            recent_energy: VecDeque::with_capacity(STEPS_PER_SHORT_TERM),
+            short_term: MeanStd::default(),
+            short_term_values: Vec::new(),
+        }
+    }
+
+    /// Adds planar samples (`planar[channel][frame]`, full scale ±1) at `sample_rate` Hz.
+    pub fn accept(&mut self, planar: &[Vec<f32>], sample_rate: u32) {
+        if self.broken.is_some() || planar.is_empty() {
+            return;
+        }
+        let channels = planar.len() as u32;
+        let meter = match &mut self.meter {
+            Some(m) if m.channels() == channels && m.rate() == sample_rate => m,
+            Some(_) => {
+                self.broken = Some("the stream changed sample rate or channel count midway".into());
+                return;
+            }
+            None => {
+                match EbuR128::new(channels, sample_rate, Mode::I | Mode::LRA | Mode::TRUE_PEAK) {
+                    Ok(m) => {
+                        self.step_frames = ((sample_rate as f64 * STEP_S).round() as usize).max(1);
+                        self.until_step = self.step_frames;
+                        self.meter.insert(m)
+                    }
+                    Err(e) => {
+                        self.broken = Some(format!(
+                        "EBU R128 cannot measure {channels} channel(s) at {sample_rate} Hz ({e:?})"
+                    ));
+                        return;
+                    }
+                }
+            }
+        };
+        let len = planar.iter().map(Vec::len).min().unwrap_or(0);
+        let mut start = 0;
+        while start < len {
+            let end = len.min(start + self.until_step);
+            let slices: Vec<&[f32]> = planar.iter().map(|c| &c[start..end]).collect();
+            if let Err(e) = meter.add_frames_planar_f32(&slices) {
+                self.broken = Some(format!("EBU R128 meter error ({e:?})"));
+                return;
+            }
+            self.frames_seen += (end - start) as u64;
+            self.until_step -= end - start;
+            start = end;
+            if self.until_step == 0 {
+                self.until_step = self.step_frames;
+                let Ok(step_lufs) = meter.loudness_window((STEP_S * 1000.0) as u32) else {
+                    continue;
+                };
+                // BS.1770: L = −0.691 + 10·log10(E); −∞ LUFS is zero energy.
+                let energy = if step_lufs.is_finite() {
+                    10f64.powf((step_lufs + 0.691) / 10.0)
+                } else {
+                    0.0
+                };
+                if self.recent_energy.len() == STEPS_PER_SHORT_TERM {
+                    self.recent_energy.pop_front();
+                }
+                self.recent_energy.push_back(energy);
+                if self.recent_energy.len() == STEPS_PER_SHORT_TERM {
+                    let mean = self.recent_energy.iter().sum::<f64>() / STEPS_PER_SHORT_TERM as f64;
+                    let lufs = -0.691 + 10.0 * mean.log10();
+                    if lufs.is_finite() && lufs >= ABSOLUTE_GATE_LUFS {
+                        self.short_term.push(lufs);
+                        self.short_term_values.push(lufs);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The measurements, with a reason for each one that has no finite value.
+    pub fn finish(self, reasons: &mut NullReasons) -> R128Values {
+        let Some(meter) = self.meter.filter(|_| self.broken.is_none()) else {
+            let reason = self
+                .broken
+                .unwrap_or_else(|| "no audio reached the loudness meter".into());
+            for field in [
+                "integrated_lufs",
+                "range_lu",
+                "true_peak_dbtp",
+                "dynamic_complexity_lu",
+            ] {
+                reasons.insert(field.into(), reason.clone());
+            }
+            return R128Values::default();
+        };
+        let integrated_lufs = finite_or_null(
+            meter.loudness_global().ok(),
+            "integrated_lufs",
+            "no 400 ms block above the -70 LUFS absolute gate (silent, or shorter than 0.4 s)",
+            reasons,
+        );
+        let range_lu = finite_or_null(
+            meter.loudness_range().ok(),
+            "range_lu",
+            "no 3 s short-term block above the -70 LUFS absolute gate",
+            reasons,
+        );
+        let peak = (0..meter.channels())
+            .filter_map(|ch| meter.true_peak(ch).ok())
+            .fold(0.0f64, f64::max);
+        let true_peak_dbtp = finite_or_null(
+            Some(20.0 * peak.log10()),
+            "true_peak_dbtp",
+            "digital silence: every sample is zero",
+            reasons,
+        );
+        let dynamic_complexity_lu = if self.short_term.count() == 0 {
+            let reason = if (self.frames_seen as f64) < SHORT_TERM_S * meter.rate() as f64 - 0.5 {
+                "shorter than the 3 s short-term loudness window"
+            } else {
+                "no short-term loudness above the -70 LUFS absolute gate"
+            };
+            reasons.insert("dynamic_complexity_lu".into(), reason.into());
+            None
+        } else {
+            let mean = self.short_term.mean().unwrap_or(0.0);
+            let mad = self
+                .short_term_values
+                .iter()
+                .map(|v| (v - mean).abs())
+                .sum::<f64>()
+                / self.short_term_values.len() as f64;
+            finite_or_null(Some(mad), "dynamic_complexity_lu", "not finite", reasons)
+        };
+        R128Values {
+            integrated_lufs,
+            range_lu,
+            true_peak_dbtp,
+            dynamic_complexity_lu,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sine(amplitude: f32, seconds: f64, rate: u32) -> Vec<f32> {
+        let n = (seconds * rate as f64) as usize;
+        (0..n)
+            .map(|i| {
+                amplitude
+                    * (2.0 * std::f64::consts::PI * 1000.0 * i as f64 / rate as f64).sin() as f32
+            })
+            .collect()
+    }
+
+    fn measure(planar: &[Vec<f32>], rate: u32, piece: usize) -> (R128Values, NullReasons) {
+        let mut meter = R128Meter::new();
+        let len = planar[0].len();
+        let mut start = 0;
+        while start < len {
+            let end = len.min(start + piece);
+            let chunk: Vec<Vec<f32>> = planar.iter().map(|c| c[start..end].to_vec()).collect();
+            meter.accept(&chunk, rate);
+            start = end;
+        }
+        let mut reasons = NullReasons::new();
+        (meter.finish(&mut reasons), reasons)
+    }
+
+    #[test]
+    fn tech_3341_case_1_stereo_sine_at_minus_23_dbfs_is_minus_23_lufs() {
+        let s = sine(10f32.powf(-23.0 / 20.0), 20.0, 48_000);
+        let (v, _) = measure(&[s.clone(), s], 48_000, 4096);
+        assert!((v.integrated_lufs.unwrap() + 23.0).abs() < 0.1, "{v:?}");
+        // A steady tone has no dynamics.
+        assert!(v.dynamic_complexity_lu.unwrap() < 0.05, "{v:?}");
+        assert!(v.range_lu.unwrap() < 0.1, "{v:?}");
+    }
+
+    #[test]
+    fn chunk_size_does_not_change_the_result() {
+        let s: Vec<f32> = sine(0.5, 8.0, 44_100)
+            .iter()
+            .enumerate()
+            .map(|(i, x)| x * (1.0 + (i as f32 / 20_000.0).sin()) / 2.0)
+            .collect();
+        let (a, _) = measure(std::slice::from_ref(&s), 44_100, 1000);
+        let (b, _) = measure(&[s], 44_100, 65_536);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn silence_gives_nulls_with_reasons() {
+        let (v, reasons) = measure(&[vec![0.0; 96_000 * 4]], 48_000, 4096);
+        assert_eq!(v.integrated_lufs, None);
+        assert_eq!(v.true_peak_dbtp, None);
+        assert_eq!(v.dynamic_complexity_lu, None);
+        assert!(reasons["integrated_lufs"].contains("gate"));
+        assert!(reasons["true_peak_dbtp"].contains("silence"));
+        assert!(reasons["dynamic_complexity_lu"].contains("gate"));
+    }
+}
