@@ -44,6 +44,12 @@ fn build_corpus(dir: &Path) {
     std::fs::set_permissions(&unreadable, std::fs::Permissions::from_mode(0o000)).unwrap();
 }
 
+/// `sonovec extract CORPUS -o OUT --quiet`, which must end within the time limit.
+fn extract_quietly(corpus: &Path, out: &Path) -> std::process::Output {
+    let (corpus, out) = (corpus.to_str().unwrap(), out.to_str().unwrap());
+    sonovec(&["extract", corpus, "-o", out, "--quiet"], LIMIT)
+}
+
 fn by_file_name(records: &[serde_json::Value]) -> HashMap<String, serde_json::Value> {
     records
         .iter()
@@ -69,16 +75,7 @@ fn extract_survives_the_bad_corpus_and_keeps_the_good_files() {
     build_corpus(&corpus);
     let out = tmp.path().join("out");
 
-    let run = sonovec(
-        &[
-            "extract",
-            corpus.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--quiet",
-        ],
-        LIMIT,
-    );
+    let run = extract_quietly(&corpus, &out);
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert_eq!(
         run.status.code(),
@@ -268,16 +265,7 @@ fn damaged_copies_of_every_format_give_one_parseable_record_each() {
         }
     }
     let out = tmp.path().join("out");
-    let run = sonovec(
-        &[
-            "extract",
-            corpus.to_str().unwrap(),
-            "-o",
-            out.to_str().unwrap(),
-            "--quiet",
-        ],
-        LIMIT,
-    );
+    let run = extract_quietly(&corpus, &out);
     let stderr = String::from_utf8_lossy(&run.stderr);
     assert!(matches!(run.status.code(), Some(0 | 1)), "{stderr}");
     assert!(
