@@ -44,7 +44,6 @@ pub struct Periodicity {
 pub fn analyse(envelope: &[f32], frame_rate: f64) -> Option<Periodicity> {
     let max_lag =
         (envelope.len() / 2).min((HARMONICS as f64 * 60.0 * frame_rate / MIN_BPM) as usize + 2);
-    let min_period = 60.0 * frame_rate / MAX_BPM;
     if (max_lag as f64) < 2.0 * 60.0 * frame_rate / MIN_BPM.max(60.0) {
         return None;
     }
@@ -61,7 +60,6 @@ pub fn analyse(envelope: &[f32], frame_rate: f64) -> Option<Periodicity> {
             }
         })
         .collect();
-    let _ = min_period;
     let candidates = top_peaks(&scored, 3);
     Some(Periodicity { acf, candidates })
 }
