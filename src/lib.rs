@@ -19,6 +19,7 @@ pub mod output;
 pub mod projection;
 pub mod record;
 pub mod search;
+pub mod serve;
 pub mod vector;
 
 pub use analyzer::{

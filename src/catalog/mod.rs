@@ -144,6 +144,24 @@ impl Catalog {
             .transpose()
     }
 
+    /// True if content `id` is stored as a track.
+    pub fn has_track(&self, id: &str) -> io::Result<bool> {
+        self.exists("SELECT 1 FROM tracks WHERE id = ?1", id)
+    }
+
+    /// True if content `id` is recorded as a failure.
+    pub fn has_failure(&self, id: &str) -> io::Result<bool> {
+        self.exists("SELECT 1 FROM failures WHERE key = ?1", id)
+    }
+
+    fn exists(&self, sql: &str, id: &str) -> io::Result<bool> {
+        self.conn
+            .query_row(sql, [id], |_| Ok(()))
+            .optional()
+            .map(|found| found.is_some())
+            .map_err(db_error)
+    }
+
     /// The content id of the track last seen at `path`, if any.
     pub fn id_of_path(&self, path: &str) -> io::Result<Option<String>> {
         self.conn

@@ -13,8 +13,10 @@ mod eval_tempo;
 mod export;
 mod extract;
 mod fit_projection;
+mod serve;
 mod similar;
 mod walk;
+mod watch;
 
 use std::io;
 use std::path::PathBuf;
@@ -93,6 +95,10 @@ enum Command {
     FitProjection(fit_projection::Args),
     /// Score tempo and beats against a labelled set (Acc1, Acc2, beat F-measure, P-score).
     EvalTempo(eval_tempo::Args),
+    /// Serve an HTTP API that analyses uploads into a catalog.
+    Serve(serve::Args),
+    /// Watch a drop folder and analyse each new or changed audio file into a catalog.
+    Watch(watch::Args),
 }
 
 /// How a command ended; `main` turns it into the process exit code.
@@ -151,6 +157,8 @@ pub fn run(cli: Cli) -> io::Result<Outcome> {
         Command::Similar(args) => similar::run(args, config),
         Command::FitProjection(args) => fit_projection::run(args),
         Command::EvalTempo(args) => eval_tempo::run(args, config),
+        Command::Serve(args) => serve::run(args, config, cli.jobs),
+        Command::Watch(args) => watch::run(args, config),
     }
 }
 

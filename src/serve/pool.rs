@@ -1,0 +1,197 @@
+//! The analysis workers: a fixed set of OS threads fed by a bounded queue.
+//!
+//! Analysis is CPU-bound and may take seconds, so it never runs on the async threads (they would
+//! stall every other connection). Each job carries the spooled file and a one-shot channel for its
+//! answer; the worker analyses it, stores it in the catalog and answers. A job whose request gave
+//! up (timeout) is stored as a failure instead, so the catalog agrees with what the client heard.
+
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use tempfile::TempPath;
+use tokio::sync::oneshot;
+
+use crate::catalog::Catalog;
+use crate::error::{AnalysisError, ErrorKind};
+use crate::record::Record;
+use crate::Analyzer;
+
+use super::metrics::Metrics;
+
+/// Where a job stands; decided once by a compare-and-swap between the worker and the request.
+const PENDING: u8 = 0;
+/// The worker took the result and will answer.
+const CLAIMED: u8 = 1;
+/// The request timed out first: the worker stores a failure.
+const ABANDONED: u8 = 2;
+
+/// Shared fate of one job.
+#[derive(Default)]
+pub struct Ticket(AtomicU8);
+
+impl Ticket {
+    /// Called by the request on timeout. False if the worker already claimed the result (the
+    /// answer is then imminent and the request should keep waiting for it).
+    pub fn abandon(&self) -> bool {
+        self.0
+            .compare_exchange(PENDING, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    fn claim(&self) -> bool {
+        self.0
+            .compare_exchange(PENDING, CLAIMED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+}
+
+/// One upload to analyse.
+pub struct Job {
+    /// The spooled upload; deleted when the job is dropped.
+    pub file: TempPath,
+    /// Content id computed while spooling.
+    pub id: String,
+    /// What the record's `path` says: the client's external id, or `upload:<content id>`.
+    pub label: String,
+    pub ticket: Arc<Ticket>,
+    pub reply: oneshot::Sender<Outcome>,
+    /// Per-request analysis limit, for the message of an abandoned job.
+    pub timeout_s: f64,
+}
+
+/// What the worker did with a job.
+pub enum Outcome {
+    /// Analysed and stored; `created` is false when the content was already in the catalog.
+    Stored { record: Box<Record>, created: bool },
+    /// Analysed as bad input (or failed); the failure was recorded in the catalog.
+    Failed(Box<Record>),
+    /// The catalog could not be written: the server's fault.
+    StoreError(String),
+}
+
+/// The workers and the sending end of their queue.
+pub struct Pool {
+    sender: Mutex<Option<SyncSender<Job>>>,
+    workers: Mutex<Vec<JoinHandle<()>>>,
+}
+
+/// Catalog writes go through one connection so "did this content exist before" and the write are
+/// one atomic step for this process (the same upload posted twice at once gets one 201).
+pub type SharedCatalog = Arc<Mutex<Catalog>>;
+
+impl Pool {
+    /// Starts `workers` threads sharing `analyzer`, with room for `queue` waiting jobs.
+    pub fn start(
+        workers: usize,
+        queue: usize,
+        analyzer: Arc<Analyzer>,
+        catalog: SharedCatalog,
+        metrics: Arc<Metrics>,
+    ) -> Pool {
+        let (sender, receiver) = sync_channel::<Job>(queue);
+        let receiver = Arc::new(Mutex::new(receiver));
+        let workers = (0..workers.max(1))
+            .map(|n| {
+                let receiver = Arc::clone(&receiver);
+                let analyzer = Arc::clone(&analyzer);
+                let catalog = Arc::clone(&catalog);
+                let metrics = Arc::clone(&metrics);
+                std::thread::Builder::new()
+                    .name(format!("sonovec-analysis-{n}"))
+                    .spawn(move || loop {
+                        let job = match receiver.lock().map(|r| r.recv()) {
+                            Ok(Ok(job)) => job,
+                            _ => return, // queue closed: shutting down
+                        };
+                        metrics.queue_depth.dec();
+                        run_job(job, &analyzer, &catalog, &metrics);
+                    })
+                    .expect("spawn an analysis thread")
+            })
+            .collect();
+        Pool {
+            sender: Mutex::new(Some(sender)),
+            workers: Mutex::new(workers),
+        }
+    }
+
+    /// Queues `job`, or hands it back when the queue is full (the caller answers 503).
+    pub fn submit(&self, job: Job, metrics: &Metrics) -> Result<(), Job> {
+        let sender = self
+            .sender
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let Some(sender) = sender else {
+            return Err(job); // shutting down
+        };
+        metrics.queue_depth.inc();
+        match sender.try_send(job) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(job)) | Err(TrySendError::Disconnected(job)) => {
+                metrics.queue_depth.dec();
+                Err(job)
+            }
+        }
+    }
+
+    /// Closes the queue and waits until every queued job has been analysed and stored.
+    pub fn finish(&self) {
+        self.sender.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let workers = std::mem::take(&mut *self.workers.lock().unwrap_or_else(|p| p.into_inner()));
+        for worker in workers {
+            let _ = worker.join();
+        }
+    }
+}
+
+fn run_job(job: Job, analyzer: &Analyzer, catalog: &SharedCatalog, metrics: &Metrics) {
+    let started = Instant::now();
+    let mut track = analyzer.analyze_file_with_id(&job.file, job.id.clone());
+    metrics
+        .analysis_seconds
+        .observe(started.elapsed().as_secs_f64());
+    drop(job.file);
+    track.record.path = job.label;
+    let mut record = track.record;
+    if !job.ticket.claim() {
+        record.fail(AnalysisError::new(
+            ErrorKind::TooLong,
+            format!(
+                "the analysis took longer than the server's limit of {} s",
+                job.timeout_s
+            ),
+        ));
+    }
+    let outcome = store(catalog, record);
+    // The request may have gone (timeout, client hung up): nobody to tell.
+    let _ = job.reply.send(outcome);
+}
+
+fn store(catalog: &SharedCatalog, record: Record) -> Outcome {
+    let mut catalog = match catalog.lock() {
+        Ok(catalog) => catalog,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    let existed = match record.id.as_deref().filter(|_| record.is_ok()) {
+        Some(id) => match catalog.record(id) {
+            Ok(found) => found.is_some(),
+            Err(e) => return Outcome::StoreError(e.to_string()),
+        },
+        None => false,
+    };
+    if let Err(e) = catalog.store(&record) {
+        return Outcome::StoreError(e.to_string());
+    }
+    if record.is_ok() {
+        Outcome::Stored {
+            record: Box::new(record),
+            created: !existed,
+        }
+    } else {
+        Outcome::Failed(Box::new(record))
+    }
+}
