@@ -1,0 +1,201 @@
+//! `sonovec watch`: the real binary on a temporary drop folder.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{channel, Receiver};
+use std::time::{Duration, Instant};
+
+use sonovec::catalog::Catalog;
+
+struct Watcher {
+    child: Child,
+    lines: Receiver<String>,
+}
+
+impl Watcher {
+    fn start(dir: &Path, catalog: &Path) -> Watcher {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_sonovec"))
+            .arg("watch")
+            .arg(dir)
+            .arg("--catalog")
+            .arg(catalog)
+            .args(["--settle", "0.6", "--model", "none"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (send, lines) = channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                if send.send(line.unwrap()).is_err() {
+                    return;
+                }
+            }
+        });
+        Watcher { child, lines }
+    }
+
+    /// Lines printed until `n` lines starting with `stored` or `failed` have been seen.
+    fn wait_for(&self, n: usize) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut seen = Vec::new();
+        while seen
+            .iter()
+            .filter(|l: &&String| l.starts_with("stored") || l.starts_with("failed"))
+            .count()
+            < n
+        {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => seen.push(line),
+                Err(_) => panic!("gave up waiting for {n} results; saw {seen:#?}"),
+            }
+        }
+        seen
+    }
+
+    /// Lines printed within `quiet` (nothing more should happen).
+    fn drain(&self, quiet: Duration) -> Vec<String> {
+        let mut seen = Vec::new();
+        while let Ok(line) = self.lines.recv_timeout(quiet) {
+            seen.push(line);
+        }
+        seen
+    }
+
+    fn interrupt(mut self) -> std::process::ExitStatus {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
+        let started = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "no exit after SIGINT"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn fixture(relative: &str) -> Vec<u8> {
+    std::fs::read(common::repo_path(relative)).unwrap()
+}
+
+fn count(lines: &[String], prefix: &str) -> usize {
+    lines.iter().filter(|l| l.starts_with(prefix)).count()
+}
+
+#[test]
+fn dropped_files_are_stored_once_slow_writes_wait_and_corrupt_files_are_recorded() {
+    let drop_dir = tempfile::tempdir().unwrap();
+    let db_dir = tempfile::tempdir().unwrap();
+    let catalog = db_dir.path().join("catalog.db");
+    let dir = drop_dir.path();
+
+    // Present before the watcher starts: caught up on start.
+    std::fs::write(
+        dir.join("early.flac"),
+        fixture("tests/fixtures/formats/flac_s24_16000_1ch.flac"),
+    )
+    .unwrap();
+    let watcher = Watcher::start(dir, &catalog);
+    std::thread::sleep(Duration::from_millis(300));
+
+    std::fs::write(
+        dir.join("quick.mp3"),
+        fixture("tests/fixtures/formats/mp3_cbr128_44100_2ch.mp3"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("broken.mp3"),
+        fixture("tests/fixtures/bad/random.mp3"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("notes.txt"), "not audio").unwrap();
+    // Written in pieces with pauses shorter than the settle time: analysed once, complete.
+    let slow = fixture("tests/fixtures/formats/wav_s16_11025_2ch.wav");
+    let mut file = std::fs::File::create(dir.join("slow.wav")).unwrap();
+    for piece in slow.chunks(slow.len() / 6 + 1) {
+        file.write_all(piece).unwrap();
+        file.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    drop(file);
+
+    let mut lines = watcher.wait_for(4);
+    // Rewriting a file with the same bytes is not a new track.
+    std::fs::write(
+        dir.join("quick.mp3"),
+        fixture("tests/fixtures/formats/mp3_cbr128_44100_2ch.mp3"),
+    )
+    .unwrap();
+    lines.extend(watcher.drain(Duration::from_secs(2)));
+    assert_eq!(count(&lines, "stored"), 3, "{lines:#?}");
+    assert_eq!(count(&lines, "failed"), 1, "{lines:#?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("failed") && l.contains("broken.mp3")),
+        "{lines:#?}"
+    );
+    assert!(watcher.interrupt().success());
+
+    let db = Catalog::open_existing(&catalog).unwrap();
+    assert_eq!(db.counts().unwrap(), (3, 1));
+    let records = db.records().unwrap();
+    let slow_record = records
+        .iter()
+        .find(|r| r.path.ends_with("slow.wav"))
+        .expect("slow.wav stored");
+    assert!(
+        (slow_record.duration_s.unwrap() - 1.0).abs() < 0.01,
+        "{slow_record:?}"
+    );
+    assert!(records.iter().all(|r| !r.path.ends_with("notes.txt")));
+    drop(db);
+
+    // Down for a while: a file arriving meanwhile is caught up on restart; the rest is known.
+    std::fs::write(
+        dir.join("late.wav"),
+        fixture("tests/fixtures/formats/wav_s24_16000_1ch.wav"),
+    )
+    .unwrap();
+    let watcher = Watcher::start(dir, &catalog);
+    let mut lines = watcher.wait_for(1);
+    lines.extend(watcher.drain(Duration::from_secs(2)));
+    assert_eq!(count(&lines, "stored"), 1, "{lines:#?}");
+    assert!(lines
+        .iter()
+        .any(|l| l.starts_with("stored") && l.ends_with("late.wav")));
+    assert_eq!(count(&lines, "failed"), 1, "{lines:#?}"); // broken.mp3, recorded before
+    assert!(watcher.interrupt().success());
+    assert_eq!(
+        Catalog::open_existing(&catalog).unwrap().counts().unwrap(),
+        (4, 1)
+    );
+
+    // The user's files are all still there.
+    for name in [
+        "early.flac",
+        "quick.mp3",
+        "broken.mp3",
+        "notes.txt",
+        "slow.wav",
+        "late.wav",
+    ] {
+        assert!(dir.join(name).is_file(), "{name} was moved or deleted");
+    }
+}
