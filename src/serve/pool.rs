@@ -107,7 +107,12 @@ impl Pool {
                             _ => return, // queue closed: shutting down
                         };
                         metrics.queue_depth.dec();
-                        run_job(job, &analyzer, &catalog, &metrics);
+                        // The analysis catches its own panics; this guards the rest (storing),
+                        // so one bad job can never take a worker away from the pool. The job's
+                        // reply channel is dropped and its request answered 500.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            run_job(job, &analyzer, &catalog, &metrics)
+                        }));
                     })
                     .expect("spawn an analysis thread")
             })
