@@ -10,6 +10,7 @@ mod metrics;
 mod pool;
 mod routes;
 mod spool;
+mod upload;
 
 use std::io;
 use std::net::SocketAddr;
