@@ -39,8 +39,8 @@ pub(super) async fn upload(
     request: Request,
 ) -> Response {
     let headers = request.headers().clone();
-    if let Err(response) = authorise(&app, &headers) {
-        return response;
+    if let Some(refusal) = refuse_unauthorised(&app, &headers) {
+        return refusal;
     }
     let limit = app.config.max_upload_bytes;
     let declared = headers
@@ -291,18 +291,17 @@ fn timed_out(timeout: Duration) -> Response {
     (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
 }
 
-/// Writes need `Authorization: Bearer TOKEN` when the server has a token.
-fn authorise(app: &App, headers: &HeaderMap) -> Result<(), Response> {
-    let Some(token) = &app.config.token else {
-        return Ok(());
-    };
+/// Writes need `Authorization: Bearer TOKEN` when the server has a token: the `401` answer
+/// when it is missing or wrong, else `None`.
+fn refuse_unauthorised(app: &App, headers: &HeaderMap) -> Option<Response> {
+    let token = app.config.token.as_ref()?;
     let given = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
     if constant_time_eq(given.as_bytes(), token.as_bytes()) {
-        Ok(())
+        None
     } else {
         let mut response = problem(
             StatusCode::UNAUTHORIZED,
@@ -312,7 +311,7 @@ fn authorise(app: &App, headers: &HeaderMap) -> Result<(), Response> {
         response
             .headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        Err(response)
+        Some(response)
     }
 }
 
