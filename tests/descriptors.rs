@@ -4,6 +4,12 @@
 //! Tolerances: spectral means 1 % (std 3 %), RMS level 0.05 dB, ZCR 1e-4, MFCC per
 //! coefficient (mean and std) 1e-3, chroma 1e-4 per bin, integrated loudness 0.1 LU of Essentia's
 //! LoudnessEBUR128, key and mode equal to Essentia's KeyExtractor (Krumhansl) on the tonal files.
+//!
+//! The clips of samples/ ("samples/NAME" in the reference) are decoded by FFmpeg and resampled by
+//! soxr in the reference, by symphonia and rubato here, so the 16 kHz signals differ slightly
+//! (resampler transition band near 8 kHz, decoder rounding): they are held to spectral means 2 %
+//! (std 6 %), RMS 0.1 dB, ZCR 1e-3, MFCC 0.3 (mean) / 0.3 (std), chroma 0.02; loudness is measured
+//! on the native channels on both sides and keeps its 0.1 LU; key and mode equal Essentia's.
 
 mod common;
 
@@ -41,9 +47,15 @@ fn descriptors_match_librosa_and_essentia_on_the_fixtures() {
     )
     .unwrap();
     for (file, r) in reference["files"].as_object().unwrap() {
-        let record = analyse(&common::repo_path(&format!(
-            "tests/fixtures/descriptors/{file}"
-        )));
+        let clip = file.starts_with("samples/");
+        let path = if clip {
+            common::repo_path(file)
+        } else {
+            common::repo_path(&format!("tests/fixtures/descriptors/{file}"))
+        };
+        let record = analyse(&path);
+        // The clips' 16 kHz signal comes from another decoder and resampler in the reference.
+        let loose = if clip { 2.0 } else { 1.0 };
         let s = record.spectral.unwrap();
         let l = record.loudness.unwrap();
         let t = record.tonal.unwrap();
@@ -54,7 +66,7 @@ fn descriptors_match_librosa_and_essentia_on_the_fixtures() {
                 s.centroid_hz_std,
                 &r["centroid_hz"],
                 0.0,
-                0.01,
+                0.01 * loose,
             ),
             (
                 "bandwidth",
@@ -62,7 +74,7 @@ fn descriptors_match_librosa_and_essentia_on_the_fixtures() {
                 s.bandwidth_hz_std,
                 &r["bandwidth_hz"],
                 0.0,
-                0.01,
+                0.01 * loose,
             ),
             (
                 "rolloff",
@@ -70,7 +82,7 @@ fn descriptors_match_librosa_and_essentia_on_the_fixtures() {
                 s.rolloff_hz_std,
                 &r["rolloff_hz"],
                 0.0,
-                0.01,
+                0.01 * loose,
             ),
             (
                 "flatness",
@@ -78,15 +90,22 @@ fn descriptors_match_librosa_and_essentia_on_the_fixtures() {
                 s.flatness_std,
                 &r["flatness"],
                 1e-4,
-                0.01,
+                0.01 * loose,
             ),
-            ("zcr", s.zcr_mean, s.zcr_std, &r["zcr"], 1e-4, 0.0),
+            (
+                "zcr",
+                s.zcr_mean,
+                s.zcr_std,
+                &r["zcr"],
+                if clip { 1e-3 } else { 1e-4 },
+                0.0,
+            ),
             (
                 "rms",
                 l.rms_dbfs_mean,
                 l.rms_dbfs_std,
                 &r["rms_dbfs"],
-                0.05,
+                0.05 * loose,
                 0.0,
             ),
         ];
@@ -112,7 +131,7 @@ fn descriptors_match_librosa_and_essentia_on_the_fixtures() {
                 &format!("{file} mfcc_mean[{k}]"),
                 *a,
                 b.as_f64().unwrap(),
-                0.05,
+                if clip { 0.3 } else { 0.05 },
                 0.0,
             );
         }
@@ -127,7 +146,7 @@ fn descriptors_match_librosa_and_essentia_on_the_fixtures() {
                 &format!("{file} mfcc_std[{k}]"),
                 *a,
                 b.as_f64().unwrap(),
-                0.1,
+                if clip { 0.3 } else { 0.1 },
                 0.0,
             );
         }
@@ -142,7 +161,7 @@ fn descriptors_match_librosa_and_essentia_on_the_fixtures() {
                 &format!("{file} chroma[{k}]"),
                 *a,
                 b.as_f64().unwrap(),
-                0.01,
+                0.01 * loose,
                 0.0,
             );
         }
@@ -153,10 +172,28 @@ fn descriptors_match_librosa_and_essentia_on_the_fixtures() {
             0.1,
             0.0,
         );
-        if file != "pink.flac" {
+        if file == "pink.flac" {
+            // Essentia names a key for noise too (Eb minor, strength 0.60); we report none.
+            assert_eq!(
+                (&t.key, &t.mode, t.key_strength),
+                (&None, &None, None),
+                "{file}"
+            );
+            assert!(
+                t.null_reasons["key"].contains("no tonality"),
+                "{:?}",
+                t.null_reasons
+            );
+            assert!(t.chroma_contrast.unwrap() < 0.12, "{:?}", t.chroma_contrast);
+        } else {
             let key = &r["essentia_key"];
             assert_eq!(t.key.as_deref(), key[0].as_str(), "{file}");
             assert_eq!(t.mode.as_deref(), key[1].as_str(), "{file}");
+            assert!(
+                t.chroma_contrast.unwrap() > 0.2,
+                "{file}: {:?}",
+                t.chroma_contrast
+            );
         }
     }
 }
@@ -293,6 +330,21 @@ fn edge_cases_are_finite_or_null_with_a_reason() {
     let s = analyse(&path("phone.wav")).spectral.unwrap();
     assert!(s.rolloff_hz_mean.unwrap() <= 4000.0, "{s:?}");
     assert!(s.centroid_hz_mean.unwrap() <= 4000.0, "{s:?}");
+
+    // White noise (xorshift, seeded): no tonality, so no key, whatever correlation wins.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let noise: Vec<f32> = (0..44_100 * 5)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.5
+        })
+        .collect();
+    write_wav(&path("noise.wav"), 44_100, &[noise.clone(), noise]);
+    let t = analyse(&path("noise.wav")).tonal.unwrap();
+    assert_eq!((t.key, t.mode), (None, None), "{:?}", t.null_reasons);
+    assert!(t.null_reasons["key"].contains("no tonality"));
 
     write_wav(&path("short.wav"), 48_000, &[tone(48_000, 0.5, 440.0, 0.5)]);
     let t = analyse(&path("short.wav")).tonal.unwrap();
