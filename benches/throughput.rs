@@ -1,7 +1,7 @@
 //! File-level x-realtime harness for the spine.
 //!
 //! ```text
-//! cargo bench --bench throughput -- [--jobs N] [--stage decode|resample|mel|full]... FILE_OR_DIR...
+//! cargo bench --bench throughput -- [--jobs N] [--stage decode|resample|mel|desc|full]... FILE_OR_DIR...
 //! ```
 //!
 //! Runs the chosen stage(s) over every audio file given (directories are walked), files in
@@ -11,10 +11,13 @@
 //! - `decode`: [`AudioStream`] decode to planar `f32` only;
 //! - `resample`: decode + [`downmix_into`] + [`MonoResampler`] to 16 kHz;
 //! - `mel`: resample + [`StreamingSpectrogram`] (power and mel computed, then discarded);
+//! - `desc`: `mel` + every hand-crafted descriptor ([`Descriptors`]: EBU R128 loudness on the
+//!   native channels, frame levels and chroma on the 16 kHz signal, spectral shape and MFCC on
+//!   the spectrogram), so `desc` − `mel` is what the descriptors cost;
 //! - `full`: [`Analyzer::analyze_path`], hashing and features included.
 //!
 //! `--stage` may be repeated or given a comma list (`--stage decode,mel`); the default is all
-//! four. Each stage prints audio seconds, wall seconds, CPU seconds, x-realtime and files/s, and a
+//! five. Each stage prints audio seconds, wall seconds, CPU seconds, x-realtime and files/s, and a
 //! `RESULT key=value …` line for scripts. Flags cargo adds itself (`--bench`) are ignored.
 //! `--warmup` decodes every file once first so that the page cache is warm for the first stage.
 
@@ -29,6 +32,7 @@ use sonovec::audio::{downmix_into, AudioStream, MonoResampler};
 use sonovec::dsp::{
     FrameSink, SpectrogramBlock, SpectrogramConfig, SpectrogramPlan, StreamingSpectrogram,
 };
+use sonovec::features::Descriptors;
 use sonovec::{Analyzer, Config};
 
 const AUDIO_EXTENSIONS: &[&str] = &[
@@ -41,20 +45,28 @@ enum Stage {
     Decode,
     Resample,
     Mel,
+    Desc,
     Full,
 }
 
 impl Stage {
-    const ALL: [Stage; 4] = [Stage::Decode, Stage::Resample, Stage::Mel, Stage::Full];
+    const ALL: [Stage; 5] = [
+        Stage::Decode,
+        Stage::Resample,
+        Stage::Mel,
+        Stage::Desc,
+        Stage::Full,
+    ];
 
     fn parse(s: &str) -> Result<Stage, String> {
         match s {
             "decode" => Ok(Stage::Decode),
             "resample" => Ok(Stage::Resample),
             "mel" => Ok(Stage::Mel),
+            "desc" => Ok(Stage::Desc),
             "full" => Ok(Stage::Full),
             other => Err(format!(
-                "unknown stage {other:?} (decode, resample, mel, full)"
+                "unknown stage {other:?} (decode, resample, mel, desc, full)"
             )),
         }
     }
@@ -64,6 +76,7 @@ impl Stage {
             Stage::Decode => "decode",
             Stage::Resample => "resample",
             Stage::Mel => "mel",
+            Stage::Desc => "desc",
             Stage::Full => "full",
         }
     }
@@ -77,7 +90,7 @@ struct Args {
 }
 
 const USAGE: &str = "usage: cargo bench --bench throughput -- [--jobs N] \
-[--stage decode|resample|mel|full]... [--warmup] FILE_OR_DIR...";
+[--stage decode|resample|mel|desc|full]... [--warmup] FILE_OR_DIR...";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args {
@@ -193,6 +206,7 @@ fn run_one(
     let analysis_rate = plan.config().sample_rate;
     let mut resampler: Option<MonoResampler> = None;
     let mut spectrogram = StreamingSpectrogram::new(plan);
+    let mut descriptors = (stage == Stage::Desc).then(|| Descriptors::new(plan.config()));
     let (mut mono, mut analysis) = (Vec::new(), Vec::new());
     let mut rate = 0u32;
     while let Some(chunk) = stream.next_chunk().map_err(|e| e.to_string())? {
@@ -200,6 +214,9 @@ fn run_one(
         if stage == Stage::Decode {
             black_box(chunk.planar);
             continue;
+        }
+        if let Some(d) = &mut descriptors {
+            d.accept_native(chunk.planar, rate);
         }
         downmix_into(chunk.planar, &mut mono);
         let r = match &mut resampler {
@@ -209,7 +226,10 @@ fn run_one(
         };
         analysis.clear();
         r.push(&mono, &mut analysis);
-        if stage == Stage::Mel {
+        if let Some(d) = &mut descriptors {
+            d.accept_signal(&analysis);
+            spectrogram.push(&analysis, d);
+        } else if stage == Stage::Mel {
             spectrogram.push(&analysis, &mut Discard);
         } else {
             black_box(&analysis);
@@ -218,7 +238,12 @@ fn run_one(
     if let Some(r) = &mut resampler {
         analysis.clear();
         r.finish(&mut analysis);
-        if stage == Stage::Mel {
+        if let Some(mut d) = descriptors {
+            d.accept_signal(&analysis);
+            spectrogram.push(&analysis, &mut d);
+            black_box(spectrogram.finish(&mut d));
+            black_box(d.finish());
+        } else if stage == Stage::Mel {
             spectrogram.push(&analysis, &mut Discard);
             black_box(spectrogram.finish(&mut Discard));
         }

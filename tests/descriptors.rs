@@ -4,6 +4,9 @@
 //! Tolerances: spectral means 1 % (std 3 %), RMS level 0.05 dB, ZCR 1e-4, MFCC per
 //! coefficient (mean and std) 1e-3, chroma 1e-4 per bin, integrated loudness 0.1 LU of Essentia's
 //! LoudnessEBUR128, key and mode equal to Essentia's KeyExtractor (Krumhansl) on the tonal files.
+//!
+//! The clips of samples/ ("samples/NAME" in the reference) are decoded by FFmpeg and resampled by
+//! soxr in the reference, by symphonia and rubato here; see [`check_clip`] for what is compared.
 
 mod common;
 
@@ -41,9 +44,17 @@ fn descriptors_match_librosa_and_essentia_on_the_fixtures() {
     )
     .unwrap();
     for (file, r) in reference["files"].as_object().unwrap() {
-        let record = analyse(&common::repo_path(&format!(
-            "tests/fixtures/descriptors/{file}"
-        )));
+        let clip = file.starts_with("samples/");
+        let path = if clip {
+            common::repo_path(file)
+        } else {
+            common::repo_path(&format!("tests/fixtures/descriptors/{file}"))
+        };
+        let record = analyse(&path);
+        if clip {
+            check_clip(file, r, record);
+            continue;
+        }
         let s = record.spectral.unwrap();
         let l = record.loudness.unwrap();
         let t = record.tonal.unwrap();
@@ -153,12 +164,87 @@ fn descriptors_match_librosa_and_essentia_on_the_fixtures() {
             0.1,
             0.0,
         );
-        if file != "pink.flac" {
+        if file == "pink.flac" {
+            // Essentia names a key for noise too (Eb minor, strength 0.60); we report none.
+            assert_eq!(
+                (&t.key, &t.mode, t.key_strength),
+                (&None, &None, None),
+                "{file}"
+            );
+            assert!(
+                t.null_reasons["key"].contains("no tonality"),
+                "{:?}",
+                t.null_reasons
+            );
+            assert!(t.chroma_contrast.unwrap() < 0.12, "{:?}", t.chroma_contrast);
+        } else {
             let key = &r["essentia_key"];
             assert_eq!(t.key.as_deref(), key[0].as_str(), "{file}");
             assert_eq!(t.mode.as_deref(), key[1].as_str(), "{file}");
+            assert!(
+                t.chroma_contrast.unwrap() > 0.2,
+                "{file}: {:?}",
+                t.chroma_contrast
+            );
         }
     }
+}
+
+/// The clips of samples/: integrated loudness within 0.1 LU of FFmpeg's ebur128 filter (plus its
+/// 0.05 LU display rounding) on the native channels; key and mode equal to Essentia's; chroma
+/// within 0.08 per bin and RMS level within 0.4 dB (the MP3 clip: decoders differ in their
+/// encoder-delay handling; the others agree within 0.0003 and 0.02 dB).
+///
+/// Not compared: spectral shape and MFCC. They depend on the resampler's transition band, and
+/// sonovec's 16 kHz signal (rubato) keeps more 7–8 kHz energy than librosa's soxr_hq: on these
+/// hat-heavy clips centroid +3.5…+19 %, ZCR up to +58 %, MFCC up to 1.5 apart. The fixtures, at
+/// 16 kHz already, hold those features to librosa. Essentia's LoudnessEBUR128 reads 0.02–0.34 LU
+/// below both sonovec and FFmpeg on these clips; EBU Tech 3341 conformance (ebur128 crate,
+/// FFmpeg) decides, as the issue asks, so Essentia is only held to 0.4 LU here.
+fn check_clip(file: &str, r: &Value, record: Record) {
+    let l = record.loudness.unwrap();
+    let t = record.tonal.unwrap();
+    let lufs = l.integrated_lufs.unwrap();
+    close(
+        &format!("{file} LUFS vs FFmpeg"),
+        lufs,
+        r["ffmpeg_integrated_lufs"].as_f64().unwrap(),
+        0.15,
+        0.0,
+    );
+    close(
+        &format!("{file} LUFS vs Essentia"),
+        lufs,
+        r["essentia_integrated_lufs"].as_f64().unwrap(),
+        0.4,
+        0.0,
+    );
+    let key = &r["essentia_key"];
+    assert_eq!(t.key.as_deref(), key[0].as_str(), "{file}");
+    assert_eq!(t.mode.as_deref(), key[1].as_str(), "{file}");
+    for (k, (a, b)) in t
+        .chroma_mean
+        .unwrap()
+        .iter()
+        .zip(r["chroma_mean"].as_array().unwrap())
+        .enumerate()
+    {
+        close(
+            &format!("{file} chroma[{k}]"),
+            *a,
+            b.as_f64().unwrap(),
+            0.08,
+            0.0,
+        );
+    }
+    let (m, _) = pair(&r["rms_dbfs"]);
+    close(
+        &format!("{file} rms mean"),
+        l.rms_dbfs_mean.unwrap(),
+        m,
+        0.4,
+        0.0,
+    );
 }
 
 #[test]
@@ -293,6 +379,21 @@ fn edge_cases_are_finite_or_null_with_a_reason() {
     let s = analyse(&path("phone.wav")).spectral.unwrap();
     assert!(s.rolloff_hz_mean.unwrap() <= 4000.0, "{s:?}");
     assert!(s.centroid_hz_mean.unwrap() <= 4000.0, "{s:?}");
+
+    // White noise (xorshift, seeded): no tonality, so no key, whatever correlation wins.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let noise: Vec<f32> = (0..44_100 * 5)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            ((state >> 40) as f32 / (1u64 << 24) as f32 - 0.5) * 0.5
+        })
+        .collect();
+    write_wav(&path("noise.wav"), 44_100, &[noise.clone(), noise]);
+    let t = analyse(&path("noise.wav")).tonal.unwrap();
+    assert_eq!((t.key, t.mode), (None, None), "{:?}", t.null_reasons);
+    assert!(t.null_reasons["key"].contains("no tonality"));
 
     write_wav(&path("short.wav"), 48_000, &[tone(48_000, 0.5, 440.0, 0.5)]);
     let t = analyse(&path("short.wav")).tonal.unwrap();

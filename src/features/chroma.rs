@@ -145,11 +145,7 @@ impl StreamingChroma {
             .iter_mut()
             .zip(plan.filters.chunks_exact(self.power.len()))
         {
-            *value = row
-                .iter()
-                .zip(&self.power)
-                .map(|(w, p)| *w as f64 * *p as f64)
-                .sum();
+            *value = dot(row, &self.power);
         }
         let peak = chroma.iter().fold(0.0f64, |m, v| m.max(v.abs()));
         if peak > f32::MIN_POSITIVE as f64 {
@@ -170,6 +166,25 @@ impl StreamingChroma {
         debug_assert_eq!(self.frames, total);
         (self.samples_in > 0).then(|| self.sum.map(|s| s / self.frames as f64))
     }
+}
+
+/// `Σ a·b` in f32 over 8 independent lanes (so that it vectorises), summed in f64 at the end;
+/// over 2049 bins the relative error stays near 1e-6, far inside the parity tolerance.
+fn dot(a: &[f32], b: &[f32]) -> f64 {
+    let mut lanes = [0.0f32; 8];
+    let (a8, b8) = (a.chunks_exact(8), b.chunks_exact(8));
+    let tail: f64 = a8
+        .remainder()
+        .iter()
+        .zip(b8.remainder())
+        .map(|(x, y)| *x as f64 * *y as f64)
+        .sum();
+    for (x, y) in a8.zip(b8) {
+        for i in 0..8 {
+            lanes[i] += x[i] * y[i];
+        }
+    }
+    lanes.iter().map(|&l| l as f64).sum::<f64>() + tail
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use std::collections::VecDeque;
 use ebur128::{EbuR128, Mode};
 
 use super::stats::{finite_or_null, MeanStd, NullReasons};
+use super::true_peak::TruePeak;
 
 /// Short-term loudness is sampled on this grid for the dynamic complexity (EBU Tech 3342's 10 Hz).
 const STEP_S: f64 = 0.1;
@@ -20,6 +21,8 @@ const SHORT_TERM_S: f64 = 3.0;
 const STEPS_PER_SHORT_TERM: usize = 30;
 /// Tech 3341's absolute gate: short-term values below it are silence, not dynamics.
 const ABSOLUTE_GATE_LUFS: f64 = -70.0;
+/// Integrated loudness and loudness range; the true peak has a meter of its own ([`TruePeak`]).
+const LOUDNESS_MODE: Mode = Mode::I.union(Mode::LRA);
 
 /// What the EBU R128 measurement found; each value finite or `None` with a reason.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -33,6 +36,8 @@ pub struct R128Values {
 /// Streams native-rate planar audio through an EBU R128 meter (modes I, LRA and true peak).
 pub struct R128Meter {
     meter: Option<EbuR128>,
+    /// True peak, measured apart so that quiet stretches can skip the oversampler.
+    peak: Option<TruePeak>,
     /// Set when the stream cannot be measured (unsupported layout, a format change midway).
     broken: Option<String>,
     /// Frames until the next 100 ms sampling point of the short-term loudness.
@@ -57,6 +62,7 @@ impl R128Meter {
     pub fn new() -> Self {
         R128Meter {
             meter: None,
+            peak: None,
             broken: None,
             until_step: 0,
             step_frames: 0,
@@ -80,10 +86,13 @@ impl R128Meter {
                 return;
             }
             None => {
-                match EbuR128::new(channels, sample_rate, Mode::I | Mode::LRA | Mode::TRUE_PEAK) {
-                    Ok(m) => {
+                match EbuR128::new(channels, sample_rate, LOUDNESS_MODE)
+                    .and_then(|m| Ok((m, TruePeak::new(channels, sample_rate)?)))
+                {
+                    Ok((m, peak)) => {
                         self.step_frames = ((sample_rate as f64 * STEP_S).round() as usize).max(1);
                         self.until_step = self.step_frames;
+                        self.peak = Some(peak);
                         self.meter.insert(m)
                     }
                     Err(e) => {
@@ -96,6 +105,13 @@ impl R128Meter {
             }
         };
         let len = planar.iter().map(Vec::len).min().unwrap_or(0);
+        if let Some(peak) = &mut self.peak {
+            let slices: Vec<&[f32]> = planar.iter().map(|c| &c[..len]).collect();
+            if let Err(e) = peak.accept(&slices) {
+                self.broken = Some(format!("EBU R128 true-peak meter error ({e:?})"));
+                return;
+            }
+        }
         let mut start = 0;
         while start < len {
             let end = len.min(start + self.until_step);
@@ -162,9 +178,7 @@ impl R128Meter {
             "no 3 s short-term block above the -70 LUFS absolute gate",
             reasons,
         );
-        let peak = (0..meter.channels())
-            .filter_map(|ch| meter.true_peak(ch).ok())
-            .fold(0.0f64, f64::max);
+        let peak = self.peak.as_ref().map_or(0.0, TruePeak::peak);
         let true_peak_dbtp = finite_or_null(
             Some(20.0 * peak.log10()),
             "true_peak_dbtp",

@@ -10,6 +10,7 @@ pub mod mfcc;
 pub mod spectral_shape;
 pub mod stats;
 pub mod tempo;
+pub mod true_peak;
 
 pub use descriptors::{Descriptors, Loudness, Spectral, Tonal};
 pub use mel_stats::MelStats;
