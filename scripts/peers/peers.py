@@ -216,7 +216,8 @@ def run(a):
     (out / "meta.json").write_text(json.dumps(meta, indent=1))
     print(f"peers: {len(files)} files, {audio_s:.1f} s of audio -> {out}", flush=True)
     jobs_all = os.cpu_count() or 1
-    pairs = [(name, argv, env, jobs) for jobs in (1, jobs_all)
+    jobs_list = [int(j) for j in a.jobs.split(",")] if a.jobs else [1, jobs_all]
+    pairs = [(name, argv, env, jobs) for jobs in jobs_list
              for name, argv, env in commands(a, files, jobs)]
     if a.only:
         pairs = [p for p in pairs if p[0] in a.only.split(",")]
@@ -255,10 +256,11 @@ LABELS = {
 REFERENCE = "sonovec_embed_30s"
 
 
-def stage_sums(out, tool, jobs):
+def stage_sums(outs, tool, jobs):
     """Per-stage wall/CPU seconds summed over files, median over the rounds (Python peers)."""
     per_round = []
-    for log in sorted((out / "runs").glob(f"{tool}-j{jobs}-r*.jsonl")):
+    logs = [log for out in outs for log in sorted((out / "runs").glob(f"{tool}-j{jobs}-r*.jsonl"))]
+    for log in logs:
         sums = {}
         for line in log.read_text().splitlines():
             rec = json.loads(line)
@@ -275,9 +277,14 @@ def stage_sums(out, tool, jobs):
 
 
 def report(a):
-    out = Path(a.out)
+    outs = [Path(o) for o in a.out]
+    out = outs[0]
     meta = json.loads((out / "meta.json").read_text())
-    rows = [json.loads(l) for l in (out / "results.jsonl").read_text().splitlines()]
+    rows = []
+    for o in outs:
+        m = json.loads((o / "meta.json").read_text())
+        assert (m["files"], round(m["audio_s"])) == (meta["files"], round(meta["audio_s"])), o
+        rows += [json.loads(l) for l in (o / "results.jsonl").read_text().splitlines()]
     audio, n = meta["audio_s"], meta["files"]
     groups = {}
     for r in rows:
@@ -313,7 +320,7 @@ def report(a):
                   f"| {m['rss']:.0f} | {rw} | {rc} | {m['load']:.1f} |")
     print("\nPer-stage CPU seconds of the Python peers, summed over the files (--jobs 1, median):\n")
     for tool in ("librosa", "essentia_rhythm_loudness", "essentia_music"):
-        sums = stage_sums(out, tool if tool != "essentia_music" else
+        sums = stage_sums(outs, tool if tool != "essentia_music" else
                           "essentia_music_extractor", 1)
         if sums:
             parts = ", ".join(f"{st} {c:.1f} s ({audio / max(c, 1e-9):.0f}× per CPU-s)"
@@ -332,8 +339,9 @@ def main():
     r.add_argument("--rounds", type=int, default=3)
     r.add_argument("--deadline", type=float, default=0, help="Unix time; 0: none")
     r.add_argument("--only", default="", help="comma list of tool names")
+    r.add_argument("--jobs", default="", help="comma list of worker counts (default: 1,nproc)")
     rep = sub.add_parser("report")
-    rep.add_argument("out")
+    rep.add_argument("out", nargs="+", help="output folders of runs on the same set (merged)")
     w = sub.add_parser("worker")
     w.add_argument("tool", choices=sorted(WORKERS))
     w.add_argument("--jobs", type=int, default=1)

@@ -19,7 +19,7 @@
 # Output: data/peers/out-YYYYmmddTHHMMSS/{results.jsonl,meta.json,runs/,report.md}.
 # Environment: SONOVEC=bin, BLISS=bin use those binaries instead of building; PEERS_DATA=dir
 # (default data/peers) holds the venv, the set and the output; MUSIC=dir (default data/music);
-# ONLY=tool,tool measures only those (names as in peers.py).
+# ONLY=tool,tool measures only those (names as in peers.py); JOBS=1,2 the worker counts.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -98,5 +98,5 @@ deadline=0
 [ -n "${DEADLINE:-}" ] && deadline=$(date -u -d "$DEADLINE" +%s)
 "$venv/bin/python" "$here/peers.py" run --set "$set_dir" --out "$out" \
   --sonovec "$out/bin/sonovec" --bliss "$out/bin/bliss-cli" --rounds "$rounds" \
-  --deadline "$deadline" ${ONLY:+--only "$ONLY"}
+  --deadline "$deadline" ${ONLY:+--only "$ONLY"} ${JOBS:+--jobs "$JOBS"}
 "$venv/bin/python" "$here/peers.py" report "$out" | tee "$out/report.md"

@@ -9,6 +9,7 @@
 //! - `4`: an internal error in sonovec.
 
 mod analyze;
+mod bench;
 mod eval_tempo;
 mod export;
 mod extract;
@@ -93,6 +94,9 @@ enum Command {
     FitProjection(fit_projection::Args),
     /// Score tempo and beats against a labelled set (Acc1, Acc2, beat F-measure, P-score).
     EvalTempo(eval_tempo::Args),
+    /// Time every pipeline stage with one worker and with all, next to the decode-only floor
+    /// and the plain-sgemm rate of this CPU.
+    Bench(bench::Args),
 }
 
 /// How a command ended; `main` turns it into the process exit code.
@@ -151,6 +155,7 @@ pub fn run(cli: Cli) -> io::Result<Outcome> {
         Command::Similar(args) => similar::run(args, config),
         Command::FitProjection(args) => fit_projection::run(args),
         Command::EvalTempo(args) => eval_tempo::run(args, config),
+        Command::Bench(args) => bench::run(args, config, cli.jobs),
     }
 }
 
