@@ -74,6 +74,7 @@ if [ -z "${BLISS:-}" ]; then
     --target-dir "$data/bliss-target" >&2
   BLISS=$data/bliss-target/release/bliss-cli
 fi
+SONOVEC_GIVEN=${SONOVEC:-}
 if [ -z "${SONOVEC:-}" ]; then
   (cd "$root" && cargo build --release >&2)
   SONOVEC=$root/target/release/sonovec
@@ -85,7 +86,11 @@ cp "$SONOVEC" "$out/bin/sonovec"
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
   echo "cpu: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB"
-  echo "sonovec: $("$out/bin/sonovec" --version) ($(cd "$root" && git rev-parse --short HEAD))"
+  if [ -n "${SONOVEC_GIVEN:-}" ]; then
+    echo "sonovec: $("$out/bin/sonovec" --version) (prebuilt: $SONOVEC_GIVEN)"
+  else
+    echo "sonovec: $("$out/bin/sonovec" --version) ($(cd "$root" && git rev-parse --short HEAD))"
+  fi
   echo "bliss-audio: $(grep -A1 'name = "bliss-audio"' "$here/bliss-cli/Cargo.lock" | sed -n 's/version = //p')"
   echo "ffmpeg: $(ffmpeg -version | head -1)"
   "$venv/bin/python" -c 'import librosa, essentia, numpy, soxr, numba, sys
