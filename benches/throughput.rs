@@ -30,10 +30,10 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 use sonovec::audio::{downmix_into, AudioStream, MonoResampler};
+use sonovec::bench::cpu_time;
 use sonovec::dsp::{
     FrameSink, SpectrogramBlock, SpectrogramConfig, SpectrogramPlan, StreamingSpectrogram,
 };
-use sonovec::bench::cpu_time;
 use sonovec::{Analyzer, Config};
 
 const AUDIO_EXTENSIONS: &[&str] = &[
