@@ -6,8 +6,8 @@
 # 1. Makes the set if SET_DIR is missing: 21 full-length tracks of the Debian game-music packages
 #    (data/music, fetched by ../shared/data/fetch_real_music.sh), 7 kept as Ogg Vorbis, 7 encoded
 #    to MP3 (libmp3lame 192k), 7 to FLAC.
-# 2. Creates the venv data/peers/venv (pip: librosa, essentia; madmom too when PEERS_MADMOM=1 —
-#    it does not build on Python 3.11 without effort, so it is off by default).
+# 2. Creates the venv data/peers/venv (pip: librosa, essentia; madmom too when PEERS_MADMOM=1:
+#    off by default, since its last release predates numpy 2 and may need a source build).
 # 3. Builds bliss-cli from scripts/peers/bliss-cli (its own workspace; needs Debian's
 #    libavcodec-dev libavformat-dev libavutil-dev libswresample-dev libavfilter-dev
 #    libavdevice-dev clang libclang-dev pkg-config) and sonovec (`cargo build --release`), and
