@@ -259,7 +259,9 @@ REFERENCE = "sonovec_embed_30s"
 def stage_sums(outs, tool, jobs):
     """Per-stage wall/CPU seconds summed over files, median over the rounds (Python peers)."""
     per_round = []
-    logs = [log for out in outs for log in sorted((out / "runs").glob(f"{tool}-j{jobs}-r*.jsonl"))]
+    logs = [out / "runs" / f"{tool}-j{jobs}-r{r['round']}.jsonl" for out in outs
+            for r in map(json.loads, (out / "results.jsonl").read_text().splitlines())
+            if (r["tool"], r["jobs"], r["exit"]) == (tool, jobs, 0)]
     for log in logs:
         sums = {}
         for line in log.read_text().splitlines():
