@@ -3,16 +3,9 @@
 //! `cargo bench --bench musicnn_patch`; GFLOP/s = 2 · MACS_PER_PATCH / time per patch.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use sonovec::embed::{Model, ModelChoice, Workspace, EMBEDDING_DIM, N_MELS, N_TAGS, PATCH_FRAMES};
-
-/// Multiply-accumulates of one patch: timbral 7×38 and 7×67 (204 filters), temporal 128, 64
-/// and 32 taps (51 filters each, at 96 bands), mid end 7×561 and 2 × 7×64 (64 filters), dense.
-const MACS_PER_PATCH: u64 = 187 * 59 * 204 * 7 * 38
-    + 187 * 30 * 204 * 7 * 67
-    + 187 * 96 * 51 * (128 + 64 + 32)
-    + 187 * 64 * 7 * (561 + 64 + 64)
-    + 1506 * 200
-    + 200 * 50;
+use sonovec::embed::{
+    Model, ModelChoice, Workspace, EMBEDDING_DIM, MACS_PER_PATCH, N_MELS, N_TAGS, PATCH_FRAMES,
+};
 
 fn patch(c: &mut Criterion) {
     let model = Model::load(&ModelChoice::Msd).expect("bundled model");

@@ -20,15 +20,20 @@
 //! five. Each stage prints audio seconds, wall seconds, CPU seconds, x-realtime and files/s, and a
 //! `RESULT key=value …` line for scripts. Flags cargo adds itself (`--bench`) are ignored.
 //! `--warmup` decodes every file once first so that the page cache is warm for the first stage.
+//!
+//! `sonovec bench` supersedes the `full` stage (it times every stage inside the real pipeline)
+//! and reports the decode-only floor too; this harness stays for the cumulative
+//! decode → resample → mel loops that `scripts/bench_spine.sh` compares with ffmpeg.
 
 use std::fs::File;
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use rayon::prelude::*;
 use sonovec::audio::{downmix_into, AudioStream, MonoResampler};
+use sonovec::bench::cpu_time;
 use sonovec::dsp::{
     FrameSink, SpectrogramBlock, SpectrogramConfig, SpectrogramPlan, StreamingSpectrogram,
 };
@@ -249,18 +254,6 @@ fn run_one(
         }
     }
     Ok(stream.frames_decoded() as f64 / rate.max(1) as f64)
-}
-
-/// CPU time (user + system) of this process so far.
-fn cpu_time() -> Duration {
-    // SAFETY: getrusage only writes into the struct we hand it.
-    let usage = unsafe {
-        let mut usage: libc::rusage = std::mem::zeroed();
-        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
-        usage
-    };
-    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
-    tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
 fn main() -> ExitCode {

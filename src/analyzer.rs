@@ -58,15 +58,29 @@ impl Default for Config {
     }
 }
 
-/// Wall-clock seconds spent in each stage of one analysis (for `bench` and profiling).
+/// Wall-clock time spent in each stage of one analysis (for `bench` and profiling).
+///
+/// The stages do not overlap and add up to `total` (up to the few instructions between the
+/// clocks). `descriptors` covers every feature other than tempo and the embedding: loudness,
+/// spectral shape, chroma/key, the mel statistics and the content vector. `embedding` includes
+/// the patches run in parallel on the rayon pool (wall time of this thread while it waits).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StageTimings {
     pub hash: Duration,
     pub decode: Duration,
     pub resample: Duration,
     pub spectrogram: Duration,
-    pub features: Duration,
+    pub descriptors: Duration,
+    pub tempo: Duration,
+    pub embedding: Duration,
     pub total: Duration,
+}
+
+impl StageTimings {
+    /// Every feature stage together: descriptors, tempo and beats, and the embedding.
+    pub fn features(&self) -> Duration {
+        self.descriptors + self.tempo + self.embedding
+    }
 }
 
 impl std::ops::AddAssign for StageTimings {
@@ -75,7 +89,9 @@ impl std::ops::AddAssign for StageTimings {
         self.decode += other.decode;
         self.resample += other.resample;
         self.spectrogram += other.spectrogram;
-        self.features += other.features;
+        self.descriptors += other.descriptors;
+        self.tempo += other.tempo;
+        self.embedding += other.embedding;
         self.total += other.total;
     }
 }
@@ -281,7 +297,7 @@ impl Analyzer {
                 None => Embedder::new(model),
             }
         });
-        let mut sinks = Timed::new(Extractors::new(&spectrogram_config, &self.config, embedder));
+        let mut sinks = Extractors::new(&spectrogram_config, &self.config, embedder);
         let (mut mono, mut analysis) = (Vec::new(), Vec::new());
         let mut repairs = Repairs::default();
 
@@ -302,8 +318,8 @@ impl Analyzer {
             }
 
             let clock = Instant::now();
-            sinks.inner.accept_native(chunk.planar, rate);
-            timings.features += clock.elapsed();
+            sinks.accept_native(chunk.planar, rate);
+            sinks.spent.descriptors += clock.elapsed();
 
             let clock = Instant::now();
             repairs += downmix_into(chunk.planar, &mut mono);
@@ -316,8 +332,8 @@ impl Analyzer {
             timings.resample += clock.elapsed();
 
             let clock = Instant::now();
-            sinks.inner.accept_signal(&analysis);
-            timings.features += clock.elapsed();
+            sinks.accept_signal(&analysis);
+            sinks.spent.descriptors += clock.elapsed();
 
             let clock = Instant::now();
             spectrogram.push(&analysis, &mut sinks);
@@ -337,12 +353,12 @@ impl Analyzer {
         resampler.finish(&mut analysis);
         timings.resample += clock.elapsed();
         let clock = Instant::now();
-        sinks.inner.accept_signal(&analysis);
+        sinks.accept_signal(&analysis);
+        sinks.spent.descriptors += clock.elapsed();
+        let clock = Instant::now();
         spectrogram.push(&analysis, &mut sinks);
         let frames = spectrogram.finish(&mut sinks);
         timings.spectrogram += clock.elapsed();
-        timings.spectrogram = timings.spectrogram.saturating_sub(sinks.spent);
-        timings.features += sinks.spent;
 
         if repairs.non_finite > 0 {
             record.warnings.push(format!(
@@ -359,9 +375,12 @@ impl Analyzer {
         let info = stream.info();
         record.duration_s = Some(stream.frames_decoded() as f64 / info.sample_rate as f64);
         record.frames = Some(frames);
-        let clock = Instant::now();
-        sinks.inner.finish(record);
-        timings.features += clock.elapsed();
+        let spent = sinks.finish(record);
+        // The spectrogram's clock ran while its sinks worked on each block: take that out.
+        timings.spectrogram = timings.spectrogram.saturating_sub(spent.in_sinks);
+        timings.descriptors = spent.descriptors;
+        timings.tempo = spent.tempo;
+        timings.embedding = spent.embedding;
         if record
             .vector
             .as_ref()
@@ -385,6 +404,18 @@ struct Extractors<'m> {
     tempo: TempoTracker,
     keep_beats: bool,
     embedder: Option<Embedder<'m>>,
+    spent: Spent,
+}
+
+/// Time spent in the feature stages, measured where the extractors are called (a few clock
+/// reads per spectrogram block and per decoded chunk, nothing per frame).
+#[derive(Default)]
+struct Spent {
+    descriptors: Duration,
+    tempo: Duration,
+    embedding: Duration,
+    /// The part of the three above spent inside the spectrogram's calls to the sinks.
+    in_sinks: Duration,
 }
 
 impl<'m> Extractors<'m> {
@@ -399,6 +430,7 @@ impl<'m> Extractors<'m> {
             tempo: TempoTracker::new(spectrogram.n_mels, spectrogram.frame_rate()),
             keep_beats: config.beats,
             embedder,
+            spent: Spent::default(),
         }
     }
 
@@ -412,14 +444,19 @@ impl<'m> Extractors<'m> {
         self.descriptors.accept_signal(samples);
     }
 
-    /// Writes the features and the content vector into the record.
-    fn finish(self, record: &mut Record) {
+    /// Writes the features and the content vector into the record; returns the time each
+    /// feature stage took over the whole track.
+    fn finish(self, record: &mut Record) -> Spent {
+        let mut spent = self.spent;
+        let clock = Instant::now();
         record.vector_version = Some(VECTOR_VERSION.to_string());
         record.vector = Some(content_vector(&self.mel_stats));
         let (loudness, spectral, tonal) = self.descriptors.finish();
         record.loudness = Some(loudness);
         record.spectral = Some(spectral);
         record.tonal = Some(tonal);
+        spent.descriptors += clock.elapsed();
+        let clock = Instant::now();
         match self.tempo.finish(self.keep_beats) {
             Ok(tempo) => record.tempo = Some(Some(tempo)),
             Err(reason) => {
@@ -427,6 +464,8 @@ impl<'m> Extractors<'m> {
                 record.tempo_null_reason = Some(reason);
             }
         }
+        spent.tempo += clock.elapsed();
+        let clock = Instant::now();
         if let Some(embedder) = self.embedder {
             let model = embedder.model();
             let finite = |s: &crate::embed::EmbeddingSummary| {
@@ -464,40 +503,27 @@ impl<'m> Extractors<'m> {
                     .push("no spectrogram frames: embedding and tags are absent".to_string()),
             }
         }
+        spent.embedding += clock.elapsed();
+        spent
     }
 }
 
 impl FrameSink for Extractors<'_> {
     fn accept(&mut self, block: &SpectrogramBlock<'_>) {
+        let start = Instant::now();
         self.mel_stats.accept(block);
         self.descriptors.accept(block);
+        let descriptors_done = Instant::now();
         self.tempo.accept(block);
+        let tempo_done = Instant::now();
         if let Some(embedder) = &mut self.embedder {
             embedder.accept(block);
         }
-    }
-}
-
-/// Measures the time the spectrogram spends inside a sink.
-struct Timed<S> {
-    inner: S,
-    spent: Duration,
-}
-
-impl<S> Timed<S> {
-    fn new(inner: S) -> Self {
-        Timed {
-            inner,
-            spent: Duration::ZERO,
-        }
-    }
-}
-
-impl<S: FrameSink> FrameSink for Timed<S> {
-    fn accept(&mut self, block: &SpectrogramBlock<'_>) {
-        let clock = Instant::now();
-        self.inner.accept(block);
-        self.spent += clock.elapsed();
+        let end = Instant::now();
+        self.spent.descriptors += descriptors_done - start;
+        self.spent.tempo += tempo_done - descriptors_done;
+        self.spent.embedding += end - tempo_done;
+        self.spent.in_sinks += end - start;
     }
 }
 

@@ -9,6 +9,7 @@
 
 pub mod analyzer;
 pub mod audio;
+pub mod bench;
 pub mod catalog;
 pub mod dsp;
 pub mod embed;

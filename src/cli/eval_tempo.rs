@@ -92,7 +92,7 @@ pub fn run(args: Args, config: Config) -> io::Result<Outcome> {
         totals += t.timings;
     }
     let spine = (totals.decode + totals.resample + totals.spectrogram).as_secs_f64();
-    let features = totals.features.as_secs_f64();
+    let features = totals.features().as_secs_f64();
     writeln!(
         out,
         "{:.0} s of audio in {:.1} s wall; CPU time summed over clips: decode+resample+mel {:.2} s \

@@ -9,6 +9,7 @@
 //! - `4`: an internal error in sonovec.
 
 mod analyze;
+mod bench;
 mod eval_tempo;
 mod export;
 mod extract;
@@ -99,6 +100,9 @@ enum Command {
     Serve(serve::Args),
     /// Watch a drop folder and analyse each new or changed audio file into a catalog.
     Watch(watch::Args),
+    /// Time every pipeline stage with one worker and with all, next to the decode-only floor
+    /// and the plain-sgemm rate of this CPU.
+    Bench(bench::Args),
 }
 
 /// How a command ended; `main` turns it into the process exit code.
@@ -159,6 +163,7 @@ pub fn run(cli: Cli) -> io::Result<Outcome> {
         Command::EvalTempo(args) => eval_tempo::run(args, config),
         Command::Serve(args) => serve::run(args, config, cli.jobs),
         Command::Watch(args) => watch::run(args, config),
+        Command::Bench(args) => bench::run(args, config, cli.jobs),
     }
 }
 

@@ -11,7 +11,9 @@ mod weights;
 use std::path::Path;
 use std::sync::Mutex;
 
-pub use network::{Workspace, EMBEDDING_DIM, N_MELS, N_TAGS, PATCH_FRAMES};
+pub use network::{
+    Workspace, DOMINANT_GEMM, EMBEDDING_DIM, MACS_PER_PATCH, N_MELS, N_TAGS, PATCH_FRAMES,
+};
 pub use sink::{Embedder, EmbeddingSummary};
 pub use weights::{Weights, WeightsError};
 

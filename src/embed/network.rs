@@ -17,6 +17,18 @@ pub const N_TAGS: usize = 50;
 const FRONT: usize = 561;
 const MID: usize = 64;
 const POOLED: usize = 2 * (FRONT + 3 * MID);
+/// Multiply-accumulates of one patch: timbral 7×38 and 7×67 (204 filters), temporal 128, 64
+/// and 32 taps (51 filters each, at 96 bands), mid end 7×561 and 2 × 7×64 (64 filters), dense.
+/// A patch costs `2 · MACS_PER_PATCH` floating-point operations (≈ 2.8 GFLOP).
+pub const MACS_PER_PATCH: u64 = 187 * 59 * 204 * 7 * 38
+    + 187 * 30 * 204 * 7 * 67
+    + 187 * 96 * 51 * (128 + 64 + 32)
+    + 187 * 64 * 7 * (561 + 64 + 64)
+    + 1506 * 200
+    + 200 * 50;
+/// `(m, k, n)` of the GEMM that dominates a patch (43 % of its MACs): one im2col block of the
+/// 7×38 timbral convolution, 16 time steps × 59 frequency positions by 266 taps by 204 filters.
+pub const DOMINANT_GEMM: (usize, usize, usize) = (TIMBRAL_BLOCK * 59, 7 * 38, 204);
 /// Zero frames on each side of the 7-tap convolutions (`pad 3 + 3`).
 const PAD7: usize = 3;
 /// Zeros before/after the signal for the widest temporal kernel (TF "SAME": (k − 1) / 2 before).

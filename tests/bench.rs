@@ -1,0 +1,90 @@
+//! `sonovec bench --json` on a tiny folder: the structure of its report, not its timings.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{repo_path, sonovec};
+
+const STAGES: [&str; 8] = [
+    "hash",
+    "decode",
+    "resample",
+    "spectrogram",
+    "descriptors",
+    "tempo",
+    "embedding",
+    "pipeline",
+];
+
+#[test]
+fn bench_json_reports_every_stage_for_one_worker_and_for_all() {
+    let tmp = tempfile::tempdir().unwrap();
+    for name in ["house_128.ogg", "hiphop_92.mp3"] {
+        std::fs::copy(repo_path("samples").join(name), tmp.path().join(name)).unwrap();
+    }
+    let run = sonovec(
+        &[
+            "--embed-seconds",
+            "3",
+            "bench",
+            "--json",
+            "--gemm-seconds",
+            "0.01",
+            tmp.path().to_str().unwrap(),
+        ],
+        Duration::from_secs(120),
+    );
+    assert!(
+        run.status.success(),
+        "bench failed: {}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let report: serde_json::Value = serde_json::from_slice(&run.stdout).expect("one JSON document");
+    assert_eq!(report["files"], 2);
+    assert_eq!(report["embed_seconds"], 3.0);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let runs = report["runs"].as_array().expect("runs");
+    let jobs: Vec<u64> = runs.iter().map(|r| r["jobs"].as_u64().unwrap()).collect();
+    let expected: Vec<u64> = if cores > 1 {
+        vec![1, cores as u64]
+    } else {
+        vec![1]
+    };
+    assert_eq!(jobs, expected);
+
+    for run in runs {
+        assert_eq!(run["files_ok"], 2, "{run}");
+        assert_eq!(run["files_failed"], 0);
+        let audio = run["audio_s"].as_f64().unwrap();
+        assert!(audio > 1.0, "two samples of several seconds: {audio}");
+        let decoded = run["decode_only"]["audio_s"].as_f64().unwrap();
+        assert!((decoded - audio).abs() < 0.1, "{decoded} vs {audio}");
+        let stages = run["stages"].as_object().unwrap();
+        assert_eq!(stages.keys().count(), STAGES.len(), "{stages:?}");
+        let mut parts = 0.0;
+        for stage in STAGES {
+            let seconds = stages[stage]["seconds"].as_f64().expect(stage);
+            assert!(seconds >= 0.0, "{stage}");
+            if stage != "pipeline" {
+                parts += seconds;
+            }
+        }
+        // The stages do not overlap: together they are at most the whole pipeline.
+        let whole = stages["pipeline"]["seconds"].as_f64().unwrap();
+        assert!(parts <= whole * 1.0001 + 1e-4, "{parts} > {whole}");
+        assert!(stages["embedding"]["seconds"].as_f64().unwrap() > 0.0);
+        for key in ["wall_s", "cpu_s", "files_per_s", "audio_hours_per_hour"] {
+            assert!(run[key].as_f64().unwrap() > 0.0, "{key}");
+        }
+    }
+    let gemm = &report["gemm"];
+    assert_eq!(
+        gemm["patches"], 2,
+        "one patch per track with --embed-seconds 3"
+    );
+    assert!(gemm["embedding_gflops"].as_f64().unwrap() > 0.0);
+    assert!(gemm["sgemm_gflops"].as_f64().unwrap() > 0.0);
+    assert_eq!(gemm["sgemm_shape"], serde_json::json!([944, 266, 204]));
+    assert!(report["peak_rss_mb"].as_f64().unwrap() > 1.0);
+}
