@@ -16,7 +16,7 @@ n=0
 find "$music" -name '*.ogg' | sort | while read -r f; do
     n=$((n + 1))
     id=$(printf '%03d' "$n")
-    echo "$id,$f" >> "$out/index.csv"
+    echo "$id,$(realpath "$f")" >> "$out/index.csv"
     dur=$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$f")
     ff="ffmpeg -nostdin -v error -y -i"
     if [ $((n % stride)) -eq 0 ]; then
