@@ -60,7 +60,7 @@ impl VectorModel {
         {
             return Err("every mean must be finite and every std positive".into());
         }
-        if !(d.clamp > 0.0) {
+        if d.clamp.is_nan() || d.clamp <= 0.0 {
             return Err("clamp must be positive".into());
         }
         model.weights.check()?;
