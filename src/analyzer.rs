@@ -13,9 +13,9 @@ use crate::dsp::{
 };
 use crate::embed::{Embedder, Model, ModelChoice, WeightsError};
 use crate::error::{AnalysisError, ErrorKind, Result};
-use crate::features::{Descriptors, MelStats, TempoTracker};
+use crate::features::{Descriptors, TempoTracker};
 use crate::record::{Record, TagScore};
-use crate::vector::{content_vector, VECTOR_VERSION};
+use crate::vector::{BlockWeights, VectorSpec};
 
 /// Settings of an [`Analyzer`].
 #[derive(Clone, Debug)]
@@ -28,6 +28,16 @@ pub struct Config {
     pub beats: bool,
     /// The learned embedding (musicnn MSD by default); `None` skips it.
     pub embedding: Option<EmbeddingConfig>,
+    /// Block weights of the content vector; `None` for those of `models/vector.json`.
+    pub vector_weights: Option<BlockWeights>,
+}
+
+impl Config {
+    /// What this configuration's content vectors are made of (and so their `vector_version`).
+    pub fn vector_spec(&self) -> VectorSpec {
+        let model = self.embedding.as_ref().map(|e| e.model.name());
+        VectorSpec::new(model, self.vector_weights)
+    }
 }
 
 /// Which embedding model runs, and on how much of each track.
@@ -54,6 +64,7 @@ impl Default for Config {
             spectrogram: SpectrogramConfig::default(),
             beats: false,
             embedding: Some(EmbeddingConfig::default()),
+            vector_weights: None,
         }
     }
 }
@@ -192,6 +203,12 @@ impl Analyzer {
 
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The layout of this analyzer's content vectors (`vectors.json`), tags named by its model.
+    pub fn vector_layout(&self) -> crate::vector::Layout {
+        let tags = self.model.as_ref().map(|m| m.tags.as_slice());
+        self.config.vector_spec().layout(tags)
     }
 
     /// Analyses the file at `path`. Never panics: every failure is an `error` in the record.
@@ -399,10 +416,10 @@ impl Analyzer {
 /// them: the native-rate channels before the mixdown (loudness), the 16 kHz mono analysis signal
 /// (features with a transform of their own), and the shared spectrogram (everything else).
 struct Extractors<'m> {
-    mel_stats: MelStats,
     descriptors: Descriptors,
     tempo: TempoTracker,
     keep_beats: bool,
+    vector: VectorSpec,
     embedder: Option<Embedder<'m>>,
     spent: Spent,
 }
@@ -425,10 +442,10 @@ impl<'m> Extractors<'m> {
         embedder: Option<Embedder<'m>>,
     ) -> Self {
         Extractors {
-            mel_stats: MelStats::new(spectrogram.n_mels),
             descriptors: Descriptors::new(spectrogram),
             tempo: TempoTracker::new(spectrogram.n_mels, spectrogram.frame_rate()),
             keep_beats: config.beats,
+            vector: config.vector_spec(),
             embedder,
             spent: Spent::default(),
         }
@@ -449,8 +466,6 @@ impl<'m> Extractors<'m> {
     fn finish(self, record: &mut Record) -> Spent {
         let mut spent = self.spent;
         let clock = Instant::now();
-        record.vector_version = Some(VECTOR_VERSION.to_string());
-        record.vector = Some(content_vector(&self.mel_stats));
         let (loudness, spectral, tonal) = self.descriptors.finish();
         record.loudness = Some(loudness);
         record.spectral = Some(spectral);
@@ -504,6 +519,10 @@ impl<'m> Extractors<'m> {
             }
         }
         spent.embedding += clock.elapsed();
+        // Last: the vector is a view of the fields above.
+        let (version, vector) = self.vector.assemble(record);
+        record.vector_version = Some(version);
+        record.vector = Some(vector);
         spent
     }
 }
@@ -511,7 +530,6 @@ impl<'m> Extractors<'m> {
 impl FrameSink for Extractors<'_> {
     fn accept(&mut self, block: &SpectrogramBlock<'_>) {
         let start = Instant::now();
-        self.mel_stats.accept(block);
         self.descriptors.accept(block);
         let descriptors_done = Instant::now();
         self.tempo.accept(block);

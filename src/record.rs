@@ -41,7 +41,7 @@ pub struct Record {
     /// Frames of the shared spectrogram (62.5 per second of audio).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub frames: Option<usize>,
-    /// Layout of `vector`; see `vector::VECTOR_VERSION`.
+    /// Layout of `vector`; see `vector::VectorSpec::version`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub vector_version: Option<String>,
     /// The content vector.

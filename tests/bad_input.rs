@@ -160,7 +160,13 @@ fn extract_survives_the_bad_corpus_and_keeps_the_good_files() {
     let ids = std::fs::read_to_string(out.join("ids.txt")).unwrap();
     assert_eq!(ids.lines().collect::<Vec<_>>(), ok_ids);
     let (shape, _) = common::read_npy_f32(&out.join("vectors.npy"));
-    assert_eq!(shape, [ok_ids.len() as u64, 192]);
+    assert_eq!(
+        shape,
+        [
+            ok_ids.len() as u64,
+            sonovec::vector::VectorSpec::default().dim() as u64
+        ]
+    );
 }
 
 #[test]

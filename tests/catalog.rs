@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::{read_npy_f32, repo_path, sonovec};
 use sonovec::catalog::Catalog;
-use sonovec::vector::VECTOR_VERSION;
+use sonovec::vector::{default_version, VectorSpec};
 
 const LIMIT: Duration = Duration::from_secs(120);
 
@@ -110,7 +110,7 @@ fn a_moved_file_keeps_its_row_and_failures_have_their_own() {
     let catalog = Catalog::open_existing(&db).unwrap();
     assert_eq!(catalog.counts().unwrap(), (1, 1));
     let id = catalog
-        .completed(VECTOR_VERSION)
+        .completed(&default_version())
         .unwrap()
         .into_keys()
         .next()
@@ -315,7 +315,7 @@ fn a_killed_run_leaves_whole_tracks_and_the_next_run_finishes_the_rest() {
         assert!(record.is_ok(), "{record:?}");
         assert_eq!(
             record.vector.as_ref().map(Vec::len),
-            Some(192),
+            Some(VectorSpec::default().dim()),
             "a whole vector"
         );
     }

@@ -53,8 +53,9 @@ fn extract_writes_records_vectors_and_ids_that_agree() {
             .collect::<Vec<_>>()
     );
     let (shape, values) = read_npy_f32(&out.join("vectors.npy"));
-    assert_eq!(shape, [4, 192]);
-    for (row, record) in values.chunks(192).zip(&all) {
+    let dim = sonovec::vector::VectorSpec::default().dim();
+    assert_eq!(shape, [4, dim as u64]);
+    for (row, record) in values.chunks(dim).zip(&all) {
         let json: Vec<f32> = record["vector"]
             .as_array()
             .unwrap()

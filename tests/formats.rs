@@ -53,7 +53,11 @@ fn every_format_fixture_decodes_with_the_declared_facts() {
             }
         }
         let vector = record.vector.unwrap();
-        assert_eq!(vector.len(), 192, "{name}");
+        assert_eq!(
+            vector.len(),
+            sonovec::vector::VectorSpec::default().dim(),
+            "{name}"
+        );
         assert!(vector.iter().all(|v| v.is_finite()), "{name}");
     }
     assert!(failures.is_empty(), "{failures:#?}");

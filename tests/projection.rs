@@ -9,12 +9,14 @@ use std::time::Duration;
 use common::{repo_path, sonovec};
 use sonovec::catalog::Catalog;
 use sonovec::projection::Projection;
-use sonovec::vector::VECTOR_VERSION;
+use sonovec::vector::default_version;
 use sonovec::Record;
 
 const LIMIT: Duration = Duration::from_secs(120);
 const TRACKS: usize = 500;
-const DIM: usize = 192;
+/// The length of this build's default vectors, so `extract --projection` can apply the fit.
+const DIM: usize =
+    sonovec::vector::EMBEDDING_LEN + sonovec::vector::TAGS_LEN + sonovec::vector::N_DESCRIPTORS;
 const K: usize = 16;
 
 /// Deterministic standard normal values (splitmix64 + Box–Muller).
@@ -48,7 +50,7 @@ fn synthetic_catalog(db: &Path) -> Vec<Vec<f64>> {
         .enumerate()
         .map(|(i, v)| {
             let mut r = Record::new(format!("warm/{i}.flac"), Some(format!("{i:032x}")));
-            r.vector_version = Some(VECTOR_VERSION.to_string());
+            r.vector_version = Some(default_version());
             r.vector = Some(v.iter().map(|&x| x as f32).collect());
             r
         })

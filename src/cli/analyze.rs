@@ -30,7 +30,7 @@ pub struct Args {
 /// The exit code tells a pipeline what to do with the track without parsing the JSON: `0`
 /// analysed, `1` bad input (reject the upload), `3` unreadable, `4` internal failure (retry, report).
 pub fn run(args: Args, config: Config) -> io::Result<Outcome> {
-    let projection = load_projection(args.projection.as_deref())?;
+    let projection = load_projection(args.projection.as_deref(), &config.vector_spec().version())?;
     let mut catalog = args.catalog.as_deref().map(Catalog::open).transpose()?;
     let analyzer = Analyzer::new(config);
     let mut track = if args.file.as_os_str() == "-" {

@@ -7,6 +7,10 @@ use std::path::PathBuf;
 use sonovec::catalog::Catalog;
 use sonovec::output::{jsonl, OutputDir};
 
+use sonovec::embed::Model;
+use sonovec::vector::Layout;
+use sonovec::Config;
+
 use super::Outcome;
 
 #[derive(clap::Args, Debug)]
@@ -21,14 +25,16 @@ pub struct Args {
 }
 
 /// Writes every record of the catalog (analysed tracks and failures) sorted by path, then the
-/// matrix and ids of those whose vector has this build's layout, exactly as `extract` would.
-pub fn run(args: Args) -> io::Result<Outcome> {
+/// matrix and ids of those whose vector has the layout of the global `--model` and
+/// `--vector-weights` (the default layout without them), and that layout as `vectors.json`,
+/// exactly as `extract` would.
+pub fn run(args: Args, config: Config) -> io::Result<Outcome> {
     let catalog = Catalog::open_existing(&args.catalog)?;
     let records = catalog.records()?;
     drop(catalog);
     let out = OutputDir::create(&args.output)?;
     jsonl::write_records(&out.tracks_path(), &records)?;
-    let finalized = out.finalize()?;
+    let finalized = out.finalize(&layout_of(&config)?)?;
     eprintln!(
         "sonovec: {} records, {} vectors written to {}",
         finalized.records,
@@ -36,4 +42,18 @@ pub fn run(args: Args) -> io::Result<Outcome> {
         args.output.display()
     );
     Ok(Outcome::Success)
+}
+
+/// The layout of `config`'s vectors, its tag dimensions named by the model.
+fn layout_of(config: &Config) -> io::Result<Layout> {
+    let model = match &config.embedding {
+        Some(embedding) => Some(
+            Model::load(&embedding.model)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?,
+        ),
+        None => None,
+    };
+    Ok(config
+        .vector_spec()
+        .layout(model.as_ref().map(|m| m.tags.as_slice())))
 }

@@ -14,7 +14,6 @@ use rayon::prelude::*;
 use sonovec::catalog::Catalog;
 use sonovec::output::{JsonlAppender, OutputDir};
 use sonovec::projection::Projection;
-use sonovec::vector::VECTOR_VERSION;
 use sonovec::{content_id_of_file, AnalysisError, Analyzer, Config, Record, Track};
 
 use super::walk::audio_files;
@@ -62,18 +61,19 @@ struct Tally {
 /// output that cannot be written stops it.
 pub fn run(args: Args, config: Config) -> io::Result<Outcome> {
     let started = Instant::now();
-    let projection = load_projection(args.projection.as_deref())?;
+    let vector_version = config.vector_spec().version();
+    let projection = load_projection(args.projection.as_deref(), &vector_version)?;
     let out = OutputDir::create(&args.output)?;
     let mut done = if args.force {
         HashSet::new()
     } else {
-        out.completed_keys()?
+        out.completed_keys(&vector_version)?
     };
     let catalog = args.catalog.as_deref().map(Catalog::open).transpose()?;
     // Content the catalog already holds is not analysed again; what the output folder lacks of
     // it is copied from the catalog.
     let mut from_catalog: HashMap<String, String> = match (&catalog, args.force) {
-        (Some(catalog), false) => catalog.completed(VECTOR_VERSION)?,
+        (Some(catalog), false) => catalog.completed(&vector_version)?,
         _ => HashMap::new(),
     };
     if catalog.is_some() {
@@ -146,7 +146,7 @@ pub fn run(args: Args, config: Config) -> io::Result<Outcome> {
         eprintln!("sonovec: cannot write {target}: {e}");
         return Ok(Outcome::Io);
     }
-    let finalized = out.finalize()?;
+    let finalized = out.finalize(&analyzer.vector_layout())?;
     if finalized.unreadable_lines > 0 {
         eprintln!(
             "sonovec: dropped {} unreadable line(s) from {}",

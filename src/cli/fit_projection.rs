@@ -11,7 +11,7 @@ use serde_json::json;
 use sonovec::catalog::Catalog;
 use sonovec::content_id_of_file;
 use sonovec::projection::{factors, ridge, FitReport, Projection};
-use sonovec::vector::VECTOR_VERSION;
+use sonovec::Config;
 
 use super::Outcome;
 
@@ -44,15 +44,17 @@ pub struct Args {
 }
 
 /// Matches the factors to catalogued vectors, fits ridge regression with λ chosen by k-fold
-/// cross-validation, writes the projection and prints the held-out R² and cosine.
-pub fn run(args: Args) -> io::Result<Outcome> {
+/// cross-validation, writes the projection and prints the held-out R² and cosine. The vectors
+/// used are those of the layout of the global `--model` and `--vector-weights`.
+pub fn run(args: Args, config: Config) -> io::Result<Outcome> {
     let factors = match (&args.ids, is_npy(&args.factors)) {
         (Some(ids), _) => factors::read_npy(&args.factors, ids)?,
         (None, true) => return Err(usage("a .npy of factors needs --ids FILE")),
         (None, false) => factors::read_csv(&args.factors)?,
     };
     let catalog = Catalog::open_existing(&args.catalog)?;
-    let (table, _) = catalog.vectors(VECTOR_VERSION)?;
+    let vector_version = config.vector_spec().version();
+    let (table, _) = catalog.vectors(&vector_version)?;
     drop(catalog);
 
     let row_of_id: HashMap<&str, usize> = table
@@ -92,7 +94,7 @@ pub fn run(args: Args) -> io::Result<Outcome> {
     let folds = args.folds as usize;
     if pairs.len() < 2 * folds {
         return Err(usage(&format!(
-            "only {} warm track(s) matched the catalog's {VECTOR_VERSION} vectors; need at least \
+            "only {} warm track(s) matched the catalog's {vector_version} vectors; need at least \
              {} for {folds}-fold cross-validation",
             pairs.len(),
             2 * folds
@@ -104,7 +106,7 @@ pub fn run(args: Args) -> io::Result<Outcome> {
     let fit = ridge::fit(&x, &y, &ridge::default_lambdas(), folds);
 
     let projection = Projection {
-        vector_version: VECTOR_VERSION.to_string(),
+        vector_version: vector_version.clone(),
         dim,
         k,
         weight: fit.weight.transpose().iter().map(|&w| w as f32).collect(),
@@ -136,7 +138,7 @@ pub fn run(args: Args) -> io::Result<Outcome> {
             .collect();
         let report = json!({
             "output": args.output.display().to_string(),
-            "vector_version": VECTOR_VERSION,
+            "vector_version": vector_version,
             "dim": dim,
             "k": k,
             "tracks": pairs.len(),

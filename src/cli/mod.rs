@@ -25,6 +25,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 use sonovec::embed::{Model, ModelChoice};
+use sonovec::vector::{BlockWeights, VectorModel};
 use sonovec::{EmbeddingConfig, ErrorKind};
 
 /// Audio content vectors for cold-start recommendation.
@@ -55,6 +56,16 @@ pub struct Cli {
     /// (faster on long tracks; 30 reproduces the length of an MSD preview).
     #[arg(long, global = true, value_name = "N", value_parser = parse_seconds)]
     embed_seconds: Option<f64>,
+
+    /// Weights of the content vector's blocks, e.g. `embedding=1,tags=0.5,descriptors=0.7`
+    /// (unnamed blocks keep their default of models/vector.json). Non-default weights give the
+    /// vectors their own `vector_version`.
+    #[arg(long, global = true, value_parser = parse_weights, value_name = "BLOCK=W,…")]
+    vector_weights: Option<BlockWeights>,
+}
+
+fn parse_weights(value: &str) -> Result<BlockWeights, String> {
+    VectorModel::bundled().weights.with_overrides(value)
 }
 
 /// The `--model` choice: a model, or none.
@@ -152,14 +163,15 @@ pub fn run(cli: Cli) -> io::Result<Outcome> {
             model,
             seconds: cli.embed_seconds,
         }),
+        vector_weights: cli.vector_weights,
         ..Default::default()
     };
     match cli.command {
         Command::Extract(args) => extract::run(args, config),
         Command::Analyze(args) => analyze::run(args, config),
-        Command::Export(args) => export::run(args),
+        Command::Export(args) => export::run(args, config),
         Command::Similar(args) => similar::run(args, config),
-        Command::FitProjection(args) => fit_projection::run(args),
+        Command::FitProjection(args) => fit_projection::run(args, config),
         Command::EvalTempo(args) => eval_tempo::run(args, config),
         Command::Serve(args) => serve::run(args, config, cli.jobs),
         Command::Watch(args) => watch::run(args, config),
@@ -170,21 +182,24 @@ pub fn run(cli: Cli) -> io::Result<Outcome> {
 /// Paths on the command line are plain paths; this keeps clap's type in one place.
 pub type PathArg = PathBuf;
 
-/// Loads `--projection FILE` and checks it was fitted for this build's vector layout.
+/// Loads `--projection FILE` and checks it was fitted for the run's vector layout
+/// `vector_version`.
 fn load_projection(
     path: Option<&std::path::Path>,
+    vector_version: &str,
 ) -> io::Result<Option<sonovec::projection::Projection>> {
     let Some(path) = path else { return Ok(None) };
     let projection = sonovec::projection::Projection::load(path)
         .map_err(|e| io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-    if projection.vector_version != sonovec::vector::VECTOR_VERSION {
+    if projection.vector_version != vector_version {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!(
-                "{} was fitted for vector layout {}; this sonovec writes {} (fit it again)",
+                "{} was fitted for vector layout {}; this run writes {} (fit it again, or \
+                 use the same --model and --vector-weights)",
                 path.display(),
                 projection.vector_version,
-                sonovec::vector::VECTOR_VERSION
+                vector_version
             ),
         ));
     }

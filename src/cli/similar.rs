@@ -8,7 +8,6 @@ use serde::Serialize;
 
 use sonovec::catalog::Catalog;
 use sonovec::search::CosineIndex;
-use sonovec::vector::VECTOR_VERSION;
 use sonovec::{content_id_of_file, Analyzer, Config};
 
 use super::Outcome;
@@ -153,15 +152,14 @@ fn resolve(catalog: &Catalog, query: &str, config: Config) -> io::Result<Result<
                 ..found
             }));
         }
+        let fallback_version = config.vector_spec().version();
         let track = Analyzer::new(config).analyze_file_with_id(as_path, id);
         let record = track.record;
         return Ok(match (&record.error, record.vector) {
             (None, Some(vector)) => Ok(Query {
                 id: record.id,
                 path: record.path,
-                vector_version: record
-                    .vector_version
-                    .unwrap_or_else(|| VECTOR_VERSION.to_string()),
+                vector_version: record.vector_version.unwrap_or(fallback_version),
                 vector,
             }),
             (error, _) => {

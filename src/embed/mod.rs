@@ -35,6 +35,24 @@ pub enum ModelChoice {
     File(std::path::PathBuf),
 }
 
+impl ModelChoice {
+    /// The model's name, as in its id before the `@`: `msd_musicnn`, `mtt_musicnn`, or a file's
+    /// stem.
+    pub fn name(&self) -> String {
+        match self {
+            ModelChoice::Msd => "msd_musicnn".to_string(),
+            ModelChoice::Mtt => "mtt_musicnn".to_string(),
+            ModelChoice::File(path) => file_model_name(path).to_string(),
+        }
+    }
+}
+
+fn file_model_name(path: &Path) -> &str {
+    path.file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("musicnn")
+}
+
 /// A loaded model: weights, tag names, id, and a pool of reusable workspaces.
 pub struct Model {
     pub weights: Weights,
@@ -58,11 +76,7 @@ impl Model {
                 let card_path = path.with_extension("json");
                 let card = std::fs::read_to_string(&card_path)
                     .map_err(|e| WeightsError(format!("{}: {e}", card_path.display())))?;
-                let name = path
-                    .file_stem()
-                    .and_then(|s| s.to_str())
-                    .unwrap_or("musicnn");
-                Model::from_parts(name, &bytes, &card)
+                Model::from_parts(file_model_name(path), &bytes, &card)
             }
         }
     }

@@ -12,13 +12,14 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::record::Record;
-use crate::vector::VECTOR_VERSION;
+use crate::vector::Layout;
 
 pub use jsonl::JsonlAppender;
 
 pub const TRACKS_FILE: &str = "tracks.jsonl";
 pub const VECTORS_FILE: &str = "vectors.npy";
 pub const IDS_FILE: &str = "ids.txt";
+pub const LAYOUT_FILE: &str = "vectors.json";
 
 /// What the folder holds after [`OutputDir::finalize`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -49,13 +50,13 @@ impl OutputDir {
         self.dir.join(TRACKS_FILE)
     }
 
-    /// Keys of tracks already analysed successfully with this build's vector layout: a resumed run
-    /// skips them. Failed tracks are not included, so a re-run retries them.
-    pub fn completed_keys(&self) -> io::Result<HashSet<String>> {
+    /// Keys of tracks already analysed successfully with vector layout `vector_version`: a
+    /// resumed run skips them. Failed tracks are not included, so a re-run retries them.
+    pub fn completed_keys(&self, vector_version: &str) -> io::Result<HashSet<String>> {
         let (records, _) = jsonl::read_records(&self.tracks_path())?;
         Ok(records
             .iter()
-            .filter(|r| is_current(r))
+            .filter(|r| is_current(r, vector_version))
             .map(Record::key)
             .collect())
     }
@@ -65,8 +66,10 @@ impl OutputDir {
     }
 
     /// Compacts `tracks.jsonl` to the latest record per track, sorted by path, and writes
-    /// `vectors.npy` and `ids.txt` for the successful records in that order.
-    pub fn finalize(&self) -> io::Result<Finalized> {
+    /// `vectors.npy` and `ids.txt` for the successful records of `layout`'s vector version in
+    /// that order, and `layout` itself as `vectors.json`.
+    pub fn finalize(&self, layout: &Layout) -> io::Result<Finalized> {
+        let version = layout.vector_version.as_str();
         let (records, unreadable_lines) = jsonl::read_records(&self.tracks_path())?;
         let mut latest: BTreeMap<String, Record> = BTreeMap::new();
         for record in records {
@@ -75,7 +78,7 @@ impl OutputDir {
             // could not be read, say), but a newer success replaces an older one.
             let keep_old = latest
                 .get(&key)
-                .is_some_and(|old| is_current(old) && !is_current(&record));
+                .is_some_and(|old| is_current(old, version) && !is_current(&record, version));
             if !keep_old {
                 latest.insert(key, record);
             }
@@ -84,7 +87,7 @@ impl OutputDir {
         records.sort_by(|a, b| a.path.cmp(&b.path).then_with(|| a.id.cmp(&b.id)));
         jsonl::write_records(&self.tracks_path(), &records)?;
 
-        let rows: Vec<&Record> = records.iter().filter(|r| is_current(r)).collect();
+        let rows: Vec<&Record> = records.iter().filter(|r| is_current(r, version)).collect();
         let dim = rows
             .first()
             .and_then(|r| r.vector.as_ref())
@@ -95,6 +98,7 @@ impl OutputDir {
             &self.dir.join(IDS_FILE),
             rows.iter().map(|r| r.id.as_deref().unwrap_or_default()),
         )?;
+        write_layout(&self.dir.join(LAYOUT_FILE), layout)?;
         Ok(Finalized {
             records: records.len(),
             vectors: rows.len(),
@@ -103,9 +107,17 @@ impl OutputDir {
     }
 }
 
-/// A successful record whose vector has this build's layout.
-fn is_current(record: &Record) -> bool {
+/// A successful record whose vector has layout `vector_version`.
+fn is_current(record: &Record, vector_version: &str) -> bool {
     record.is_ok()
         && record.vector.is_some()
-        && record.vector_version.as_deref() == Some(VECTOR_VERSION)
+        && record.vector_version.as_deref() == Some(vector_version)
+}
+
+/// Writes `vectors.json` atomically.
+fn write_layout(path: &Path, layout: &Layout) -> io::Result<()> {
+    let tmp = path.with_extension("json.tmp");
+    let json = serde_json::to_string_pretty(layout).map_err(io::Error::other)?;
+    std::fs::write(&tmp, json + "\n")?;
+    std::fs::rename(tmp, path)
 }

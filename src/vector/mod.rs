@@ -1,0 +1,199 @@
+//! The content vector: the one row per track that a recommender searches.
+//!
+//! Three blocks, each scaled to unit size, multiplied by its weight, concatenated, and the whole
+//! L2-normalised (so cosine is a dot product):
+//! - `embedding` (200): musicnn's penultimate layer (`record.embedding`), L2-normalised;
+//! - `tags` (50): the model's tag probabilities (`record.tags`), L2-normalised;
+//! - `descriptors` (59): the record's descriptors standardised by the reference-corpus mean and
+//!   std of `models/vector.json`, clamped to ±5, `null` → 0 (the corpus mean), divided by √59.
+//!
+//! Without an embedding model (`--model none`) the vector is the descriptor block alone,
+//! L2-normalised, under its own version (`<version>-descriptors`).
+
+pub mod descriptors;
+mod model;
+mod weights;
+
+use serde::Serialize;
+
+use crate::record::Record;
+
+pub use descriptors::{descriptor_names, raw_descriptors, N_DESCRIPTORS};
+pub use model::{Standardisation, VectorModel};
+pub use weights::BlockWeights;
+
+/// Length of the embedding block (musicnn's penultimate layer).
+pub const EMBEDDING_LEN: usize = crate::embed::EMBEDDING_DIM;
+/// Length of the tags block.
+pub const TAGS_LEN: usize = crate::embed::N_TAGS;
+/// The model whose vectors carry the bare version; any other model's name is appended.
+pub const DEFAULT_MODEL: &str = "msd_musicnn";
+
+/// What a run's vectors are made of: the embedding model (if any) and the block weights.
+#[derive(Clone, Debug, PartialEq)]
+pub struct VectorSpec {
+    /// Name of the embedding model (`msd_musicnn`, `mtt_musicnn`, a file's stem), `None` for
+    /// descriptors only.
+    pub model: Option<String>,
+    pub weights: BlockWeights,
+}
+
+impl Default for VectorSpec {
+    fn default() -> Self {
+        VectorSpec::new(Some(DEFAULT_MODEL.to_string()), None)
+    }
+}
+
+impl VectorSpec {
+    /// `weights` default to those of `models/vector.json`.
+    pub fn new(model: Option<String>, weights: Option<BlockWeights>) -> VectorSpec {
+        VectorSpec {
+            model,
+            weights: weights.unwrap_or(VectorModel::bundled().weights),
+        }
+    }
+
+    /// The `vector_version` of this spec's vectors. Vectors of equal versions are comparable;
+    /// the version names everything that changes them: the base version of `models/vector.json`,
+    /// then `+<model>` for a model other than MSD musicnn and `+w<e>,<t>,<d>` for non-default
+    /// weights; `<base>-descriptors` without a model (the weights then do not matter).
+    pub fn version(&self) -> String {
+        let bundled = VectorModel::bundled();
+        let Some(model) = &self.model else {
+            return descriptors_only_version();
+        };
+        let mut version = bundled.version.clone();
+        if model != DEFAULT_MODEL {
+            version.push('+');
+            version.push_str(model);
+        }
+        if self.weights != bundled.weights {
+            let w = self.weights;
+            version.push_str(&format!("+w{},{},{}", w.embedding, w.tags, w.descriptors));
+        }
+        version
+    }
+
+    /// Values per vector.
+    pub fn dim(&self) -> usize {
+        match self.model {
+            Some(_) => EMBEDDING_LEN + TAGS_LEN + N_DESCRIPTORS,
+            None => N_DESCRIPTORS,
+        }
+    }
+
+    /// The vector of `record` and its version, from the record's `embedding`, `tags` and
+    /// descriptor fields. A record lacking the embedding or tags (the model produced non-finite
+    /// values) gets the descriptors-only vector and version.
+    pub fn assemble(&self, record: &Record) -> (String, Vec<f32>) {
+        let bundled = VectorModel::bundled();
+        let descriptors = bundled.descriptor_block(&raw_descriptors(record));
+        let learned = match (&self.model, &record.embedding, &record.tags) {
+            (Some(_), Some(e), Some(t)) if e.len() == EMBEDDING_LEN && t.len() == TAGS_LEN => {
+                Some((e, t))
+            }
+            _ => None,
+        };
+        let Some((embedding, tags)) = learned else {
+            return (descriptors_only_version(), to_f32(unit(descriptors)));
+        };
+        let w = self.weights;
+        let mut vector = Vec::with_capacity(self.dim());
+        let embedding = unit(embedding.iter().map(|&v| f64::from(v)).collect());
+        vector.extend(embedding.iter().map(|v| v * w.embedding));
+        let tags = unit(tags.iter().map(|t| f64::from(t.p)).collect());
+        vector.extend(tags.iter().map(|v| v * w.tags));
+        vector.extend(descriptors.iter().map(|v| v * w.descriptors));
+        (self.version(), to_f32(unit(vector)))
+    }
+
+    /// The layout of this spec's vectors, written as `vectors.json` beside `vectors.npy`.
+    /// `tag_names` name the tag dimensions (the model's tags); `tag[i]` without them.
+    pub fn layout(&self, tag_names: Option<&[String]>) -> Layout {
+        let bundled = VectorModel::bundled();
+        let mut blocks = Vec::new();
+        let mut offset = 0;
+        let mut push = |name: &str, weight: f64, dims: Vec<String>| {
+            blocks.push(BlockLayout {
+                name: name.to_string(),
+                offset,
+                length: dims.len(),
+                weight,
+                dims,
+            });
+            offset += blocks.last().map_or(0, |b| b.length);
+        };
+        if self.model.is_some() {
+            push(
+                "embedding",
+                self.weights.embedding,
+                (0..EMBEDDING_LEN)
+                    .map(|i| format!("embedding[{i}]"))
+                    .collect(),
+            );
+            let tags = match tag_names {
+                Some(names) if names.len() == TAGS_LEN => names.to_vec(),
+                _ => (0..TAGS_LEN).map(|i| format!("tag[{i}]")).collect(),
+            };
+            push("tags", self.weights.tags, tags);
+        }
+        let descriptor_weight = if self.model.is_some() {
+            self.weights.descriptors
+        } else {
+            1.0
+        };
+        push("descriptors", descriptor_weight, descriptor_names());
+        Layout {
+            vector_version: self.version(),
+            dim: self.dim(),
+            model: self.model.clone(),
+            blocks,
+            descriptor_standardisation: bundled.descriptors.clone(),
+        }
+    }
+}
+
+/// The version of vectors made of the descriptor block alone.
+pub fn descriptors_only_version() -> String {
+    format!("{}-descriptors", VectorModel::bundled().version)
+}
+
+/// The version this build writes by default (MSD musicnn, default weights).
+pub fn default_version() -> String {
+    VectorSpec::default().version()
+}
+
+/// `vectors.json`: how to slice a vector into its blocks.
+#[derive(Clone, Debug, Serialize)]
+pub struct Layout {
+    pub vector_version: String,
+    pub dim: usize,
+    /// Embedding model name, `null` for descriptors-only vectors.
+    pub model: Option<String>,
+    pub blocks: Vec<BlockLayout>,
+    pub descriptor_standardisation: Standardisation,
+}
+
+/// One block: `vector[offset .. offset + length]`.
+#[derive(Clone, Debug, Serialize)]
+pub struct BlockLayout {
+    pub name: String,
+    pub offset: usize,
+    pub length: usize,
+    pub weight: f64,
+    /// Name of each dimension.
+    pub dims: Vec<String>,
+}
+
+/// `values / ‖values‖`, or unchanged when the norm is 0 (nothing to compare: all zeros).
+fn unit(mut values: Vec<f64>) -> Vec<f64> {
+    let norm = values.iter().map(|v| v * v).sum::<f64>().sqrt();
+    if norm > 0.0 {
+        values.iter_mut().for_each(|v| *v /= norm);
+    }
+    values
+}
+
+fn to_f32(values: Vec<f64>) -> Vec<f32> {
+    values.into_iter().map(|v| v as f32).collect()
+}
