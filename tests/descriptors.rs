@@ -30,6 +30,15 @@ fn close(name: &str, ours: f64, theirs: f64, abs: f64, rel: f64) {
     );
 }
 
+/// Each value of `ours` within `abs` of the reference array's, which has the same length.
+fn close_each(name: &str, ours: &[f64], theirs: &Value, abs: f64) {
+    let theirs = theirs.as_array().unwrap();
+    assert_eq!(ours.len(), theirs.len(), "{name}: length");
+    for (k, (a, b)) in ours.iter().zip(theirs).enumerate() {
+        close(&format!("{name}[{k}]"), *a, b.as_f64().unwrap(), abs, 0.0);
+    }
+}
+
 fn pair(v: &Value) -> (f64, f64) {
     (v[0].as_f64().unwrap(), v[1].as_f64().unwrap())
 }
@@ -112,51 +121,24 @@ fn descriptors_match_librosa_and_essentia_on_the_fixtures() {
                 3.0 * rel,
             );
         }
-        for (k, (a, b)) in s
-            .mfcc_mean
-            .unwrap()
-            .iter()
-            .zip(r["mfcc_mean"].as_array().unwrap())
-            .enumerate()
-        {
-            close(
-                &format!("{file} mfcc_mean[{k}]"),
-                *a,
-                b.as_f64().unwrap(),
-                0.05,
-                0.0,
-            );
-        }
-        for (k, (a, b)) in s
-            .mfcc_std
-            .unwrap()
-            .iter()
-            .zip(r["mfcc_std"].as_array().unwrap())
-            .enumerate()
-        {
-            close(
-                &format!("{file} mfcc_std[{k}]"),
-                *a,
-                b.as_f64().unwrap(),
-                0.1,
-                0.0,
-            );
-        }
-        for (k, (a, b)) in t
-            .chroma_mean
-            .unwrap()
-            .iter()
-            .zip(r["chroma_mean"].as_array().unwrap())
-            .enumerate()
-        {
-            close(
-                &format!("{file} chroma[{k}]"),
-                *a,
-                b.as_f64().unwrap(),
-                0.01,
-                0.0,
-            );
-        }
+        close_each(
+            &format!("{file} mfcc_mean"),
+            &s.mfcc_mean.unwrap(),
+            &r["mfcc_mean"],
+            0.05,
+        );
+        close_each(
+            &format!("{file} mfcc_std"),
+            &s.mfcc_std.unwrap(),
+            &r["mfcc_std"],
+            0.1,
+        );
+        close_each(
+            &format!("{file} chroma"),
+            &t.chroma_mean.unwrap(),
+            &r["chroma_mean"],
+            0.01,
+        );
         close(
             &format!("{file} integrated loudness"),
             l.integrated_lufs.unwrap(),
@@ -222,21 +204,12 @@ fn check_clip(file: &str, r: &Value, record: Record) {
     let key = &r["essentia_key"];
     assert_eq!(t.key.as_deref(), key[0].as_str(), "{file}");
     assert_eq!(t.mode.as_deref(), key[1].as_str(), "{file}");
-    for (k, (a, b)) in t
-        .chroma_mean
-        .unwrap()
-        .iter()
-        .zip(r["chroma_mean"].as_array().unwrap())
-        .enumerate()
-    {
-        close(
-            &format!("{file} chroma[{k}]"),
-            *a,
-            b.as_f64().unwrap(),
-            0.08,
-            0.0,
-        );
-    }
+    close_each(
+        &format!("{file} chroma"),
+        &t.chroma_mean.unwrap(),
+        &r["chroma_mean"],
+        0.08,
+    );
     let (m, _) = pair(&r["rms_dbfs"]);
     close(
         &format!("{file} rms mean"),

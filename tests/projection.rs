@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{repo_path, sonovec};
+use common::{normals, repo_path, sonovec};
 use sonovec::catalog::Catalog;
 use sonovec::projection::Projection;
 use sonovec::vector::default_version;
@@ -18,25 +18,6 @@ const TRACKS: usize = 500;
 const DIM: usize =
     sonovec::vector::EMBEDDING_LEN + sonovec::vector::TAGS_LEN + sonovec::vector::N_DESCRIPTORS;
 const K: usize = 16;
-
-/// Deterministic standard normal values (splitmix64 + Box–Muller).
-fn normals(count: usize, seed: u64) -> Vec<f64> {
-    let mut state = seed;
-    let mut uniform = move || {
-        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^= z >> 31;
-        ((z >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    };
-    (0..count)
-        .map(|_| {
-            let (u, v) = (uniform(), uniform());
-            (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
-        })
-        .collect()
-}
 
 /// A catalog of synthetic tracks with this build's vector layout; returns their vectors.
 fn synthetic_catalog(db: &Path) -> Vec<Vec<f64>> {

@@ -5,7 +5,6 @@ pub mod descriptors;
 pub mod frame_levels;
 pub mod key;
 pub mod loudness;
-pub mod mel_stats;
 pub mod mfcc;
 pub mod spectral_shape;
 pub mod stats;
@@ -13,5 +12,4 @@ pub mod tempo;
 pub mod true_peak;
 
 pub use descriptors::{Descriptors, Loudness, Spectral, Tonal};
-pub use mel_stats::MelStats;
 pub use tempo::TempoTracker;

@@ -73,3 +73,22 @@ pub fn read_npy_f32(path: &Path) -> (Vec<u64>, Vec<f32>) {
     let shape = npy.shape().to_vec();
     (shape, npy.into_vec::<f32>().unwrap())
 }
+
+/// Deterministic standard normal values (splitmix64 + Box–Muller).
+pub fn normals(count: usize, seed: u64) -> Vec<f64> {
+    let mut state = seed;
+    let mut uniform = move || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        ((z >> 11) as f64 + 0.5) / (1u64 << 53) as f64
+    };
+    (0..count)
+        .map(|_| {
+            let (u, v) = (uniform(), uniform());
+            (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * v).cos()
+        })
+        .collect()
+}
