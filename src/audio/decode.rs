@@ -14,6 +14,7 @@ use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
 use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 
+use super::end_trim::EndTrim;
 use crate::error::{AnalysisError, ErrorKind, Result};
 
 /// Consecutive undecodable packets after which a stream is declared corrupt.
@@ -54,7 +55,7 @@ fn container_name(short_name: &str) -> &str {
     }
 }
 
-/// One decoded packet.
+/// One or a few decoded packets (a few when packets were held back to settle their end trim).
 pub struct DecodedChunk<'a> {
     /// One slice of samples per channel, all of the same length.
     pub planar: &'a [Vec<f32>],
@@ -70,7 +71,16 @@ pub struct AudioStream {
     track_id: u32,
     info: SourceInfo,
     planar: Vec<Vec<f32>>,
+    /// One packet's decoded frames before [`EndTrim`] decides on its end trim.
+    scratch: Vec<Vec<f32>>,
+    end_trim: EndTrim,
     frames_decoded: u64,
+    /// Audio packets read and their bytes, and the frames their demuxer says they hold.
+    packets: u64,
+    packet_bytes: u64,
+    packet_frames: u64,
+    /// Whether any decoded sample was not exactly zero.
+    heard: bool,
     bad_packets: usize,
     warnings: Vec<String>,
     finished: bool,
@@ -151,7 +161,13 @@ impl AudioStream {
             track_id,
             info,
             planar: Vec::new(),
+            scratch: Vec::new(),
+            end_trim: EndTrim::default(),
             frames_decoded: 0,
+            packets: 0,
+            packet_bytes: 0,
+            packet_frames: 0,
+            heard: false,
             bad_packets: 0,
             warnings: Vec::new(),
             finished: false,
@@ -174,16 +190,35 @@ impl AudioStream {
     }
 
     /// Problems that did not stop the decode: skipped packets, a stream that ended early or
-    /// before the duration its header declares, a format change midway.
+    /// before the duration its header declares, far fewer samples than its packets declare,
+    /// nothing but digital silence from packets that carry data, a format change midway.
     pub fn warnings(&self) -> Vec<String> {
         let mut warnings = self.warnings.clone();
+        let rate = self.info.sample_rate.max(1) as f64;
+        let decoded = self.frames_decoded;
         if let Some(declared) = self.info.declared_duration_s {
-            let decoded = self.frames_decoded as f64 / self.info.sample_rate.max(1) as f64;
-            if self.finished && decoded < 0.99 * declared - 0.05 {
+            let decoded_s = decoded as f64 / rate;
+            if self.finished && decoded_s < 0.99 * declared - 0.05 {
                 warnings.push(format!(
-                    "decoded {decoded:.2} s of the {declared:.2} s the header declares: the file may be truncated"
+                    "decoded {decoded_s:.2} s ({decoded} samples per channel) of the {declared:.2} s \
+                     ({} samples) the header declares: the file may be truncated",
+                    (declared * rate).round() as u64
                 ));
             }
+        }
+        if self.finished && short_of_packets(decoded, self.packet_frames) {
+            warnings.push(format!(
+                "the decoder gave {decoded} samples per channel where the {} packets declare {}: \
+                 audio was lost in decoding",
+                self.packets, self.packet_frames
+            ));
+        }
+        if self.finished && decoded > 0 && !self.heard {
+            warnings.push(format!(
+                "decoded to digital silence: {decoded} samples per channel, every one zero, from {} \
+                 packets carrying {} bytes; if the file is not silent, its decoder failed",
+                self.packets, self.packet_bytes
+            ));
         }
         if self.bad_packets > 0 {
             warnings.push(format!(
@@ -194,13 +229,18 @@ impl AudioStream {
         warnings
     }
 
+    /// Samples per channel of mid-stream end trims that were not applied (see [`EndTrim`]).
+    pub fn ignored_end_trims(&self) -> u64 {
+        self.end_trim.ignored_frames()
+    }
+
     /// Decodes the next packet of the track into one planar slice per channel.
     ///
     /// Returns `Ok(None)` at the end of the stream. Chunks are never empty.
     pub fn next_chunk(&mut self) -> Result<Option<DecodedChunk<'_>>> {
         let mut consecutive_bad = 0usize;
         while !self.finished {
-            let packet = match self.format.next_packet() {
+            let mut packet = match self.format.next_packet() {
                 Ok(Some(packet)) => packet,
                 Ok(None) => break,
                 Err(err) => {
@@ -211,6 +251,12 @@ impl AudioStream {
             if packet.track_id != self.track_id {
                 continue;
             }
+            self.packets += 1;
+            self.packet_bytes += packet.data.len() as u64;
+            self.packet_frames = self.packet_frames.saturating_add(packet.dur.get());
+            // The decoder would cut this now; EndTrim decides once it knows what follows.
+            let trim_end = packet.trim_end.get() as usize;
+            packet.trim_end = Default::default();
             match self.decoder.decode(&packet) {
                 Ok(buffer) => {
                     if buffer.frames() == 0 {
@@ -224,7 +270,7 @@ impl AudioStream {
                             format!("decoded audio has {channels} channel(s) at {rate} Hz"),
                         ));
                     }
-                    if self.frames_decoded == 0 {
+                    if self.frames_decoded == 0 && self.end_trim.held_frames() == 0 {
                         self.info.sample_rate = rate;
                         self.info.channels = channels;
                     } else if rate != self.info.sample_rate || channels != self.info.channels {
@@ -236,8 +282,17 @@ impl AudioStream {
                         self.finished = true;
                         break;
                     }
-                    buffer.copy_to_vecs_planar::<f32>(&mut self.planar);
-                    self.frames_decoded += buffer.frames() as u64;
+                    buffer.copy_to_vecs_planar::<f32>(&mut self.scratch);
+                    if !self.heard {
+                        self.heard = self.scratch.iter().flatten().any(|&s| s != 0.0);
+                    }
+                    let frames = self
+                        .end_trim
+                        .push(&self.scratch, trim_end, &mut self.planar);
+                    if frames == 0 {
+                        continue;
+                    }
+                    self.frames_decoded += frames as u64;
                     return Ok(Some(DecodedChunk {
                         planar: &self.planar,
                         sample_rate: rate,
@@ -265,6 +320,16 @@ impl AudioStream {
             }
         }
         self.finished = true;
+        // The end of the stream: what is held back was the real end, trims and all.
+        let frames = self.end_trim.finish(&mut self.planar);
+        if frames > 0 {
+            self.frames_decoded += frames as u64;
+            return Ok(Some(DecodedChunk {
+                planar: &self.planar,
+                sample_rate: self.info.sample_rate,
+                frames_decoded: self.frames_decoded,
+            }));
+        }
         Ok(None)
     }
 
@@ -276,7 +341,7 @@ impl AudioStream {
             // The usual way a demuxer reports the end of a stream with no end marker.
             return Ok(());
         }
-        if self.frames_decoded == 0 {
+        if self.frames_decoded == 0 && self.end_trim.held_frames() == 0 {
             return Err(classify_open_error(err));
         }
         self.warnings.push(format!(
@@ -285,6 +350,14 @@ impl AudioStream {
         ));
         Ok(())
     }
+}
+
+/// Whether `decoded` falls far short of what the packets declare: more than 10 %, and more than
+/// a second at 48 kHz, so encoder delay and padding never count.
+fn short_of_packets(decoded: u64, declared_by_packets: u64) -> bool {
+    declared_by_packets > 0
+        && decoded < declared_by_packets - declared_by_packets / 10
+        && declared_by_packets - decoded > 48_000
 }
 
 fn classify_open_error(err: &SymphoniaError) -> AnalysisError {

@@ -1,0 +1,134 @@
+//! End-of-stream trimming the way the reference decoders do it.
+//!
+//! A demuxer marks padding to drop from the end of a packet (`trim_end`) when the packet runs past
+//! the position its container declares. That is right at the end of a stream (encoder padding,
+//! MP3 gapless, Ogg's last granule), but symphonia's Ogg reader also does it in mid-stream when a
+//! page's granule position is smaller than the packets before it add up to, which is common in
+//! Ogg files cut or muxed by ffmpeg (`ffmpeg -ss … -t … -c:a libvorbis`). libvorbis and libopus
+//! only trim at the end of the stream and resynchronise on the granule otherwise; honouring the
+//! mid-stream trims loses hundreds of samples each time and shifts everything after them.
+//!
+//! So a packet's end trim is applied only if nothing but more trimmed packets follows it before
+//! the stream ends. Packets with a trim are held back until that is known; a packet without one
+//! releases them untrimmed. Holding is bounded: past [`MAX_HELD_FRAMES`] the trims are taken as
+//! the demuxer gave them, so a stream that marks every packet cannot grow memory.
+
+/// Most frames held back waiting to learn whether their end trims are real: eight of the
+/// largest Vorbis blocks, several times any real encoder padding.
+pub const MAX_HELD_FRAMES: usize = 8 * 8192;
+
+/// Planar frames of packets whose end trim is not yet known to be real.
+#[derive(Default)]
+pub struct EndTrim {
+    held: Vec<Vec<f32>>,
+    /// Per held packet: its frame count and the frames its demuxer asked to trim from its end.
+    packets: Vec<(usize, usize)>,
+    /// End trims that more audio followed, and so were not applied, in frames.
+    ignored_frames: u64,
+}
+
+impl EndTrim {
+    /// Frames held back now.
+    pub fn held_frames(&self) -> usize {
+        self.packets.iter().map(|&(n, _)| n).sum()
+    }
+
+    /// Mid-stream end trims that were not applied, in frames so far.
+    pub fn ignored_frames(&self) -> u64 {
+        self.ignored_frames
+    }
+
+    /// Takes one decoded packet (`planar`, untrimmed) and its demuxer's end trim. Moves into
+    /// `out` (cleared first) the frames that can be passed on now and returns how many; 0 means
+    /// the packet was held back.
+    pub fn push(&mut self, planar: &[Vec<f32>], trim_end: usize, out: &mut Vec<Vec<f32>>) -> usize {
+        let frames = planar.first().map_or(0, Vec::len);
+        if self.held.len() != planar.len() {
+            // A new channel count: nothing held can belong with this packet.
+            self.release(true, out);
+            let released = out.first().map_or(0, Vec::len);
+            if released > 0 {
+                // Keep the new packet for the next call rather than mixing channel counts.
+                self.held = planar.to_vec();
+                self.packets.push((frames, trim_end));
+                return released;
+            }
+            self.held = vec![Vec::new(); planar.len()];
+        }
+        for (held, channel) in self.held.iter_mut().zip(planar) {
+            held.extend_from_slice(channel);
+        }
+        self.packets.push((frames, trim_end.min(frames)));
+        if trim_end > 0 && self.held_frames() <= MAX_HELD_FRAMES {
+            return 0;
+        }
+        // A packet with no trim follows: every trim held so far was mid-stream. Or too much is
+        // held: apply the trims as given.
+        let apply = trim_end > 0;
+        self.release(apply, out);
+        out.first().map_or(0, Vec::len)
+    }
+
+    /// At the end of the stream: the held trims were real. Moves what remains into `out`.
+    pub fn finish(&mut self, out: &mut Vec<Vec<f32>>) -> usize {
+        self.release(true, out);
+        out.first().map_or(0, Vec::len)
+    }
+
+    fn release(&mut self, apply_trims: bool, out: &mut Vec<Vec<f32>>) {
+        out.resize_with(self.held.len(), Vec::new);
+        out.truncate(self.held.len());
+        for (dst, src) in out.iter_mut().zip(&self.held) {
+            dst.clear();
+            let mut start = 0;
+            for &(frames, trim) in &self.packets {
+                let keep = if apply_trims { frames - trim } else { frames };
+                dst.extend_from_slice(&src[start..start + keep]);
+                start += frames;
+            }
+        }
+        if !apply_trims {
+            self.ignored_frames += self.packets.iter().map(|&(_, t)| t as u64).sum::<u64>();
+        }
+        self.held.iter_mut().for_each(Vec::clear);
+        self.packets.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn packet(value: f32, frames: usize) -> Vec<Vec<f32>> {
+        vec![vec![value; frames]]
+    }
+
+    #[test]
+    fn mid_stream_trims_are_ignored_and_final_ones_applied() {
+        let mut trim = EndTrim::default();
+        let mut out = Vec::new();
+        assert_eq!(trim.push(&packet(1.0, 100), 0, &mut out), 100);
+        // Trimmed in mid-stream: held, then released whole when an untrimmed packet follows.
+        assert_eq!(trim.push(&packet(2.0, 100), 40, &mut out), 0);
+        assert_eq!(trim.push(&packet(3.0, 100), 0, &mut out), 200);
+        assert_eq!(&out[0][..100], &[2.0; 100][..]);
+        assert_eq!(trim.ignored_frames(), 40);
+        // Padding spread over the last two packets: both trims apply at the end.
+        assert_eq!(trim.push(&packet(4.0, 100), 30, &mut out), 0);
+        assert_eq!(trim.push(&packet(5.0, 100), 100, &mut out), 0);
+        assert_eq!(trim.finish(&mut out), 70);
+        assert!(out[0].iter().all(|&s| s == 4.0));
+    }
+
+    #[test]
+    fn holding_is_bounded() {
+        let mut trim = EndTrim::default();
+        let mut out = Vec::new();
+        let mut released = 0;
+        for _ in 0..100 {
+            released += trim.push(&packet(1.0, 1024), 24, &mut out);
+            assert!(trim.held_frames() <= MAX_HELD_FRAMES + 1024);
+        }
+        assert!(released > 0);
+    }
+}
