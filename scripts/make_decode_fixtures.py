@@ -20,6 +20,11 @@ the same length and every block's mean and RMS within 1e-4 (0 for FLAC): if ever
 within 1e-4, so are those, and a shift or a gap of even a few samples moves them well past it.
 The script refuses a fixture whose references disagree on the length.
 
+Two more fixtures check that a wrong-looking decode is reported (the test asserts the warning
+and its numbers): `silence.ogg`, 3 s of digital silence through libvorbis, and
+`flac_truncated.flac`, a 3 s mono FLAC excerpt cut to 40 % of its bytes, whose STREAMINFO still
+declares the whole length.
+
 Needs ffmpeg, vorbis-tools, opus-tools, mpg123, flac and the reference venv (numpy, soundfile).
 """
 
@@ -119,6 +124,15 @@ def main():
         })
         print(f"{name}: {len(samples)} frames, {samples.shape[1]} channel(s), {ref_name}")
     (OUT / "reference.json").write_text(json.dumps({"fixtures": entries}, indent=1) + "\n")
+
+    run(["ffmpeg", "-y", "-v", "error", "-f", "lavfi", "-i", "anullsrc=r=44100:cl=stereo", "-t", "3",
+         "-c:a", "libvorbis", "-map_metadata", "-1", str(OUT / "silence.ogg")])
+    whole = OUT / "flac_whole.flac"
+    run(["ffmpeg", "-y", "-v", "error", "-ss", "61", "-t", "3", "-i", str(track), "-ac", "1",
+         "-c:a", "flac", "-map_metadata", "-1", str(whole)])
+    data = whole.read_bytes()
+    (OUT / "flac_truncated.flac").write_bytes(data[: len(data) * 2 // 5])
+    whole.unlink()
 
 
 if __name__ == "__main__":

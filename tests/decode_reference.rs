@@ -121,3 +121,50 @@ fn mp3_gapless_matches_mpg123() {
 fn flac_is_bit_exact_with_libflac() {
     check("flac_exact.flac");
 }
+
+/// The numbers in a warning, in order.
+fn numbers(text: &str) -> Vec<f64> {
+    text.split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .filter_map(|w| w.trim_matches('.').parse().ok())
+        .collect()
+}
+
+/// A stream that decodes to nothing but zeros while its packets keep coming says so.
+#[test]
+fn digital_silence_is_reported_with_the_numbers() {
+    let (planar, warnings) = decode(&fixture_dir().join("silence.ogg"));
+    assert_eq!(planar[0].len(), 3 * 44100);
+    let silence: Vec<&String> = warnings
+        .iter()
+        .filter(|w| w.contains("digital silence"))
+        .collect();
+    assert_eq!(silence.len(), 1, "{warnings:?}");
+    let n = numbers(silence[0]);
+    assert_eq!(n[0], (3 * 44100) as f64, "{}", silence[0]);
+    assert!(n[1] > 100.0, "packet count in {}", silence[0]);
+}
+
+/// Real audio is not called silent, and an intact file gets no warning at all (the reference
+/// tests above assert no warnings on four codecs).
+#[test]
+fn music_is_not_reported_as_silence() {
+    let (_, warnings) = decode(&fixture_dir().join("vorbis_midstream_granule.ogg"));
+    assert!(warnings.is_empty(), "{warnings:?}");
+}
+
+/// A FLAC cut to 40 % of its bytes: its header still declares 3 s, the decode gives far less,
+/// and the warning gives both lengths in samples.
+#[test]
+fn decode_short_of_the_declared_length_is_reported_with_the_numbers() {
+    let (planar, warnings) = decode(&fixture_dir().join("flac_truncated.flac"));
+    let decoded = planar[0].len();
+    assert!(decoded < 144_000 / 2, "{decoded}");
+    let short: Vec<&String> = warnings
+        .iter()
+        .filter(|w| w.contains("the header declares"))
+        .collect();
+    assert_eq!(short.len(), 1, "{warnings:?}");
+    let n = numbers(short[0]);
+    assert!(n.contains(&(decoded as f64)), "{}", short[0]);
+    assert!(n.contains(&144_000.0), "{}", short[0]);
+}

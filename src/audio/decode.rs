@@ -383,3 +383,19 @@ fn classify_open_error(err: &SymphoniaError) -> AnalysisError {
         other => AnalysisError::new(ErrorKind::Corrupt, other.to_string()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_of_packets_needs_ten_percent_and_a_second() {
+        // Encoder delay and padding are never "short".
+        assert!(!short_of_packets(2_158_656, 2_160_000));
+        assert!(!short_of_packets(0, 0));
+        // A quarter of a 45 s track lost: reported.
+        assert!(short_of_packets(1_620_000, 2_160_000));
+        // 20 % of a half-second clip is under a second of audio: not reported.
+        assert!(!short_of_packets(19_200, 24_000));
+    }
+}
