@@ -155,6 +155,11 @@ impl AudioStream {
             declared_duration_s,
         };
         let track_id = track.id;
+        let end_trim = if info.container == "ogg" && info.codec == "vorbis" {
+            EndTrim::last_packet_only()
+        } else {
+            EndTrim::default()
+        };
         Ok(AudioStream {
             format,
             decoder,
@@ -162,7 +167,7 @@ impl AudioStream {
             info,
             planar: Vec::new(),
             scratch: Vec::new(),
-            end_trim: EndTrim::default(),
+            end_trim,
             frames_decoded: 0,
             packets: 0,
             packet_bytes: 0,

@@ -9,7 +9,10 @@
 //! mid-stream trims loses hundreds of samples each time and shifts everything after them.
 //!
 //! So a packet's end trim is applied only if nothing but more trimmed packets follows it before
-//! the stream ends. Packets with a trim are held back until that is known; a packet without one
+//! the stream ends. libvorbis goes further: at the end of the stream it trims the last packet
+//! only, and never more than that packet decoded ([`EndTrim::last_packet_only`]); where an Ogg
+//! muxer's granules disagree with the packets, the padding the reader computes can span several
+//! packets, and trimming all of it would cut hundreds of samples libvorbis keeps. Packets with a trim are held back until that is known; a packet without one
 //! releases them untrimmed. Holding is bounded: past [`MAX_HELD_FRAMES`] the trims are taken as
 //! the demuxer gave them, so a stream that marks every packet cannot grow memory.
 
@@ -25,9 +28,18 @@ pub struct EndTrim {
     packets: Vec<(usize, usize)>,
     /// End trims that more audio followed, and so were not applied, in frames.
     ignored_frames: u64,
+    last_only: bool,
 }
 
 impl EndTrim {
+    /// At the end of the stream, apply only the last packet's trim (libvorbis's rule).
+    pub fn last_packet_only() -> EndTrim {
+        EndTrim {
+            last_only: true,
+            ..EndTrim::default()
+        }
+    }
+
     /// Frames held back now.
     pub fn held_frames(&self) -> usize {
         self.packets.iter().map(|&(n, _)| n).sum()
@@ -55,6 +67,16 @@ impl EndTrim {
             }
             self.held = vec![Vec::new(); planar.len()];
         }
+        if trim_end == 0 && self.packets.is_empty() {
+            // Nearly every packet: nothing held, nothing to decide.
+            out.resize_with(planar.len(), Vec::new);
+            out.truncate(planar.len());
+            for (dst, src) in out.iter_mut().zip(planar) {
+                dst.clear();
+                dst.extend_from_slice(src);
+            }
+            return frames;
+        }
         for (held, channel) in self.held.iter_mut().zip(planar) {
             held.extend_from_slice(channel);
         }
@@ -71,6 +93,13 @@ impl EndTrim {
 
     /// At the end of the stream: the held trims were real. Moves what remains into `out`.
     pub fn finish(&mut self, out: &mut Vec<Vec<f32>>) -> usize {
+        if self.last_only {
+            let last = self.packets.len().saturating_sub(1);
+            for (_, trim) in &mut self.packets[..last] {
+                self.ignored_frames += *trim as u64;
+                *trim = 0;
+            }
+        }
         self.release(true, out);
         out.first().map_or(0, Vec::len)
     }
@@ -118,6 +147,17 @@ mod tests {
         assert_eq!(trim.push(&packet(5.0, 100), 100, &mut out), 0);
         assert_eq!(trim.finish(&mut out), 70);
         assert!(out[0].iter().all(|&s| s == 4.0));
+    }
+
+    #[test]
+    fn libvorbis_trims_only_the_last_packet() {
+        let mut trim = EndTrim::last_packet_only();
+        let mut out = Vec::new();
+        assert_eq!(trim.push(&packet(1.0, 576), 204, &mut out), 0);
+        assert_eq!(trim.push(&packet(2.0, 128), 128, &mut out), 0);
+        assert_eq!(trim.push(&packet(3.0, 128), 128, &mut out), 0);
+        assert_eq!(trim.finish(&mut out), 576 + 128);
+        assert_eq!(trim.ignored_frames(), 204 + 128);
     }
 
     #[test]
