@@ -17,6 +17,9 @@
 //! - otherwise (primes, rates coprime to 16 kHz): a polyphase FIR ([`poly`]), ~200
 //!   multiply-adds per input sample (per output sample when upsampling).
 //!
+//! Values below [`OUTPUT_FLOOR`] (half a 24-bit step) come out as zero, and so does every
+//! sample whose input within the kernel's reach is digital silence.
+//!
 //! Contract, for every input rate from 1 kHz to 768 kHz: the whole stream's output has exactly
 //! `ceil(n_in · output_rate / input_rate)` samples, sample `n` is the input's band-limited value
 //! at `n / output_rate` seconds (no delay), the result does not depend on how the input is cut
@@ -31,6 +34,11 @@ use crate::error::{AnalysisError, ErrorKind, Result};
 /// Upper bound on the memory a resampler holds, whatever the rates in 1 kHz–768 kHz (worst case
 /// measured by `tests/resample_memory.rs`): coefficients, FFT plans, one block of history.
 pub const MAX_STATE_BYTES: usize = 4 << 20;
+
+/// Output below half a 24-bit step is set to zero. What lies there is no recording's content but
+/// the far tails of the filter (which differ between any two resamplers, soxr's included) and
+/// rounding; in the frames next to digital silence it would set the spectral centroid and ZCR.
+pub const OUTPUT_FLOOR: f32 = 1.0 / (1 << 24) as f32;
 
 /// Largest ratio denominator taken by the FFT path (its block spans at least this many inputs).
 const FFT_MAX_DENOMINATOR: usize = 1024;
@@ -93,6 +101,7 @@ impl MonoResampler {
     /// Appends the resampled form of `input` to `output`, as far as the filter allows so far.
     pub fn push(&mut self, input: &[f32], output: &mut Vec<f32>) {
         self.frames_in += input.len() as u64;
+        let first = output.len();
         let produced = &mut self.frames_out;
         match &mut self.path {
             Path::Same => {
@@ -102,16 +111,27 @@ impl MonoResampler {
             Path::Fft(p) => p.push(input, output, produced, u64::MAX),
             Path::Poly(p) => p.push(input, output, produced, u64::MAX),
         }
+        floor(&mut output[first..]);
     }
 
     /// Flushes the filter tail so the whole stream's output has its exact length.
     pub fn finish(&mut self, output: &mut Vec<f32>) {
         let target = (self.frames_in as u128 * self.l as u128).div_ceil(self.m as u128) as u64;
+        let first = output.len();
         let produced = &mut self.frames_out;
         match &mut self.path {
             Path::Same => {}
             Path::Fft(p) => p.flush(output, produced, target),
             Path::Poly(p) => p.flush(output, produced, target),
+        }
+        floor(&mut output[first..]);
+    }
+}
+
+fn floor(output: &mut [f32]) {
+    for y in output {
+        if y.abs() < OUTPUT_FLOOR {
+            *y = 0.0;
         }
     }
 }
