@@ -18,8 +18,10 @@ use super::kernel::Kernel;
 /// Transforms run in f64: in f32 their rounding noise, ~1e-7 of the block's peak and white,
 /// would be what quiet passages next to loud ones are made of (a centroid near 4 kHz there).
 ///
-/// Blocks span at least this many filter half-lengths, so that the overlap costs little.
+/// Blocks span at least this many filter half-lengths, so that the overlap costs little...
 const BLOCK_HALF_SPANS: usize = 16;
+/// ...unless that exceeds this many input samples (at 192 kHz and up), to bound the memory.
+const BLOCK_TARGET_MAX: usize = 32_768;
 
 pub struct FftPath {
     l: usize,
@@ -53,6 +55,7 @@ impl FftPath {
         let half = kernel.half_taps(input_rate);
         let overlap = half.div_ceil(m) * m;
         let blocks = (BLOCK_HALF_SPANS * half)
+            .min(BLOCK_TARGET_MAX)
             .max(2 * overlap + m)
             .div_ceil(m)
             .next_power_of_two()
