@@ -17,9 +17,10 @@ samples (float32, as librosa.load hands them over). Only the resampler differs. 
 * per-band mel power: 96 Slaney bands 0-8 kHz (n_fft 512, hop 256, librosa's melspectrogram),
   10·log10(mean power ours / mean power soxr) per band: the worst band, and the top band (95);
 * spectral centroid mean (librosa) and ZCR mean, relative difference in %, over the frames
-  whose soxr RMS is above -100 dBFS. In digital silence next to sound, soxr's filter tails leave
-  values of 1e-18..1e-9 where sonovec gives exact zeros; librosa gives such a frame a centroid
-  of ~4 kHz and an all-zero frame 0 Hz, so those frames measure nothing but rounding.
+  whose soxr RMS is above -100 dBFS, with soxr's values below half a 24-bit step set to zero as
+  sonovec's are (OUTPUT_FLOOR). In digital silence next to sound, soxr's filter tails leave
+  values of 1e-18..1e-9; librosa gives a frame of them a centroid of 3-6 kHz and zero
+  crossings, an all-zero frame 0 Hz and none, so such frames measure nothing but rounding.
 """
 import argparse
 import json
@@ -69,6 +70,7 @@ def compare(path, binary, tmp):
     mr = librosa.feature.melspectrogram(y=r.astype(np.float32), **stft).mean(axis=1)
     band = db(mo) - db(mr)
     sounding = librosa.feature.rms(y=r, frame_length=512, hop_length=256)[0] > 1e-5
+    r = np.where(np.abs(r) < 2.0 ** -24, 0.0, r)
     cen = [librosa.feature.spectral_centroid(y=x.astype(np.float32), sr=SR, n_fft=512,
                                              hop_length=256)[0][sounding].mean() for x in (o, r)]
     zcr = [librosa.feature.zero_crossing_rate(x, frame_length=512, hop_length=256)[0][sounding]
