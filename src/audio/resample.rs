@@ -40,6 +40,10 @@ pub const MAX_STATE_BYTES: usize = 4 << 20;
 /// rounding; in the frames next to digital silence it would set the spectral centroid and ZCR.
 pub const OUTPUT_FLOOR: f32 = 1.0 / (1 << 24) as f32;
 
+/// Rates the resampler takes, in Hz: its memory and CPU bounds are stated and tested for these
+/// (the decoder's limits refuse other rates before it is built; this is the last line).
+pub const RATE_RANGE: std::ops::RangeInclusive<u32> = 1_000..=768_000;
+
 /// Largest ratio denominator taken by the FFT path (its block spans at least this many inputs).
 const FFT_MAX_DENOMINATOR: usize = 1024;
 
@@ -64,10 +68,17 @@ pub struct MonoResampler {
 
 impl MonoResampler {
     pub fn new(input_rate: u32, output_rate: u32) -> Result<MonoResampler> {
-        if input_rate == 0 || output_rate == 0 {
+        if input_rate != output_rate
+            && !(RATE_RANGE.contains(&input_rate) && RATE_RANGE.contains(&output_rate))
+        {
             return Err(AnalysisError::new(
                 ErrorKind::UnsupportedFormat,
-                format!("cannot resample {input_rate} Hz to {output_rate} Hz"),
+                format!(
+                    "cannot resample {input_rate} Hz to {output_rate} Hz: rates from {} to {} Hz \
+                     are supported",
+                    RATE_RANGE.start(),
+                    RATE_RANGE.end()
+                ),
             ));
         }
         let g = gcd(input_rate as u64, output_rate as u64);

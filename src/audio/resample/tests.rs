@@ -204,3 +204,12 @@ fn digital_silence_stays_exactly_zero() {
         assert!(out[16_000..32_000].iter().filter(|&&y| y == 0.0).count() < 10);
     }
 }
+
+#[test]
+fn rates_outside_the_supported_range_are_refused() {
+    for rate in [0u32, 1, 999, 768_001, u32::MAX] {
+        let err = MonoResampler::new(rate, 16_000).err().expect("refused");
+        assert!(err.to_string().contains("1000 to 768000 Hz"), "{err}");
+    }
+    assert!(MonoResampler::new(16_000, 16_000).is_ok());
+}
