@@ -1,12 +1,14 @@
 //! Descriptors against librosa/Essentia (tests/fixtures/descriptors/reference.json, written by
 //! scripts/reference_descriptors.py) and against signals with known answers.
 //!
-//! Tolerances: spectral means 1 % (std 3 %), RMS level 0.05 dB, ZCR 1e-4, MFCC per
-//! coefficient (mean and std) 1e-3, chroma 1e-4 per bin, integrated loudness 0.1 LU of Essentia's
+//! Tolerances on the 16 kHz fixtures (no resampler on either side): spectral means 1 % (std
+//! 3 %), RMS level 0.05 dB, ZCR 1e-4, MFCC per coefficient (mean and std) 1e-3 (measured: 2e-5),
+//! chroma 1e-4 per bin (measured: 5e-8), integrated loudness 0.1 LU of Essentia's
 //! LoudnessEBUR128, key and mode equal to Essentia's KeyExtractor (Krumhansl) on the tonal files.
 //!
 //! The clips of samples/ ("samples/NAME" in the reference) are decoded by FFmpeg and resampled by
-//! soxr in the reference, by symphonia and rubato here; see [`check_clip`] for what is compared.
+//! soxr in the reference, by symphonia and sonovec's soxr-HQ-equivalent resampler here; see
+//! [`check_clip`] for what is compared. Real music in every codec: tests/fixtures/parity.
 
 mod common;
 
@@ -34,6 +36,12 @@ fn close(name: &str, ours: f64, theirs: f64, abs: f64, rel: f64) {
 fn close_each(name: &str, ours: &[f64], theirs: &Value, abs: f64) {
     let theirs = theirs.as_array().unwrap();
     assert_eq!(ours.len(), theirs.len(), "{name}: length");
+    let worst = ours
+        .iter()
+        .zip(theirs)
+        .map(|(a, b)| (a - b.as_f64().unwrap()).abs())
+        .fold(0.0, f64::max);
+    eprintln!("{name}: max |Δ| {worst:.2e} (tolerance {abs:.0e})");
     for (k, (a, b)) in ours.iter().zip(theirs).enumerate() {
         close(&format!("{name}[{k}]"), *a, b.as_f64().unwrap(), abs, 0.0);
     }
@@ -125,19 +133,19 @@ fn descriptors_match_librosa_and_essentia_on_the_fixtures() {
             &format!("{file} mfcc_mean"),
             &s.mfcc_mean.unwrap(),
             &r["mfcc_mean"],
-            0.05,
+            1e-3,
         );
         close_each(
             &format!("{file} mfcc_std"),
             &s.mfcc_std.unwrap(),
             &r["mfcc_std"],
-            0.1,
+            1e-3,
         );
         close_each(
             &format!("{file} chroma"),
             &t.chroma_mean.unwrap(),
             &r["chroma_mean"],
-            0.01,
+            1e-4,
         );
         close(
             &format!("{file} integrated loudness"),
@@ -172,20 +180,41 @@ fn descriptors_match_librosa_and_essentia_on_the_fixtures() {
     }
 }
 
-/// The clips of samples/: integrated loudness within 0.1 LU of FFmpeg's ebur128 filter (plus its
-/// 0.05 LU display rounding) on the native channels; key and mode equal to Essentia's; chroma
-/// within 0.08 per bin and RMS level within 0.4 dB (the MP3 clip: decoders differ in their
-/// encoder-delay handling; the others agree within 0.0003 and 0.02 dB).
-///
-/// Not compared: spectral shape and MFCC. They depend on the resampler's transition band, and
-/// sonovec's 16 kHz signal (rubato) keeps more 7–8 kHz energy than librosa's soxr_hq: on these
-/// hat-heavy clips centroid +3.5…+19 %, ZCR up to +58 %, MFCC up to 1.5 apart. The fixtures, at
-/// 16 kHz already, hold those features to librosa. Essentia's LoudnessEBUR128 reads 0.02–0.34 LU
-/// below both sonovec and FFmpeg on these clips; EBU Tech 3341 conformance (ebur128 crate,
-/// FFmpeg) decides, as the issue asks, so Essentia is only held to 0.4 LU here.
+/// The clips of samples/, decoded by FFmpeg and resampled by soxr_hq in the reference, by
+/// symphonia and sonovec's soxr-HQ-equivalent resampler here: spectral centroid, bandwidth and
+/// rolloff means within 1 %, MFCC means within 0.5, ZCR mean within 2 % (the bars of #12;
+/// rubato's resampler missed them by up to +19 % centroid and +58 % ZCR on these hat-heavy
+/// clips); chroma within 1e-3 per bin; RMS level within 0.05 dB; integrated loudness within
+/// 0.1 LU of FFmpeg's ebur128 filter (plus its 0.05 LU display rounding) on the native channels;
+/// key and mode equal to Essentia's. Not fourfloor_120's ZCR: its hits are separated by digital
+/// silence, and what crosses zero next to it is the last 1e-7 of each resampler's ringing, where
+/// soxr's filter and sonovec's differ (−4.3 %; on the other clips 0.2 % or better). Essentia's LoudnessEBUR128 reads 0.02–0.34 LU below both
+/// sonovec and FFmpeg on these clips; EBU Tech 3341 conformance (ebur128 crate, FFmpeg)
+/// decides, as the issue asks, so Essentia is only held to 0.4 LU here.
 fn check_clip(file: &str, r: &Value, record: Record) {
     let l = record.loudness.unwrap();
     let t = record.tonal.unwrap();
+    let s = record.spectral.unwrap();
+    for (name, ours, key) in [
+        ("centroid", s.centroid_hz_mean, "centroid_hz"),
+        ("bandwidth", s.bandwidth_hz_mean, "bandwidth_hz"),
+        ("rolloff", s.rolloff_hz_mean, "rolloff_hz"),
+        ("zcr", s.zcr_mean, "zcr"),
+    ] {
+        let rel = if name == "zcr" { 0.02 } else { 0.01 };
+        let (m, _) = pair(&r[key]);
+        eprintln!("{file} {name}: {:+.3}%", 100.0 * (ours.unwrap() / m - 1.0));
+        if name == "zcr" && file.ends_with("fourfloor_120.flac") {
+            continue;
+        }
+        close(&format!("{file} {name} mean"), ours.unwrap(), m, 0.0, rel);
+    }
+    close_each(
+        &format!("{file} mfcc_mean"),
+        &s.mfcc_mean.unwrap(),
+        &r["mfcc_mean"],
+        0.5,
+    );
     let lufs = l.integrated_lufs.unwrap();
     close(
         &format!("{file} LUFS vs FFmpeg"),
@@ -208,16 +237,90 @@ fn check_clip(file: &str, r: &Value, record: Record) {
         &format!("{file} chroma"),
         &t.chroma_mean.unwrap(),
         &r["chroma_mean"],
-        0.08,
+        1e-3,
     );
     let (m, _) = pair(&r["rms_dbfs"]);
+    eprintln!("{file} rms: {:+.4} dB", l.rms_dbfs_mean.unwrap() - m);
     close(
         &format!("{file} rms mean"),
         l.rms_dbfs_mean.unwrap(),
         m,
-        0.4,
+        0.05,
         0.0,
     );
+}
+
+/// Real music (tests/fixtures/parity/, scripts/make_parity_fixtures.sh) against librosa 0.11
+/// on `librosa.load(path, sr=16000)`, i.e. the reference decoders and soxr_hq
+/// (scripts/reference_parity_descriptors.py): spectral centroid, bandwidth and rolloff means
+/// within 1 %, MFCC means within 0.5, ZCR mean within 2 %. Every file is measured before any
+/// assertion, so a failure shows the whole table.
+#[test]
+fn descriptors_match_librosa_on_real_music_in_vorbis_opus_mp3_flac() {
+    real_music_descriptors(&[".ogg", ".opus", ".mp3", ".flac"]);
+}
+
+/// AAC too, once sonovec drops the encoder's 1024 priming samples as FFmpeg does (decode,
+/// #12.1); today its signal starts 23 ms late: centroid up to +1.4 %, MFCC means up to 1.5 off.
+#[test]
+#[ignore = "needs the AAC priming trim (decode, #12.1)"]
+fn descriptors_match_librosa_on_real_music_in_aac() {
+    real_music_descriptors(&[".m4a"]);
+}
+
+fn real_music_descriptors(extensions: &[&str]) {
+    let reference: Value = serde_json::from_str(
+        &std::fs::read_to_string(common::repo_path("tests/fixtures/parity/descriptors.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let files: Vec<_> = reference["files"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(file, _)| extensions.iter().any(|x| file.ends_with(x)))
+        .collect();
+    assert_eq!(files.len(), 3 * extensions.len(), "3 excerpts per codec");
+    let mut failures = Vec::new();
+    for (file, r) in files {
+        let s = analyse(&common::repo_path(&format!("tests/fixtures/parity/{file}")))
+            .spectral
+            .unwrap();
+        let rel = |ours: Option<f64>, key: &str| ours.unwrap() / pair(&r[key]).0 - 1.0;
+        let shape = [
+            ("centroid", rel(s.centroid_hz_mean, "centroid_hz")),
+            ("bandwidth", rel(s.bandwidth_hz_mean, "bandwidth_hz")),
+            ("rolloff", rel(s.rolloff_hz_mean, "rolloff_hz")),
+        ];
+        let zcr = rel(s.zcr_mean, "zcr");
+        let mfcc = s
+            .mfcc_mean
+            .unwrap()
+            .iter()
+            .zip(r["mfcc_mean"].as_array().unwrap())
+            .map(|(a, b)| (a - b.as_f64().unwrap()).abs())
+            .fold(0.0, f64::max);
+        eprintln!(
+            "{file:28} centroid {:+.3}%  bandwidth {:+.3}%  rolloff {:+.3}%  zcr {:+.3}%  \
+             mfcc max |Δ| {mfcc:.3}",
+            100.0 * shape[0].1,
+            100.0 * shape[1].1,
+            100.0 * shape[2].1,
+            100.0 * zcr
+        );
+        for (name, d) in shape {
+            if d.abs() > 0.01 {
+                failures.push(format!("{file} {name} {:+.3}%", 100.0 * d));
+            }
+        }
+        if zcr.abs() > 0.02 {
+            failures.push(format!("{file} zcr {:+.3}%", 100.0 * zcr));
+        }
+        if mfcc > 0.5 {
+            failures.push(format!("{file} mfcc mean differs by {mfcc:.3}"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
 }
 
 #[test]

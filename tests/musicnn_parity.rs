@@ -97,13 +97,12 @@ fn whole_chain_at_16_khz_matches_tensorflow() {
     }
 }
 
-/// The same from the samples at their native rates (44.1 and 48 kHz), where sonovec resamples
-/// with rubato and the reference with soxr_hq. Measured: cosine 0.9901 (opus), 0.9990 (flac),
-/// 0.9973 (mp3), 0.9991 (ogg), tags max |Δ| 0.024; the 16 kHz test above shows the whole gap
-/// is the resampler (and lossy decoders). These bounds guard against regressions, they are
-/// looser than the 0.999 / 0.01 bar, which only the 16 kHz path meets today.
+/// The same from the samples at their native rates (44.1 and 48 kHz): sonovec's decoders and
+/// soxr-HQ-equivalent resampler against librosa.load's (FFmpeg/libsndfile decoders, soxr_hq).
+/// Before the resampler followed soxr (rubato's FFT resampler) this measured cosine 0.9901
+/// (opus), 0.9990 (flac), 0.9973 (mp3), 0.9991 (ogg), tags max |Δ| 0.024.
 #[test]
-fn whole_chain_at_native_rates_is_within_the_resampler_gap() {
+fn whole_chain_at_native_rates_matches_tensorflow() {
     let analyzer = Analyzer::new(Config::default());
     for name in [
         "dnb_174.opus",
@@ -113,9 +112,64 @@ fn whole_chain_at_native_rates_is_within_the_resampler_gap() {
     ] {
         let stem = name.split('.').next().unwrap();
         let (cos, d_tags) = chain(&analyzer, &format!("samples/{name}"), stem);
-        assert!(cos >= 0.985, "{name}: cosine {cos}");
-        assert!(d_tags <= 0.035, "{name}: tags differ by {d_tags}");
+        assert!(cos >= 0.999, "{name}: cosine {cos}");
+        assert!(d_tags <= 0.01, "{name}: tags differ by {d_tags}");
     }
+}
+
+/// Real music in every codec (tests/fixtures/parity/, made by scripts/make_parity_fixtures.sh:
+/// 5 s excerpts of game soundtracks at 44.1 and 48 kHz, encoded whole by FFmpeg) against the TF
+/// model fed by librosa.load at 16 kHz. Every file is measured before any assertion, so a
+/// failure shows the whole table.
+#[test]
+fn whole_chain_on_real_music_matches_tensorflow_in_vorbis_opus_mp3_flac() {
+    real_music_parity(&[".ogg", ".opus", ".mp3", ".flac"]);
+}
+
+/// AAC (.m4a) as well: symphonia's MP4 reader does not yet drop the encoder's 1024 priming
+/// samples that FFmpeg drops, so sonovec's signal starts 23 ms late (cosine 0.947–0.985). The
+/// decode side of #12 owns that fix; this passes once it lands.
+#[test]
+#[ignore = "needs the AAC priming trim (decode, #12.1)"]
+fn whole_chain_on_real_music_matches_tensorflow_in_aac() {
+    real_music_parity(&[".m4a"]);
+}
+
+fn real_music_parity(extensions: &[&str]) {
+    let analyzer = Analyzer::new(Config::default());
+    let dir = common::repo_path("tests/fixtures/parity");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| extensions.iter().any(|x| n.ends_with(x)))
+        .collect();
+    names.sort();
+    assert_eq!(
+        names.len(),
+        3 * extensions.len(),
+        "3 excerpts per codec: {names:?}"
+    );
+    let mut failures = Vec::new();
+    for name in &names {
+        let stem = name.split('.').next().unwrap();
+        let path = format!("tests/fixtures/parity/{name}");
+        let (shape, per_patch) = common::read_npy_f32(&dir.join(format!("{stem}.penultimate.npy")));
+        let (_, per_patch_tags) = common::read_npy_f32(&dir.join(format!("{stem}.tags.npy")));
+        let record = analyzer.analyze_path(&common::repo_path(&path)).record;
+        assert!(record.is_ok(), "{path}: {:?}", record.error);
+        assert_eq!(record.embedding_patches, Some(shape[0] as usize), "{path}");
+        let tags: Vec<f32> = record.tags.as_ref().unwrap().iter().map(|t| t.p).collect();
+        let cos = cosine(
+            record.embedding.as_ref().unwrap(),
+            &mean_rows(&per_patch, EMBEDDING_DIM),
+        );
+        let d_tags = max_abs_diff(&tags, &mean_rows(&per_patch_tags, N_TAGS));
+        eprintln!("{name:28} cosine {cos:.6}  tags max |Δ| {d_tags:.4}");
+        if cos < 0.999 || d_tags > 0.01 {
+            failures.push(format!("{name}: cosine {cos:.6}, tags {d_tags:.4}"));
+        }
+    }
+    assert!(failures.is_empty(), "{failures:#?}");
 }
 
 #[test]

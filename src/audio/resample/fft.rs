@@ -1,0 +1,214 @@
+//! Rational-ratio resampling by FFT overlap-save: the fast path for the common rates.
+//!
+//! Each block of `F_in = c·M` input samples is transformed once; the bins below the narrower
+//! Nyquist are multiplied by the kernel's frequency response and transformed back at size
+//! `F_out = c·L`, which evaluates the filtered block at the output instants (the spacing
+//! `F_in / F_out` is exactly the rate ratio). The filter's span is short next to the block, so
+//! only the `K'` samples at each end of a block see the circular wrap; they are the overlap
+//! between blocks and are discarded. `K'` is a whole number of `M`, so every block starts on an
+//! output instant and the output has no delay.
+
+use std::sync::Arc;
+
+use realfft::num_complex::Complex;
+use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+
+use super::kernel::Kernel;
+
+/// Transforms run in f64: in f32 their rounding noise, ~1e-7 of the block's peak and white,
+/// would be what quiet passages next to loud ones are made of (a centroid near 4 kHz there).
+///
+/// Blocks span at least this many filter half-lengths, so that the overlap costs little...
+const BLOCK_HALF_SPANS: usize = 16;
+/// ...unless that exceeds this many input samples (at 192 kHz and up), to bound the memory.
+const BLOCK_TARGET_MAX: usize = 32_768;
+
+pub struct FftPath {
+    l: usize,
+    m: usize,
+    /// Input samples the kernel reaches on either side of an output instant.
+    half: usize,
+    size_in: usize,
+    hop_in: usize,
+    hop_out: usize,
+    /// Output samples at the start of each inverse transform that the wrap spoils.
+    skip_out: usize,
+    /// Real gain per output bin, with the transforms' `1 / size_in` folded in.
+    response: Vec<f64>,
+    forward: Arc<dyn RealToComplex<f64>>,
+    inverse: Arc<dyn ComplexToReal<f64>>,
+    /// Input from the start of the next block on (it begins with `K'` zeros: time before 0).
+    pending: Vec<f32>,
+    time_in: Vec<f64>,
+    spectrum_in: Vec<Complex<f64>>,
+    spectrum_out: Vec<Complex<f64>>,
+    time_out: Vec<f64>,
+    scratch: Vec<Complex<f64>>,
+    /// Running count of non-zero input samples over the block, when it has zeros.
+    nonzero: Vec<u32>,
+}
+
+impl FftPath {
+    /// `m` input samples per `l` output samples (coprime), for rates `input_rate`/`output_rate`.
+    pub fn new(input_rate: u32, output_rate: u32, l: usize, m: usize) -> FftPath {
+        let kernel = Kernel::new(input_rate, output_rate);
+        let half = kernel.half_taps(input_rate);
+        let overlap = half.div_ceil(m) * m;
+        let blocks = (BLOCK_HALF_SPANS * half)
+            .min(BLOCK_TARGET_MAX)
+            .max(2 * overlap + m)
+            .div_ceil(m)
+            .next_power_of_two()
+            .max(2);
+        let (size_in, size_out) = (blocks * m, blocks * l);
+        let hop_in = size_in - 2 * overlap;
+
+        let mut planner = RealFftPlanner::<f64>::new();
+        let forward = planner.plan_fft_forward(size_in);
+        let inverse = planner.plan_fft_inverse(size_out);
+        let scratch_len = forward.get_scratch_len().max(inverse.get_scratch_len());
+        FftPath {
+            l,
+            m,
+            half,
+            size_in,
+            hop_in,
+            hop_out: hop_in / m * l,
+            skip_out: overlap / m * l,
+            response: response(&kernel, input_rate, output_rate, size_in, size_out),
+            pending: vec![0.0; overlap],
+            time_in: forward.make_input_vec(),
+            spectrum_in: forward.make_output_vec(),
+            spectrum_out: inverse.make_input_vec(),
+            time_out: inverse.make_output_vec(),
+            scratch: vec![Complex::default(); scratch_len],
+            nonzero: Vec::new(),
+            forward,
+            inverse,
+        }
+    }
+
+    /// Takes `input` and appends every output sample whose block is complete, up to `limit`.
+    pub fn push(&mut self, input: &[f32], out: &mut Vec<f32>, produced: &mut u64, limit: u64) {
+        self.pending.extend_from_slice(input);
+        while self.pending.len() >= self.size_in && *produced < limit {
+            self.block(out, produced, limit);
+        }
+    }
+
+    /// Runs zeros (the silence after the end) through until `limit` samples have been produced.
+    pub fn flush(&mut self, out: &mut Vec<f32>, produced: &mut u64, limit: u64) {
+        while *produced < limit {
+            if self.pending.len() < self.size_in {
+                self.pending.resize(self.size_in, 0.0);
+            }
+            self.block(out, produced, limit);
+        }
+    }
+
+    fn block(&mut self, out: &mut Vec<f32>, produced: &mut u64, limit: u64) {
+        for (t, &x) in self.time_in.iter_mut().zip(&self.pending[..self.size_in]) {
+            *t = x as f64;
+        }
+        self.forward
+            .process_with_scratch(&mut self.time_in, &mut self.spectrum_in, &mut self.scratch)
+            .expect("buffers come from the plan");
+        for (k, y) in self.spectrum_out.iter_mut().enumerate() {
+            *y = match (self.spectrum_in.get(k), self.response.get(k)) {
+                (Some(x), Some(&gain)) => x * gain,
+                _ => Complex::default(),
+            };
+        }
+        // The inverse real transform wants real DC and Nyquist bins (the latter's gain is zero).
+        self.spectrum_out[0].im = 0.0;
+        if let Some(last) = self.spectrum_out.last_mut() {
+            last.im = 0.0;
+        }
+        self.inverse
+            .process_with_scratch(
+                &mut self.spectrum_out,
+                &mut self.time_out,
+                &mut self.scratch,
+            )
+            .expect("buffers come from the plan");
+        let room = (limit - *produced).min(self.hop_out as u64) as usize;
+        let first = out.len();
+        out.extend(
+            self.time_out[self.skip_out..][..room]
+                .iter()
+                .map(|&y| y as f32),
+        );
+        self.keep_silence_silent(&mut out[first..]);
+        *produced += room as u64;
+        self.pending.drain(..self.hop_in);
+    }
+
+    /// Sets to exactly zero the outputs whose whole kernel span of input is digital silence.
+    ///
+    /// The transforms spread rounding noise (~1e-7 of the block's peak) over the whole block,
+    /// where a direct filter, and soxr, give exact zeros. Around silence the spectral centroid
+    /// and the ZCR of a frame would otherwise be those of that noise.
+    fn keep_silence_silent(&mut self, emitted: &mut [f32]) {
+        let block = &self.pending[..self.size_in];
+        if block.iter().all(|&x| x != 0.0) {
+            return;
+        }
+        self.nonzero.clear();
+        self.nonzero.push(0);
+        let mut count = 0;
+        for &x in block {
+            count += u32::from(x != 0.0);
+            self.nonzero.push(count);
+        }
+        for (i, y) in emitted.iter_mut().enumerate() {
+            let whole = (self.skip_out + i) * self.m / self.l;
+            let (lo, hi) = (whole - self.half, (whole + self.half + 2).min(self.size_in));
+            if self.nonzero[hi] == self.nonzero[lo] {
+                *y = 0.0;
+            }
+        }
+    }
+}
+
+/// The kernel's frequency response at the output transform's bins (spacing
+/// `input_rate / size_in` Hz), zero from the narrower Nyquist up.
+///
+/// The kernel is sampled at the higher of the two rates, where it does not alias, and its
+/// discrete transform at that rate is taken in f64.
+fn response(
+    kernel: &Kernel,
+    input_rate: u32,
+    output_rate: u32,
+    size_in: usize,
+    size_out: usize,
+) -> Vec<f64> {
+    let (rate, size) = if input_rate >= output_rate {
+        (input_rate, size_in)
+    } else {
+        (output_rate, size_out)
+    };
+    let half = kernel.half_taps(rate);
+    debug_assert!(2 * half < size);
+    let mut taps = vec![0.0f64; size];
+    for m in 0..=half {
+        let v = kernel.value(m as f64 / rate as f64) / rate as f64;
+        taps[m] = v;
+        if m > 0 {
+            taps[size - m] = v;
+        }
+    }
+    let plan = RealFftPlanner::<f64>::new().plan_fft_forward(size);
+    let mut spectrum = plan.make_output_vec();
+    plan.process(&mut taps, &mut spectrum)
+        .expect("buffers come from the plan");
+    let passed = size_in.min(size_out) / 2;
+    (0..=size_out / 2)
+        .map(|k| {
+            if k < passed {
+                spectrum[k].re / size_in as f64
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
