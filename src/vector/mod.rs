@@ -26,21 +26,26 @@ pub use weights::BlockWeights;
 pub const EMBEDDING_LEN: usize = crate::embed::EMBEDDING_DIM;
 /// Length of the tags block.
 pub const TAGS_LEN: usize = crate::embed::N_TAGS;
-/// The model whose vectors carry the bare version; any other model's name is appended.
-pub const DEFAULT_MODEL: &str = "msd_musicnn";
+/// The id of the bundled MSD musicnn (`msd_musicnn@<sha256 prefix>`): the one model whose
+/// vectors carry the bare version.
+pub fn default_model_id() -> String {
+    crate::embed::ModelChoice::Msd
+        .id()
+        .expect("the bundled model is compiled in")
+}
 
 /// What a run's vectors are made of: the embedding model (if any) and the block weights.
 #[derive(Clone, Debug, PartialEq)]
 pub struct VectorSpec {
-    /// Name of the embedding model (`msd_musicnn`, `mtt_musicnn`, a file's stem), `None` for
-    /// descriptors only.
+    /// Id of the embedding model (`<name>@<sha256 prefix>`, see `ModelChoice::id`), `None`
+    /// for descriptors only.
     pub model: Option<String>,
     pub weights: BlockWeights,
 }
 
 impl Default for VectorSpec {
     fn default() -> Self {
-        VectorSpec::new(Some(DEFAULT_MODEL.to_string()), None)
+        VectorSpec::new(Some(default_model_id()), None)
     }
 }
 
@@ -55,15 +60,16 @@ impl VectorSpec {
 
     /// The `vector_version` of this spec's vectors. Vectors of equal versions are comparable;
     /// the version names everything that changes them: the base version of `models/vector.json`,
-    /// then `+<model>` for a model other than MSD musicnn and `+w<e>,<t>,<d>` for non-default
-    /// weights; `<base>-descriptors` without a model (the weights then do not matter).
+    /// then `+<model id>` for a model other than the bundled MSD musicnn (named by its content
+    /// hash, so a retrained model with the same file name gets its own version) and
+    /// `+w<e>,<t>,<d>` for non-default weights; `<base>-descriptors` without a model (the weights then do not matter).
     pub fn version(&self) -> String {
         let bundled = VectorModel::bundled();
         let Some(model) = &self.model else {
             return descriptors_only_version();
         };
         let mut version = bundled.version.clone();
-        if model != DEFAULT_MODEL {
+        if *model != default_model_id() {
             version.push('+');
             version.push_str(model);
         }
