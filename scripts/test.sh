@@ -39,7 +39,7 @@ step "python: pytest"
 run_pytest bindings/python/tests --ignore=bindings/python/tests/engines
 
 step "python: stubs (mypy.stubtest)"
-"$PY" -m mypy.stubtest sonovec --allowlist bindings/python/stubtest-allowlist.txt
+"$PY" -m mypy.stubtest sonovec --mypy-config-file bindings/python/mypy.ini
 
 if [ "${SONOVEC_SKIP_ENGINES:-0}" != 1 ]; then
   step "engines: install ray and pyspark"

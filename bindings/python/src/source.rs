@@ -83,6 +83,12 @@ impl Source {
 /// The bytes of any object with the buffer protocol, in C order. `bytes(obj)`: pyo3's
 /// `PyBuffer` is not in the stable ABI of Python 3.10, which the one wheel targets.
 fn buffer_bytes(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
-    let bytes = obj.py().get_type::<PyBytes>().call1((obj,))?;
+    // `memoryview` first: `bytes(12345)` would make 12345 zero bytes of an int.
+    let view = obj
+        .py()
+        .import("builtins")?
+        .getattr("memoryview")?
+        .call1((obj,))?;
+    let bytes = view.call_method0("tobytes")?;
     Ok(bytes.cast::<PyBytes>()?.as_bytes().to_vec())
 }

@@ -17,7 +17,19 @@ from ._errors import (
 )
 
 __version__: str
-__all__: list[str]
+__all__ = [
+    "Extractor",
+    "load",
+    "schema",
+    "SonovecError",
+    "DecodeError",
+    "UnsupportedFormatError",
+    "CorruptFileError",
+    "EmptyFileError",
+    "TooLongError",
+    "ReadError",
+    "InternalError",
+]
 
 Source = Union[str, os.PathLike[str], bytes, bytearray, memoryview, IO[bytes]]
 

@@ -2,13 +2,16 @@ import os
 from typing import Any, Iterable, Mapping
 
 import numpy as np
+from typing_extensions import disjoint_base
 
+__all__ = ["Extractor", "_schema", "load", "__version__"]
 __version__: str
 
+@disjoint_base
 class Extractor:
     def __new__(
         cls,
-        model: str | os.PathLike[str] | None = "msd",
+        model: str | os.PathLike[str] | None = ...,
         embed_seconds: float | None = None,
         jobs: int | None = 1,
         max_duration: float = 21600.0,
@@ -41,9 +44,9 @@ class Extractor:
     def __reduce__(self) -> tuple[Any, ...]: ...
 
 def _schema(
-    model: str | os.PathLike[str] | None = "msd",
+    model: str | os.PathLike[str] | None = ...,
     vector_weights: str | Mapping[str, float] | None = None,
 ) -> bytes: ...
 def load(
-    source: Any, sr: int | None = 16000, mono: bool = True, max_duration: float = 21600.0
+    source: Any, sr: int | None = ..., mono: bool = True, max_duration: float = 21600.0
 ) -> tuple[np.ndarray, int]: ...
