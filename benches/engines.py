@@ -101,7 +101,7 @@ def run_ray(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
     cpu0 = self_cpu()
     started = time.perf_counter()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    ds = ray.data.read_binary_files(str(files_dir), include_paths=True)
+    ds = ray.data.read_binary_files(str(files_dir), include_paths=True, num_cpus=0)
     ds.map_batches(sonovec.ray.SonovecUDF, fn_constructor_kwargs={"embed_seconds": embed_seconds},
                    concurrency=2, num_cpus=1, batch_size=2,
                    batch_format="pyarrow").write_parquet(str(out))
@@ -120,6 +120,7 @@ def run_spark(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
 
     import sonovec.spark
 
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     cpu0 = self_cpu()
     started = time.perf_counter()
     spark = (SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")

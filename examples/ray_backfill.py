@@ -17,7 +17,7 @@ import ray
 import sonovec
 import sonovec.ray
 
-AUDIO = ["*.mp3", "*.ogg", "*.oga", "*.opus", "*.flac", "*.wav", "*.m4a", "*.aiff", "*.aif"]
+AUDIO = ["mp3", "ogg", "oga", "opus", "flac", "wav", "m4a", "aiff", "aif"]
 
 
 def main() -> None:
@@ -35,9 +35,9 @@ def main() -> None:
     files = ray.data.read_binary_files(
         args.root,
         include_paths=True,
-        partition_filter=ray.data.datasource.FileExtensionFilter(
-            [a.removeprefix("*.") for a in AUDIO]
-        ),
+        file_extensions=AUDIO,
+        # Reading is I/O: the actors hold every CPU, and a read asking for one would wait.
+        num_cpus=0,
     )
     tracks = files.map_batches(
         sonovec.ray.SonovecUDF,

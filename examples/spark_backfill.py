@@ -10,6 +10,8 @@ worker through mapInArrow (one sonovec.Extractor, so one model load, per worker 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import time
 
 from pyspark.sql import SparkSession
@@ -29,6 +31,8 @@ def main() -> None:
     ap.add_argument("--embed-seconds", type=float, default=None)
     args = ap.parse_args()
 
+    # Spark's Python workers run `python3` from PATH unless told: use the one running this.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     spark = (
         SparkSession.builder.master(f"local[{args.cores}]")
         .appName("sonovec")

@@ -69,7 +69,9 @@ impl VectorSpec {
             return descriptors_only_version();
         };
         let mut version = bundled.version.clone();
-        if *model != default_model_id() {
+        // The hash decides: the bundled weights under another file name are the same model.
+        let hash = |id: &str| id.rsplit_once('@').map(|(_, h)| h.to_string());
+        if hash(model).is_none() || hash(model) != hash(&default_model_id()) {
             version.push('+');
             version.push_str(model);
         }
@@ -202,4 +204,50 @@ fn unit(mut values: Vec<f64>) -> Vec<f64> {
 
 fn to_f32(values: Vec<f64>) -> Vec<f32> {
     values.into_iter().map(|v| v as f32).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embed::ModelChoice;
+    use crate::{Config, EmbeddingConfig};
+
+    fn version_of(choice: ModelChoice) -> String {
+        Config {
+            embedding: Some(EmbeddingConfig {
+                model: choice,
+                seconds: None,
+            }),
+            ..Config::default()
+        }
+        .vector_spec()
+        .version()
+    }
+
+    #[test]
+    fn the_version_names_the_model_by_its_content_hash() {
+        let bundled = std::fs::read(crate::embed::models_dir().join("msd_musicnn.safetensors"))
+            .expect("the bundled model");
+        let dir = tempfile::tempdir().unwrap();
+        // Same file name as the bundled model, other weights (a retrained model).
+        let retrained = dir.path().join("msd_musicnn.safetensors");
+        let mut other = bundled.clone();
+        *other.last_mut().unwrap() ^= 1;
+        std::fs::write(&retrained, &other).unwrap();
+        // The bundled weights under another name.
+        let renamed = dir.path().join("renamed.safetensors");
+        std::fs::write(&renamed, &bundled).unwrap();
+
+        let base = default_version();
+        assert_eq!(version_of(ModelChoice::Msd), base);
+        assert_eq!(version_of(ModelChoice::File(renamed)), base);
+        let retrained = version_of(ModelChoice::File(retrained));
+        assert!(
+            retrained.starts_with(&format!("{base}+msd_musicnn@")) && retrained != base,
+            "{retrained}"
+        );
+        let mtt = version_of(ModelChoice::Mtt);
+        assert!(mtt.starts_with(&format!("{base}+mtt_musicnn@")), "{mtt}");
+        assert_ne!(mtt, retrained);
+    }
 }

@@ -3,6 +3,8 @@ Extractor.extract_batch's table, row for row (rows matched by path)."""
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -43,7 +45,10 @@ def test_ray_data_writes_what_extract_batch_returns(tmp_path, expected):
         files = ray.data.read_binary_files(
             str(SAMPLES),
             include_paths=True,
-            partition_filter=ray.data.datasource.FileExtensionFilter(AUDIO_EXT),
+            file_extensions=AUDIO_EXT,
+            # Reading is I/O: with both CPUs held by the two actors, a read task that asks for
+            # a CPU would wait for ever.
+            num_cpus=0,
         )
         files.map_batches(
             sonovec.ray.SonovecUDF,
@@ -65,6 +70,8 @@ def test_spark_writes_what_extract_batch_returns(tmp_path, expected):
 
     import sonovec.spark
 
+    # Spark's Python workers run `python3` from PATH unless told: use this venv's.
+    os.environ["PYSPARK_PYTHON"] = sys.executable
     spark = (
         SparkSession.builder.master("local[2]")
         .appName("sonovec-test")
