@@ -349,6 +349,7 @@ mod tests {
     use super::*;
     use arrow_array::cast::AsArray;
     use arrow_array::types::Float32Type;
+    use arrow_array::Array;
 
     #[test]
     fn columns_read_the_record_and_absent_values_are_null() {
