@@ -149,7 +149,13 @@ def main() -> None:
     ap.add_argument("--engines", default="cli,ray,spark")
     args = ap.parse_args()
 
-    files = sorted(p for p in Path(args.root).rglob("*") if p.suffix.lower() in EXTS)
+    # Distinct files only (the shared set has links to the same track): the CLI would skip a
+    # duplicate by its content id while the engines analyse every row.
+    found = {p.resolve() for p in Path(args.root).rglob("*") if p.suffix.lower() in EXTS}
+    by_content = {}
+    for p in sorted(found):
+        by_content.setdefault(p.stat().st_size, p)
+    files = sorted(by_content.values())
     files = files[:: max(1, len(files) // args.limit)][: args.limit]
     work = Path(tempfile.mkdtemp(prefix="sonovec-engines-"))
     inputs = work / "in"
