@@ -1,12 +1,13 @@
 """Ray Data: a class UDF that analyses the files of ``ray.data.read_binary_files``.
 
 >>> import ray, sonovec.ray
->>> ds = ray.data.read_binary_files("music/", include_paths=True)
+>>> ds = ray.data.read_binary_files("music/", include_paths=True, num_cpus=0)
 >>> ds.map_batches(sonovec.ray.SonovecUDF, concurrency=4, num_cpus=1,
 ...                batch_format="pyarrow", batch_size=16).write_parquet("out/")
 
 Each actor loads the model once (in ``__init__``) and analyses its batches with ``jobs``
-threads (give it ``num_cpus=jobs``). Rows are the records of :func:`sonovec.schema`; a file
+threads (give it ``num_cpus=jobs``). Read with ``num_cpus=0``: when the actors hold every core,
+a read task asking for one never starts. Rows are the records of :func:`sonovec.schema`; a file
 that cannot be analysed is a row with ``error_kind`` and ``error_message``.
 """
 
@@ -47,8 +48,8 @@ class SonovecUDF:
         if isinstance(batch, Mapping):
             batch = pa.table(dict(batch))
         paths = batch.column("path").to_pylist() if "path" in batch.column_names else None
-        # Buffers, not bytes objects: Rust copies each file once, straight from Arrow memory.
-        data = [chunk_buffer for chunk_buffer in _buffers(batch.column("bytes"))]
+        # Arrow buffers rather than Python bytes: no bytes object per file on the Python side.
+        data = _buffers(batch.column("bytes"))
         return self.extractor.extract_batch(data, paths=paths)
 
 
