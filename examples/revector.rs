@@ -37,7 +37,10 @@ fn main() {
     }
     let out = OutputDir::create(Path::new(&args[1])).expect("output folder");
     jsonl::write_records(&out.tracks_path(), &records).expect("writable tracks.jsonl");
-    let tags = match model.as_deref().map(|id| id.split('@').next().unwrap_or(id)) {
+    let tags = match model
+        .as_deref()
+        .map(|id| id.split('@').next().unwrap_or(id))
+    {
         Some("mtt_musicnn") => Some(Model::load(&ModelChoice::Mtt).expect("bundled").tags),
         Some(_) => Some(Model::load(&ModelChoice::Msd).expect("bundled").tags),
         None => None,
