@@ -9,7 +9,7 @@ use std::path::Path;
 
 use sonovec::embed::{Model, ModelChoice};
 use sonovec::output::{jsonl, OutputDir};
-use sonovec::vector::{VectorModel, VectorSpec, DEFAULT_MODEL};
+use sonovec::vector::{VectorModel, VectorSpec};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -27,7 +27,8 @@ fn main() {
     let model = records
         .iter()
         .find_map(|r| r.model.as_deref())
-        .map(|id| id.split('@').next().unwrap_or(DEFAULT_MODEL).to_string());
+        // The vector version names the model by its id (name@content hash), as the records do.
+        .map(str::to_string);
     let spec = VectorSpec::new(model.clone(), weights);
     for record in records.iter_mut().filter(|r| r.is_ok()) {
         let (version, vector) = spec.assemble(record);
@@ -36,7 +37,10 @@ fn main() {
     }
     let out = OutputDir::create(Path::new(&args[1])).expect("output folder");
     jsonl::write_records(&out.tracks_path(), &records).expect("writable tracks.jsonl");
-    let tags = match model.as_deref() {
+    let tags = match model
+        .as_deref()
+        .map(|id| id.split('@').next().unwrap_or(id))
+    {
         Some("mtt_musicnn") => Some(Model::load(&ModelChoice::Mtt).expect("bundled").tags),
         Some(_) => Some(Model::load(&ModelChoice::Msd).expect("bundled").tags),
         None => None,

@@ -34,8 +34,13 @@ pub struct Config {
 
 impl Config {
     /// What this configuration's content vectors are made of (and so their `vector_version`).
+    /// Hashes a model file (`ModelChoice::File`) to name it; an unreadable one, which no
+    /// analyzer can load, falls back to its name.
     pub fn vector_spec(&self) -> VectorSpec {
-        let model = self.embedding.as_ref().map(|e| e.model.name());
+        let model = self
+            .embedding
+            .as_ref()
+            .map(|e| e.model.id().unwrap_or_else(|_| e.model.name()));
         VectorSpec::new(model, self.vector_weights)
     }
 }
@@ -119,6 +124,8 @@ pub struct Analyzer {
     config: Config,
     plan: SpectrogramPlan,
     model: Option<Model>,
+    /// The vector spec of the loaded model (so a model file is hashed once, not per track).
+    vector: VectorSpec,
 }
 
 thread_local! {
@@ -194,10 +201,12 @@ impl Analyzer {
             Some(embedding) => Some(Model::load(&embedding.model)?),
             None => None,
         };
+        let vector = VectorSpec::new(model.as_ref().map(|m| m.id.clone()), config.vector_weights);
         Ok(Analyzer {
             config,
             plan,
             model,
+            vector,
         })
     }
 
@@ -205,10 +214,15 @@ impl Analyzer {
         &self.config
     }
 
+    /// The `vector_version` of this analyzer's content vectors.
+    pub fn vector_version(&self) -> String {
+        self.vector.version()
+    }
+
     /// The layout of this analyzer's content vectors (`vectors.json`), tags named by its model.
     pub fn vector_layout(&self) -> crate::vector::Layout {
         let tags = self.model.as_ref().map(|m| m.tags.as_slice());
-        self.config.vector_spec().layout(tags)
+        self.vector.layout(tags)
     }
 
     /// Analyses the file at `path`. Never panics: every failure is an `error` in the record.
@@ -314,7 +328,12 @@ impl Analyzer {
                 None => Embedder::new(model),
             }
         });
-        let mut sinks = Extractors::new(&spectrogram_config, &self.config, embedder);
+        let mut sinks = Extractors::new(
+            &spectrogram_config,
+            &self.config,
+            self.vector.clone(),
+            embedder,
+        );
         let (mut mono, mut analysis) = (Vec::new(), Vec::new());
         let mut repairs = Repairs::default();
 
@@ -439,13 +458,14 @@ impl<'m> Extractors<'m> {
     fn new(
         spectrogram: &SpectrogramConfig,
         config: &Config,
+        vector: VectorSpec,
         embedder: Option<Embedder<'m>>,
     ) -> Self {
         Extractors {
             descriptors: Descriptors::new(spectrogram),
             tempo: TempoTracker::new(spectrogram.n_mels, spectrogram.frame_rate()),
             keep_beats: config.beats,
-            vector: config.vector_spec(),
+            vector,
             embedder,
             spent: Spent::default(),
         }

@@ -20,6 +20,7 @@ pub mod output;
 pub mod projection;
 pub mod record;
 pub mod search;
+#[cfg(feature = "serve")]
 pub mod serve;
 pub mod vector;
 

@@ -149,6 +149,20 @@ impl Catalog {
         self.exists("SELECT 1 FROM tracks WHERE id = ?1", id)
     }
 
+    /// True if content `id` is catalogued with vectors of `vector_version` (content stored with
+    /// another model or weights is not done).
+    pub fn has_track_with(&self, id: &str, vector_version: &str) -> io::Result<bool> {
+        self.conn
+            .query_row(
+                "SELECT 1 FROM tracks WHERE id = ?1 AND vector_version = ?2",
+                [id, vector_version],
+                |_| Ok(()),
+            )
+            .optional()
+            .map(|found| found.is_some())
+            .map_err(db_error)
+    }
+
     /// True if content `id` is recorded as a failure.
     pub fn has_failure(&self, id: &str) -> io::Result<bool> {
         self.exists("SELECT 1 FROM failures WHERE key = ?1", id)

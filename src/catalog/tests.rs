@@ -123,3 +123,15 @@ fn reopening_keeps_everything_and_checks_the_schema() {
     assert_eq!(mode, "wal");
     assert!(Catalog::open_existing(&dir.path().join("missing.db")).is_err());
 }
+
+#[test]
+fn a_track_is_done_only_for_the_vector_version_it_was_stored_with() {
+    let (_dir, mut catalog) = open_temp();
+    catalog.store(&analysed("dd", "d.flac", vec![1.0])).unwrap();
+    assert!(catalog.has_track_with("dd", "test-1").unwrap());
+    // Another model's vectors are not there yet: `watch` and `serve` analyse it again.
+    assert!(!catalog
+        .has_track_with("dd", "test-1+mtt_musicnn@0123")
+        .unwrap());
+    assert!(!catalog.has_track_with("ee", "test-1").unwrap());
+}

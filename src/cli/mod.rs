@@ -14,9 +14,11 @@ mod eval_tempo;
 mod export;
 mod extract;
 mod fit_projection;
+#[cfg(feature = "serve")]
 mod serve;
 mod similar;
 mod walk;
+#[cfg(feature = "serve")]
 mod watch;
 
 use std::io;
@@ -107,8 +109,10 @@ enum Command {
     FitProjection(fit_projection::Args),
     /// Score tempo and beats against a labelled set (Acc1, Acc2, beat F-measure, P-score).
     EvalTempo(eval_tempo::Args),
+    #[cfg(feature = "serve")]
     /// Serve an HTTP API that analyses uploads into a catalog.
     Serve(serve::Args),
+    #[cfg(feature = "serve")]
     /// Watch a drop folder and analyse each new or changed audio file into a catalog.
     Watch(watch::Args),
     /// Time every pipeline stage with one worker and with all, next to the decode-only floor
@@ -173,7 +177,9 @@ pub fn run(cli: Cli) -> io::Result<Outcome> {
         Command::Similar(args) => similar::run(args, config),
         Command::FitProjection(args) => fit_projection::run(args, config),
         Command::EvalTempo(args) => eval_tempo::run(args, config),
+        #[cfg(feature = "serve")]
         Command::Serve(args) => serve::run(args, config, cli.jobs),
+        #[cfg(feature = "serve")]
         Command::Watch(args) => watch::run(args, config),
         Command::Bench(args) => bench::run(args, config, cli.jobs),
     }

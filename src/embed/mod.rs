@@ -9,7 +9,7 @@ mod sink;
 mod weights;
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 pub use network::{
     Workspace, DOMINANT_GEMM, EMBEDDING_DIM, MACS_PER_PATCH, N_MELS, N_TAGS, PATCH_FRAMES,
@@ -44,6 +44,31 @@ impl ModelChoice {
             ModelChoice::Mtt => "mtt_musicnn".to_string(),
             ModelChoice::File(path) => file_model_name(path).to_string(),
         }
+    }
+}
+
+impl ModelChoice {
+    /// The model's id, `<name>@<first 12 hex digits of its safetensors file's SHA-256>`, as
+    /// [`Model::id`] would be after loading, without parsing the weights. The content hash, not
+    /// the name, is what tells two models apart: a retrained `msd_musicnn.safetensors` gets an
+    /// id of its own.
+    pub fn id(&self) -> Result<String, WeightsError> {
+        static MSD_ID: OnceLock<String> = OnceLock::new();
+        static MTT_ID: OnceLock<String> = OnceLock::new();
+        let id = |name: &str, bytes: &[u8]| format!("{name}@{}", &sha256_hex(bytes)[..12]);
+        Ok(match self {
+            ModelChoice::Msd => MSD_ID
+                .get_or_init(|| id("msd_musicnn", MSD_SAFETENSORS))
+                .clone(),
+            ModelChoice::Mtt => MTT_ID
+                .get_or_init(|| id("mtt_musicnn", MTT_SAFETENSORS))
+                .clone(),
+            ModelChoice::File(path) => {
+                let bytes = std::fs::read(path)
+                    .map_err(|e| WeightsError(format!("{}: {e}", path.display())))?;
+                id(file_model_name(path), &bytes)
+            }
+        })
     }
 }
 

@@ -1,11 +1,15 @@
-//! The output folder of `extract`: `tracks.jsonl`, `vectors.npy`, `ids.txt`.
+//! The output folder of `extract`: `tracks.jsonl`, `vectors.npy`, `ids.txt`, `tracks.parquet`.
 //!
 //! `tracks.jsonl` is the source of truth and is only ever appended to while a run is going, so an
 //! interrupted run loses nothing already written. When a run ends, the file is compacted (the
-//! latest record per track, sorted by path) and the matrix and ids are derived from it.
+//! latest record per track, sorted by path) and the matrix, ids and Parquet table are derived
+//! from it.
 
 pub mod jsonl;
 pub mod npy;
+#[cfg(feature = "parquet")]
+pub mod parquet;
+pub mod table;
 
 use std::collections::{BTreeMap, HashSet};
 use std::io;
@@ -20,6 +24,7 @@ pub const TRACKS_FILE: &str = "tracks.jsonl";
 pub const VECTORS_FILE: &str = "vectors.npy";
 pub const IDS_FILE: &str = "ids.txt";
 pub const LAYOUT_FILE: &str = "vectors.json";
+pub const PARQUET_FILE: &str = "tracks.parquet";
 
 /// What the folder holds after [`OutputDir::finalize`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -67,7 +72,8 @@ impl OutputDir {
 
     /// Compacts `tracks.jsonl` to the latest record per track, sorted by path, and writes
     /// `vectors.npy` and `ids.txt` for the successful records of `layout`'s vector version in
-    /// that order, and `layout` itself as `vectors.json`.
+    /// that order, `layout` itself as `vectors.json`, and every record as `tracks.parquet` (with
+    /// the `parquet` feature).
     pub fn finalize(&self, layout: &Layout) -> io::Result<Finalized> {
         let version = layout.vector_version.as_str();
         let (records, unreadable_lines) = jsonl::read_records(&self.tracks_path())?;
@@ -99,6 +105,12 @@ impl OutputDir {
             rows.iter().map(|r| r.id.as_deref().unwrap_or_default()),
         )?;
         write_layout(&self.dir.join(LAYOUT_FILE), layout)?;
+        #[cfg(feature = "parquet")]
+        parquet::write_records(
+            &self.dir.join(PARQUET_FILE),
+            &table::TableMeta::of_layout(layout),
+            &records,
+        )?;
         Ok(Finalized {
             records: records.len(),
             vectors: rows.len(),

@@ -56,6 +56,8 @@ pub(crate) struct App {
     pub metrics: Arc<Metrics>,
     /// One permit per upload admitted (spooling, waiting or analysing): workers + queue.
     pub admission: Arc<Semaphore>,
+    /// The analyzer's `vector_version`: a catalogued track of another version is analysed again.
+    pub vector_version: String,
 }
 
 /// Binds `config.addr`, prints `listening on http://ADDR` on standard output (tests and scripts
@@ -75,6 +77,7 @@ async fn serve(config: ServeConfig, analyzer: Analyzer) -> io::Result<()> {
     std::fs::create_dir_all(&config.spool_dir)?;
     let catalog = Arc::new(Mutex::new(Catalog::open(&config.catalog)?));
     let metrics = Arc::new(Metrics::new());
+    let vector_version = analyzer.vector_version();
     let pool = pool::Pool::start(
         config.workers,
         config.queue,
@@ -95,6 +98,7 @@ async fn serve(config: ServeConfig, analyzer: Analyzer) -> io::Result<()> {
         catalog,
         metrics,
         admission,
+        vector_version,
     });
     let router = routes::router(Arc::clone(&app));
     axum::serve(listener, router)

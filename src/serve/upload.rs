@@ -221,8 +221,12 @@ fn busy() -> Response {
 async fn analyse(app: &Arc<App>, spooled: Spooled, label: String) -> Response {
     let id = spooled.id.clone();
     match lookup(app, id.clone()).await {
-        Ok(Some(record)) => return (StatusCode::OK, Json(record)).into_response(),
-        Ok(None) => {}
+        // Known content is answered only if its vectors are this server's kind (same model and
+        // weights); otherwise it is analysed again.
+        Ok(Some(record)) if record.vector_version.as_ref() == Some(&app.vector_version) => {
+            return (StatusCode::OK, Json(record)).into_response()
+        }
+        Ok(_) => {}
         Err(response) => return response,
     }
     let (reply, answer) = oneshot::channel();

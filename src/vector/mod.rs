@@ -26,21 +26,26 @@ pub use weights::BlockWeights;
 pub const EMBEDDING_LEN: usize = crate::embed::EMBEDDING_DIM;
 /// Length of the tags block.
 pub const TAGS_LEN: usize = crate::embed::N_TAGS;
-/// The model whose vectors carry the bare version; any other model's name is appended.
-pub const DEFAULT_MODEL: &str = "msd_musicnn";
+/// The id of the bundled MSD musicnn (`msd_musicnn@<sha256 prefix>`): the one model whose
+/// vectors carry the bare version.
+pub fn default_model_id() -> String {
+    crate::embed::ModelChoice::Msd
+        .id()
+        .expect("the bundled model is compiled in")
+}
 
 /// What a run's vectors are made of: the embedding model (if any) and the block weights.
 #[derive(Clone, Debug, PartialEq)]
 pub struct VectorSpec {
-    /// Name of the embedding model (`msd_musicnn`, `mtt_musicnn`, a file's stem), `None` for
-    /// descriptors only.
+    /// Id of the embedding model (`<name>@<sha256 prefix>`, see `ModelChoice::id`), `None`
+    /// for descriptors only.
     pub model: Option<String>,
     pub weights: BlockWeights,
 }
 
 impl Default for VectorSpec {
     fn default() -> Self {
-        VectorSpec::new(Some(DEFAULT_MODEL.to_string()), None)
+        VectorSpec::new(Some(default_model_id()), None)
     }
 }
 
@@ -55,15 +60,18 @@ impl VectorSpec {
 
     /// The `vector_version` of this spec's vectors. Vectors of equal versions are comparable;
     /// the version names everything that changes them: the base version of `models/vector.json`,
-    /// then `+<model>` for a model other than MSD musicnn and `+w<e>,<t>,<d>` for non-default
-    /// weights; `<base>-descriptors` without a model (the weights then do not matter).
+    /// then `+<model id>` for a model other than the bundled MSD musicnn (named by its content
+    /// hash, so a retrained model with the same file name gets its own version) and
+    /// `+w<e>,<t>,<d>` for non-default weights; `<base>-descriptors` without a model (the weights then do not matter).
     pub fn version(&self) -> String {
         let bundled = VectorModel::bundled();
         let Some(model) = &self.model else {
             return descriptors_only_version();
         };
         let mut version = bundled.version.clone();
-        if model != DEFAULT_MODEL {
+        // The hash decides: the bundled weights under another file name are the same model.
+        let hash = |id: &str| id.rsplit_once('@').map(|(_, h)| h.to_string());
+        if hash(model).is_none() || hash(model) != hash(&default_model_id()) {
             version.push('+');
             version.push_str(model);
         }
@@ -196,4 +204,50 @@ fn unit(mut values: Vec<f64>) -> Vec<f64> {
 
 fn to_f32(values: Vec<f64>) -> Vec<f32> {
     values.into_iter().map(|v| v as f32).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embed::ModelChoice;
+    use crate::{Config, EmbeddingConfig};
+
+    fn version_of(choice: ModelChoice) -> String {
+        Config {
+            embedding: Some(EmbeddingConfig {
+                model: choice,
+                seconds: None,
+            }),
+            ..Config::default()
+        }
+        .vector_spec()
+        .version()
+    }
+
+    #[test]
+    fn the_version_names_the_model_by_its_content_hash() {
+        let bundled = std::fs::read(crate::embed::models_dir().join("msd_musicnn.safetensors"))
+            .expect("the bundled model");
+        let dir = tempfile::tempdir().unwrap();
+        // Same file name as the bundled model, other weights (a retrained model).
+        let retrained = dir.path().join("msd_musicnn.safetensors");
+        let mut other = bundled.clone();
+        *other.last_mut().unwrap() ^= 1;
+        std::fs::write(&retrained, &other).unwrap();
+        // The bundled weights under another name.
+        let renamed = dir.path().join("renamed.safetensors");
+        std::fs::write(&renamed, &bundled).unwrap();
+
+        let base = default_version();
+        assert_eq!(version_of(ModelChoice::Msd), base);
+        assert_eq!(version_of(ModelChoice::File(renamed)), base);
+        let retrained = version_of(ModelChoice::File(retrained));
+        assert!(
+            retrained.starts_with(&format!("{base}+msd_musicnn@")) && retrained != base,
+            "{retrained}"
+        );
+        let mtt = version_of(ModelChoice::Mtt);
+        assert!(mtt.starts_with(&format!("{base}+mtt_musicnn@")), "{mtt}");
+        assert_ne!(mtt, retrained);
+    }
 }

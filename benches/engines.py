@@ -1,0 +1,185 @@
+"""CPU cost per track of the Ray Data and Spark paths next to the CLI, on the same files.
+
+    .venv-test/bin/python benches/engines.py /work/data/real --limit 16 [--embed-seconds 30]
+
+Runs, in one process each and one after the other: `sonovec extract --jobs 1`, Ray Data
+(examples/ray_backfill.py's pipeline, 2 actors) and Spark (local[2], mapInArrow). For each it
+reports CPU seconds (user + system of every process of the run: for the engines the driver, the
+JVM or raylet/GCS and all workers, summed over /proc just before shutdown), audio seconds per
+CPU-second (x-realtime per core), the peak resident memory of the largest worker, and wall time.
+CPU time, not wall time, is the comparable figure on a shared machine; wall time is printed for
+context only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+REPO = Path(__file__).resolve().parents[1]
+EXTS = {".ogg", ".mp3", ".flac", ".opus", ".wav", ".m4a"}
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                stat = Path(f"/proc/{entry}/stat").read_text()
+            except OSError:
+                continue
+            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(ppid, []).append(int(entry))
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        for c in children.get(p, []):
+            out.append(c)
+            todo.append(c)
+    return out
+
+
+def tree_cpu_and_peak(pid: int) -> tuple[float, float, dict[str, float]]:
+    """CPU seconds of `pid`'s live descendants (with their reaped children) and the peak RSS
+    (MB) of each, by command name."""
+    cpu, peaks = 0.0, {}
+    for p in descendants(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            status = Path(f"/proc/{p}/status").read_text()
+            name = Path(f"/proc/{p}/comm").read_text().strip()
+        except OSError:
+            continue
+        cpu += sum(int(x) for x in fields[11:15]) / TICK  # utime stime cutime cstime
+        hwm = [l for l in status.splitlines() if l.startswith("VmHWM")]
+        if hwm:
+            mb = int(hwm[0].split()[1]) / 1024
+            peaks[f"{name}:{p}"] = mb
+    return cpu, max(peaks.values(), default=0.0), peaks
+
+
+def self_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def audio_seconds(table) -> float:
+    return sum(d for d in table.column("duration_s").to_pylist() if d)
+
+
+def run_cli(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
+    cmd = [str(REPO / "target/release/sonovec"), "--jobs", "1", "extract", str(files_dir),
+           "-o", str(out), "--force", "--quiet"]
+    if embed_seconds:
+        cmd[1:1] = ["--embed-seconds", str(embed_seconds)]
+    started = time.perf_counter()
+    proc = subprocess.Popen(cmd)
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    table = pq.read_table(out / "tracks.parquet")
+    return dict(engine="cli --jobs 1", cpu_s=usage.ru_utime + usage.ru_stime, wall_s=wall,
+                audio_s=audio_seconds(table), rows=table.num_rows,
+                worker_peak_mb=usage.ru_maxrss / 1024, exit=status >> 8)
+
+
+def run_ray(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
+    import ray
+
+    import sonovec.ray
+
+    cpu0 = self_cpu()
+    started = time.perf_counter()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ds = ray.data.read_binary_files(str(files_dir), include_paths=True, num_cpus=0)
+    ds.map_batches(sonovec.ray.SonovecUDF, fn_constructor_kwargs={"embed_seconds": embed_seconds},
+                   concurrency=2, num_cpus=1, batch_size=2,
+                   batch_format="pyarrow").write_parquet(str(out))
+    wall = time.perf_counter() - started
+    cpu, _, peaks = tree_cpu_and_peak(os.getpid())
+    workers = [mb for name, mb in peaks.items() if "SonovecUDF" in name or "ray::" in name]
+    ray.shutdown()
+    table = pq.read_table(out)
+    return dict(engine="ray (2 actors)", cpu_s=cpu + self_cpu() - cpu0, wall_s=wall,
+                audio_s=audio_seconds(table), rows=table.num_rows,
+                worker_peak_mb=max(workers, default=0.0))
+
+
+def run_spark(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
+    from pyspark.sql import SparkSession
+
+    import sonovec.spark
+
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    cpu0 = self_cpu()
+    started = time.perf_counter()
+    spark = (SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
+             .config("spark.sql.execution.arrow.maxRecordsPerBatch", "2")
+             .config("spark.sql.files.maxPartitionBytes", "4m")
+             .config("spark.sql.files.openCostInBytes", "1m").getOrCreate())
+    files = spark.read.format("binaryFile").load(str(files_dir))
+    files.mapInArrow(sonovec.spark.analyze(embed_seconds=embed_seconds),
+                     sonovec.spark.schema()).write.parquet(str(out))
+    wall = time.perf_counter() - started
+    cpu, _, peaks = tree_cpu_and_peak(os.getpid())
+    workers = [mb for name, mb in peaks.items() if name.startswith("python")]
+    jvm = [mb for name, mb in peaks.items() if name.startswith("java")]
+    spark.stop()
+    table = pq.read_table(out)
+    return dict(engine="spark local[2]", cpu_s=cpu + self_cpu() - cpu0, wall_s=wall,
+                audio_s=audio_seconds(table), rows=table.num_rows,
+                worker_peak_mb=max(workers, default=0.0), jvm_peak_mb=max(jvm, default=0.0))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("root")
+    ap.add_argument("--limit", type=int, default=16)
+    ap.add_argument("--embed-seconds", type=float, default=None)
+    ap.add_argument("--engines", default="cli,ray,spark")
+    args = ap.parse_args()
+
+    # Distinct files only (the shared set has links to the same track): the CLI would skip a
+    # duplicate by its content id while the engines analyse every row.
+    found = {p.resolve() for p in Path(args.root).rglob("*") if p.suffix.lower() in EXTS}
+    by_content = {}
+    for p in sorted(found):
+        by_content.setdefault(p.stat().st_size, p)
+    files = sorted(by_content.values())
+    files = files[:: max(1, len(files) // args.limit)][: args.limit]
+    work = Path(tempfile.mkdtemp(prefix="sonovec-engines-"))
+    inputs = work / "in"
+    inputs.mkdir()
+    for i, f in enumerate(files):
+        (inputs / f"{i:03d}_{f.name}").symlink_to(f.resolve())
+    runners = {"cli": run_cli, "ray": run_ray, "spark": run_spark}
+    results = []
+    for name in args.engines.split(","):
+        r = runners[name](inputs, work / name, args.embed_seconds)
+        r["x_realtime_per_cpu_s"] = r["audio_s"] / r["cpu_s"]
+        r["cpu_s_per_track"] = r["cpu_s"] / max(r["rows"], 1)
+        results.append(r)
+        print(json.dumps(r), flush=True)
+    base = results[0]["x_realtime_per_cpu_s"]
+    print(f"\n{len(files)} files, embed_seconds={args.embed_seconds}")
+    print("| engine | rows | audio s | CPU s | x-realtime per CPU-s | vs first | worker peak RSS MB | wall s |")
+    print("|---|---|---|---|---|---|---|---|")
+    for r in results:
+        print(f"| {r['engine']} | {r['rows']} | {r['audio_s']:.0f} | {r['cpu_s']:.1f} | "
+              f"{r['x_realtime_per_cpu_s']:.1f} | {r['x_realtime_per_cpu_s'] / base:.2f} | "
+              f"{r['worker_peak_mb']:.0f} | {r['wall_s']:.1f} |")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""Ray Data: a class UDF that analyses the files of ``ray.data.read_binary_files``.
+
+>>> import ray, sonovec.ray
+>>> ds = ray.data.read_binary_files("music/", include_paths=True, num_cpus=0)
+>>> ds.map_batches(sonovec.ray.SonovecUDF, concurrency=4, num_cpus=1,
+...                batch_format="pyarrow", batch_size=16).write_parquet("out/")
+
+Each actor loads the model once (in ``__init__``) and analyses its batches with ``jobs``
+threads (give it ``num_cpus=jobs``). Read with ``num_cpus=0``: when the actors hold every core,
+a read task asking for one never starts. Rows are the records of :func:`sonovec.schema`; a file
+that cannot be analysed is a row with ``error_kind`` and ``error_message``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Mapping
+
+import pyarrow as pa
+
+from . import Extractor
+
+
+class SonovecUDF:
+    """Callable class for ``Dataset.map_batches(..., batch_format="pyarrow")``.
+
+    The batch needs a ``bytes`` column (binary); its ``path`` column, when present, labels the
+    records and hints at each file's format.
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] | None = "msd",
+        embed_seconds: float | None = None,
+        jobs: int = 1,
+        max_duration: float = 21600.0,
+        vector_weights: str | Mapping[str, float] | None = None,
+    ) -> None:
+        self.extractor = Extractor(
+            model,
+            embed_seconds=embed_seconds,
+            jobs=jobs,
+            max_duration=max_duration,
+            vector_weights=vector_weights,
+        )
+
+    def __call__(self, batch: pa.Table | Mapping[str, Any]) -> pa.Table:
+        if isinstance(batch, Mapping):
+            batch = pa.table(dict(batch))
+        paths = batch.column("path").to_pylist() if "path" in batch.column_names else None
+        # A pa.Buffer per file, a view of the batch; the native side copies it into Rust memory
+        # (through memoryview.tobytes: the buffer protocol is not in Python 3.10's stable ABI).
+        data = _buffers(batch.column("bytes"))
+        return self.extractor.extract_batch(data, paths=paths)
+
+
+def _buffers(column: pa.ChunkedArray) -> list[Any]:
+    out: list[Any] = []
+    for chunk in column.chunks:
+        for value in chunk:
+            out.append(value.as_buffer() if value.is_valid else b"")
+    return out
