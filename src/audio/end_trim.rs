@@ -219,7 +219,7 @@ mod tests {
         assert_eq!(window.apply(&mut vec![vec![0.0; 1024]; 2]), 0);
         // No edit: everything passes.
         let mut open = EditWindow::default();
-        assert_eq!(open.apply(&mut vec![vec![0.0; 1024]]), 1024);
+        assert_eq!(open.apply(&mut [vec![0.0; 1024]]), 1024);
     }
 
     #[test]
