@@ -11,10 +11,13 @@ users make such files (`ffmpeg -ss S -t T -i track.ogg -c:a ENCODER`):
     opus_midstream_granule.opus   libopus; the same on an Opus page
     mp3_gapless.mp3               LAME; encoder delay and padding from the LAME header
     flac_exact.flac               libFLAC; must be bit-exact
+    aac_edit_list.m4a             ffmpeg's AAC encoder in MP4; the edit list says to drop 1024
+                                  samples of encoder priming, which symphonia's MP4 reader ignores
 
 The reference decoder of each codec (libvorbis through libsndfile, cross-checked by oggdec;
 libopus through opusdec --float, cross-checked by ffmpeg -c:a libopus; mpg123, cross-checked by
-ffmpeg; libFLAC through `flac -d`) gives the length and, per block of 4096 frames and channel,
+ffmpeg; libFLAC through `flac -d`; ffmpeg's float AAC decoder, cross-checked by its fixed-point
+one, aac_fixed) gives the length and, per block of 4096 frames and channel,
 the mean and the RMS of the samples. tests/decode_reference.rs requires sonovec's decode to have
 the same length and every block's mean and RMS within 1e-4 (0 for FLAC): if every sample is
 within 1e-4, so are those, and a shift or a gap of even a few samples moves them well past it.
@@ -50,6 +53,7 @@ FIXTURES = [
     ("opus_midstream_granule.opus", 160, 6, ["-c:a", "libopus"]),
     ("mp3_gapless.mp3", 61, 4, ["-c:a", "libmp3lame", "-q:a", "2"]),
     ("flac_exact.flac", 61, 2, ["-c:a", "flac", "-compression_level", "8"]),
+    ("aac_edit_list.m4a", 61, 4, ["-c:a", "aac", "-b:a", "160k"]),
 ]
 
 
@@ -88,6 +92,9 @@ def reference(path, tmp):
         wav = Path(tmp) / "flac.wav"
         run(["flac", "-s", "-d", "-f", "-o", str(wav), str(path)])
         return "libFLAC (flac -d)", read(wav), {"ffmpeg": len(ffmpeg_f32(path, tmp))}
+    if suffix == ".m4a":
+        other = ffmpeg_f32(path, tmp, "aac_fixed")
+        return "ffmpeg aac", ffmpeg_f32(path, tmp, "aac"), {"ffmpeg aac_fixed": len(other)}
     raise ValueError(path)
 
 

@@ -122,6 +122,13 @@ fn flac_is_bit_exact_with_libflac() {
     check("flac_exact.flac");
 }
 
+/// AAC in MP4 from ffmpeg's encoder: the edit list says the first 1024 samples are encoder
+/// priming; ffmpeg drops them (symphonia's MP4 reader does not, which put every sample 1024 late).
+#[test]
+fn aac_in_mp4_drops_the_priming_its_edit_list_declares_as_ffmpeg_does() {
+    check("aac_edit_list.m4a");
+}
+
 /// The numbers in a warning, in order.
 fn numbers(text: &str) -> Vec<f64> {
     text.split(|c: char| !(c.is_ascii_digit() || c == '.'))
@@ -145,7 +152,7 @@ fn digital_silence_is_reported_with_the_numbers() {
 }
 
 /// Real audio is not called silent, and an intact file gets no warning at all (the reference
-/// tests above assert no warnings on four codecs).
+/// tests above assert no warnings on five codecs).
 #[test]
 fn music_is_not_reported_as_silence() {
     let (_, warnings) = decode(&fixture_dir().join("vorbis_midstream_granule.ogg"));

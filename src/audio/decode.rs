@@ -14,7 +14,8 @@ use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
 use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 
-use super::end_trim::EndTrim;
+use super::end_trim::{EditWindow, EndTrim};
+use super::mp4_edit;
 use crate::error::{AnalysisError, ErrorKind, Result};
 
 /// Consecutive undecodable packets after which a stream is declared corrupt.
@@ -74,6 +75,8 @@ pub struct AudioStream {
     /// One packet's decoded frames before [`EndTrim`] decides on its end trim.
     scratch: Vec<Vec<f32>>,
     end_trim: EndTrim,
+    /// The MP4 edit list's priming and length; open for every other container.
+    window: EditWindow,
     frames_decoded: u64,
     /// Audio packets read and their bytes, and the frames their demuxer says they hold.
     packets: u64,
@@ -90,7 +93,17 @@ impl AudioStream {
     /// Probes `source` and prepares a decoder for its first decodable audio track.
     ///
     /// `extension` is a hint only: a mislabelled file is still recognised by its content.
-    pub fn open(source: Box<dyn MediaSource>, extension: Option<&str>) -> Result<AudioStream> {
+    ///
+    /// For MP4, the audio track's edit list (encoder priming and padding) is honoured as ffmpeg
+    /// honours it, which symphonia's MP4 reader does not do (see [`mp4_edit`]).
+    pub fn open(mut source: Box<dyn MediaSource>, extension: Option<&str>) -> Result<AudioStream> {
+        let edits = if source.is_seekable() {
+            mp4_edit::audio_edits(&mut source).map_err(|e| {
+                AnalysisError::new(ErrorKind::Io, format!("reading the file failed: {e}"))
+            })?
+        } else {
+            Vec::new()
+        };
         let mss = MediaSourceStream::new(source, Default::default());
         let mut hint = Hint::new();
         if let Some(ext) = extension {
@@ -147,14 +160,35 @@ impl AudioStream {
             (Some(n), rate) if rate > 0 => Some(n as f64 / rate as f64),
             _ => None,
         };
+        let container = container_name(format.format_info().short_name).to_string();
+        let track_id = track.id;
+        let mut window = EditWindow::default();
+        let mut declared_duration_s = declared_duration_s;
+        if let Some(edit) = edits.iter().find(|e| e.track_id == track_id) {
+            if container == "mp4" && sample_rate > 0 {
+                let (skip, keep) = edit.frames(sample_rate);
+                // The track's declared length counts the priming and padding too.
+                let media = track.num_frames.map(|n| n.saturating_sub(skip));
+                let length = match (media, keep) {
+                    (Some(m), Some(k)) => Some(m.min(k)),
+                    (m, k) => m.or(k),
+                };
+                declared_duration_s = length.map(|n| n as f64 / sample_rate as f64);
+                // Only the priming is dropped. ffmpeg, the reference decoder for AAC, ignores the
+                // edit's end and passes the encoder padding of the last frame on (checked on
+                // ffmpeg 5.1: 12 to 921 samples more than the edit keeps, on the corpus of
+                // scripts/check_decode.py); trimming it would differ from the reference (and from
+                // every librosa/audioread pipeline) by up to a frame at the end.
+                window = EditWindow::new(skip, None);
+            }
+        }
         let info = SourceInfo {
             codec: registered.codec.info.short_name.to_string(),
-            container: container_name(format.format_info().short_name).to_string(),
+            container,
             sample_rate,
             channels,
             declared_duration_s,
         };
-        let track_id = track.id;
         let end_trim = if info.container == "ogg" && info.codec == "vorbis" {
             EndTrim::last_packet_only()
         } else {
@@ -168,6 +202,7 @@ impl AudioStream {
             planar: Vec::new(),
             scratch: Vec::new(),
             end_trim,
+            window,
             frames_decoded: 0,
             packets: 0,
             packet_bytes: 0,
@@ -244,7 +279,7 @@ impl AudioStream {
     /// Returns `Ok(None)` at the end of the stream. Chunks are never empty.
     pub fn next_chunk(&mut self) -> Result<Option<DecodedChunk<'_>>> {
         let mut consecutive_bad = 0usize;
-        while !self.finished {
+        while !self.finished && !self.window.is_full() {
             let mut packet = match self.format.next_packet() {
                 Ok(Some(packet)) => packet,
                 Ok(None) => break,
@@ -294,6 +329,11 @@ impl AudioStream {
                     let frames = self
                         .end_trim
                         .push(&self.scratch, trim_end, &mut self.planar);
+                    let frames = if frames > 0 {
+                        self.window.apply(&mut self.planar)
+                    } else {
+                        0
+                    };
                     if frames == 0 {
                         continue;
                     }
@@ -326,7 +366,10 @@ impl AudioStream {
         }
         self.finished = true;
         // The end of the stream: what is held back was the real end, trims and all.
-        let frames = self.end_trim.finish(&mut self.planar);
+        let mut frames = self.end_trim.finish(&mut self.planar);
+        if frames > 0 {
+            frames = self.window.apply(&mut self.planar);
+        }
         if frames > 0 {
             self.frames_decoded += frames as u64;
             return Ok(Some(DecodedChunk {

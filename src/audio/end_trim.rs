@@ -124,6 +124,48 @@ impl EndTrim {
     }
 }
 
+/// The part of a decoded stream its container says is audio: `skip` frames dropped at the
+/// start (encoder priming), at most `keep` frames after them (the rest is padding). This is an
+/// MP4 edit list's meaning, as ffmpeg applies it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct EditWindow {
+    /// Frames still to drop.
+    skip: u64,
+    /// Frames still to pass on, if limited.
+    keep: Option<u64>,
+}
+
+impl EditWindow {
+    pub fn new(skip: u64, keep: Option<u64>) -> EditWindow {
+        EditWindow { skip, keep }
+    }
+
+    /// Whether no frame can pass any more.
+    pub fn is_full(&self) -> bool {
+        self.keep == Some(0)
+    }
+
+    /// Cuts `planar` (one `Vec` per channel, equal lengths) to the window and returns the
+    /// frames left in it.
+    pub fn apply(&mut self, planar: &mut [Vec<f32>]) -> usize {
+        let frames = planar.first().map_or(0, Vec::len);
+        let drop = self.skip.min(frames as u64) as usize;
+        self.skip -= drop as u64;
+        let mut left = frames - drop;
+        if let Some(keep) = &mut self.keep {
+            left = left.min(usize::try_from(*keep).unwrap_or(usize::MAX));
+            *keep -= left as u64;
+        }
+        if drop > 0 || left < frames - drop {
+            for channel in planar.iter_mut() {
+                channel.drain(..drop);
+                channel.truncate(left);
+            }
+        }
+        left
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,6 +200,26 @@ mod tests {
         assert_eq!(trim.push(&packet(3.0, 128), 128, &mut out), 0);
         assert_eq!(trim.finish(&mut out), 576 + 128);
         assert_eq!(trim.ignored_frames(), 204 + 128);
+    }
+
+    #[test]
+    fn edit_window_drops_priming_and_padding_across_packets() {
+        let mut window = EditWindow::new(1500, Some(2000));
+        let mut p = vec![(0..1024).map(|i| i as f32).collect::<Vec<f32>>(); 2];
+        assert_eq!(window.apply(&mut p), 0);
+        let mut p = vec![(1024..2048).map(|i| i as f32).collect::<Vec<f32>>(); 2];
+        assert_eq!(window.apply(&mut p), 548);
+        assert_eq!(p[1][0], 1500.0);
+        let mut p = vec![vec![0.0; 1024]; 2];
+        assert_eq!(window.apply(&mut p), 1024);
+        let mut p = vec![vec![0.0; 1024]; 2];
+        assert_eq!(window.apply(&mut p), 2000 - 548 - 1024);
+        assert_eq!(p[0].len(), 428);
+        assert!(window.is_full());
+        assert_eq!(window.apply(&mut vec![vec![0.0; 1024]; 2]), 0);
+        // No edit: everything passes.
+        let mut open = EditWindow::default();
+        assert_eq!(open.apply(&mut [vec![0.0; 1024]]), 1024);
     }
 
     #[test]
