@@ -472,15 +472,6 @@ impl<'m> Extractors<'m> {
         record.tonal = Some(tonal);
         spent.descriptors += clock.elapsed();
         let clock = Instant::now();
-        match self.tempo.finish(self.keep_beats) {
-            Ok(tempo) => record.tempo = Some(Some(tempo)),
-            Err(reason) => {
-                record.tempo = Some(None);
-                record.tempo_null_reason = Some(reason);
-            }
-        }
-        spent.tempo += clock.elapsed();
-        let clock = Instant::now();
         if let Some(embedder) = self.embedder {
             let model = embedder.model();
             let finite = |s: &crate::embed::EmbeddingSummary| {
@@ -519,6 +510,16 @@ impl<'m> Extractors<'m> {
             }
         }
         spent.embedding += clock.elapsed();
+        // After the embedding: the metrical-level decision reads its tags when there are any.
+        let clock = Instant::now();
+        match self.tempo.finish(self.keep_beats, record.tags.as_deref()) {
+            Ok(tempo) => record.tempo = Some(Some(tempo)),
+            Err(reason) => {
+                record.tempo = Some(None);
+                record.tempo_null_reason = Some(reason);
+            }
+        }
+        spent.tempo += clock.elapsed();
         // Last: the vector is a view of the fields above.
         let (version, vector) = self.vector.assemble(record);
         record.vector_version = Some(version);
