@@ -5,8 +5,8 @@
 //! forms a loudness-like series s, which is centred and integrated (cumulative sum). For each
 //! window length τ (in frames) from 310 ms to 8800 ms, growing by ×1.1 (`int(ms / 10)` frames,
 //! Essentia's grid), windows of τ frames start every `max(τ / 50, 1)` frames; the residual of a
-//! least-squares line through each window is summed, and the fluctuation is
-//! `F(τ) = sqrt(Σ residual² / ((N − τ) / jump))`. The DFA exponents are
+//! least-squares line through each window, per point (mean squared residual), is summed over the
+//! windows, and the fluctuation is `F(τ) = sqrt(Σ residual / ((N − τ) / jump))`. The DFA exponents are
 //! `α_i = log10(F(τ_{i+1}) / F(τ_i)) / log10((τ_{i+1} + 3) / (τ_i + 3))` (the +3 is the
 //! small-τ correction of the paper); the raw danceability is `1 / mean(α)`, about 0–3: music
 //! with a steady pulse fluctuates little at long time scales (small α, high danceability).
@@ -143,7 +143,8 @@ pub fn dfa_danceability(series: &[f32]) -> f64 {
     }
 }
 
-/// Sum of squared residuals of the least-squares line through `y` (x = 0, 1, …).
+/// Mean squared residual of the least-squares line through `y` (x = 0, 1, …), per point as
+/// Essentia divides it.
 fn residual(y: &[f64]) -> f64 {
     let n = y.len() as f64;
     let x_mean = (n - 1.0) / 2.0;
@@ -161,7 +162,8 @@ fn residual(y: &[f64]) -> f64 {
             let e = v - y_mean - slope * (i as f64 - x_mean);
             e * e
         })
-        .sum()
+        .sum::<f64>()
+        / n
 }
 
 #[cfg(test)]

@@ -92,6 +92,11 @@ impl TempoTracker {
         }
     }
 
+    /// Onsets per second of the envelope so far (see [`onset_rate`]).
+    pub fn onset_rate(&self) -> f64 {
+        onset_rate(self.onsets.strength(), self.frame_rate)
+    }
+
     /// The tempo of the whole track, or why there is none. With `keep_beats`, the beat times are
     /// included. `tags` are the embedding model's tags when it ran: the metrical-level decision
     /// uses them when they include the tags its model names ([`level`]), and decides without
