@@ -102,7 +102,7 @@ impl FrameSink for EntropyMeter {
     fn accept(&mut self, block: &SpectrogramBlock<'_>) {
         for frame in block.mel_frames() {
             let total: f64 = frame.iter().map(|&p| p as f64).sum();
-            if !(total > 1e-12) || frame.len() < 2 {
+            if total.is_nan() || total <= 1e-12 || frame.len() < 2 {
                 continue;
             }
             let h: f64 = frame
