@@ -49,8 +49,10 @@ PY="$VENV/bin/python"
     "librosa==$LIBROSA_VER" \
     "numba==$NUMBA_VER" \
     "safetensors==$SAFETENSORS_VER" \
-    "mir_eval==0.8.2"
+    "mir_eval==0.8.2" \
+    "mido==1.3.3"
 # mir_eval: the beat-metric reference (scripts/mir_eval_cases.py, scripts/peers_tempo.py).
+# mido: MIDI tempo maps for the held-out tempo set (scripts/make_tempo_heldout.py).
 
 # essentia is optional: never fail the script because of it.
 if "$PY" -m pip install --quiet --disable-pip-version-check "essentia==$ESSENTIA_VER"; then

@@ -13,6 +13,8 @@ use crate::dsp::{
 };
 use crate::embed::{Embedder, Model, ModelChoice, WeightsError};
 use crate::error::{AnalysisError, ErrorKind, Result};
+use crate::features::danceability::DanceabilityMeter;
+use crate::features::energy::{EnergyInputs, EntropyMeter};
 use crate::features::{Descriptors, TempoTracker};
 use crate::record::{Record, TagScore};
 use crate::vector::{BlockWeights, VectorSpec};
@@ -437,6 +439,8 @@ impl Analyzer {
 struct Extractors<'m> {
     descriptors: Descriptors,
     tempo: TempoTracker,
+    entropy: EntropyMeter,
+    danceability: DanceabilityMeter,
     keep_beats: bool,
     vector: VectorSpec,
     embedder: Option<Embedder<'m>>,
@@ -464,6 +468,8 @@ impl<'m> Extractors<'m> {
         Extractors {
             descriptors: Descriptors::new(spectrogram),
             tempo: TempoTracker::new(spectrogram.n_mels, spectrogram.frame_rate()),
+            entropy: EntropyMeter::new(),
+            danceability: DanceabilityMeter::new(spectrogram.sample_rate),
             keep_beats: config.beats,
             vector,
             embedder,
@@ -479,6 +485,7 @@ impl<'m> Extractors<'m> {
     /// The 16 kHz mono analysis signal, in order, in pieces of any length.
     fn accept_signal(&mut self, samples: &[f32]) {
         self.descriptors.accept_signal(samples);
+        self.danceability.accept(samples);
     }
 
     /// Writes the features and the content vector into the record; returns the time each
@@ -487,19 +494,23 @@ impl<'m> Extractors<'m> {
         let mut spent = self.spent;
         let clock = Instant::now();
         let (loudness, spectral, tonal) = self.descriptors.finish();
+        record.energy = Some(crate::features::energy::Energy {
+            score: crate::features::energy::energy(&EnergyInputs {
+                loudness_lufs: loudness.integrated_lufs,
+                range_lu: loudness.range_lu,
+                onset_rate: self.tempo.onset_rate(),
+                flux: spectral.flux_mean,
+                centroid_hz: spectral.centroid_hz_mean,
+                spectral_entropy: self.entropy.finish(),
+            }),
+            spectral_entropy: self.entropy.finish().unwrap_or(0.0),
+            onset_rate: self.tempo.onset_rate(),
+        });
+        record.danceability = Some(self.danceability.finish());
         record.loudness = Some(loudness);
         record.spectral = Some(spectral);
         record.tonal = Some(tonal);
         spent.descriptors += clock.elapsed();
-        let clock = Instant::now();
-        match self.tempo.finish(self.keep_beats) {
-            Ok(tempo) => record.tempo = Some(Some(tempo)),
-            Err(reason) => {
-                record.tempo = Some(None);
-                record.tempo_null_reason = Some(reason);
-            }
-        }
-        spent.tempo += clock.elapsed();
         let clock = Instant::now();
         if let Some(embedder) = self.embedder {
             let model = embedder.model();
@@ -539,6 +550,16 @@ impl<'m> Extractors<'m> {
             }
         }
         spent.embedding += clock.elapsed();
+        // After the embedding: the metrical-level decision reads its tags when there are any.
+        let clock = Instant::now();
+        match self.tempo.finish(self.keep_beats, record.tags.as_deref()) {
+            Ok(tempo) => record.tempo = Some(Some(tempo)),
+            Err(reason) => {
+                record.tempo = Some(None);
+                record.tempo_null_reason = Some(reason);
+            }
+        }
+        spent.tempo += clock.elapsed();
         // Last: the vector is a view of the fields above.
         let (version, vector) = self.vector.assemble(record);
         record.vector_version = Some(version);
@@ -551,6 +572,7 @@ impl FrameSink for Extractors<'_> {
     fn accept(&mut self, block: &SpectrogramBlock<'_>) {
         let start = Instant::now();
         self.descriptors.accept(block);
+        self.entropy.accept(block);
         let descriptors_done = Instant::now();
         self.tempo.accept(block);
         let tempo_done = Instant::now();

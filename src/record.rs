@@ -8,6 +8,8 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::audio::SourceInfo;
 use crate::error::AnalysisError;
+use crate::features::danceability::Danceability;
+use crate::features::energy::Energy;
 use crate::features::tempo::{NoTempo, Tempo};
 use crate::features::{Loudness, Spectral, Tonal};
 
@@ -70,6 +72,13 @@ pub struct Record {
     /// Why `tempo` is `null`: `too_short`, `no_onsets` or `no_pulse`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tempo_null_reason: Option<NoTempo>,
+    /// Perceived intensity, 0–1, and two of its ingredients (see `features::energy`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy: Option<Energy>,
+    /// Danceability by detrended fluctuation analysis, as Essentia's `Danceability` (see
+    /// `features::danceability`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub danceability: Option<Danceability>,
     /// musicnn's penultimate layer (200 values) averaged over the analysed 3 s patches.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub embedding: Option<Vec<f32>>,
@@ -127,6 +136,8 @@ impl Record {
         self.tonal = None;
         self.tempo = None;
         self.tempo_null_reason = None;
+        self.energy = None;
+        self.danceability = None;
         self.embedding = None;
         self.embedding_std = None;
         self.embedding_patches = None;

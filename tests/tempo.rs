@@ -153,3 +153,52 @@ fn bundled_loops_score_with_eval_tempo_and_threads_do_not_change_results() {
     assert!(a["beats_s"].as_array().is_some_and(|b| b.len() > 10), "{a}");
     assert_eq!(a, b);
 }
+
+#[test]
+fn the_level_decision_weighs_triple_relatives_and_reads_tags_only_when_present() {
+    let bpm = 100.0;
+    let period = 60.0 / bpm;
+    let beats: Vec<f64> = (0..40).map(|k| 0.2 + k as f64 * period).collect();
+    let samples = hits(&beats, 25.0);
+    let with_tags = analyze(&samples).tempo.flatten().expect("a tempo");
+    let decision = with_tags.decision.as_ref().expect("the decision");
+    assert!(decision.used_tags, "the MSD model's tags are used");
+    let chosen = decision.hypotheses[decision.chosen].bpm;
+    assert_eq!(with_tags.bpm, (chosen * 100.0).round() / 100.0);
+    for ratio in [1.5, 2.0 / 3.0, 2.0, 0.5] {
+        let target = decision.hypotheses[0].bpm * ratio;
+        assert!(
+            decision
+                .hypotheses
+                .iter()
+                .any(|h| (h.bpm / target - 1.0).abs() < 0.04),
+            "no hypothesis near {target}: {:?}",
+            decision
+                .hypotheses
+                .iter()
+                .map(|h| h.bpm)
+                .collect::<Vec<_>>()
+        );
+    }
+    let total: f64 = with_tags.candidates.iter().map(|c| c.strength).sum();
+    assert!(total <= 1.0 + 1e-3, "{:?}", with_tags.candidates);
+    assert!(with_tags
+        .candidates
+        .windows(2)
+        .all(|w| w[0].strength >= w[1].strength));
+    assert_eq!(with_tags.candidates[0].bpm, with_tags.bpm);
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("clip.wav");
+    write_wav(&path, &samples);
+    let no_model = Analyzer::new(Config {
+        embedding: None,
+        ..Config::default()
+    });
+    let without = no_model.analyze_path(&path).record.tempo.flatten().unwrap();
+    assert!(!without.decision.as_ref().unwrap().used_tags);
+    assert!(
+        acc1(without.bpm, bpm) && acc1(with_tags.bpm, bpm),
+        "{without:?}"
+    );
+}

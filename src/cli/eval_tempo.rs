@@ -22,6 +22,11 @@ pub struct Args {
     /// Also write one line per clip (estimates and scores) to this CSV.
     #[arg(long, value_name = "CSV")]
     details: Option<PathBuf>,
+
+    /// Also write, per clip, the label and every metrical-level hypothesis with its features and
+    /// the track's tags, as JSON lines (the input of `scripts/fit_tempo_level.py`).
+    #[arg(long, value_name = "JSONL")]
+    level_features: Option<PathBuf>,
 }
 
 struct Label {
@@ -106,6 +111,9 @@ pub fn run(args: Args, config: Config) -> io::Result<Outcome> {
     )?;
     if let Some(path) = &args.details {
         write_details(path, &labels, &tracks, &scores)?;
+    }
+    if let Some(path) = &args.level_features {
+        write_level_features(path, &labels, &tracks)?;
     }
     Ok(if failed {
         Outcome::BadInput
@@ -204,6 +212,27 @@ fn write_details(
                 .map(|r| format!("{r:?}"))
                 .unwrap_or_default(),
         )?;
+    }
+    out.flush()
+}
+
+fn write_level_features(path: &Path, labels: &[Label], tracks: &[Track]) -> io::Result<()> {
+    let mut out = io::BufWriter::new(std::fs::File::create(path)?);
+    for (label, track) in labels.iter().zip(tracks) {
+        let decision = track
+            .record
+            .tempo
+            .clone()
+            .flatten()
+            .and_then(|t| t.decision);
+        let line = serde_json::json!({
+            "file": label.file.display().to_string(),
+            "style": label.style,
+            "bpm": label.bpm,
+            "feature_names": sonovec::features::tempo::level::FEATURE_NAMES,
+            "decision": decision,
+        });
+        writeln!(out, "{line}")?;
     }
     out.flush()
 }

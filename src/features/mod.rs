@@ -1,7 +1,9 @@
 //! Features computed from the shared spectrogram. Each is a [`crate::dsp::FrameSink`].
 
 pub mod chroma;
+pub mod danceability;
 pub mod descriptors;
+pub mod energy;
 pub mod frame_levels;
 pub mod key;
 pub mod loudness;

@@ -1,12 +1,4 @@
-//! The choice between a tempo and its double: are the midpoints between slow beats beats too?
-
-/// Of two octave-related tempo hypotheses, the slower is read as half time, and the faster
-/// taken as the beat, when the slower is below this tempo (BPM) and the onsets half-way between
-/// its beats reach [`OFFBEAT_RATIO`] of those on its beats. Chosen on the tuning set (seed 1):
-/// ballads, shuffles and sparse grooves have offbeat ratios under 0.3; half-time readings of
-/// rock, waltz, bossa and hip-hop grooves 0.35–0.99.
-pub const HALF_TIME_BELOW_BPM: f64 = 77.0;
-pub const OFFBEAT_RATIO: f64 = 0.3;
+//! Accents between beats: are the midpoints (or the thirds) between a level's beats beats too?
 
 /// The ratio of onset strength half-way between beats to onset strength on the beats, for beats
 /// `slow_period` frames apart, at the phase where the beats are strongest.
@@ -17,10 +9,32 @@ pub const OFFBEAT_RATIO: f64 = 0.3;
 /// each slow beat carry accents alike (the slow level is a half-time reading); near 0 the
 /// midpoints are mere subdivisions.
 pub fn offbeat_ratio(envelope: &[f32], slow_period: f64) -> f64 {
+    let Some((profile, best_phase, best)) = folded(envelope, slow_period) else {
+        return 0.0;
+    };
+    let period = profile.len();
+    let half = (best_phase as f64 + slow_period / 2.0).round() as usize % period;
+    (profile[half] / best).clamp(0.0, 1.0)
+}
+
+/// Like [`offbeat_ratio`] for the points one and two thirds of the way between beats (the mean
+/// of the two): near 1 when the level is a triple grouping of a faster pulse (a dotted or
+/// triplet reading), near 0 when the thirds are mere triplet subdivisions or empty.
+pub fn third_ratio(envelope: &[f32], period: f64) -> f64 {
+    let Some((profile, best_phase, best)) = folded(envelope, period) else {
+        return 0.0;
+    };
+    let p = profile.len();
+    let at = |f: f64| profile[(best_phase as f64 + period * f).round() as usize % p];
+    (0.5 * (at(1.0 / 3.0) + at(2.0 / 3.0)) / best).clamp(0.0, 1.0)
+}
+
+/// The envelope folded at `slow_period` (see [`offbeat_ratio`]), its strongest phase and value.
+fn folded(envelope: &[f32], slow_period: f64) -> Option<(Vec<f64>, usize, f64)> {
     let n = envelope.len();
     let period = slow_period.round() as usize;
     if period < 2 || n < 2 * period {
-        return 0.0;
+        return None;
     }
     let peak = |t: usize| {
         envelope[t.saturating_sub(1)..(t + 2).min(n)]
@@ -53,10 +67,9 @@ pub fn offbeat_ratio(envelope: &[f32], slow_period: f64) -> f64 {
                 |acc, (i, v)| if v > acc.1 { (i, v) } else { acc },
             );
     if best.is_nan() || best <= 0.0 {
-        return 0.0;
+        return None;
     }
-    let half = (best_phase as f64 + slow_period / 2.0).round() as usize % period;
-    (profile[half] / best).clamp(0.0, 1.0)
+    Some((profile, best_phase, best))
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! ([`periodicity`]), tracks the beats ([`beats`]) and measures how steady the tempo is.
 
 pub mod beats;
+pub mod level;
 pub mod metre;
 pub mod onset;
 pub mod periodicity;
@@ -12,8 +13,8 @@ pub mod periodicity;
 use serde::{Deserialize, Serialize};
 
 use crate::dsp::{FrameSink, SpectrogramBlock};
+use crate::record::TagScore;
 pub use onset::OnsetEnvelope;
-use periodicity::Candidate;
 
 /// Below this pulse salience a track has no pulse to report (`tempo: null`, reason `no_pulse`).
 pub const MIN_CONFIDENCE: f64 = 0.10;
@@ -33,7 +34,8 @@ pub struct Tempo {
     /// normalised so lag 0 is 1) at 1, 2, 3 and 4 beat periods. About 0.5 and more for a steady
     /// drum groove, 0.2–0.4 for soft or syncopated pulses; under 0.1 the record gives no tempo.
     pub confidence: f64,
-    /// The three best tempo hypotheses, best first (the first is `bpm`); see [`TempoCandidate`].
+    /// The three most probable metrical levels, best first (the first is `bpm`); see
+    /// [`TempoCandidate`].
     pub candidates: Vec<TempoCandidate>,
     /// Number of beats tracked.
     pub beat_count: usize,
@@ -47,13 +49,18 @@ pub struct Tempo {
     /// Beat times in seconds from the start of the track (only with `--beats`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub beats_s: Option<Vec<f64>>,
+    /// How the metrical level was chosen: every hypothesis with its features (for fitting and
+    /// `eval-tempo --level-features`); not part of the record.
+    #[serde(skip)]
+    pub decision: Option<level::Decision>,
 }
 
 /// One tempo hypothesis.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TempoCandidate {
     pub bpm: f64,
-    /// Pulse salience × tempo prior, 0–1: the score the hypotheses are ranked by.
+    /// Probability, 0–1, that this is the level a listener taps, under the fitted
+    /// metrical-level model ([`level`]); the probabilities of all hypotheses sum to 1.
     pub strength: f64,
 }
 
@@ -85,12 +92,27 @@ impl TempoTracker {
         }
     }
 
+    /// Onsets per second of the envelope so far (see [`onset_rate`]).
+    pub fn onset_rate(&self) -> f64 {
+        onset_rate(self.onsets.strength(), self.frame_rate)
+    }
+
     /// The tempo of the whole track, or why there is none. With `keep_beats`, the beat times are
-    /// included. Deterministic: depends only on the frames, in order.
-    pub fn finish(self, keep_beats: bool) -> Result<Tempo, NoTempo> {
-        let frame_rate = self.frame_rate;
+    /// included. `tags` are the embedding model's tags when it ran: the metrical-level decision
+    /// uses them when they include the tags its model names ([`level`]), and decides without
+    /// them otherwise. Deterministic: depends only on the frames, in order, and the tags.
+    pub fn finish(self, keep_beats: bool, tags: Option<&[TagScore]>) -> Result<Tempo, NoTempo> {
+        let low_share = self.onsets.low_share();
+        let low = self.onsets.low().to_vec();
         let envelope = self.onsets.into_strength();
-        tempo_of_envelope(&envelope, frame_rate, keep_beats)
+        tempo_of_envelopes(
+            &envelope,
+            &low,
+            low_share,
+            self.frame_rate,
+            keep_beats,
+            tags,
+        )
     }
 }
 
@@ -100,11 +122,15 @@ impl FrameSink for TempoTracker {
     }
 }
 
-/// [`TempoTracker::finish`] on an onset envelope already in hand.
-pub fn tempo_of_envelope(
+/// [`TempoTracker::finish`] on the onset envelopes already in hand: `envelope` over all bands,
+/// `low` over the low register, `low_share` the low register's share of the onset flux.
+pub fn tempo_of_envelopes(
     envelope: &[f32],
+    low: &[f32],
+    low_share: f64,
     frame_rate: f64,
     keep_beats: bool,
+    tags: Option<&[TagScore]>,
 ) -> Result<Tempo, NoTempo> {
     if (envelope.len() as f64) < MIN_DURATION_S * frame_rate {
         return Err(NoTempo::TooShort);
@@ -112,9 +138,15 @@ pub fn tempo_of_envelope(
     let Some(analysis) = periodicity::analyse(envelope, frame_rate) else {
         return Err(NoTempo::NoOnsets);
     };
-    let Some(best) = choose_level(envelope, frame_rate, &analysis.candidates) else {
+    let context = level::TrackContext {
+        onset_rate: onset_rate(envelope, frame_rate),
+        low_share,
+    };
+    let hypotheses = level::describe(envelope, low, frame_rate, &analysis, context);
+    let Some(decision) = level::decide(hypotheses, tags) else {
         return Err(NoTempo::NoPulse);
     };
+    let best = &decision.hypotheses[decision.chosen];
     if best.salience < MIN_CONFIDENCE {
         return Err(NoTempo::NoPulse);
     }
@@ -122,50 +154,56 @@ pub fn tempo_of_envelope(
     let beat_frames = beats::track_beats(envelope, period);
     let beat_times: Vec<f64> = beat_frames.iter().map(|&f| f as f64 / frame_rate).collect();
     let intervals: Vec<f64> = beat_times.windows(2).map(|w| w[1] - w[0]).collect();
+    let mut ranked: Vec<usize> = (0..decision.hypotheses.len()).collect();
+    ranked.sort_by(|&a, &b| decision.probabilities[b].total_cmp(&decision.probabilities[a]));
     Ok(Tempo {
         bpm: round_to(best.bpm, 2),
         confidence: round_to(best.salience, 4),
-        candidates: analysis.candidates.iter().map(to_candidate).collect(),
+        candidates: ranked
+            .iter()
+            .take(3)
+            .map(|&i| TempoCandidate {
+                bpm: round_to(decision.hypotheses[i].bpm, 2),
+                strength: round_to(decision.probabilities[i], 4),
+            })
+            .collect(),
         beat_count: beat_times.len(),
         median_ibi_s: median(&intervals).map(|m| round_to(m, 4)),
         stability: stability(&intervals).map(|s| round_to(s, 4)),
         beats_s: keep_beats.then(|| beat_times.iter().map(|&t| round_to(t, 3)).collect()),
+        decision: Some(decision),
     })
 }
 
-/// The best candidate, or its octave partner among the top two when the offbeat test says the
-/// partner is the beat level: a tempo and its double score alike in the tempogram, so the prior
-/// alone would decide by tempo range; the accents of the music decide instead.
-fn choose_level(envelope: &[f32], frame_rate: f64, candidates: &[Candidate]) -> Option<Candidate> {
-    let best = *candidates.first()?;
-    let Some(&other) = candidates.get(1) else {
-        return Some(best);
-    };
-    let (slow, fast) = if best.bpm < other.bpm {
-        (best, other)
-    } else {
-        (other, best)
-    };
-    if ((fast.bpm / slow.bpm) - 2.0).abs() > 0.06 {
-        return Some(best);
+/// Onsets per second: local maxima of the envelope above its mean plus one standard deviation,
+/// at least 50 ms apart.
+pub fn onset_rate(envelope: &[f32], frame_rate: f64) -> f64 {
+    let n = envelope.len();
+    if n < 3 {
+        return 0.0;
     }
-    let ratio = metre::offbeat_ratio(envelope, 60.0 * frame_rate / slow.bpm);
-    let offbeats_strong = ratio >= metre::OFFBEAT_RATIO;
-    let fast_is_beat = if best.bpm < other.bpm {
-        // A slow reading is promoted only when it is slower than usual and its offbeats accent.
-        offbeats_strong && slow.bpm < metre::HALF_TIME_BELOW_BPM
-    } else {
-        // A fast reading stands unless it is a mere subdivision of the slower beat.
-        offbeats_strong
-    };
-    Some(if fast_is_beat { fast } else { slow })
-}
-
-fn to_candidate(c: &Candidate) -> TempoCandidate {
-    TempoCandidate {
-        bpm: round_to(c.bpm, 2),
-        strength: round_to(c.score, 4),
+    let mean = envelope.iter().map(|&x| x as f64).sum::<f64>() / n as f64;
+    let var = envelope
+        .iter()
+        .map(|&x| (x as f64 - mean).powi(2))
+        .sum::<f64>()
+        / n as f64;
+    let threshold = mean + var.sqrt();
+    let gap = (0.05 * frame_rate).ceil() as usize;
+    let mut count = 0usize;
+    let mut last: Option<usize> = None;
+    for t in 1..n - 1 {
+        let x = envelope[t];
+        if (x as f64) > threshold
+            && x >= envelope[t - 1]
+            && x > envelope[t + 1]
+            && last.is_none_or(|l| t - l >= gap)
+        {
+            count += 1;
+            last = Some(t);
+        }
     }
+    count as f64 * frame_rate / n as f64
 }
 
 /// `exp(−σ / STABILITY_SCALE)`, σ the standard deviation of the log local tempo, where the local

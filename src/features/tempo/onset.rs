@@ -11,12 +11,23 @@ use crate::dsp::{log_mel, FrameSink, SpectrogramBlock};
 /// every mel band the same, which on the mel scale favours the low and middle registers where
 /// kick, snare and bass carry the pulse. Smoothing is left to the consumers: the periodicity
 /// analysis and the beat tracker each smooth it as they need.
+///
+/// Alongside, the same flux over the lowest [`LOW_BAND_FRACTION`] of the mel bands (below about
+/// 250 Hz with 96 bands to 8 kHz: kick drum and bass), which the metrical-level decision reads
+/// as the pulse of the low register, and the totals of both fluxes (their ratio is the share of
+/// onset energy in the low register).
 #[derive(Clone, Debug)]
 pub struct OnsetEnvelope {
     previous: Vec<f32>,
     current: Vec<f32>,
     strength: Vec<f32>,
+    low: Vec<f32>,
+    low_total: f64,
+    total: f64,
 }
+
+/// Fraction of the mel bands, from the lowest, in the low-register envelope.
+pub const LOW_BAND_FRACTION: f64 = 1.0 / 12.0;
 
 impl OnsetEnvelope {
     pub fn new(n_mels: usize) -> Self {
@@ -24,6 +35,23 @@ impl OnsetEnvelope {
             previous: Vec::with_capacity(n_mels),
             current: vec![0.0; n_mels],
             strength: Vec::new(),
+            low: Vec::new(),
+            low_total: 0.0,
+            total: 0.0,
+        }
+    }
+
+    /// The low-register envelope (mean rise of the lowest bands), one value per frame.
+    pub fn low(&self) -> &[f32] {
+        &self.low
+    }
+
+    /// Share of the summed rises that falls in the low bands, 0–1 (0 without onsets).
+    pub fn low_share(&self) -> f64 {
+        if self.total > 0.0 {
+            (self.low_total / self.total).clamp(0.0, 1.0)
+        } else {
+            0.0
         }
     }
 
@@ -44,18 +72,27 @@ impl FrameSink for OnsetEnvelope {
             for (c, &power) in self.current.iter_mut().zip(frame) {
                 *c = log_mel(power);
             }
-            let flux = if self.previous.len() == self.current.len() {
-                let sum: f32 = self
-                    .current
+            let n_low = ((self.current.len() as f64 * LOW_BAND_FRACTION).round() as usize).max(1);
+            let (flux, low) = if self.previous.len() == self.current.len() {
+                let rise = |(c, p): (&f32, &f32)| (c - p).max(0.0);
+                let low: f32 = self.current[..n_low]
                     .iter()
-                    .zip(&self.previous)
-                    .map(|(c, p)| (c - p).max(0.0))
+                    .zip(&self.previous[..n_low])
+                    .map(rise)
                     .sum();
-                sum / self.current.len().max(1) as f32
+                let high: f32 = self.current[n_low..]
+                    .iter()
+                    .zip(&self.previous[n_low..])
+                    .map(rise)
+                    .sum();
+                (low + high, low)
             } else {
-                0.0
+                (0.0, 0.0)
             };
-            self.strength.push(flux);
+            self.total += flux as f64;
+            self.low_total += low as f64;
+            self.strength.push(flux / self.current.len().max(1) as f32);
+            self.low.push(low / n_low as f32);
             std::mem::swap(&mut self.previous, &mut self.current);
         }
     }

@@ -80,7 +80,7 @@ pub fn prior(bpm: f64) -> f64 {
 /// Mean autocorrelation at 1…[`HARMONICS`] periods (those within the computed lags), clipped to
 /// 0–1. Summing over multiples sharpens the period estimate (the error grows with k) and makes
 /// the beat level and slower levels score alike; the prior and [`top_peaks`] choose among them.
-fn salience(acf: &[f64], period: f64) -> f64 {
+pub fn salience(acf: &[f64], period: f64) -> f64 {
     let mut sum = 0.0;
     let mut count = 0;
     for k in 1..=HARMONICS {
@@ -97,6 +97,37 @@ fn salience(acf: &[f64], period: f64) -> f64 {
     } else {
         (sum / count as f64).clamp(0.0, 1.0)
     }
+}
+
+/// The autocorrelation at a fractional lag of `period` frames (linear interpolation), 0 beyond
+/// the computed lags.
+pub fn acf_at(acf: &[f64], period: f64) -> f64 {
+    if period < 0.0 || period + 1.0 >= acf.len() as f64 {
+        return 0.0;
+    }
+    let (i, frac) = (period.floor() as usize, period.fract());
+    acf[i] * (1.0 - frac) + acf[i + 1] * frac
+}
+
+/// The hypothesis of highest salience within `±relative` of `bpm` on the tempo grid (so a
+/// 3:2 or 2:1 relative of a peak lands on the music's own period, not on the exact ratio).
+pub fn refine(acf: &[f64], frame_rate: f64, bpm: f64, relative: f64) -> Candidate {
+    let steps = (GRID_PER_OCTAVE * (1.0 + relative).log2()).ceil() as i32;
+    (-steps..=steps)
+        .map(|k| bpm * (k as f64 / GRID_PER_OCTAVE).exp2())
+        .map(|b| {
+            let salience = salience(acf, 60.0 * frame_rate / b);
+            Candidate {
+                bpm: b,
+                salience,
+                score: salience * prior(b),
+            }
+        })
+        .fold(None, |best: Option<Candidate>, c| match best {
+            Some(b) if b.salience >= c.salience => Some(b),
+            _ => Some(c),
+        })
+        .expect("at least one grid point")
 }
 
 /// Local maxima of the score, refined by a parabola through the neighbours in log-BPM, best

@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""Fit the metrical-level decision (models/tempo_level.json) on labelled clips.
+
+Input: the per-clip hypotheses that `sonovec eval-tempo --level-features` writes (JSON lines:
+label bpm, style, every tempo hypothesis with its features, the embedding's tags). Model: a
+conditional logistic regression (McFadden's conditional logit): each hypothesis h of a clip gets
+the score w·z(h), z the features standardised over all hypotheses of the fitting set; the
+probability of h is the softmax of the scores over the clip's hypotheses; the target is the
+hypothesis within 4 % of the label (Acc1's tolerance). Clips with no such hypothesis cannot be
+fitted and count as misses. Loss: mean negative log-likelihood + λ‖w‖²; λ is chosen by
+leave-one-style-out cross-validation on the fitting set only (a style never seen in fitting must
+still be decided well), then the model is refitted on every fitting clip.
+
+Two models are fitted: `without_tags` (the base features only: used with `--model none` or a
+model without these tags) and `with_tags`, which adds `log2(bpm/120) × p(tag)` for each tag of
+TAGS (musicnn MSD tags a listener's genre convention hangs on). Held-out dumps given with
+`--eval` are only scored, never fitted on.
+
+    sonovec eval-tempo data/tempo_fit/labels.csv --level-features data/results/fit.jsonl
+    sonovec --model none eval-tempo data/tempo_fit/labels.csv --level-features data/results/fit_none.jsonl
+    /work/main/.venv-ref/bin/python scripts/fit_tempo_level.py data/results/fit.jsonl \\
+        --out models/tempo_level.json --eval data/results/grooves.jsonl data/results/midi.jsonl
+"""
+import argparse
+import json
+from collections import defaultdict
+
+import numpy as np
+from scipy.optimize import minimize
+
+TAGS = ["electronic", "dance", "electro", "House", "Hip-Hop", "punk", "metal", "rock", "jazz",
+        "Mellow", "chill", "ambient", "easy listening", "beautiful", "instrumental", "funk"]
+LAMBDAS = [0.003, 0.01, 0.03, 0.1, 0.3]
+
+
+def load(paths):
+    clips = []
+    for path in paths:
+        for line in open(path):
+            c = json.loads(line)
+            d = c["decision"]
+            if d is None:
+                clips.append({"style": c["style"], "bpm": c["bpm"], "F": None, "file": c["file"]})
+                continue
+            F = np.array([h["features"] for h in d["hypotheses"]], float)
+            bpms = np.array([h["bpm"] for h in d["hypotheses"]])
+            tags = dict((t, p) for t, p in d["tags"])
+            err = np.abs(bpms / c["bpm"] - 1)
+            target = int(np.argmin(err)) if err.min() <= 0.04 else -1
+            clips.append({"style": c["style"], "bpm": c["bpm"], "F": F, "bpms": bpms, "tags": tags,
+                          "target": target, "file": c["file"], "names": c["feature_names"]})
+    return clips
+
+
+def design(clip, tags):
+    F = clip["F"]
+    if not tags:
+        return F
+    x = F[:, :1]
+    p = np.array([[clip["tags"].get(t, np.nan) for t in tags]])
+    return np.hstack([F, x * p])
+
+
+def fit(clips, tags, lam, mean=None, scale=None):
+    usable = [c for c in clips if c["F"] is not None and c["target"] >= 0]
+    Xs = [design(c, tags) for c in usable]
+    if mean is None:
+        allx = np.vstack(Xs)
+        mean, scale = allx.mean(0), allx.std(0) + 1e-9
+    Zs = [(X - mean) / scale for X in Xs]
+    targets = [c["target"] for c in usable]
+
+    def loss(w):
+        total, grad = 0.0, np.zeros_like(w)
+        for Z, t in zip(Zs, targets):
+            s = Z @ w
+            s -= s.max()
+            p = np.exp(s)
+            p /= p.sum()
+            total -= np.log(p[t] + 1e-300)
+            grad -= Z[t] - p @ Z
+        n = len(Zs)
+        return total / n + lam * w @ w, grad / n + 2 * lam * w
+
+    w0 = np.zeros(Zs[0].shape[1])
+    res = minimize(loss, w0, jac=True, method="L-BFGS-B")
+    return mean, scale, res.x
+
+
+def choose(clip, tags, model):
+    mean, scale, w = model
+    if clip["F"] is None:
+        return None
+    s = ((design(clip, tags) - mean) / scale) @ w
+    return clip["bpms"][int(np.argmax(s))]
+
+
+def scores(clips, tags, model):
+    by = defaultdict(list)
+    for c in clips:
+        est = choose(c, tags, model)
+        ok1 = est is not None and abs(est / c["bpm"] - 1) <= 0.04
+        ok2 = est is not None and any(abs(est / (c["bpm"] * f) - 1) <= 0.04 for f in (1, 2, 3, 0.5, 1 / 3))
+        by[c["style"]].append((ok1, ok2))
+        by["ALL"].append((ok1, ok2))
+    return by
+
+
+def print_scores(title, by):
+    print(f"\n{title}\n{'style':<22}{'n':>4}{'Acc1':>8}{'Acc2':>8}")
+    for k in sorted(x for x in by if x != "ALL") + ["ALL"]:
+        v = np.array(by[k])
+        print(f"{k:<22}{len(v):>4}{100 * v[:, 0].mean():>7.1f}%{100 * v[:, 1].mean():>7.1f}%")
+
+
+def leave_one_style_out(clips, tags, lam):
+    styles = sorted({c["style"] for c in clips})
+    hits = []
+    for s in styles:
+        train = [c for c in clips if c["style"] != s]
+        model = fit(train, tags, lam)
+        for c in clips:
+            if c["style"] == s:
+                est = choose(c, tags, model)
+                hits.append(est is not None and abs(est / c["bpm"] - 1) <= 0.04)
+    return float(np.mean(hits))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("fit", nargs="+", help="--level-features dumps to fit on")
+    ap.add_argument("--out")
+    ap.add_argument("--eval", nargs="*", default=[], help="held-out dumps, scored only")
+    a = ap.parse_args()
+    clips = load(a.fit)
+    names = next(c["names"] for c in clips if c["F"] is not None)
+    have_tags = all(c["F"] is None or all(t in c["tags"] for t in TAGS) for c in clips)
+    reachable = np.mean([c["F"] is not None and c["target"] >= 0 for c in clips])
+    print(f"{len(clips)} fitting clips; the label is among the hypotheses in {100 * reachable:.1f} %")
+    out = {"features": names,
+           "note": "fitted by scripts/fit_tempo_level.py on " + ", ".join(a.fit) +
+                   "; conditional logit over each clip's hypotheses, features standardised by mean/scale"}
+    for key, tags in (("without_tags", []), ("with_tags", TAGS if have_tags else None)):
+        if tags is None:
+            print("the fitting dumps have no tags: with_tags = without_tags")
+            out[key] = dict(out["without_tags"])
+            continue
+        cv = {lam: leave_one_style_out(clips, tags, lam) for lam in LAMBDAS}
+        lam = max(cv, key=lambda k: (cv[k], k))
+        print(f"\n{key}: leave-one-style-out Acc1 by lambda: " +
+              ", ".join(f"{k}: {100 * v:.1f} %" for k, v in cv.items()) + f" → lambda {lam}")
+        model = fit(clips, tags, lam)
+        print_scores(f"{key}: fitting set (in-sample)", scores(clips, tags, model))
+        for path in a.eval:
+            held = load([path])
+            if tags and not all(h["F"] is None or all(t in h["tags"] for t in tags) for h in held):
+                print(f"{path}: no tags, skipped for {key}")
+                continue
+            print_scores(f"{key}: held out {path}", scores(held, tags, model))
+        mean, scale, w = model
+        out[key] = {"tags": tags, "lambda": lam, "loso_acc1": cv[lam],
+                    "mean": [round(float(x), 6) for x in mean],
+                    "scale": [round(float(x), 6) for x in scale],
+                    "weights": [round(float(x), 6) for x in w]}
+        print("weights (standardised): " + ", ".join(
+            f"{n}={v:+.2f}" for n, v in zip(names + [f"x*{t}" for t in tags], w)))
+    if a.out:
+        with open(a.out, "w") as f:
+            json.dump(out, f, indent=1)
+            f.write("\n")
+        print(f"wrote {a.out}")
+
+
+if __name__ == "__main__":
+    main()

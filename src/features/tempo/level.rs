@@ -1,0 +1,274 @@
+//! The metrical-level decision: which of the tempo hypotheses is the beat a listener taps.
+//!
+//! A periodic onset envelope repeats at the beat, at its multiples and (weaker) at its
+//! subdivisions, so the tempogram alone cannot tell drum and bass at 174 from its half-time
+//! reading at 87, or a ballad at 66 from its eighth notes at 132. The decision looks at a small
+//! set of hypotheses (the tempogram's peaks and the 2:1, 1:2, 3:2, 2:3, 3:1 and 1:3 relatives of
+//! the best one) and scores each with a linear model of features sonovec already has:
+//!
+//! - the tempo itself (`log2(bpm/120)` and its square: the listener's prior, learned),
+//! - the strength of the pulse at that level (autocorrelation at one period, salience over 1–4
+//!   periods, the same for the low-band envelope that follows kick and bass),
+//! - how strongly the midpoints and the thirds between its beats are accented (a level whose
+//!   halves are as strong as its beats is too slow),
+//! - onset density and spectral character as interactions with the tempo (busy, bright music is
+//!   counted faster),
+//! - optionally the embedding model's genre/mood tags, also as interactions with the tempo
+//!   (drum and bass is tapped at ~174, a ballad at ~66): genre is the cue a listener uses.
+//!
+//! The weights are fitted by `scripts/fit_tempo_level.py` (a conditional logistic regression: a
+//! softmax over each clip's hypotheses, the correct one within 4 % of the label) and stored in
+//! `models/tempo_level.json`, compiled in. The model with tags is used when the record has the
+//! tags it names (musicnn MSD); without them (`--model none`, another model) the model without
+//! tags decides.
+
+use std::sync::OnceLock;
+
+use serde::{Deserialize, Serialize};
+
+use super::metre;
+use super::periodicity::{self, Candidate, Periodicity};
+use crate::record::TagScore;
+
+/// Ratios to the best tempogram peak whose tempi are also considered.
+const RELATIVES: [f64; 6] = [2.0, 0.5, 1.5, 2.0 / 3.0, 3.0, 1.0 / 3.0];
+/// Hypotheses closer than this (relative) are one.
+const SAME_TEMPO: f64 = 0.04;
+/// A relative is refined to the strongest salience within this relative distance.
+const REFINE: f64 = 0.03;
+/// Tempo range of the hypotheses, BPM.
+const LOWEST_BPM: f64 = 40.0;
+const HIGHEST_BPM: f64 = 260.0;
+
+/// Names of the per-hypothesis features, in the order of [`Hypothesis::features`].
+pub const FEATURE_NAMES: [&str; 11] = [
+    "log2_bpm_120",
+    "log2_bpm_120_sq",
+    "acf_1",
+    "salience",
+    "low_salience",
+    "offbeat_ratio",
+    "third_ratio",
+    "log2_bpm_x_onset_rate",
+    "log2_bpm_x_low_share",
+    "log2_bpm_x_offbeat_slow",
+    "tempogram_score",
+];
+
+/// Track-level facts the features combine with the tempo.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrackContext {
+    /// Onsets per second (peaks of the envelope above its mean + one standard deviation).
+    pub onset_rate: f64,
+    /// Share of the onset flux in the low mel bands (kick, bass), 0–1.
+    pub low_share: f64,
+}
+
+/// One tempo hypothesis and its features.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Hypothesis {
+    pub bpm: f64,
+    /// Pulse salience (see [`Candidate::salience`]).
+    pub salience: f64,
+    pub features: Vec<f64>,
+}
+
+/// The decision of one track: its hypotheses with their features, the tags it used, and the
+/// probabilities of each hypothesis under the model used.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Decision {
+    pub hypotheses: Vec<Hypothesis>,
+    /// Tag probabilities by name, as the record carries them (empty without an embedding).
+    pub tags: Vec<(String, f32)>,
+    /// `true` when the model with tags decided.
+    pub used_tags: bool,
+    /// Softmax probability of each hypothesis, in the order of `hypotheses`.
+    pub probabilities: Vec<f64>,
+    /// Index of the chosen hypothesis.
+    pub chosen: usize,
+}
+
+/// A fitted linear scorer: features standardised by `mean`/`scale`, then dotted with `weights`.
+#[derive(Clone, Debug, Deserialize)]
+struct Scorer {
+    /// Tag names whose probability multiplies `log2(bpm/120)` as extra features (after the
+    /// base features, in this order).
+    #[serde(default)]
+    tags: Vec<String>,
+    mean: Vec<f64>,
+    scale: Vec<f64>,
+    weights: Vec<f64>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+struct LevelModel {
+    features: Vec<String>,
+    without_tags: Scorer,
+    with_tags: Scorer,
+}
+
+fn model() -> &'static LevelModel {
+    static MODEL: OnceLock<LevelModel> = OnceLock::new();
+    MODEL.get_or_init(|| {
+        let model: LevelModel =
+            serde_json::from_str(include_str!("../../../models/tempo_level.json"))
+                .expect("models/tempo_level.json parses");
+        assert_eq!(
+            model.features, FEATURE_NAMES,
+            "tempo_level.json feature order"
+        );
+        for s in [&model.without_tags, &model.with_tags] {
+            let n = FEATURE_NAMES.len() + s.tags.len();
+            assert!(s.mean.len() == n && s.scale.len() == n && s.weights.len() == n);
+        }
+        model
+    })
+}
+
+/// The hypotheses of a track: the tempogram's peaks and the relatives of the best, refined to
+/// the local salience maximum, deduplicated, within 40–260 BPM.
+fn hypotheses(analysis: &Periodicity, frame_rate: f64) -> Vec<Candidate> {
+    let mut out: Vec<Candidate> = Vec::new();
+    let mut push = |c: Candidate| {
+        if (LOWEST_BPM..=HIGHEST_BPM).contains(&c.bpm)
+            && !out.iter().any(|o| (o.bpm / c.bpm - 1.0).abs() < SAME_TEMPO)
+        {
+            out.push(c);
+        }
+    };
+    for c in &analysis.candidates {
+        push(*c);
+    }
+    if let Some(best) = analysis.candidates.first() {
+        for r in RELATIVES {
+            push(periodicity::refine(
+                &analysis.acf,
+                frame_rate,
+                best.bpm * r,
+                REFINE,
+            ));
+        }
+    }
+    out
+}
+
+/// Features of every hypothesis of a track.
+pub fn describe(
+    envelope: &[f32],
+    low: &[f32],
+    frame_rate: f64,
+    analysis: &Periodicity,
+    context: TrackContext,
+) -> Vec<Hypothesis> {
+    let low_acf = periodicity::analyse(low, frame_rate).map(|p| p.acf);
+    let onset = (context.onset_rate.max(0.05) / 4.0).log2();
+    let low_share = context.low_share - 0.5;
+    hypotheses(analysis, frame_rate)
+        .into_iter()
+        .map(|c| {
+            let period = 60.0 * frame_rate / c.bpm;
+            let x = (c.bpm / 120.0).log2();
+            let offbeat = metre::offbeat_ratio(envelope, period);
+            let features = vec![
+                x,
+                x * x,
+                periodicity::acf_at(&analysis.acf, period),
+                c.salience,
+                low_acf
+                    .as_deref()
+                    .map(|a| periodicity::salience(a, period))
+                    .unwrap_or(0.0),
+                offbeat,
+                metre::third_ratio(envelope, period),
+                x * onset,
+                x * low_share,
+                x.min(0.0) * offbeat,
+                c.score,
+            ];
+            Hypothesis {
+                bpm: c.bpm,
+                salience: c.salience,
+                features,
+            }
+        })
+        .collect()
+}
+
+/// Chooses among `hypotheses` with the fitted model: with tags when `tags` holds every tag the
+/// tag model names, without otherwise. `None` without hypotheses.
+pub fn decide(hypotheses: Vec<Hypothesis>, tags: Option<&[TagScore]>) -> Option<Decision> {
+    if hypotheses.is_empty() {
+        return None;
+    }
+    let model = model();
+    let tag_values: Option<Vec<f64>> = tags.and_then(|tags| {
+        model
+            .with_tags
+            .tags
+            .iter()
+            .map(|name| tags.iter().find(|t| &t.tag == name).map(|t| t.p as f64))
+            .collect()
+    });
+    let (scorer, extra) = match &tag_values {
+        Some(values) => (&model.with_tags, values.as_slice()),
+        None => (&model.without_tags, &[][..]),
+    };
+    let scores: Vec<f64> = hypotheses
+        .iter()
+        .map(|h| {
+            let x = h.features[0];
+            h.features
+                .iter()
+                .copied()
+                .chain(extra.iter().map(|p| x * p))
+                .zip(scorer.mean.iter().zip(&scorer.scale))
+                .zip(&scorer.weights)
+                .map(|((f, (m, s)), w)| w * (f - m) / s)
+                .sum()
+        })
+        .collect();
+    let top = scores.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let exp: Vec<f64> = scores.iter().map(|s| (s - top).exp()).collect();
+    let total: f64 = exp.iter().sum();
+    let probabilities: Vec<f64> = exp.iter().map(|e| e / total).collect();
+    let chosen =
+        probabilities.iter().enumerate().fold(
+            0,
+            |best, (i, &p)| if p > probabilities[best] { i } else { best },
+        );
+    Some(Decision {
+        hypotheses,
+        tags: tags
+            .unwrap_or_default()
+            .iter()
+            .map(|t| (t.tag.clone(), t.p))
+            .collect(),
+        used_tags: tag_values.is_some(),
+        probabilities,
+        chosen,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_compiled_model_matches_the_feature_list() {
+        let m = model();
+        assert_eq!(m.features.len(), FEATURE_NAMES.len());
+        assert!(m.with_tags.weights.iter().all(|w| w.is_finite()));
+    }
+
+    #[test]
+    fn without_the_named_tags_the_model_without_tags_decides() {
+        let h = Hypothesis {
+            bpm: 120.0,
+            salience: 0.5,
+            features: vec![0.0; FEATURE_NAMES.len()],
+        };
+        let d = decide(vec![h.clone(), Hypothesis { bpm: 60.0, ..h }], Some(&[])).unwrap();
+        assert!(!d.used_tags);
+        assert!((d.probabilities.iter().sum::<f64>() - 1.0).abs() < 1e-9);
+    }
+}
