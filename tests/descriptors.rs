@@ -260,10 +260,9 @@ fn descriptors_match_librosa_on_real_music_in_vorbis_opus_mp3_flac() {
     real_music_descriptors(&[".ogg", ".opus", ".mp3", ".flac"]);
 }
 
-/// AAC too, once sonovec drops the encoder's 1024 priming samples as FFmpeg does (decode,
-/// #12.1); today its signal starts 23 ms late: centroid up to +1.4 %, MFCC means up to 1.5 off.
+/// AAC too: the edit list's 1024 priming samples are dropped as FFmpeg drops them. Without that
+/// the signal starts 23 ms late: centroid up to +1.4 %, MFCC means up to 1.5 off.
 #[test]
-#[ignore = "needs the AAC priming trim (decode, #12.1)"]
 fn descriptors_match_librosa_on_real_music_in_aac() {
     real_music_descriptors(&[".m4a"]);
 }

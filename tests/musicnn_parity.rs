@@ -126,11 +126,10 @@ fn whole_chain_on_real_music_matches_tensorflow_in_vorbis_opus_mp3_flac() {
     real_music_parity(&[".ogg", ".opus", ".mp3", ".flac"]);
 }
 
-/// AAC (.m4a) as well: symphonia's MP4 reader does not yet drop the encoder's 1024 priming
-/// samples that FFmpeg drops, so sonovec's signal starts 23 ms late (cosine 0.947–0.985). The
-/// decode side of #12 owns that fix; this passes once it lands.
+/// AAC (.m4a) as well. symphonia's MP4 reader keeps the encoder's 1024 priming samples; our
+/// edit-list window (`audio::mp4_edit`) drops them as FFmpeg does. Without it the signal starts
+/// 23 ms late and the cosine falls to 0.947–0.985.
 #[test]
-#[ignore = "needs the AAC priming trim (decode, #12.1)"]
 fn whole_chain_on_real_music_matches_tensorflow_in_aac() {
     real_music_parity(&[".m4a"]);
 }
