@@ -1,6 +1,7 @@
 //! From a file or bytes to the 16 kHz mono analysis signal.
 
 pub mod decode;
+pub mod limits;
 pub mod resample;
 
 pub use decode::{AudioStream, DecodedChunk, SourceInfo};
