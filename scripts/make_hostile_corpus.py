@@ -151,7 +151,7 @@ HOSTILE = [
     ("mp4_timescale_4294967295.m4a", "either", ""),
     ("mp4_rate_1.m4a", "error", "unsupported_format"),
     ("wav_channels_65535.wav", "error", ""),
-    ("wav_channels_4096.wav", "error", "unsupported_format"),
+    ("wav_channels_4096.wav", "error", ""),
     ("aiff_channels_32767.aiff", "error", "unsupported_format"),
     ("caf_channels_1000000.caf", "error", ""),
     ("wav_block_align_65535.wav", "either", ""),
