@@ -596,7 +596,7 @@ mod tests {
     pub(super) fn maybe_panic_in_features() {
         if PANIC_IN_FEATURES.with(Cell::get) {
             let empty: Vec<f32> = Vec::new();
-            std::hint::black_box(&empty)[3]; // index out of bounds
+            let _ = std::hint::black_box(&empty)[3]; // index out of bounds
         }
     }
 

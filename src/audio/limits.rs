@@ -68,7 +68,9 @@ pub fn check_channels(channels: usize) -> Result<()> {
 /// the container leaves unknown (some codecs learn the rate from the first packet) are checked
 /// by [`check_buffer`] instead.
 pub fn check_source(params: &AudioCodecParameters) -> Result<()> {
-    if let Some(rate) = params.sample_rate {
+    // 0 means "not known here": an MP4 sample entry cannot hold rates above 65535 Hz in its
+    // 16.16 field and writes 0, leaving the rate to the codec (the decoded buffers are checked).
+    if let Some(rate) = params.sample_rate.filter(|&r| r != 0) {
         check_rate(rate)?;
     }
     let channels = params.channels.as_ref().map(|c| c.count());
