@@ -30,6 +30,8 @@ struct Cost {
 
 /// Runs the sonovec binary with `args` and returns its wait status and its rusage (children it
 /// reaped included), or panics if it runs longer than [`HANG`].
+// The child is reaped by wait4 (for its rusage), not by `Child::wait`.
+#[allow(clippy::zombie_processes)]
 fn measure(args: &[&str], env: &[(&str, &str)]) -> Cost {
     let mut child = Command::new(env!("CARGO_BIN_EXE_sonovec"))
         .args(args)
