@@ -24,15 +24,21 @@ serial number):
     wrong_ext.flac            a valid MP3 with a .flac extension
     garbage_after_header.flac "fLaC" magic followed by random bytes
     expect.csv                file,expect  (ok | error | either)
+    hostile/                  headers that lie about rates, channel counts, block sizes, tag
+                              sizes and offsets (no other damage); see HOSTILE below and
+                              hostile/expect.csv (file,expect,kind). Standard library only:
+                              encoded media are patched copies of tests/fixtures/formats.
 
 README.md in that directory (hand-written) explains each file and the cases the Rust tests
 create at run time (directory named x.flac, unreadable file, FIFO, dangling symlink).
 
 Needs: python3 (standard library only), lame, flac, oggenc on PATH.
+`--hostile-only` writes only the hostile/ family (no external tools needed).
 """
 
 import math
 import os
+import sys
 import random
 import struct
 import subprocess
@@ -218,4 +224,7 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    from make_hostile_corpus import make_hostile
+    if "--hostile-only" not in sys.argv[1:]:
+        main()
+    make_hostile(os.path.join(OUT, "hostile"), os.path.join(ROOT, "tests", "fixtures", "formats"))

@@ -134,6 +134,17 @@ thread_local! {
     /// Set while this thread runs an analysis, so the panic hook can stay quiet about panics
     /// that are caught and reported in the record.
     static ANALYSING: Cell<bool> = const { Cell::new(false) };
+    /// Set while this thread is inside the demuxer or decoder; a panic leaves it set, which is
+    /// how [`Analyzer`] tells a decoder failure (the input's fault) from one of ours.
+    static IN_DECODER: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` (a call into symphonia) marked as decoder work for the panic classification.
+fn in_decoder<T>(f: impl FnOnce() -> T) -> T {
+    IN_DECODER.with(|d| d.set(true));
+    let out = f();
+    IN_DECODER.with(|d| d.set(false));
+    out
 }
 
 /// True while the current thread is inside [`Analyzer`] (a panic here becomes an error record).
@@ -294,21 +305,17 @@ impl Analyzer {
         let mut record = Record::new(path, Some(id));
         let mut timings = StageTimings::default();
         let was_analysing = ANALYSING.with(|a| a.replace(true));
+        IN_DECODER.with(|d| d.set(false));
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-            let mut stream = open()?;
+            let mut stream = in_decoder(open)?;
             self.analyze_stream(&mut stream, &mut record, &mut timings)
         }));
         ANALYSING.with(|a| a.set(was_analysing));
+        let in_decoder = IN_DECODER.with(|d| d.replace(false));
         match outcome {
             Ok(Ok(())) => {}
             Ok(Err(error)) => record.fail(error),
-            Err(payload) => record.fail(AnalysisError::new(
-                ErrorKind::Corrupt,
-                format!(
-                    "the decoder gave up on this file ({})",
-                    panic_message(&payload)
-                ),
-            )),
+            Err(payload) => record.fail(panic_error(in_decoder, &payload)),
         }
         timings.total = started.elapsed();
         Track { record, timings }
@@ -341,7 +348,7 @@ impl Analyzer {
 
         loop {
             let clock = Instant::now();
-            let chunk = stream.next_chunk()?;
+            let chunk = in_decoder(|| stream.next_chunk())?;
             timings.decode += clock.elapsed();
             let Some(chunk) = chunk else { break };
             let rate = chunk.sample_rate;
@@ -355,6 +362,8 @@ impl Analyzer {
                 ));
             }
 
+            #[cfg(test)]
+            tests::maybe_panic_in_features();
             let clock = Instant::now();
             sinks.accept_native(chunk.planar, rate);
             sinks.spent.descriptors += clock.elapsed();
@@ -587,6 +596,26 @@ impl FrameSink for Extractors<'_> {
     }
 }
 
+/// A caught panic as an error: the input's fault (`corrupt`) only when the decoder panicked;
+/// anywhere else (resampling, features, embedding, vector) it is a bug of ours (`internal`,
+/// retried by the next `extract` or `watch`).
+fn panic_error(in_decoder: bool, payload: &Box<dyn std::any::Any + Send>) -> AnalysisError {
+    let message = panic_message(payload);
+    if in_decoder {
+        AnalysisError::new(
+            ErrorKind::Corrupt,
+            format!("the decoder gave up on this file ({message})"),
+        )
+    } else {
+        AnalysisError::new(
+            ErrorKind::Internal,
+            format!(
+                "sonovec failed while analysing the decoded audio ({message}); please report it"
+            ),
+        )
+    }
+}
+
 fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         s.to_string()
@@ -600,6 +629,38 @@ fn panic_message(payload: &Box<dyn std::any::Any + Send>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    thread_local! {
+        static PANIC_IN_FEATURES: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Called by the analysis between decoding a chunk and computing its features.
+    pub(super) fn maybe_panic_in_features() {
+        if PANIC_IN_FEATURES.with(Cell::get) {
+            let empty: Vec<f32> = Vec::new();
+            let _ = std::hint::black_box(&empty)[3]; // index out of bounds
+        }
+    }
+
+    #[test]
+    fn a_panic_outside_the_decoder_is_internal() {
+        let analyzer = Analyzer::new(Config {
+            embedding: None,
+            ..Config::default()
+        });
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/formats/wav_s16_11025_2ch.wav");
+        PANIC_IN_FEATURES.with(|p| p.set(true));
+        let track = analyzer.analyze_path(&path);
+        PANIC_IN_FEATURES.with(|p| p.set(false));
+        let error = track.record.error.expect("an error record");
+        assert_eq!(error.kind, ErrorKind::Internal, "{}", error.message);
+        assert!(error.message.contains("out of bounds"), "{}", error.message);
+        // The same file analyses cleanly, and a panic in the decoder is still the input's.
+        assert!(analyzer.analyze_path(&path).record.error.is_none());
+        let track = analyzer.run("b.wav".into(), "4567".into(), || panic!("in open"));
+        assert_eq!(track.record.error.unwrap().kind, ErrorKind::Corrupt);
+    }
 
     #[test]
     fn a_panic_while_decoding_becomes_a_corrupt_record() {

@@ -21,8 +21,16 @@ pub enum ErrorKind {
     TooLong,
     /// The file could not be read (missing, a directory, permission denied, not a regular file).
     Io,
-    /// A bug in sonovec rather than a property of the input.
+    /// A bug in sonovec rather than a property of the input: a panic outside the decoder, a
+    /// non-finite vector. Re-runs of `extract` and `watch` retry it.
     Internal,
+    /// The analysis used more CPU time than the per-track budget of `serve` or `watch`
+    /// (`--cpu-budget`); analysing the same bytes again would cost as much.
+    OverBudget,
+    /// The worker process analysing the input died (an abort, a stack overflow, memory over the
+    /// worker's limit, a signal): the input may be hostile or sonovec may have a bug, so the
+    /// message says how it died and re-runs of `extract` and `watch` retry it.
+    WorkerCrashed,
 }
 
 impl ErrorKind {
@@ -34,6 +42,7 @@ impl ErrorKind {
                 | ErrorKind::Corrupt
                 | ErrorKind::Empty
                 | ErrorKind::TooLong
+                | ErrorKind::OverBudget
         )
     }
 }

@@ -16,6 +16,7 @@ pub mod embed;
 pub mod error;
 pub mod eval;
 pub mod features;
+pub mod isolate;
 pub mod output;
 pub mod projection;
 pub mod record;

@@ -296,3 +296,44 @@ fn damaged_copies_of_every_format_give_one_parseable_record_each() {
         }
     }
 }
+
+/// Minimised inputs from fuzzing (fuzz/README.md) that once crashed, hung or exhausted memory:
+/// each must now give exactly one record, of a bad-input kind, in a run that goes on.
+#[test]
+fn fuzz_findings_stay_fixed() {
+    let findings = repo_path("tests/fixtures/bad/fuzz");
+    let count = std::fs::read_dir(&findings)
+        .map(|d| d.filter(|e| e.as_ref().unwrap().path().is_file()).count())
+        .unwrap_or(0);
+    if count == 0 {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let corpus = tmp.path().join("corpus");
+    std::fs::create_dir(&corpus).unwrap();
+    for entry in std::fs::read_dir(&findings).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            continue;
+        }
+        // Every extension the walk accepts, so the file is both found and probed by content.
+        let name = format!("{}.wav", path.file_name().unwrap().to_string_lossy());
+        std::fs::copy(&path, corpus.join(name)).unwrap();
+    }
+    let out = tmp.path().join("out");
+    let run = extract_quietly(&corpus, &out);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(matches!(run.status.code(), Some(0 | 1)), "{stderr}");
+    let all = records(&out.join("tracks.jsonl"));
+    let inputs = std::fs::read_dir(&corpus).unwrap().count();
+    assert_eq!(all.len(), inputs, "one record per finding");
+    for record in &all {
+        if !record["error"].is_null() {
+            let kind = record["error"]["kind"].as_str().unwrap();
+            assert!(
+                ["unsupported_format", "corrupt", "empty", "too_long"].contains(&kind),
+                "{record}"
+            );
+        }
+    }
+}

@@ -19,6 +19,10 @@ struct Server {
 
 impl Server {
     fn start(extra: &[&str]) -> Server {
+        Server::start_with_env(extra, &[])
+    }
+
+    fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let catalog = dir.path().join("catalog.db");
         let spool = dir.path().join("spool");
@@ -28,6 +32,7 @@ impl Server {
             .arg("--spool-dir")
             .arg(&spool)
             .args(extra)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -440,4 +445,78 @@ fn an_analysis_over_the_timeout_is_a_recorded_client_error() {
     assert!(status.success(), "{status:?}");
     // The worker finished after the answer and recorded the failure, not a track.
     assert_eq!(catalog_counts(&catalog), (0, 1));
+}
+
+/// Issue #16: the hostile-header family, then uploads that kill their worker process (real
+/// crashes, armed by the test hooks), then a good file: every bad one is answered 422 with its
+/// record, the server stays up, and the good file is stored.
+#[test]
+fn hostile_uploads_and_worker_crashes_cost_only_themselves() {
+    let server = Server::start_with_env(
+        &[
+            "--workers",
+            "2",
+            "--worker-memory",
+            "1024",
+            "--cpu-budget",
+            "5",
+        ],
+        &[("SONOVEC_TEST_HOOKS", "1")],
+    );
+    let dir = common::repo_path("tests/fixtures/bad/hostile");
+    for row in common::read_csv(&dir.join("expect.csv")) {
+        let name = &row["file"];
+        let bytes = std::fs::read(dir.join(name)).unwrap();
+        let (status, body) = post(
+            &server,
+            &format!("?name={name}"),
+            "application/octet-stream",
+            &bytes,
+        );
+        match row["expect"].as_str() {
+            "ok" => assert!(matches!(status, 200 | 201), "{name}: {status} {body}"),
+            "error" => assert_eq!(status, 422, "{name}: {body}"),
+            _ => assert!(matches!(status, 200 | 201 | 422), "{name}: {status} {body}"),
+        }
+        if status == 422 {
+            let record = json(&body);
+            assert!(
+                record["error"]["message"].as_str().unwrap().len() > 10,
+                "{body}"
+            );
+        }
+    }
+    for (marker, kind) in [
+        ("SONOVEC-TEST-ABORT", "worker_crashed"),
+        ("SONOVEC-TEST-OVERFLOW", "worker_crashed"),
+        ("SONOVEC-TEST-ALLOCATE", "worker_crashed"),
+        ("SONOVEC-TEST-SPIN", "over_budget"),
+    ] {
+        let (status, body) = post(
+            &server,
+            "",
+            "audio/wav",
+            format!("{marker} upload").as_bytes(),
+        );
+        assert_eq!(status, 422, "{marker}: {body}");
+        assert_eq!(json(&body)["error"]["kind"], kind, "{body}");
+        assert_eq!(
+            get(&server, "/healthz").0,
+            200,
+            "the server survives {marker}"
+        );
+    }
+    let good = std::fs::read(common::repo_path("samples/hiphop_92.mp3")).unwrap();
+    let (status, body) = post(&server, "?id=good-after-the-storm", "audio/mpeg", &good);
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = get(&server, "/v1/tracks/good-after-the-storm");
+    assert_eq!(status, 200, "{body}");
+    assert!(json(&body)["vector"]
+        .as_array()
+        .is_some_and(|v| !v.is_empty()));
+    let catalog = server.catalog.clone();
+    let (status, _dir) = server.terminate();
+    assert!(status.success(), "{status:?}");
+    let (tracks, _failures) = catalog_counts(&catalog);
+    assert!(tracks >= 1);
 }

@@ -17,7 +17,12 @@ struct Watcher {
 
 impl Watcher {
     fn start(dir: &Path, catalog: &Path) -> Watcher {
+        Watcher::start_with_env(dir, catalog, &[])
+    }
+
+    fn start_with_env(dir: &Path, catalog: &Path, env: &[(&str, &str)]) -> Watcher {
         let mut child = Command::new(env!("CARGO_BIN_EXE_sonovec"))
+            .envs(env.iter().copied())
             .arg("watch")
             .arg(dir)
             .arg("--catalog")
@@ -198,4 +203,54 @@ fn dropped_files_are_stored_once_slow_writes_wait_and_corrupt_files_are_recorded
     ] {
         assert!(dir.join(name).is_file(), "{name} was moved or deleted");
     }
+}
+
+/// Issue #16: a recorded `internal` failure is retried, a recorded bad input is not, and a file
+/// that kills its worker process costs that file only (the watcher goes on with the next).
+#[test]
+fn internal_failures_are_retried_and_worker_crashes_cost_one_file() {
+    use sonovec::{content_id, AnalysisError, ErrorKind, Record};
+    let drop_dir = tempfile::tempdir().unwrap();
+    let db_dir = tempfile::tempdir().unwrap();
+    let catalog_path = db_dir.path().join("catalog.db");
+    let dir = drop_dir.path();
+    let good = fixture("tests/fixtures/formats/flac_s24_16000_1ch.flac");
+    let bad = fixture("tests/fixtures/bad/random.mp3");
+    {
+        let mut catalog = Catalog::open(&catalog_path).unwrap();
+        for (bytes, kind) in [(&good, ErrorKind::Internal), (&bad, ErrorKind::Corrupt)] {
+            let mut record = Record::new("before".into(), Some(content_id(bytes)));
+            record.fail(AnalysisError::new(kind, "recorded by an earlier run"));
+            catalog.store(&record).unwrap();
+        }
+    }
+    std::fs::write(dir.join("good.flac"), &good).unwrap();
+    std::fs::write(dir.join("bad.mp3"), &bad).unwrap();
+    std::fs::write(dir.join("abort.wav"), "SONOVEC-TEST-ABORT upload").unwrap();
+    let watcher = Watcher::start_with_env(dir, &catalog_path, &[("SONOVEC_TEST_HOOKS", "1")]);
+    let lines = watcher.wait_for(3);
+    assert_eq!(count(&lines, "stored"), 1, "{lines:#?}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("failed")
+            && l.contains("bad.mp3")
+            && l.contains("recorded before")),
+        "{lines:#?}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("abort.wav") && l.contains("worker_crashed")),
+        "{lines:#?}"
+    );
+    // After the crash, the watcher still analyses what comes next.
+    std::fs::write(
+        dir.join("next.wav"),
+        fixture("tests/fixtures/formats/wav_s16_11025_2ch.wav"),
+    )
+    .unwrap();
+    let lines = watcher.wait_for(1);
+    assert_eq!(count(&lines, "stored"), 1, "{lines:#?}");
+    assert!(watcher.interrupt().success());
+    let catalog = Catalog::open_existing(&catalog_path).unwrap();
+    assert!(catalog.has_track(&content_id(&good)).unwrap());
 }

@@ -150,6 +150,7 @@ impl AudioStream {
                 format!("no decoder for codec {}", params.codec),
             )
         })?;
+        super::limits::check_source(params)?;
         let decoder = codecs()
             .make_audio_decoder(params, &AudioDecoderOptions::default())
             .map_err(|e| classify_open_error(&e))?;
@@ -310,6 +311,7 @@ impl AudioStream {
                             format!("decoded audio has {channels} channel(s) at {rate} Hz"),
                         ));
                     }
+                    super::limits::check_buffer(rate, channels, buffer.frames())?;
                     if self.frames_decoded == 0 && self.end_trim.held_frames() == 0 {
                         self.info.sample_rate = rate;
                         self.info.channels = channels;

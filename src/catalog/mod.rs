@@ -168,6 +168,22 @@ impl Catalog {
         self.exists("SELECT 1 FROM failures WHERE key = ?1", id)
     }
 
+    /// True if content `id` is stored as a failure of the input itself (not `internal`, not
+    /// `io`): analysing the same bytes again would fail again, so watchers skip it.
+    pub fn has_final_failure(&self, id: &str) -> io::Result<bool> {
+        let kind: Option<Option<String>> = self
+            .conn
+            .query_row("SELECT kind FROM failures WHERE key = ?1", [id], |row| {
+                row.get(0)
+            })
+            .optional()
+            .map_err(db_error)?;
+        let kind = kind
+            .flatten()
+            .and_then(|k| serde_json::from_value::<crate::ErrorKind>(k.into()).ok());
+        Ok(kind.is_some_and(crate::ErrorKind::is_bad_input))
+    }
+
     fn exists(&self, sql: &str, id: &str) -> io::Result<bool> {
         self.conn
             .query_row(sql, [id], |_| Ok(()))

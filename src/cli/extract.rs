@@ -12,12 +12,13 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use rayon::prelude::*;
 
 use sonovec::catalog::Catalog;
+use sonovec::isolate::Engine;
 use sonovec::output::{JsonlAppender, OutputDir};
 use sonovec::projection::Projection;
-use sonovec::{content_id_of_file, AnalysisError, Analyzer, Config, Record, Track};
+use sonovec::{content_id_of_file, AnalysisError, Config, Record, Track};
 
 use super::walk::audio_files;
-use super::{load_projection, Outcome, PathArg};
+use super::{load_projection, Isolation, Outcome, PathArg};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -57,9 +58,9 @@ struct Tally {
 }
 
 /// Analyses every file in parallel, appending each record as it finishes, then compacts the
-/// output. A file that cannot be analysed gets an error record and the run goes on; only an
-/// output that cannot be written stops it.
-pub fn run(args: Args, config: Config) -> io::Result<Outcome> {
+/// output. A file that cannot be analysed gets an error record and the run goes on, even one
+/// that crashes its worker process; only an output that cannot be written stops it.
+pub fn run(args: Args, config: Config, isolation: &Isolation) -> io::Result<Outcome> {
     let started = Instant::now();
     let vector_version = config.vector_spec().version();
     let projection = load_projection(args.projection.as_deref(), &vector_version)?;
@@ -95,7 +96,7 @@ pub fn run(args: Args, config: Config) -> io::Result<Outcome> {
         eprintln!("sonovec: {}: {why}", path.display());
     }
     let progress = progress_bar(files.len() as u64, args.quiet);
-    let analyzer = Analyzer::new(config);
+    let engine = isolation.engine(config, None, None)?;
     let tally = Tally::default();
     let claimed = Mutex::new(done);
     let write_failure: Mutex<Option<io::Error>> = Mutex::new(None);
@@ -105,7 +106,7 @@ pub fn run(args: Args, config: Config) -> io::Result<Outcome> {
         if stop.load(Ordering::Relaxed) {
             return;
         }
-        let written = match analyze_unless_done(&analyzer, path, &claimed) {
+        let written = match analyze_unless_done(&engine, path, &claimed) {
             Work::Analysed(mut track) => {
                 if let Some(projection) = &projection {
                     projection.apply_to(&mut track.record);
@@ -146,7 +147,7 @@ pub fn run(args: Args, config: Config) -> io::Result<Outcome> {
         eprintln!("sonovec: cannot write {target}: {e}");
         return Ok(Outcome::Io);
     }
-    let finalized = out.finalize(&analyzer.vector_layout())?;
+    let finalized = out.finalize(&engine.analyzer().vector_layout())?;
     if finalized.unreadable_lines > 0 {
         eprintln!(
             "sonovec: dropped {} unreadable line(s) from {}",
@@ -179,7 +180,7 @@ enum Work {
 }
 
 /// Hashes `path` and analyses it unless a run already has that content.
-fn analyze_unless_done(analyzer: &Analyzer, path: &Path, claimed: &Mutex<HashSet<String>>) -> Work {
+fn analyze_unless_done(engine: &Engine, path: &Path, claimed: &Mutex<HashSet<String>>) -> Work {
     let started = Instant::now();
     let id = match content_id_of_file(path) {
         Ok(id) => id,
@@ -199,7 +200,7 @@ fn analyze_unless_done(analyzer: &Analyzer, path: &Path, claimed: &Mutex<HashSet
     {
         return Work::Skipped { id };
     }
-    let mut track = analyzer.analyze_file_with_id(path, id);
+    let mut track = engine.analyze_file_with_id(path, id);
     track.timings.total = started.elapsed();
     Work::Analysed(Box::new(track))
 }

@@ -20,15 +20,19 @@ mod similar;
 mod walk;
 #[cfg(feature = "serve")]
 mod watch;
+mod worker;
 
+use std::ffi::OsString;
 use std::io;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
 use sonovec::embed::{Model, ModelChoice};
+use sonovec::isolate::{Engine, Limits, WorkerCommand, WorkerPool};
 use sonovec::vector::{BlockWeights, VectorModel};
-use sonovec::{EmbeddingConfig, ErrorKind};
+use sonovec::{Config, EmbeddingConfig, ErrorKind};
 
 /// Audio content vectors for cold-start recommendation.
 #[derive(Parser, Debug)]
@@ -64,6 +68,99 @@ pub struct Cli {
     /// vectors their own `vector_version`.
     #[arg(long, global = true, value_parser = parse_weights, value_name = "BLOCK=W,…")]
     vector_weights: Option<BlockWeights>,
+
+    /// extract, watch, serve: analyse in this process instead of one worker process per
+    /// concurrent track (faster to start, but a crash on one file ends the whole run).
+    #[arg(long, global = true)]
+    in_process: bool,
+
+    /// extract, watch, serve: address-space limit of each worker process, in MiB.
+    #[arg(long, global = true, default_value_t = sonovec::isolate::DEFAULT_WORKER_MEMORY_BYTES >> 20, value_name = "MIB")]
+    worker_memory: u64,
+
+    /// CPU seconds one track may cost before it is stopped with error kind `over_budget`
+    /// (default 300 for watch and serve, no budget for extract).
+    #[arg(long, global = true, value_parser = parse_seconds, value_name = "SECONDS")]
+    cpu_budget: Option<f64>,
+}
+
+/// How `extract`, `watch` and `serve` run their analyses: the global options of isolation.
+pub struct Isolation {
+    in_process: bool,
+    worker: WorkerCommand,
+    memory_bytes: u64,
+    cpu_budget_s: Option<f64>,
+}
+
+impl Isolation {
+    /// `--cpu-budget`, if given.
+    fn cpu_budget_s(&self) -> Option<f64> {
+        self.cpu_budget_s
+    }
+
+    /// The engine of a command: `default_budget` applies when `--cpu-budget` is not given, and
+    /// `wall_timeout` kills a worker busy for longer.
+    fn engine(
+        &self,
+        config: Config,
+        default_budget: Option<f64>,
+        wall_timeout: Option<Duration>,
+    ) -> io::Result<Engine> {
+        let analyzer = sonovec::Analyzer::try_new(config)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+        if self.in_process {
+            return Ok(Engine::in_process(analyzer));
+        }
+        let limits = Limits {
+            memory_bytes: Some(self.memory_bytes),
+            cpu_budget_s: self.cpu_budget_s.or(default_budget),
+            wall_timeout,
+        };
+        Ok(Engine::isolated(
+            analyzer,
+            WorkerPool::new(self.worker.clone(), limits),
+        ))
+    }
+}
+
+/// The command line of a worker: this binary with the options that shape the analysis.
+fn worker_command(cli: &Cli, memory_bytes: u64) -> io::Result<WorkerCommand> {
+    let mut args: Vec<OsString> = Vec::new();
+    let mut push = |name: &str, value: OsString| {
+        args.push(name.into());
+        args.push(value);
+    };
+    if let Some(jobs) = cli.jobs {
+        push("--jobs", jobs.to_string().into());
+    }
+    push("--max-duration", cli.max_duration.to_string().into());
+    let model: OsString = match &cli.model.0 {
+        None => "none".into(),
+        Some(ModelChoice::Msd) => "msd".into(),
+        Some(ModelChoice::Mtt) => "mtt".into(),
+        Some(ModelChoice::File(path)) => path.clone().into_os_string(),
+    };
+    push("--model", model);
+    if let Some(seconds) = cli.embed_seconds {
+        push("--embed-seconds", seconds.to_string().into());
+    }
+    if let Some(w) = cli.vector_weights {
+        let weights = format!(
+            "embedding={},tags={},descriptors={}",
+            w.embedding, w.tags, w.descriptors
+        );
+        push("--vector-weights", weights.into());
+    }
+    if cli.beats {
+        args.push("--beats".into());
+    }
+    args.push("worker".into());
+    args.push("--memory-bytes".into());
+    args.push(memory_bytes.to_string().into());
+    Ok(WorkerCommand {
+        program: std::env::current_exe()?,
+        args,
+    })
 }
 
 fn parse_weights(value: &str) -> Result<BlockWeights, String> {
@@ -118,6 +215,9 @@ enum Command {
     /// Time every pipeline stage with one worker and with all, next to the decode-only floor
     /// and the plain-sgemm rate of this CPU.
     Bench(bench::Args),
+    /// The analysis worker process of extract, watch and serve (framed JSON on stdin/stdout).
+    #[command(hide = true)]
+    Worker(worker::Args),
 }
 
 /// How a command ended; `main` turns it into the process exit code.
@@ -142,7 +242,7 @@ impl Outcome {
     fn of_error_kind(kind: ErrorKind) -> Outcome {
         match kind {
             ErrorKind::Io => Outcome::Io,
-            ErrorKind::Internal => Outcome::Internal,
+            ErrorKind::Internal | ErrorKind::WorkerCrashed => Outcome::Internal,
             _ => Outcome::BadInput,
         }
     }
@@ -160,7 +260,14 @@ pub fn run(cli: Cli) -> io::Result<Outcome> {
         // Fail before any track is read: a bad weights file is a usage error, not a track's.
         Model::load(choice).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
     }
-    let config = sonovec::Config {
+    let memory_bytes = cli.worker_memory.saturating_mul(1 << 20);
+    let isolation = Isolation {
+        in_process: cli.in_process,
+        worker: worker_command(&cli, memory_bytes)?,
+        memory_bytes,
+        cpu_budget_s: cli.cpu_budget,
+    };
+    let config = Config {
         max_duration_s: cli.max_duration,
         beats: cli.beats,
         embedding: cli.model.0.map(|model| EmbeddingConfig {
@@ -171,17 +278,18 @@ pub fn run(cli: Cli) -> io::Result<Outcome> {
         ..Default::default()
     };
     match cli.command {
-        Command::Extract(args) => extract::run(args, config),
+        Command::Extract(args) => extract::run(args, config, &isolation),
         Command::Analyze(args) => analyze::run(args, config),
         Command::Export(args) => export::run(args, config),
         Command::Similar(args) => similar::run(args, config),
         Command::FitProjection(args) => fit_projection::run(args, config),
         Command::EvalTempo(args) => eval_tempo::run(args, config),
         #[cfg(feature = "serve")]
-        Command::Serve(args) => serve::run(args, config, cli.jobs),
+        Command::Serve(args) => serve::run(args, config, cli.jobs, &isolation),
         #[cfg(feature = "serve")]
-        Command::Watch(args) => watch::run(args, config),
+        Command::Watch(args) => watch::run(args, config, &isolation),
         Command::Bench(args) => bench::run(args, config, cli.jobs),
+        Command::Worker(args) => worker::run(args, config),
     }
 }
 

@@ -6,10 +6,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use sonovec::isolate::DEFAULT_CPU_BUDGET_S;
 use sonovec::serve::ServeConfig;
-use sonovec::{Analyzer, Config};
+use sonovec::Config;
 
-use super::Outcome;
+use super::{Isolation, Outcome};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -49,7 +50,12 @@ pub struct Args {
 }
 
 /// Runs the server until SIGTERM or SIGINT; returns success once every accepted upload is stored.
-pub fn run(args: Args, config: Config, jobs: Option<usize>) -> io::Result<Outcome> {
+pub fn run(
+    args: Args,
+    config: Config,
+    jobs: Option<usize>,
+    isolation: &Isolation,
+) -> io::Result<Outcome> {
     let token = match &args.token_file {
         Some(path) => {
             let text = std::fs::read_to_string(path)
@@ -67,8 +73,10 @@ pub fn run(args: Args, config: Config, jobs: Option<usize>) -> io::Result<Outcom
     };
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let workers = args.workers.or(jobs).unwrap_or(cores).max(1);
-    let analyzer = Analyzer::try_new(config)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+    // The request is answered at --timeout; the worker is killed a moment later, so the answer
+    // and the recorded failure agree.
+    let wall_timeout = Duration::from_secs_f64(args.timeout) + Duration::from_secs(2);
+    let engine = isolation.engine(config, Some(DEFAULT_CPU_BUDGET_S), Some(wall_timeout))?;
     let serve_config = ServeConfig {
         catalog: args.catalog,
         addr: args.addr,
@@ -79,6 +87,6 @@ pub fn run(args: Args, config: Config, jobs: Option<usize>) -> io::Result<Outcom
         spool_dir: args.spool_dir.unwrap_or_else(std::env::temp_dir),
         token,
     };
-    sonovec::serve::run(serve_config, analyzer)?;
+    sonovec::serve::run(serve_config, engine)?;
     Ok(Outcome::Success)
 }

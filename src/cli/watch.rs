@@ -4,7 +4,8 @@
 //! when its size and modification time have not changed for `--settle` seconds, so a copy still
 //! in progress is never read half-written. On start, every audio file already in the folder is
 //! looked at the same way (catch-up). Content already in the catalog, as a track or a recorded
-//! failure, is not analysed again. The user's files are only ever read.
+//! failure of the input itself, is not analysed again (an `internal` failure is retried). The
+//! user's files are only ever read.
 
 use std::collections::HashMap;
 use std::io;
@@ -19,10 +20,11 @@ use notify_debouncer_mini::{new_debouncer, DebounceEventResult};
 use rayon::prelude::*;
 
 use sonovec::catalog::Catalog;
-use sonovec::{content_id_of_file, Analyzer, Config};
+use sonovec::isolate::{Engine, DEFAULT_CPU_BUDGET_S};
+use sonovec::{content_id_of_file, Config};
 
 use super::walk::{audio_files, has_audio_extension};
-use super::{Outcome, PathArg};
+use super::{Isolation, Outcome, PathArg};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -52,7 +54,7 @@ struct Observation {
 
 /// Watches until SIGINT or SIGTERM, then returns success. Prints one line per file handled:
 /// `stored ID PATH`, `known ID PATH` (content already catalogued) or `failed PATH: ERROR`.
-pub fn run(args: Args, config: Config) -> io::Result<Outcome> {
+pub fn run(args: Args, config: Config, isolation: &Isolation) -> io::Result<Outcome> {
     if !args.dir.is_dir() {
         return Err(io::Error::new(
             io::ErrorKind::NotFound,
@@ -64,8 +66,13 @@ pub fn run(args: Args, config: Config) -> io::Result<Outcome> {
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).map_err(io::Error::other)?;
 
     let mut catalog = Catalog::open(&args.catalog)?;
-    let analyzer = Analyzer::try_new(config)
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.to_string()))?;
+    // A worker that makes no progress for four budgets (blocked, not computing) is killed too.
+    let budget = isolation.cpu_budget_s().unwrap_or(DEFAULT_CPU_BUDGET_S);
+    let engine = isolation.engine(
+        config,
+        Some(DEFAULT_CPU_BUDGET_S),
+        Some(Duration::from_secs_f64(4.0 * budget)),
+    )?;
 
     // Watch first, then list: a file arriving during the catch-up is seen either way.
     let (events, received) = channel::<DebounceEventResult>();
@@ -98,7 +105,7 @@ pub fn run(args: Args, config: Config) -> io::Result<Outcome> {
         }
         let ready = settled(&mut pending, settle);
         if !ready.is_empty() {
-            handle(&ready, &analyzer, &mut catalog, &mut handled)?;
+            handle(&ready, &engine, &mut catalog, &mut handled)?;
         }
     }
     drop(debouncer);
@@ -151,7 +158,7 @@ fn settled(pending: &mut HashMap<PathBuf, Option<Observation>>, settle: Duration
 /// Analyses the settled files not yet catalogued (in parallel) and stores each record.
 fn handle(
     ready: &[PathBuf],
-    analyzer: &Analyzer,
+    engine: &Engine,
     catalog: &mut Catalog,
     handled: &mut HashMap<PathBuf, String>,
 ) -> io::Result<()> {
@@ -172,7 +179,7 @@ fn handle(
         if catalog.has_track_with(&id, &analyzer.vector_version())? {
             catalog.set_path(&id, &path.display().to_string())?;
             println!("known {id} {}", path.display());
-        } else if catalog.has_failure(&id)? {
+        } else if catalog.has_final_failure(&id)? {
             println!("failed {}: (recorded before)", path.display());
         } else {
             todo.push((path.clone(), id));
@@ -180,7 +187,7 @@ fn handle(
     }
     let tracks: Vec<_> = todo
         .into_par_iter()
-        .map(|(path, id)| analyzer.analyze_file_with_id(&path, id))
+        .map(|(path, id)| engine.analyze_file_with_id(&path, id))
         .collect();
     for track in tracks {
         let record = track.record;

@@ -49,6 +49,9 @@ pub struct Embedder<'m> {
     tag_sum: Vec<f64>,
     patches_run: usize,
     sample: Option<Sample>,
+    /// The last patch run and its output, to recognise a repeat at the start of the next run.
+    last_patch: Option<Vec<f32>>,
+    last_output: Vec<f32>,
 }
 
 /// Every `stride`-th patch of the track, thinned by half whenever it outgrows `capacity`.
@@ -74,6 +77,8 @@ impl<'m> Embedder<'m> {
             tag_sum: vec![0.0; N_TAGS],
             patches_run: 0,
             sample: None,
+            last_patch: None,
+            last_output: Vec::new(),
         }
     }
 
@@ -118,17 +123,46 @@ impl<'m> Embedder<'m> {
     }
 
     /// Runs the patches in parallel and adds their outputs to the sums, in order.
+    ///
+    /// A patch equal to the one before it (a held tone, a DC offset, silence: any signal whose
+    /// frames repeat) has that patch's output, so only the first of a run is computed: a track
+    /// costs what its changing audio justifies, with the same numbers.
     fn run(&mut self, patches: &[f32]) {
         let n = patches.len() / PATCH_LEN;
         self.outputs.resize(n * OUT_LEN, 0.0);
         let model = self.model;
+        let repeats: Vec<bool> = patches
+            .chunks_exact(PATCH_LEN)
+            .enumerate()
+            .map(|(i, patch)| match i {
+                0 => self.last_patch.as_deref() == Some(patch),
+                _ => patch == &patches[(i - 1) * PATCH_LEN..i * PATCH_LEN],
+            })
+            .collect();
         self.outputs
             .par_chunks_exact_mut(OUT_LEN)
             .zip(patches.par_chunks_exact(PATCH_LEN))
-            .for_each(|(out, patch)| {
-                let (embedding, tags) = out.split_at_mut(EMBEDDING_DIM);
-                model.forward(patch, embedding, tags);
+            .zip(repeats.par_iter())
+            .for_each(|((out, patch), &repeat)| {
+                if !repeat {
+                    let (embedding, tags) = out.split_at_mut(EMBEDDING_DIM);
+                    model.forward(patch, embedding, tags);
+                }
             });
+        for i in 0..n {
+            if repeats[i] {
+                let (done, rest) = self.outputs.split_at_mut(i * OUT_LEN);
+                let previous = match i {
+                    0 => &self.last_output[..],
+                    _ => &done[(i - 1) * OUT_LEN..],
+                };
+                rest[..OUT_LEN].copy_from_slice(previous);
+            }
+        }
+        if n > 0 {
+            self.last_patch = Some(patches[(n - 1) * PATCH_LEN..n * PATCH_LEN].to_vec());
+            self.last_output = self.outputs[(n - 1) * OUT_LEN..n * OUT_LEN].to_vec();
+        }
         for out in self.outputs.chunks_exact(OUT_LEN) {
             let (embedding, tags) = out.split_at(EMBEDDING_DIM);
             for ((s, sq), &x) in self.sum.iter_mut().zip(&mut self.sum_sq).zip(embedding) {

@@ -22,7 +22,7 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 use crate::catalog::Catalog;
-use crate::Analyzer;
+use crate::isolate::Engine;
 
 pub use metrics::Metrics;
 
@@ -31,7 +31,8 @@ pub use metrics::Metrics;
 pub struct ServeConfig {
     pub catalog: PathBuf,
     pub addr: SocketAddr,
-    /// Analysis threads (one per core by default).
+    /// Analysis threads (one per core by default), each handing its uploads to a worker
+    /// process when the engine is isolated (see [`crate::isolate`]).
     pub workers: usize,
     /// Uploads that may wait for a worker; one more is answered 503.
     pub queue: usize,
@@ -63,17 +64,17 @@ pub(crate) struct App {
 /// Binds `config.addr`, prints `listening on http://ADDR` on standard output (tests and scripts
 /// read the port from it), serves until SIGTERM or SIGINT, then stops accepting, lets every
 /// admitted upload finish and be stored, and returns.
-pub fn run(config: ServeConfig, analyzer: Analyzer) -> io::Result<()> {
+pub fn run(config: ServeConfig, engine: Engine) -> io::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         // The async side only moves bytes; the analysis threads are separate.
         .worker_threads(2)
         .thread_name("sonovec-http")
         .build()?;
-    runtime.block_on(serve(config, analyzer))
+    runtime.block_on(serve(config, engine))
 }
 
-async fn serve(config: ServeConfig, analyzer: Analyzer) -> io::Result<()> {
+async fn serve(config: ServeConfig, engine: Engine) -> io::Result<()> {
     std::fs::create_dir_all(&config.spool_dir)?;
     let catalog = Arc::new(Mutex::new(Catalog::open(&config.catalog)?));
     let metrics = Arc::new(Metrics::new());
@@ -81,7 +82,7 @@ async fn serve(config: ServeConfig, analyzer: Analyzer) -> io::Result<()> {
     let pool = pool::Pool::start(
         config.workers,
         config.queue,
-        Arc::new(analyzer),
+        Arc::new(engine),
         Arc::clone(&catalog),
         Arc::clone(&metrics),
     );

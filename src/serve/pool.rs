@@ -16,8 +16,8 @@ use tokio::sync::oneshot;
 
 use crate::catalog::Catalog;
 use crate::error::{AnalysisError, ErrorKind};
+use crate::isolate::Engine;
 use crate::record::Record;
-use crate::Analyzer;
 
 use super::metrics::Metrics;
 
@@ -83,11 +83,11 @@ pub struct Pool {
 pub type SharedCatalog = Arc<Mutex<Catalog>>;
 
 impl Pool {
-    /// Starts `workers` threads sharing `analyzer`, with room for `queue` waiting jobs.
+    /// Starts `workers` threads sharing `engine`, with room for `queue` waiting jobs.
     pub fn start(
         workers: usize,
         queue: usize,
-        analyzer: Arc<Analyzer>,
+        engine: Arc<Engine>,
         catalog: SharedCatalog,
         metrics: Arc<Metrics>,
     ) -> Pool {
@@ -96,7 +96,7 @@ impl Pool {
         let workers = (0..workers.max(1))
             .map(|n| {
                 let receiver = Arc::clone(&receiver);
-                let analyzer = Arc::clone(&analyzer);
+                let engine = Arc::clone(&engine);
                 let catalog = Arc::clone(&catalog);
                 let metrics = Arc::clone(&metrics);
                 std::thread::Builder::new()
@@ -111,7 +111,7 @@ impl Pool {
                         // so one bad job can never take a worker away from the pool. The job's
                         // reply channel is dropped and its request answered 500.
                         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                            run_job(job, &analyzer, &catalog, &metrics)
+                            run_job(job, &engine, &catalog, &metrics)
                         }));
                     })
                     .expect("spawn an analysis thread")
@@ -153,9 +153,9 @@ impl Pool {
     }
 }
 
-fn run_job(job: Job, analyzer: &Analyzer, catalog: &SharedCatalog, metrics: &Metrics) {
+fn run_job(job: Job, engine: &Engine, catalog: &SharedCatalog, metrics: &Metrics) {
     let started = Instant::now();
-    let mut track = analyzer.analyze_file_with_id(&job.file, job.id.clone());
+    let mut track = engine.analyze_file_with_id(&job.file, job.id.clone());
     metrics
         .analysis_seconds
         .observe(started.elapsed().as_secs_f64());
