@@ -42,7 +42,7 @@ pub const OUTPUT_FLOOR: f32 = 1.0 / (1 << 24) as f32;
 
 /// Rates the resampler takes, in Hz: its memory and CPU bounds are stated and tested for these
 /// (the decoder's limits refuse other rates before it is built; this is the last line).
-pub const RATE_RANGE: std::ops::RangeInclusive<u32> = 1_000..=768_000;
+pub const RATE_RANGE: std::ops::RangeInclusive<u32> = super::limits::SAMPLE_RATE_RANGE;
 
 /// Largest ratio denominator taken by the FFT path (its block spans at least this many inputs).
 const FFT_MAX_DENOMINATOR: usize = 1024;

@@ -136,7 +136,11 @@ const COLUMNS: &[(&str, &str, Kind)] = &[
     ("tempo_beats_s", "/tempo/beats_s", Kind::F64List),
     ("tempo_null_reason", "/tempo_null_reason", Kind::Utf8),
     ("energy_score", "/energy/score", Kind::F64),
-    ("energy_spectral_entropy", "/energy/spectral_entropy", Kind::F64),
+    (
+        "energy_spectral_entropy",
+        "/energy/spectral_entropy",
+        Kind::F64,
+    ),
     ("energy_onset_rate", "/energy/onset_rate", Kind::F64),
     ("danceability_score", "/danceability/score", Kind::F64),
     ("danceability_raw", "/danceability/raw", Kind::F64),
