@@ -12,18 +12,7 @@ use sonovec::{Analyzer, Config, Record};
 const RATE: u32 = 44_100;
 
 fn write_wav(path: &Path, samples: &[f32]) {
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: RATE,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(path, spec).unwrap();
-    for &s in samples {
-        w.write_sample((s.clamp(-1.0, 1.0) * 32767.0) as i16)
-            .unwrap();
-    }
-    w.finalize().unwrap();
+    common::write_wav_16bit_mono(path, RATE, samples);
 }
 
 fn analyze(samples: &[f32]) -> Record {

@@ -92,3 +92,19 @@ pub fn normals(count: usize, seed: u64) -> Vec<f64> {
         })
         .collect()
 }
+
+/// Writes `samples` (clipped to ±1) as a 16-bit mono WAV at `rate` Hz.
+pub fn write_wav_16bit_mono(path: &Path, rate: u32, samples: &[f32]) {
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: rate,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(path, spec).unwrap();
+    for &s in samples {
+        w.write_sample((s.clamp(-1.0, 1.0) * 32767.0) as i16)
+            .unwrap();
+    }
+    w.finalize().unwrap();
+}
