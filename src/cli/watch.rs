@@ -176,7 +176,7 @@ fn handle(
             continue;
         }
         handled.insert(path.clone(), id.clone());
-        if catalog.has_track_with(&id, &analyzer.vector_version())? {
+        if catalog.has_track_with(&id, &engine.analyzer().vector_version())? {
             catalog.set_path(&id, &path.display().to_string())?;
             println!("known {id} {}", path.display());
         } else if catalog.has_final_failure(&id)? {

@@ -78,7 +78,7 @@ async fn serve(config: ServeConfig, engine: Engine) -> io::Result<()> {
     std::fs::create_dir_all(&config.spool_dir)?;
     let catalog = Arc::new(Mutex::new(Catalog::open(&config.catalog)?));
     let metrics = Arc::new(Metrics::new());
-    let vector_version = analyzer.vector_version();
+    let vector_version = engine.analyzer().vector_version();
     let pool = pool::Pool::start(
         config.workers,
         config.queue,
