@@ -1,10 +1,10 @@
 //! Content is "done" only for the vector version it was analysed with: a track catalogued with
 //! one model is analysed again under another (the real binary, `extract` then `watch`).
 
-use std::io::{BufRead, BufReader};
+mod common;
+
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::mpsc::channel;
 use std::time::Duration;
 
 /// The first `stored …` or `known …` line `watch` prints for the folder's one file.
@@ -19,15 +19,7 @@ fn first_verdict(dir: &Path, catalog: &Path, model: &str) -> String {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (send, lines) = channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if send.send(line).is_err() {
-                return;
-            }
-        }
-    });
+    let lines = common::lines_of(child.stdout.take().unwrap());
     let verdict = loop {
         match lines.recv_timeout(Duration::from_secs(120)) {
             Ok(line) if line.starts_with("stored") || line.starts_with("known") => break line,

@@ -330,7 +330,7 @@ impl AudioStream {
                     }
                     let frames = self
                         .end_trim
-                        .push(&self.scratch, trim_end, &mut self.planar);
+                        .push(&mut self.scratch, trim_end, &mut self.planar);
                     let frames = if frames > 0 {
                         self.window.apply(&mut self.planar)
                     } else {

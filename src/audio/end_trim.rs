@@ -52,8 +52,14 @@ impl EndTrim {
 
     /// Takes one decoded packet (`planar`, untrimmed) and its demuxer's end trim. Moves into
     /// `out` (cleared first) the frames that can be passed on now and returns how many; 0 means
-    /// the packet was held back.
-    pub fn push(&mut self, planar: &[Vec<f32>], trim_end: usize, out: &mut Vec<Vec<f32>>) -> usize {
+    /// the packet was held back. `planar` may be left holding any buffers (the caller refills
+    /// it): a packet passed on whole is swapped into `out`, not copied.
+    pub fn push(
+        &mut self,
+        planar: &mut Vec<Vec<f32>>,
+        trim_end: usize,
+        out: &mut Vec<Vec<f32>>,
+    ) -> usize {
         let frames = planar.first().map_or(0, Vec::len);
         if self.held.len() != planar.len() {
             // A new channel count: nothing held can belong with this packet.
@@ -68,13 +74,8 @@ impl EndTrim {
             self.held = vec![Vec::new(); planar.len()];
         }
         if trim_end == 0 && self.packets.is_empty() {
-            // Nearly every packet: nothing held, nothing to decide.
-            out.resize_with(planar.len(), Vec::new);
-            out.truncate(planar.len());
-            for (dst, src) in out.iter_mut().zip(planar) {
-                dst.clear();
-                dst.extend_from_slice(src);
-            }
+            // Nearly every packet: nothing held, nothing to decide, so no copy either.
+            std::mem::swap(planar, out);
             return frames;
         }
         for (held, channel) in self.held.iter_mut().zip(planar) {
@@ -178,15 +179,15 @@ mod tests {
     fn mid_stream_trims_are_ignored_and_final_ones_applied() {
         let mut trim = EndTrim::default();
         let mut out = Vec::new();
-        assert_eq!(trim.push(&packet(1.0, 100), 0, &mut out), 100);
+        assert_eq!(trim.push(&mut packet(1.0, 100), 0, &mut out), 100);
         // Trimmed in mid-stream: held, then released whole when an untrimmed packet follows.
-        assert_eq!(trim.push(&packet(2.0, 100), 40, &mut out), 0);
-        assert_eq!(trim.push(&packet(3.0, 100), 0, &mut out), 200);
+        assert_eq!(trim.push(&mut packet(2.0, 100), 40, &mut out), 0);
+        assert_eq!(trim.push(&mut packet(3.0, 100), 0, &mut out), 200);
         assert_eq!(&out[0][..100], &[2.0; 100][..]);
         assert_eq!(trim.ignored_frames(), 40);
         // Padding spread over the last two packets: both trims apply at the end.
-        assert_eq!(trim.push(&packet(4.0, 100), 30, &mut out), 0);
-        assert_eq!(trim.push(&packet(5.0, 100), 100, &mut out), 0);
+        assert_eq!(trim.push(&mut packet(4.0, 100), 30, &mut out), 0);
+        assert_eq!(trim.push(&mut packet(5.0, 100), 100, &mut out), 0);
         assert_eq!(trim.finish(&mut out), 70);
         assert!(out[0].iter().all(|&s| s == 4.0));
     }
@@ -195,9 +196,9 @@ mod tests {
     fn libvorbis_trims_only_the_last_packet() {
         let mut trim = EndTrim::last_packet_only();
         let mut out = Vec::new();
-        assert_eq!(trim.push(&packet(1.0, 576), 204, &mut out), 0);
-        assert_eq!(trim.push(&packet(2.0, 128), 128, &mut out), 0);
-        assert_eq!(trim.push(&packet(3.0, 128), 128, &mut out), 0);
+        assert_eq!(trim.push(&mut packet(1.0, 576), 204, &mut out), 0);
+        assert_eq!(trim.push(&mut packet(2.0, 128), 128, &mut out), 0);
+        assert_eq!(trim.push(&mut packet(3.0, 128), 128, &mut out), 0);
         assert_eq!(trim.finish(&mut out), 576 + 128);
         assert_eq!(trim.ignored_frames(), 204 + 128);
     }
@@ -228,7 +229,7 @@ mod tests {
         let mut out = Vec::new();
         let mut released = 0;
         for _ in 0..100 {
-            released += trim.push(&packet(1.0, 1024), 24, &mut out);
+            released += trim.push(&mut packet(1.0, 1024), 24, &mut out);
             assert!(trim.held_frames() <= MAX_HELD_FRAMES + 1024);
         }
         assert!(released > 0);

@@ -108,3 +108,21 @@ pub fn write_wav_16bit_mono(path: &Path, rate: u32, samples: &[f32]) {
     }
     w.finalize().unwrap();
 }
+
+/// The lines a child prints on `stdout`, as they come, read on a thread of their own (so a test
+/// can wait for one with a timeout).
+pub fn lines_of(stdout: std::process::ChildStdout) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let (send, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if send.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    lines
+}
