@@ -19,15 +19,7 @@ fn patch(c: &mut Criterion) {
     group.throughput(Throughput::Elements(2 * MACS_PER_PATCH));
     group.sample_size(20);
     group.bench_function("patch_187x96_flops", |b| {
-        b.iter(|| {
-            sonovec::embed::network::forward(
-                &model.weights,
-                &input,
-                &mut ws,
-                &mut embedding,
-                &mut tags,
-            )
-        })
+        b.iter(|| model.forward_with(&input, &mut ws, &mut embedding, &mut tags))
     });
     group.finish();
 }

@@ -227,6 +227,11 @@ impl Analyzer {
         &self.config
     }
 
+    /// The embedding model, if the config has one (for its counters, see [`Model::computed`]).
+    pub fn model(&self) -> Option<&Model> {
+        self.model.as_ref()
+    }
+
     /// The `vector_version` of this analyzer's content vectors.
     pub fn vector_version(&self) -> String {
         self.vector.version()

@@ -1,5 +1,6 @@
 //! Measurements `sonovec bench` needs besides the instrumented pipeline: process CPU time and
-//! peak RSS, the decode-only floor, and the plain-sgemm rate the embedding is compared with.
+//! peak RSS, the decode-only floor, the plain-sgemm rate, and this core's fp32 arithmetic peak
+//! ([`fp32_peak`]), the two rates the embedding is compared with.
 
 use std::fs::File;
 use std::hint::black_box;
@@ -87,6 +88,156 @@ pub fn sgemm_gflops(m: usize, k: usize, n: usize, min_time: Duration) -> f64 {
     2.0 * (m * k * n) as f64 * calls as f64 / started.elapsed().as_secs_f64() / 1e9
 }
 
+/// CPU time this thread has run so far (`CLOCK_THREAD_CPUTIME_ID`): unlike wall time, other
+/// processes on the machine do not stretch it, so rates measured with it compare across a run.
+pub fn thread_cpu_time() -> Duration {
+    // SAFETY: clock_gettime only writes into the struct we hand it.
+    let ts = unsafe {
+        let mut ts: libc::timespec = std::mem::zeroed();
+        libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts);
+        ts
+    };
+    Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+}
+
+/// The single-precision arithmetic peak of one core, as measured by [`fp32_peak`].
+#[derive(Clone, Copy, Debug)]
+pub struct Peak {
+    /// The widest vector instruction set found at run time: `avx512f`, `avx2+fma` or `scalar`.
+    pub isa: &'static str,
+    /// Floating-point operations per second (an FMA counts 2), in units of 10⁹, per thread CPU
+    /// second.
+    pub gflops: f64,
+}
+
+/// Measures this core's fp32 peak: independent FMA chains on the widest vector ISA the CPU
+/// has (detected at run time), enough of them to cover the FMA latency on every pipe (16 on
+/// AVX-512, 12 on AVX2, 8 scalar multiply-adds otherwise), repeated for at least `min_time` of
+/// this thread's CPU time. The figure the embedding's rate is a fraction of.
+pub fn fp32_peak(min_time: Duration) -> Peak {
+    let isa = peak::detect();
+    let round = |iters: u64| peak::run(isa, iters);
+    black_box(round(1 << 16));
+    let (mut flop, mut spent, mut iters) = (0.0, Duration::ZERO, 1u64 << 20);
+    while spent < min_time || flop == 0.0 {
+        let started = thread_cpu_time();
+        let (sum, per_iter) = round(iters);
+        black_box(sum);
+        spent += thread_cpu_time() - started;
+        flop += per_iter * iters as f64;
+        iters = (iters * 2).min(1 << 26);
+    }
+    Peak {
+        isa: isa.name(),
+        gflops: flop / spent.as_secs_f64() / 1e9,
+    }
+}
+
+mod peak {
+    //! The FMA chains of [`super::fp32_peak`], one function per instruction set.
+
+    use std::hint::black_box;
+
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Isa {
+        Avx512,
+        Avx2,
+        Scalar,
+    }
+
+    impl Isa {
+        pub fn name(self) -> &'static str {
+            match self {
+                Isa::Avx512 => "avx512f",
+                Isa::Avx2 => "avx2+fma",
+                Isa::Scalar => "scalar",
+            }
+        }
+    }
+
+    pub fn detect() -> Isa {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx512f") {
+                return Isa::Avx512;
+            }
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                return Isa::Avx2;
+            }
+        }
+        Isa::Scalar
+    }
+
+    /// Runs `iters` rounds of the chains; returns their sum (so nothing is optimised away) and
+    /// the floating-point operations of one round.
+    pub fn run(isa: Isa, iters: u64) -> (f32, f64) {
+        match isa {
+            // SAFETY: `detect` found the instruction set the function is compiled for.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => (unsafe { x86::avx512(iters) }, 16.0 * 16.0 * 2.0),
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => (unsafe { x86::avx2(iters) }, 12.0 * 8.0 * 2.0),
+            _ => (scalar(iters), 8.0 * 2.0),
+        }
+    }
+
+    fn scalar(iters: u64) -> f32 {
+        let (a, b) = (black_box(0.999f32), black_box(1e-6f32));
+        let mut acc = [0.0f32; 8];
+        for _ in 0..iters {
+            for x in acc.iter_mut() {
+                *x = *x * a + b;
+            }
+        }
+        acc.iter().sum()
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    mod x86 {
+        use std::arch::x86_64::*;
+        use std::hint::black_box;
+
+        /// 16 chains of 16-lane FMAs: 2 pipes × latency 4 needs 8; 16 leave room for slower
+        /// FMAs and still fit the 32 registers.
+        #[target_feature(enable = "avx512f")]
+        pub unsafe fn avx512(iters: u64) -> f32 {
+            let a = _mm512_set1_ps(black_box(0.999));
+            let b = _mm512_set1_ps(black_box(1e-6));
+            let mut acc = [_mm512_setzero_ps(); 16];
+            for _ in 0..iters {
+                for x in acc.iter_mut() {
+                    *x = _mm512_fmadd_ps(*x, a, b);
+                }
+            }
+            let mut sum = _mm512_setzero_ps();
+            for x in acc {
+                sum = _mm512_add_ps(sum, x);
+            }
+            _mm512_reduce_add_ps(sum)
+        }
+
+        /// 12 chains of 8-lane FMAs (of the 16 registers, 2 hold the operands).
+        #[target_feature(enable = "avx2,fma")]
+        pub unsafe fn avx2(iters: u64) -> f32 {
+            let a = _mm256_set1_ps(black_box(0.999));
+            let b = _mm256_set1_ps(black_box(1e-6));
+            let mut acc = [_mm256_setzero_ps(); 12];
+            for _ in 0..iters {
+                for x in acc.iter_mut() {
+                    *x = _mm256_fmadd_ps(*x, a, b);
+                }
+            }
+            let mut sum = _mm256_setzero_ps();
+            for x in acc {
+                sum = _mm256_add_ps(sum, x);
+            }
+            let mut lanes = [0.0f32; 8];
+            _mm256_storeu_ps(lanes.as_mut_ptr(), sum);
+            lanes.iter().sum()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,6 +246,20 @@ mod tests {
     fn sgemm_rate_is_positive_and_finite() {
         let rate = sgemm_gflops(8, 8, 8, Duration::from_millis(1));
         assert!(rate.is_finite() && rate > 0.0, "{rate}");
+    }
+
+    #[test]
+    fn fp32_peak_is_measured_on_the_widest_isa() {
+        let peak = fp32_peak(Duration::from_millis(5));
+        assert!(peak.gflops.is_finite() && peak.gflops > 0.0, "{peak:?}");
+        #[cfg(target_arch = "x86_64")]
+        if is_x86_feature_detected!("avx512f") {
+            assert_eq!(peak.isa, "avx512f");
+        }
+        // The scalar chains, run on any CPU, count what they compute: 8 chains × 2 flop.
+        let (sum, flop) = peak::run(peak::Isa::Scalar, 3);
+        assert_eq!(flop, 16.0);
+        assert!(sum > 0.0);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 use serde_json::{json, Value};
 
-use sonovec::bench::{cpu_time, decode_only, peak_rss_bytes, sgemm_gflops};
+use sonovec::bench::{cpu_time, decode_only, fp32_peak, peak_rss_bytes, sgemm_gflops};
 use sonovec::embed::{DOMINANT_GEMM, MACS_PER_PATCH};
 use sonovec::{Analyzer, Config, StageTimings, Track};
 
@@ -179,18 +179,29 @@ pub fn run(args: Args, config: Config, jobs: Option<usize>) -> io::Result<Outcom
     }
     let mut runs = Vec::new();
     let mut single = (0.0, 0);
+    let mut computed = (0, Duration::ZERO);
     for &j in &jobs_list {
+        let before = analyzer.model().map(|m| m.computed());
         let (run, embedding_s, patches) = run_jobs(j, &files, &analyzer)?;
         if j == 1 {
             single = (embedding_s, patches);
+            if let (Some(m), Some((n0, cpu0))) = (analyzer.model(), before) {
+                let (n1, cpu1) = m.computed();
+                computed = (n1 - n0, cpu1.saturating_sub(cpu0));
+            }
         }
         runs.push(run);
     }
+    let peak = fp32_peak(Duration::from_secs_f64(args.gemm_seconds.max(0.0) / 2.0));
     let (m, k, n) = DOMINANT_GEMM;
     let sgemm = sgemm_gflops(m, k, n, Duration::from_secs_f64(args.gemm_seconds.max(0.0)));
     let (embedding_s, patches) = single;
     let embedding_gflops =
         (patches > 0).then(|| 2.0 * (MACS_PER_PATCH * patches) as f64 / embedding_s / 1e9);
+    // Thread CPU time of the patches actually computed and of their log-mel input: other load
+    // on the machine does not stretch it, unlike the stage's wall time above.
+    let cpu_gflops = (computed.0 > 0 && computed.1 > Duration::ZERO)
+        .then(|| 2.0 * (MACS_PER_PATCH * computed.0) as f64 / computed.1.as_secs_f64() / 1e9);
     let report = json!({
         "files": files.len(),
         "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -204,6 +215,13 @@ pub fn run(args: Args, config: Config, jobs: Option<usize>) -> io::Result<Outcom
             "sgemm_shape": [m, k, n],
             "sgemm_gflops": sgemm,
             "embedding_over_sgemm": embedding_gflops.map(|g| g / sgemm),
+            "embedding_isa": analyzer.model().map(|m| m.isa()),
+            "embedding_patches_computed": computed.0,
+            "embedding_cpu_s": computed.1.as_secs_f64(),
+            "embedding_cpu_gflops": cpu_gflops,
+            "fp32_peak_gflops": peak.gflops,
+            "fp32_peak_isa": peak.isa,
+            "embedding_over_peak": cpu_gflops.map(|g| g / peak.gflops),
         },
         "peak_rss_mb": peak_rss_bytes() as f64 / (1024.0 * 1024.0),
     });
@@ -321,6 +339,19 @@ fn print_table(out: &mut impl Write, r: &Value) -> io::Result<()> {
         g["embedding_over_sgemm"]
             .as_f64()
             .map_or("–".into(), |x| format!("{:.0} %", 100.0 * x))
+    )?;
+    writeln!(
+        out,
+        "embedding ({}) {} GFLOP/s per thread CPU second over {} computed patches = {} of this \
+         core's fp32 peak {:.1} GFLOP/s ({})",
+        g["embedding_isa"].as_str().unwrap_or("–"),
+        f(&g["embedding_cpu_gflops"]),
+        g["embedding_patches_computed"],
+        g["embedding_over_peak"]
+            .as_f64()
+            .map_or("–".into(), |x| format!("{:.0} %", 100.0 * x)),
+        g["fp32_peak_gflops"].as_f64().unwrap_or(0.0),
+        g["fp32_peak_isa"].as_str().unwrap_or("–"),
     )?;
     writeln!(
         out,

@@ -3,16 +3,22 @@
 //! [`Model`] holds a network's weights and tag names; [`network::forward`] runs one 3 s patch;
 //! [`Embedder`] streams a track's spectrogram through the network patch by patch.
 
+mod conv;
 mod gemm;
 pub mod network;
+mod simd;
 mod sink;
 mod weights;
 
 use std::path::Path;
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use crate::bench::thread_cpu_time;
 
 pub use network::{
-    Workspace, DOMINANT_GEMM, EMBEDDING_DIM, MACS_PER_PATCH, N_MELS, N_TAGS, PATCH_FRAMES,
+    Kernels, Workspace, DOMINANT_GEMM, EMBEDDING_DIM, MACS_PER_PATCH, N_MELS, N_TAGS, PATCH_FRAMES,
 };
 pub use sink::{Embedder, EmbeddingSummary};
 pub use weights::{Weights, WeightsError};
@@ -80,14 +86,27 @@ fn file_model_name(path: &Path) -> &str {
 
 /// A loaded model: weights, tag names, id, and a pool of reusable workspaces.
 pub struct Model {
-    pub weights: Weights,
     /// Tag names, in the order of the network's outputs.
     pub tags: Vec<String>,
     /// `<name>@<first 12 hex digits of the safetensors file's SHA-256>`, e.g. `msd_musicnn@3f…`.
     pub id: String,
     /// Full SHA-256 of the safetensors file, hex.
     pub sha256: String,
+    /// What runs the network, shared with the patches in flight on the thread pool.
+    core: Arc<Core>,
+}
+
+/// The network's weights and everything a forward pass needs, behind an `Arc` so that patches
+/// can run on the thread pool while the caller goes on decoding.
+pub(crate) struct Core {
+    weights: Weights,
+    /// The front end's kernels packed for this CPU (`None`: the GEMM path).
+    kernels: Option<Kernels>,
     workspaces: Mutex<Vec<Workspace>>,
+    /// Patches computed (not taken from the silence cache or a repeat) and the thread CPU time
+    /// spent on them and on their log-mel input, in nanoseconds.
+    computed: AtomicU64,
+    cpu_ns: AtomicU64,
     /// The output (embedding then tags) for a patch of digital silence, computed once: a track
     /// of silence then costs what its audio justifies, with the same numbers.
     silence: OnceLock<Vec<f32>>,
@@ -128,18 +147,71 @@ impl Model {
             )));
         }
         let sha256 = sha256_hex(safetensors);
+        let kernels = Kernels::new(&weights, simd::Isa::detect());
         Ok(Model {
-            weights,
             tags,
             id: format!("{name}@{}", &sha256[..12]),
             sha256,
-            workspaces: Mutex::new(Vec::new()),
-            silence: OnceLock::new(),
+            core: Arc::new(Core {
+                weights,
+                kernels,
+                workspaces: Mutex::new(Vec::new()),
+                computed: AtomicU64::new(0),
+                cpu_ns: AtomicU64::new(0),
+                silence: OnceLock::new(),
+            }),
         })
+    }
+
+    /// The network's parameters.
+    pub fn weights(&self) -> &Weights {
+        &self.core.weights
     }
 
     /// Runs one patch (see [`network::forward`]) with a workspace from the pool.
     pub fn forward(&self, patch: &[f32], embedding: &mut [f32], tags: &mut [f32]) {
+        self.core.forward(patch, embedding, tags)
+    }
+
+    /// [`network::forward`] with this model's weights and kernels and the caller's workspace
+    /// (no silence cache, nothing counted): for benchmarks.
+    pub fn forward_with(
+        &self,
+        patch: &[f32],
+        ws: &mut Workspace,
+        embedding: &mut [f32],
+        tags: &mut [f32],
+    ) {
+        self.core.forward_with(patch, ws, embedding, tags)
+    }
+
+    /// The instruction set the network's front end runs on: `avx512f`, `avx2+fma`, or
+    /// `fallback` (the GEMM path, `matrixmultiply`).
+    pub fn isa(&self) -> &'static str {
+        self.core
+            .kernels
+            .as_ref()
+            .map_or("fallback", |k| k.isa().name())
+    }
+
+    /// Patches this model has computed so far (silent and repeated patches reuse an output and
+    /// are not counted), and the thread CPU time spent on them and on their log-mel input:
+    /// `2 · MACS_PER_PATCH · patches / seconds` is the embedding stage's arithmetic rate.
+    pub fn computed(&self) -> (u64, Duration) {
+        (
+            self.core.computed.load(Ordering::Relaxed),
+            Duration::from_nanos(self.core.cpu_ns.load(Ordering::Relaxed)),
+        )
+    }
+
+    pub(crate) fn core(&self) -> &Arc<Core> {
+        &self.core
+    }
+}
+
+impl Core {
+    /// See [`Model::forward`].
+    pub(crate) fn forward(&self, patch: &[f32], embedding: &mut [f32], tags: &mut [f32]) {
         // log10(1 + 10000·0) is exactly 0: an all-zero patch is silence, whose output is known.
         if patch.iter().all(|&x| x == 0.0) {
             let known = self.silence.get_or_init(|| {
@@ -157,16 +229,42 @@ impl Model {
     }
 
     fn forward_uncached(&self, patch: &[f32], embedding: &mut [f32], tags: &mut [f32]) {
+        let started = thread_cpu_time();
         let mut ws = self
             .workspaces
             .lock()
             .map(|mut pool| pool.pop())
             .unwrap_or(None)
             .unwrap_or_default();
-        network::forward(&self.weights, patch, &mut ws, embedding, tags);
+        self.forward_with(patch, &mut ws, embedding, tags);
         if let Ok(mut pool) = self.workspaces.lock() {
             pool.push(ws);
         }
+        self.computed.fetch_add(1, Ordering::Relaxed);
+        self.add_cpu(thread_cpu_time().saturating_sub(started));
+    }
+
+    fn forward_with(
+        &self,
+        patch: &[f32],
+        ws: &mut Workspace,
+        embedding: &mut [f32],
+        tags: &mut [f32],
+    ) {
+        network::forward(
+            &self.weights,
+            self.kernels.as_ref(),
+            patch,
+            ws,
+            embedding,
+            tags,
+        );
+    }
+
+    /// Adds CPU time spent on the embedding outside a forward pass (the log-mel input).
+    pub(crate) fn add_cpu(&self, spent: Duration) {
+        let ns = u64::try_from(spent.as_nanos()).unwrap_or(u64::MAX);
+        self.cpu_ns.fetch_add(ns, Ordering::Relaxed);
     }
 }
 

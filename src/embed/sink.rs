@@ -1,9 +1,12 @@
 //! Streams a track's log-mel spectrogram through musicnn in 3 s patches and averages the outputs.
 
-use rayon::prelude::*;
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
 
 use super::network::{EMBEDDING_DIM, N_MELS, N_TAGS, PATCH_FRAMES};
-use super::Model;
+use super::{Core, Model};
 use crate::dsp::{log_mel, FrameSink, SpectrogramBlock};
 
 const PATCH_LEN: usize = PATCH_FRAMES * N_MELS;
@@ -27,10 +30,13 @@ pub struct EmbeddingSummary {
 /// does: the trailing partial patch is dropped, and a track shorter than one patch is
 /// repeat-padded to one patch.
 ///
-/// By default every patch is analysed, a few at a time in parallel (rayon) as the spectrogram
-/// streams in; only the frames of the patches not yet run are held. With
-/// [`Embedder::with_seconds`] only about `N / 3` evenly spaced patches are analysed, after the
-/// track ends; a bounded sample of candidate patches (at most `2·N/3 + 8`) is held meanwhile.
+/// By default every patch is analysed as soon as the spectrogram completes it, on the rayon
+/// pool the embedder was made in (on the caller itself if the pool has one thread), while the
+/// caller goes on decoding: one long track keeps every worker busy. At most two patches per
+/// worker are in flight; a caller that reaches that bound helps run them (or waits for them)
+/// before it goes on. With [`Embedder::with_seconds`] only about `N / 3` evenly spaced patches
+/// are analysed, after the track ends; a bounded sample of candidate patches (at most
+/// `2·N/3 + 8`) is held meanwhile.
 ///
 /// Results do not depend on the thread count: each patch is computed alone and the sums run
 /// over patches in track order, in `f64`.
@@ -42,16 +48,12 @@ pub struct Embedder<'m> {
     patches_seen: usize,
     /// The first frames of the track, kept only until one patch is complete (for repeat-padding).
     short: Vec<f32>,
-    batch: usize,
-    outputs: Vec<f32>,
     sum: Vec<f64>,
     sum_sq: Vec<f64>,
     tag_sum: Vec<f64>,
     patches_run: usize,
     sample: Option<Sample>,
-    /// The last patch run and its output, to recognise a repeat at the start of the next run.
-    last_patch: Option<Vec<f32>>,
-    last_output: Vec<f32>,
+    flight: Flight,
 }
 
 /// Every `stride`-th patch of the track, thinned by half whenever it outgrows `capacity`.
@@ -62,6 +64,155 @@ struct Sample {
     patches: Vec<(usize, Vec<f32>)>,
 }
 
+/// A patch's output (embedding then tags), or the panic that stopped it.
+type Outcome = std::thread::Result<Vec<f32>>;
+
+/// Patches submitted to the pool whose outputs are not summed yet, oldest first.
+struct Flight {
+    core: Arc<Core>,
+    /// Most patches submitted and not yet summed.
+    limit: usize,
+    /// One worker: compute on the caller, nothing is spawned.
+    inline: bool,
+    sender: Sender<(usize, Outcome)>,
+    receiver: Receiver<(usize, Outcome)>,
+    /// Index of the next patch submitted; `slots[0]` is patch `submitted - slots.len()`.
+    submitted: usize,
+    slots: VecDeque<Slot>,
+    /// The last patch submitted, to recognise a repeat, and the last output summed.
+    last_patch: Vec<f32>,
+    last_output: Vec<f32>,
+}
+
+enum Slot {
+    Waiting,
+    Done(Vec<f32>),
+    /// Equal to the patch before it (a held tone, a DC offset, silence: any signal whose frames
+    /// repeat), so it has that patch's output: a track costs what its changing audio
+    /// justifies, with the same numbers.
+    Repeat,
+}
+
+impl Flight {
+    fn new(core: Arc<Core>) -> Flight {
+        let threads = rayon::current_num_threads().max(1);
+        let (sender, receiver) = channel();
+        Flight {
+            core,
+            limit: 2 * threads,
+            inline: threads == 1,
+            sender,
+            receiver,
+            submitted: 0,
+            slots: VecDeque::new(),
+            last_patch: Vec::new(),
+            last_output: Vec::new(),
+        }
+    }
+
+    /// Queues `patch`; outputs that complete the run of summed patches go to `sums`.
+    fn submit(&mut self, patch: &[f32], sums: &mut Sums<'_>) {
+        let index = self.submitted;
+        self.submitted += 1;
+        if self.submitted > 1 && self.last_patch == patch {
+            self.slots.push_back(Slot::Repeat);
+        } else if self.inline {
+            self.slots.push_back(Slot::Done(run(&self.core, patch)));
+        } else {
+            self.slots.push_back(Slot::Waiting);
+            let (core, sender, patch) = (self.core.clone(), self.sender.clone(), patch.to_vec());
+            rayon::spawn(move || {
+                let outcome = catch_unwind(AssertUnwindSafe(|| run(&core, &patch)));
+                // The receiver outlives every patch it waits for; if it is gone, so is the track.
+                let _ = sender.send((index, outcome));
+            });
+        }
+        self.last_patch.clear();
+        self.last_patch.extend_from_slice(patch);
+        self.sum_ready(sums);
+        while self.slots.len() > self.limit {
+            self.wait_one(sums);
+        }
+    }
+
+    /// Waits until every submitted patch is summed.
+    fn flush(&mut self, sums: &mut Sums<'_>) {
+        self.sum_ready(sums);
+        while !self.slots.is_empty() {
+            self.wait_one(sums);
+        }
+    }
+
+    /// Receives one output, helping the pool run queued work meanwhile when the caller is one
+    /// of its threads (blocking there could starve the pool of the very thread it needs).
+    fn wait_one(&mut self, sums: &mut Sums<'_>) {
+        let (index, outcome) = loop {
+            if let Ok(done) = self.receiver.try_recv() {
+                break done;
+            }
+            if let Some(rayon::Yield::Executed) = rayon::yield_now() {
+                continue;
+            }
+            // Nothing queued: every patch still out is running on some thread.
+            match self.receiver.recv() {
+                Ok(done) => break done,
+                Err(_) => unreachable!("the flight holds a sender"),
+            }
+        };
+        let output = outcome.unwrap_or_else(|panic| resume_unwind(panic));
+        let first = self.submitted - self.slots.len();
+        self.slots[index - first] = Slot::Done(output);
+        self.sum_ready(sums);
+    }
+
+    /// Sums the outputs at the front of the queue, in track order.
+    fn sum_ready(&mut self, sums: &mut Sums<'_>) {
+        while let Some(slot) = self.slots.front_mut() {
+            match std::mem::replace(slot, Slot::Waiting) {
+                Slot::Waiting => return,
+                Slot::Done(output) => self.last_output = output,
+                Slot::Repeat => {}
+            }
+            self.slots.pop_front();
+            sums.add(&self.last_output);
+        }
+    }
+}
+
+fn run(core: &Core, patch: &[f32]) -> Vec<f32> {
+    let mut out = vec![0.0; OUT_LEN];
+    let (embedding, tags) = out.split_at_mut(EMBEDDING_DIM);
+    core.forward(patch, embedding, tags);
+    out
+}
+
+/// The running sums of an [`Embedder`], borrowed while its flight is out.
+struct Sums<'a> {
+    sum: &'a mut [f64],
+    sum_sq: &'a mut [f64],
+    tag_sum: &'a mut [f64],
+    patches: &'a mut usize,
+}
+
+impl Sums<'_> {
+    fn add(&mut self, output: &[f32]) {
+        let (embedding, tags) = output.split_at(EMBEDDING_DIM);
+        for ((s, sq), &x) in self
+            .sum
+            .iter_mut()
+            .zip(self.sum_sq.iter_mut())
+            .zip(embedding)
+        {
+            *s += x as f64;
+            *sq += x as f64 * x as f64;
+        }
+        for (s, &p) in self.tag_sum.iter_mut().zip(tags) {
+            *s += p as f64;
+        }
+        *self.patches += 1;
+    }
+}
+
 impl<'m> Embedder<'m> {
     /// Analyses every complete patch of the track.
     pub fn new(model: &'m Model) -> Self {
@@ -70,15 +221,12 @@ impl<'m> Embedder<'m> {
             pending: Vec::new(),
             patches_seen: 0,
             short: Vec::new(),
-            batch: 2 * rayon::current_num_threads().max(1),
-            outputs: Vec::new(),
             sum: vec![0.0; EMBEDDING_DIM],
             sum_sq: vec![0.0; EMBEDDING_DIM],
             tag_sum: vec![0.0; N_TAGS],
             patches_run: 0,
             sample: None,
-            last_patch: None,
-            last_output: Vec::new(),
+            flight: Flight::new(model.core().clone()),
         }
     }
 
@@ -100,11 +248,11 @@ impl<'m> Embedder<'m> {
         self.model
     }
 
-    /// Runs the complete patches at the front of `pending` (all of them when `all`, else only
-    /// once a full batch is waiting) and drops their frames.
-    fn drain(&mut self, all: bool) {
+    /// Submits (or, with a sample, offers) the complete patches at the front of `pending` and
+    /// drops their frames.
+    fn drain(&mut self) {
         let complete = self.pending.len() / PATCH_LEN;
-        if complete == 0 || (!all && complete < self.batch && self.sample.is_none()) {
+        if complete == 0 {
             return;
         }
         let used = complete * PATCH_LEN;
@@ -115,81 +263,52 @@ impl<'m> Embedder<'m> {
             }
         } else {
             let patches = std::mem::take(&mut self.pending);
-            self.run(&patches[..used]);
+            self.submit(&patches[..used]);
             self.pending = patches;
             self.patches_seen += complete;
         }
         self.pending.drain(..used);
     }
 
-    /// Runs the patches in parallel and adds their outputs to the sums, in order.
-    ///
-    /// A patch equal to the one before it (a held tone, a DC offset, silence: any signal whose
-    /// frames repeat) has that patch's output, so only the first of a run is computed: a track
-    /// costs what its changing audio justifies, with the same numbers.
-    fn run(&mut self, patches: &[f32]) {
-        let n = patches.len() / PATCH_LEN;
-        self.outputs.resize(n * OUT_LEN, 0.0);
-        let model = self.model;
-        let repeats: Vec<bool> = patches
-            .chunks_exact(PATCH_LEN)
-            .enumerate()
-            .map(|(i, patch)| match i {
-                0 => self.last_patch.as_deref() == Some(patch),
-                _ => patch == &patches[(i - 1) * PATCH_LEN..i * PATCH_LEN],
-            })
-            .collect();
-        self.outputs
-            .par_chunks_exact_mut(OUT_LEN)
-            .zip(patches.par_chunks_exact(PATCH_LEN))
-            .zip(repeats.par_iter())
-            .for_each(|((out, patch), &repeat)| {
-                if !repeat {
-                    let (embedding, tags) = out.split_at_mut(EMBEDDING_DIM);
-                    model.forward(patch, embedding, tags);
-                }
-            });
-        for i in 0..n {
-            if repeats[i] {
-                let (done, rest) = self.outputs.split_at_mut(i * OUT_LEN);
-                let previous = match i {
-                    0 => &self.last_output[..],
-                    _ => &done[(i - 1) * OUT_LEN..],
-                };
-                rest[..OUT_LEN].copy_from_slice(previous);
-            }
+    /// Submits each patch of `patches` (concatenated, in track order).
+    fn submit(&mut self, patches: &[f32]) {
+        let mut sums = Sums {
+            sum: &mut self.sum,
+            sum_sq: &mut self.sum_sq,
+            tag_sum: &mut self.tag_sum,
+            patches: &mut self.patches_run,
+        };
+        for patch in patches.chunks_exact(PATCH_LEN) {
+            self.flight.submit(patch, &mut sums);
         }
-        if n > 0 {
-            self.last_patch = Some(patches[(n - 1) * PATCH_LEN..n * PATCH_LEN].to_vec());
-            self.last_output = self.outputs[(n - 1) * OUT_LEN..n * OUT_LEN].to_vec();
-        }
-        for out in self.outputs.chunks_exact(OUT_LEN) {
-            let (embedding, tags) = out.split_at(EMBEDDING_DIM);
-            for ((s, sq), &x) in self.sum.iter_mut().zip(&mut self.sum_sq).zip(embedding) {
-                *s += x as f64;
-                *sq += x as f64 * x as f64;
-            }
-            for (s, &p) in self.tag_sum.iter_mut().zip(tags) {
-                *s += p as f64;
-            }
-        }
-        self.patches_run += n;
+    }
+
+    fn flush(&mut self) {
+        let mut sums = Sums {
+            sum: &mut self.sum,
+            sum_sq: &mut self.sum_sq,
+            tag_sum: &mut self.tag_sum,
+            patches: &mut self.patches_run,
+        };
+        self.flight.flush(&mut sums);
     }
 
     /// The track's summary, or `None` if it had no spectrogram frames at all.
     pub fn finish(mut self) -> Option<EmbeddingSummary> {
-        self.drain(true);
+        self.drain();
         if let Some(sample) = self.sample.take() {
             let chosen = sample.choose(self.patches_seen);
-            self.run(&chosen);
+            self.submit(&chosen);
         }
+        self.flush();
         if self.patches_run == 0 {
             let frames = self.short.len() / N_MELS;
             if frames == 0 {
                 return None;
             }
             let patch: Vec<f32> = self.short.iter().copied().cycle().take(PATCH_LEN).collect();
-            self.run(&patch);
+            self.submit(&patch);
+            self.flush();
         }
         let n = self.patches_run as f64;
         let embedding: Vec<f32> = self.sum.iter().map(|s| (s / n) as f32).collect();
@@ -253,6 +372,7 @@ impl Sample {
 
 impl FrameSink for Embedder<'_> {
     fn accept(&mut self, block: &SpectrogramBlock<'_>) {
+        let started = crate::bench::thread_cpu_time();
         for frame in block.mel_frames() {
             let start = self.pending.len();
             self.pending.extend(frame.iter().map(|&p| log_mel(p)));
@@ -260,7 +380,11 @@ impl FrameSink for Embedder<'_> {
                 self.short.extend_from_slice(&self.pending[start..]);
             }
         }
-        self.drain(false);
+        // The log-mel input is part of the embedding stage's cost (see `Model::computed`).
+        self.flight
+            .core
+            .add_cpu(crate::bench::thread_cpu_time().saturating_sub(started));
+        self.drain();
     }
 }
 

@@ -1,0 +1,175 @@
+//! The vector instruction sets the convolution kernels are written for, chosen at run time.
+//!
+//! Nothing here is compiled with a `-C target-feature`: each kernel is a generic function over
+//! [`Simd`] whose entry point carries `#[target_feature]`, and [`Isa::detect`] decides which
+//! entry point may be called on this CPU.
+
+/// The instruction set a [`super::conv`] kernel runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Isa {
+    /// 16-lane AVX-512F (32 vector registers).
+    Avx512,
+    /// 8-lane AVX2 with FMA (16 vector registers).
+    Avx2,
+    /// Neither: the network falls back to its GEMM path (`matrixmultiply`).
+    Fallback,
+}
+
+impl Isa {
+    /// The widest instruction set this CPU has, unless `SONOVEC_EMBED_ISA` names a narrower one
+    /// (`avx2`, `fallback`: for comparing the paths on one machine; a wider one than the CPU
+    /// has is ignored).
+    pub fn detect() -> Isa {
+        let found = Isa::widest();
+        let wanted = match std::env::var("SONOVEC_EMBED_ISA").as_deref() {
+            Ok("avx2") => Isa::Avx2,
+            Ok("fallback") => Isa::Fallback,
+            _ => found,
+        };
+        if wanted.rank() <= found.rank() {
+            wanted
+        } else {
+            found
+        }
+    }
+
+    fn widest() -> Isa {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx512f") {
+                return Isa::Avx512;
+            }
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                return Isa::Avx2;
+            }
+        }
+        Isa::Fallback
+    }
+
+    fn rank(self) -> u8 {
+        match self {
+            Isa::Fallback => 0,
+            Isa::Avx2 => 1,
+            Isa::Avx512 => 2,
+        }
+    }
+
+    /// `avx512f`, `avx2+fma` or `fallback`, as `sonovec bench` reports it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Avx512 => "avx512f",
+            Isa::Avx2 => "avx2+fma",
+            Isa::Fallback => "fallback",
+        }
+    }
+}
+
+/// One vector register's worth of `f32` lanes. Every method is `unsafe`: callable only inside
+/// a function compiled with the implementor's target features, on a CPU that has them;
+/// pointers must be valid for `LANES` reads or writes (no alignment required).
+pub trait Simd: Copy {
+    type V: Copy;
+    const LANES: usize;
+    unsafe fn splat(x: f32) -> Self::V;
+    unsafe fn load(p: *const f32) -> Self::V;
+    unsafe fn store(p: *mut f32, v: Self::V);
+    /// `a · b + c`, fused.
+    unsafe fn fma(a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    unsafe fn max(a: Self::V, b: Self::V) -> Self::V;
+    unsafe fn min(a: Self::V, b: Self::V) -> Self::V;
+    unsafe fn reduce_max(v: Self::V) -> f32;
+    unsafe fn reduce_min(v: Self::V) -> f32;
+}
+
+#[cfg(target_arch = "x86_64")]
+pub use x86::{Avx2, Avx512};
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::Simd;
+    use std::arch::x86_64::*;
+
+    #[derive(Clone, Copy)]
+    pub struct Avx512;
+
+    impl Simd for Avx512 {
+        type V = __m512;
+        const LANES: usize = 16;
+        #[inline(always)]
+        unsafe fn splat(x: f32) -> __m512 {
+            _mm512_set1_ps(x)
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> __m512 {
+            _mm512_loadu_ps(p)
+        }
+        #[inline(always)]
+        unsafe fn store(p: *mut f32, v: __m512) {
+            _mm512_storeu_ps(p, v)
+        }
+        #[inline(always)]
+        unsafe fn fma(a: __m512, b: __m512, c: __m512) -> __m512 {
+            _mm512_fmadd_ps(a, b, c)
+        }
+        #[inline(always)]
+        unsafe fn max(a: __m512, b: __m512) -> __m512 {
+            _mm512_max_ps(a, b)
+        }
+        #[inline(always)]
+        unsafe fn min(a: __m512, b: __m512) -> __m512 {
+            _mm512_min_ps(a, b)
+        }
+        #[inline(always)]
+        unsafe fn reduce_max(v: __m512) -> f32 {
+            _mm512_reduce_max_ps(v)
+        }
+        #[inline(always)]
+        unsafe fn reduce_min(v: __m512) -> f32 {
+            _mm512_reduce_min_ps(v)
+        }
+    }
+
+    #[derive(Clone, Copy)]
+    pub struct Avx2;
+
+    impl Simd for Avx2 {
+        type V = __m256;
+        const LANES: usize = 8;
+        #[inline(always)]
+        unsafe fn splat(x: f32) -> __m256 {
+            _mm256_set1_ps(x)
+        }
+        #[inline(always)]
+        unsafe fn load(p: *const f32) -> __m256 {
+            _mm256_loadu_ps(p)
+        }
+        #[inline(always)]
+        unsafe fn store(p: *mut f32, v: __m256) {
+            _mm256_storeu_ps(p, v)
+        }
+        #[inline(always)]
+        unsafe fn fma(a: __m256, b: __m256, c: __m256) -> __m256 {
+            _mm256_fmadd_ps(a, b, c)
+        }
+        #[inline(always)]
+        unsafe fn max(a: __m256, b: __m256) -> __m256 {
+            _mm256_max_ps(a, b)
+        }
+        #[inline(always)]
+        unsafe fn min(a: __m256, b: __m256) -> __m256 {
+            _mm256_min_ps(a, b)
+        }
+        #[inline(always)]
+        unsafe fn reduce_max(v: __m256) -> f32 {
+            let m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+            let m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+            _mm_cvtss_f32(_mm_max_ss(m, _mm_shuffle_ps::<1>(m, m)))
+        }
+        #[inline(always)]
+        unsafe fn reduce_min(v: __m256) -> f32 {
+            let m = _mm_min_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
+            let m = _mm_min_ps(m, _mm_movehl_ps(m, m));
+            _mm_cvtss_f32(_mm_min_ss(m, _mm_shuffle_ps::<1>(m, m)))
+        }
+    }
+}
