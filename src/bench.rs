@@ -111,7 +111,8 @@ pub struct Peak {
 }
 
 /// Measures this core's fp32 peak: independent FMA chains on the widest vector ISA the CPU
-/// has (detected at run time), enough of them to cover the FMA latency on every pipe (16 on
+/// has (detected at run time; `SONOVEC_EMBED_ISA=avx2` narrows it, as it does the
+/// embedding's kernels), enough of them to cover the FMA latency on every pipe (16 on
 /// AVX-512, 12 on AVX2, 8 scalar multiply-adds otherwise), repeated for at least `min_time` of
 /// this thread's CPU time. The figure the embedding's rate is a fraction of.
 pub fn fp32_peak(min_time: Duration) -> Peak {
@@ -155,7 +156,18 @@ mod peak {
         }
     }
 
+    /// The widest instruction set, or AVX2 where `SONOVEC_EMBED_ISA=avx2` narrows the
+    /// embedding's kernels to it: the peak is that of the vectors the embedding runs on. (The
+    /// embedding's `fallback` path is `matrixmultiply`, which picks its own widest kernel.)
     pub fn detect() -> Isa {
+        let found = widest();
+        match std::env::var("SONOVEC_EMBED_ISA").as_deref() {
+            Ok("avx2") if found == Isa::Avx512 => Isa::Avx2,
+            _ => found,
+        }
+    }
+
+    fn widest() -> Isa {
         #[cfg(target_arch = "x86_64")]
         {
             if is_x86_feature_detected!("avx512f") {

@@ -22,14 +22,16 @@ pub struct Packed {
     data: Vec<f32>,
 }
 
-/// `(MR, V)` of the kernel for this instruction set and row length: at most 24 accumulators
-/// plus the `V` input vectors fit AVX-512's 32 registers; AVX2 has 16, so 3 × 4.
+/// `(MR, V)` of the kernel for this instruction set and row length: the `MR · V` accumulators,
+/// the `V` input vectors and a broadcast must fit the register file, or the kernel spills.
+/// AVX-512 has 32 registers: 24 accumulators, shaped to the row (59 positions: 4 vectors, 30:
+/// 2, 187: 12 = 2 × 6). AVX2 has 16: 6 × 2 = 12 accumulators, 2 inputs, 1 broadcast.
 fn blocking(isa: Isa, positions: usize) -> (usize, usize) {
     match (isa, positions) {
         (Isa::Avx512, p) if p <= 32 => (12, 2),
         (Isa::Avx512, p) if p <= 64 => (6, 4),
         (Isa::Avx512, _) => (4, 6),
-        _ => (3, 4),
+        _ => (6, 2),
     }
 }
 
@@ -130,7 +132,7 @@ pub fn correlate(packed: &Packed, input: &[f32], window: Window, pool: Pool<'_>)
             #[cfg(target_arch = "x86_64")]
             (Isa::Avx512, 4, 6) => avx512::<4, 6>(packed, input, window, pool),
             #[cfg(target_arch = "x86_64")]
-            (Isa::Avx2, 3, 4) => avx2::<3, 4>(packed, input, window, pool),
+            (Isa::Avx2, 6, 2) => avx2::<6, 2>(packed, input, window, pool),
             other => panic!("no convolution kernel for {other:?}"),
         }
     }
