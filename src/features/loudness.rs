@@ -67,9 +67,10 @@ pub struct R128Meter {
     /// Once such a run has settled, more of it changes nothing the meter keeps: its gating
     /// blocks are below the absolute gate (which keeps them out of every history), its filters
     /// and 3 s buffer hold the same settled values, and its counters (the 100 ms step, the 1 s
-    /// cadence of the short-term blocks) come back to the same phase every second. So whole
-    /// seconds of the run are counted, not measured, and only the remainder is fed when the run
-    /// ends: the results are those of feeding every frame, at no cost per second of silence.
+    /// cadence of the short-term blocks, the buffer's write position) come back to the same
+    /// phase every [`Self::period`] (3 s at the usual rates). So whole periods of the run are
+    /// counted, not measured, and only the remainder is fed when the run ends: the results are
+    /// those of feeding every frame, to the bit, at no cost per second of silence.
     run: ConstantRun,
     deferred: u64,
     settled: bool,
@@ -156,9 +157,26 @@ impl R128Meter {
         self.test_settled();
     }
 
-    /// Whole seconds of the deferred run, counted; the rest of it, fed.
+    /// Frames after which a settled meter is back in the same state: a whole number of the
+    /// short-term blocks' 1 s cadence and of the meter's 3 s ring buffer of filtered audio (which
+    /// the crate allocates rounded up to whole 100 ms). The buffer holds one value then, but its
+    /// gating sums read it from the write position on, so only a whole turn keeps the order in
+    /// which they add the values of the next blocks, and the results to the last bit.
+    fn period(&self) -> u64 {
+        let Some(meter) = &self.meter else { return 1 };
+        // `ebur128::EbuR128::new`: samples_in_100ms and the buffer of the 3 s window.
+        let step = (meter.rate() as u64 + 5) / 10;
+        let buffer_steps = (meter.rate() as u64 * 3).div_ceil(step);
+        let (mut a, mut b) = (10, buffer_steps);
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        step * (10 * buffer_steps / a)
+    }
+
+    /// Whole periods of the deferred run, counted; the rest of it, fed.
     fn feed_deferred(&mut self) {
-        let period = 10 * self.step_frames as u64;
+        let period = self.period();
         let rest = (self.deferred % period) as usize;
         self.frames_seen += self.deferred - rest as u64;
         self.frames_skipped += self.deferred - rest as u64;
@@ -177,7 +195,7 @@ impl R128Meter {
             return;
         };
         let frames = self.run.frames();
-        let period = 10 * self.step_frames as u64;
+        let period = self.period();
         if (frames as f64) < SETTLE_S * meter.rate() as f64
             || (frames >= self.tested_at && frames - self.tested_at < period)
         {
