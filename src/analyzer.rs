@@ -19,6 +19,18 @@ use crate::features::{Descriptors, TempoTracker};
 use crate::record::{Record, TagScore};
 use crate::vector::{BlockWeights, VectorSpec};
 
+/// Inputs smaller than this run the embedding on at most [`SMALL_INPUT_EMBEDDING_S`] seconds of
+/// evenly spaced patches, unless the configuration chooses how many itself.
+///
+/// Analysis costs time per second of audio, and the embedding most of it (85 % of 1000 s of
+/// 8-bit noise at 1 kHz, a 1 MB WAV); a small input can hold a long stretch of audio honestly
+/// (PCM at a low rate, speech codecs) or by a header's lie, so this is what bounds the cost of
+/// an upload under 1 MB. An input this small holding more than 300 s of audio is under
+/// 28 kbit/s; music at any usual bitrate never meets the cap.
+pub const SMALL_INPUT_BYTES: u64 = 1 << 20;
+/// See [`SMALL_INPUT_BYTES`]: 100 patches of 3 s.
+pub const SMALL_INPUT_EMBEDDING_S: f64 = 300.0;
+
 /// Settings of an [`Analyzer`].
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -273,7 +285,8 @@ impl Analyzer {
             .extension()
             .and_then(|e| e.to_str())
             .map(str::to_ascii_lowercase);
-        self.run(path.display().to_string(), id, || {
+        let size = std::fs::metadata(path).ok().map(|m| m.len());
+        self.run(path.display().to_string(), id, size, || {
             let file = open_regular_file(path).map_err(|e| AnalysisError::from_io(&e))?;
             if file.metadata().map(|m| m.len()).unwrap_or(0) == 0 {
                 return Err(AnalysisError::new(
@@ -291,7 +304,8 @@ impl Analyzer {
         let id = content_id(&bytes);
         let hash = started.elapsed();
         let ext = extension_of(name);
-        let mut track = self.run(name.to_string(), id, move || {
+        let size = Some(bytes.len() as u64);
+        let mut track = self.run(name.to_string(), id, size, move || {
             if bytes.is_empty() {
                 return Err(AnalysisError::new(
                     ErrorKind::Empty,
@@ -305,7 +319,14 @@ impl Analyzer {
         track
     }
 
-    fn run(&self, path: String, id: String, open: impl FnOnce() -> Result<AudioStream>) -> Track {
+    /// Analyses the stream `open` gives; `input_bytes` is the size of the input, if known.
+    fn run(
+        &self,
+        path: String,
+        id: String,
+        input_bytes: Option<u64>,
+        open: impl FnOnce() -> Result<AudioStream>,
+    ) -> Track {
         let started = Instant::now();
         let mut record = Record::new(path, Some(id));
         let mut timings = StageTimings::default();
@@ -313,7 +334,7 @@ impl Analyzer {
         IN_DECODER.with(|d| d.set(false));
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
             let mut stream = in_decoder(open)?;
-            self.analyze_stream(&mut stream, &mut record, &mut timings)
+            self.analyze_stream(&mut stream, &mut record, &mut timings, input_bytes)
         }));
         ANALYSING.with(|a| a.set(was_analysing));
         let in_decoder = IN_DECODER.with(|d| d.replace(false));
@@ -331,13 +352,16 @@ impl Analyzer {
         stream: &mut AudioStream,
         record: &mut Record,
         timings: &mut StageTimings,
+        input_bytes: Option<u64>,
     ) -> Result<()> {
         record.set_source(stream.info());
         let spectrogram_config = *self.plan.config();
         let mut resampler: Option<MonoResampler> = None;
         let mut spectrogram = StreamingSpectrogram::new(&self.plan);
+        let capped = input_bytes.is_some_and(|n| n < SMALL_INPUT_BYTES);
+        let embedding_s = self.config.embedding.as_ref().and_then(|e| e.seconds);
         let embedder = self.model.as_ref().map(|model| {
-            match self.config.embedding.as_ref().and_then(|e| e.seconds) {
+            match embedding_s.or(capped.then_some(SMALL_INPUT_EMBEDDING_S)) {
                 Some(seconds) => Embedder::with_seconds(model, seconds),
                 None => Embedder::new(model),
             }
@@ -428,6 +452,16 @@ impl Analyzer {
         record.duration_s = Some(stream.frames_decoded() as f64 / info.sample_rate as f64);
         record.frames = Some(frames);
         let spent = sinks.finish(record);
+        let patches = frames / crate::embed::PATCH_FRAMES;
+        if capped && embedding_s.is_none() && record.embedding_patches.is_some_and(|n| n < patches)
+        {
+            record.warnings.push(format!(
+                "the embedding is the mean of {} evenly spaced patches of {patches}: an input \
+                 under {} MiB is analysed on at most {SMALL_INPUT_EMBEDDING_S} s of them",
+                record.embedding_patches.unwrap_or(0),
+                SMALL_INPUT_BYTES >> 20
+            ));
+        }
         // The spectrogram's clock ran while its sinks worked on each block: take that out.
         timings.spectrogram = timings.spectrogram.saturating_sub(spent.in_sinks);
         timings.descriptors = spent.descriptors;
@@ -663,14 +697,14 @@ mod tests {
         assert!(error.message.contains("out of bounds"), "{}", error.message);
         // The same file analyses cleanly, and a panic in the decoder is still the input's.
         assert!(analyzer.analyze_path(&path).record.error.is_none());
-        let track = analyzer.run("b.wav".into(), "4567".into(), || panic!("in open"));
+        let track = analyzer.run("b.wav".into(), "4567".into(), None, || panic!("in open"));
         assert_eq!(track.record.error.unwrap().kind, ErrorKind::Corrupt);
     }
 
     #[test]
     fn a_panic_while_decoding_becomes_a_corrupt_record() {
         let analyzer = Analyzer::new(Config::default());
-        let track = analyzer.run("upload.mp3".into(), "0123".into(), || {
+        let track = analyzer.run("upload.mp3".into(), "0123".into(), None, || {
             panic!("index out of bounds")
         });
         let error = track.record.error.expect("an error record");

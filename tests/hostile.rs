@@ -200,3 +200,39 @@ fn a_rate_outside_the_range_names_the_limit() {
     assert!(message.contains("4294967291 Hz"), "{message}");
     assert!(message.contains("1000–768000 Hz"), "{message}");
 }
+
+/// Every file refused for its sample rate says so, and names the supported range: not the end of
+/// the file (a FLAC whose STREAMINFO rate its frames contradict), nor a saturated number (symphonia
+/// reads AIFF's 1e300 Hz as 4294967295 Hz).
+#[test]
+fn every_rate_refusal_names_the_rate_limit() {
+    let mut checked = 0;
+    for row in family() {
+        let file = &row["file"];
+        let rate_case = file.contains("_rate_") || file.contains("timescale_1.");
+        if !rate_case || row["expect"] != "error" {
+            continue;
+        }
+        let path = repo_path(&format!("tests/fixtures/bad/hostile/{file}"));
+        let cost = measure(&["analyze", "--model", "none", path.to_str().unwrap()], &[]);
+        let record: serde_json::Value = serde_json::from_slice(&cost.stdout).unwrap();
+        assert_eq!(
+            record["error"]["kind"], "unsupported_format",
+            "{file}: {record}"
+        );
+        let message = record["error"]["message"].as_str().unwrap();
+        assert!(message.contains("1000–768000 Hz"), "{file}: {message}");
+        assert!(!message.contains("4294967295"), "{file}: {message}");
+        checked += 1;
+    }
+    assert!(checked >= 10, "only {checked} rate cases in the family");
+    let message = |file: &str| {
+        let path = repo_path(&format!("tests/fixtures/bad/hostile/{file}"));
+        let cost = measure(&["analyze", "--model", "none", path.to_str().unwrap()], &[]);
+        let record: serde_json::Value = serde_json::from_slice(&cost.stdout).unwrap();
+        record["error"]["message"].as_str().unwrap().to_string()
+    };
+    assert!(message("flac_streaminfo_rate_1.flac").contains("sample rate 1 Hz"));
+    assert!(message("aiff_rate_1e300.aiff").contains("1e300 Hz"));
+    assert!(message("caf_rate_nan.caf").contains("not a number"));
+}

@@ -97,6 +97,16 @@ impl AudioStream {
     /// For MP4, the audio track's edit list (encoder priming and padding) is honoured as ffmpeg
     /// honours it, which symphonia's MP4 reader does not do (see [`mp4_edit`]).
     pub fn open(mut source: Box<dyn MediaSource>, extension: Option<&str>) -> Result<AudioStream> {
+        // A rate symphonia would lose (saturate, or give up on the file before reporting it) is
+        // refused here, with the header's own number.
+        if source.is_seekable() {
+            let declared = super::declared_rate::declared_rate(&mut source).map_err(|e| {
+                AnalysisError::new(ErrorKind::Io, format!("reading the file failed: {e}"))
+            })?;
+            if let Some(rate) = declared {
+                super::limits::check_declared_rate(rate)?;
+            }
+        }
         let edits = if source.is_seekable() {
             mp4_edit::audio_edits(&mut source).map_err(|e| {
                 AnalysisError::new(ErrorKind::Io, format!("reading the file failed: {e}"))

@@ -53,6 +53,39 @@ pub fn check_rate(rate: u32) -> Result<()> {
     )))
 }
 
+/// The sample rate a header declares ([`super::declared_rate`]), before symphonia reads it
+/// (and may saturate it to `u32::MAX` or give up on the file for another reason): a rate that
+/// does not round into [`SAMPLE_RATE_RANGE`] is refused with the header's own number, never a
+/// saturated one.
+pub fn check_declared_rate(rate: f64) -> Result<()> {
+    let range = || {
+        format!(
+            "the supported range of {}–{} Hz",
+            SAMPLE_RATE_RANGE.start(),
+            SAMPLE_RATE_RANGE.end()
+        )
+    };
+    if rate.is_nan() {
+        return Err(refuse(format!(
+            "the header's sample rate is not a number ({} is what sonovec decodes)",
+            range()
+        )));
+    }
+    let rounded = rate.round();
+    if rounded >= f64::from(*SAMPLE_RATE_RANGE.start())
+        && rounded <= f64::from(*SAMPLE_RATE_RANGE.end())
+    {
+        return Ok(());
+    }
+    if rounded >= 0.0 && rounded <= f64::from(u32::MAX) && rounded == rate {
+        return check_rate(rate as u32);
+    }
+    Err(refuse(format!(
+        "the header's sample rate of {rate:e} Hz is outside {}",
+        range()
+    )))
+}
+
 /// At least one channel and at most [`MAX_CHANNELS`].
 pub fn check_channels(channels: usize) -> Result<()> {
     match channels {
@@ -128,6 +161,23 @@ mod tests {
         }
         for rate in [1_000, 8_000, 44_111, 767_957, 768_000] {
             assert!(check_rate(rate).is_ok(), "{rate}");
+        }
+    }
+
+    #[test]
+    fn declared_rates_are_refused_with_their_own_number() {
+        for rate in [1_000.0, 44_100.0, 44_099.6, 768_000.0] {
+            assert!(check_declared_rate(rate).is_ok(), "{rate}");
+        }
+        let message = |rate: f64| check_declared_rate(rate).unwrap_err().message;
+        assert_eq!(message(1.0), check_rate(1).unwrap_err().message);
+        for (rate, shown) in [(1e300, "1e300 Hz"), (1e12, "1e12 Hz"), (0.5, "5e-1 Hz")] {
+            let m = message(rate);
+            assert!(m.contains(shown) && m.contains("1000–768000 Hz"), "{m}");
+            assert!(!m.contains("4294967295"), "{m}");
+        }
+        for rate in [f64::NAN, f64::INFINITY, -44_100.0] {
+            assert!(message(rate).contains("1000–768000 Hz"), "{rate}");
         }
     }
 

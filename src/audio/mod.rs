@@ -1,5 +1,6 @@
 //! From a file or bytes to the 16 kHz mono analysis signal.
 
+pub mod declared_rate;
 pub mod decode;
 pub mod end_trim;
 pub mod limits;

@@ -110,6 +110,12 @@ impl SpectrogramPlan {
         power: &mut [f32],
         mel: &mut [f32],
     ) {
+        if samples.iter().all(|&s| s == 0.0) {
+            // What the transform gives digital silence, exactly, without computing it.
+            power.fill(0.0);
+            self.mel.apply(power, mel);
+            return;
+        }
         for ((x, &s), &w) in scratch.windowed.iter_mut().zip(samples).zip(&self.window) {
             *x = s * w;
         }

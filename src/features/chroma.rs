@@ -131,6 +131,11 @@ impl StreamingChroma {
     fn frame(&mut self, start: usize) {
         let plan = &self.plan;
         let samples = &self.signal[start..start + plan.n_fft];
+        if samples.iter().all(|&s| s == 0.0) {
+            // Digital silence: an all-zero chroma, which adds nothing to the sum.
+            self.frames += 1;
+            return;
+        }
         for ((x, &s), &w) in self.windowed.iter_mut().zip(samples).zip(&plan.window) {
             *x = s * w;
         }

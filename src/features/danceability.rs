@@ -99,6 +99,11 @@ pub fn taus() -> Vec<usize> {
 
 /// `1 / mean(α)` of the series of 10 ms standard deviations; 0 when it cannot be computed.
 pub fn dfa_danceability(series: &[f32]) -> f64 {
+    dfa(series, true)
+}
+
+/// [`dfa_danceability`], fitting the windows inside a constant run too when not `skip_runs`.
+fn dfa(series: &[f32], skip_runs: bool) -> f64 {
     let n = series.len();
     let mean = series.iter().map(|&x| x as f64).sum::<f64>() / n.max(1) as f64;
     let mut integrated = Vec::with_capacity(n);
@@ -106,6 +111,15 @@ pub fn dfa_danceability(series: &[f32]) -> f64 {
     for &x in series {
         acc += x as f64 - mean;
         integrated.push(acc);
+    }
+    // Where the run of equal values holding each frame starts. A window inside one run (digital
+    // silence, a DC offset: the series is constant there) is a straight line once integrated,
+    // whose residual is zero but for rounding (far below any window that is not), so it is not
+    // fitted: silence costs nothing here.
+    let mut run_start = Vec::with_capacity(n);
+    for (i, &x) in series.iter().enumerate() {
+        let same = i > 0 && x.to_bits() == series[i - 1].to_bits();
+        run_start.push(if same { run_start[i - 1] } else { i });
     }
     let taus = taus();
     let mut fluctuation = Vec::new();
@@ -120,6 +134,7 @@ pub fn dfa_danceability(series: &[f32]) -> f64 {
         let jump = (tau / 50).max(1);
         let total: f64 = (0..n - tau)
             .step_by(jump)
+            .filter(|&k| !skip_runs || run_start[k + tau - 1] > k)
             .map(|k| residual(&integrated[k..k + tau]))
             .sum();
         fluctuation.push((total / ((n - tau) as f64 / jump as f64)).sqrt());
@@ -177,6 +192,31 @@ mod tests {
         assert_eq!(t[1], 34);
         assert!(*t.last().unwrap() <= 880);
         assert_eq!(t.len(), 36);
+    }
+
+    #[test]
+    fn windows_inside_silence_are_skipped_without_changing_the_result() {
+        let mut state = 0x2545_f491u32;
+        let mut series = Vec::new();
+        for i in 0..30_000 {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            let silent = (5_000..12_000).contains(&i) || (20_000..21_000).contains(&i);
+            let dc = (25_000..28_000).contains(&i);
+            series.push(match (silent, dc) {
+                (true, _) => 0.0,
+                (_, true) => 0.125,
+                _ => state as f32 / u32::MAX as f32 * (1.0 + (i % 50) as f32 / 10.0),
+            });
+        }
+        let (skipped, fitted) = (dfa(&series, true), dfa(&series, false));
+        assert!(fitted > 0.0);
+        assert!(
+            (skipped - fitted).abs() <= 1e-12 * fitted,
+            "{skipped} {fitted}"
+        );
+        assert_eq!(dfa(&vec![0.0; 20_000], true), 0.0);
     }
 
     #[test]

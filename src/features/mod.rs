@@ -1,6 +1,7 @@
 //! Features computed from the shared spectrogram. Each is a [`crate::dsp::FrameSink`].
 
 pub mod chroma;
+pub mod constant_run;
 pub mod danceability;
 pub mod descriptors;
 pub mod energy;

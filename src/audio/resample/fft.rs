@@ -107,6 +107,15 @@ impl FftPath {
     }
 
     fn block(&mut self, out: &mut Vec<f32>, produced: &mut u64, limit: u64) {
+        if self.pending[..self.size_in].iter().all(|&x| x == 0.0) {
+            // Digital silence in, digital silence out: every output's span is silent, so
+            // `keep_silence_silent` would zero each one the transforms computed.
+            let room = (limit - *produced).min(self.hop_out as u64) as usize;
+            out.resize(out.len() + room, 0.0);
+            *produced += room as u64;
+            self.pending.drain(..self.hop_in);
+            return;
+        }
         for (t, &x) in self.time_in.iter_mut().zip(&self.pending[..self.size_in]) {
             *t = x as f64;
         }
