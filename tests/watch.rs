@@ -152,7 +152,14 @@ fn dropped_files_are_stored_once_slow_writes_wait_and_corrupt_files_are_recorded
 
     let db = Catalog::open_existing(&catalog).unwrap();
     assert_eq!(db.counts().unwrap(), (3, 1));
-    let records = db.records(&sonovec::vector::default_version()).unwrap();
+    // The rows of the watcher's vector version (`--model none`).
+    let version = sonovec::Config {
+        embedding: None,
+        ..Default::default()
+    }
+    .vector_spec()
+    .version();
+    let records = db.records(&version).unwrap();
     let slow_record = records
         .iter()
         .find(|r| r.path.ends_with("slow.wav"))
