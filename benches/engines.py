@@ -10,6 +10,8 @@ process), audio seconds per CPU-second (x-realtime per core), the peak resident 
 largest worker, and wall time. CPU time, not wall time, is the comparable figure on a shared
 machine; wall time is printed for context only.
 
+The CLI is `target/release/sonovec` (`SONOVEC_BIN` names another build).
+
 Fixed cost (JVM and Ray start-up, model loads, Python imports) is separated from the cost per
 file: each engine also runs on `--probe` files alone (by default two of the bundled samples,
 36 s of audio), and the steady state is (CPU of the set - CPU of the probe) per (audio of the
@@ -99,7 +101,8 @@ def audio_seconds(table) -> float:
 
 
 def run_cli(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
-    cmd = [str(REPO / "target/release/sonovec"), "--jobs", "1", "extract", str(files_dir),
+    cmd = [os.environ.get("SONOVEC_BIN", str(REPO / "target/release/sonovec")), "--jobs", "1",
+           "extract", str(files_dir),
            "-o", str(out), "--force", "--quiet"]
     if embed_seconds:
         cmd[1:1] = ["--embed-seconds", str(embed_seconds)]
