@@ -5,9 +5,9 @@
 Runs, in one process each and one after the other: `sonovec extract --jobs 1`, Ray Data
 (examples/ray_backfill.py's pipeline, 2 actors) and Spark (local[2], mapInArrow). For each it
 reports CPU seconds (user + system of every process of the run: for the engines the driver, the
-JVM or raylet/GCS and all workers, summed over /proc just before shutdown, and split by kind of
-process), audio seconds per CPU-second (x-realtime per core), the peak resident memory of the
-largest worker, and wall time. CPU time, not wall time, is the comparable figure on a shared
+JVM or raylet/GCS and all workers, sampled from /proc every 0.5 s during the run, so processes
+that end early count too, and split by kind of process), audio seconds per CPU-second
+(x-realtime per core), the peak resident memory of the largest worker, and wall time. CPU time, not wall time, is the comparable figure on a shared
 machine; wall time is printed for context only.
 
 The CLI is `target/release/sonovec` (`SONOVEC_BIN` names another build).
@@ -28,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -68,27 +69,62 @@ def kind_of(name: str, cmdline: str) -> str:
     return "engine services"  # raylet, gcs_server, dashboard agents, log monitors ...
 
 
-def tree_cpu_and_peak(pid: int) -> tuple[float, float, dict[str, float], dict[str, float]]:
-    """CPU seconds of `pid`'s live descendants (with their reaped children), the peak RSS (MB)
-    of each by command name, and their CPU seconds by kind of process."""
-    cpu, peaks, split = 0.0, {}, {}
-    for p in descendants(pid):
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            status = Path(f"/proc/{p}/status").read_text()
-            name = Path(f"/proc/{p}/comm").read_text().strip()
-            cmdline = Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        used = sum(int(x) for x in fields[11:15]) / TICK  # utime stime cutime cstime
-        cpu += used
-        kind = kind_of(name, cmdline)
-        split[kind] = split.get(kind, 0.0) + used
-        hwm = [l for l in status.splitlines() if l.startswith("VmHWM")]
-        if hwm:
-            mb = int(hwm[0].split()[1]) / 1024
-            peaks[f"{name}:{p}"] = mb
-    return cpu, max(peaks.values(), default=0.0), peaks, split
+class TreeSampler(threading.Thread):
+    """Samples the CPU time and peak RSS of every descendant of this process every `interval`
+    seconds until `finish()`, so a process that exits during the run (Ray Data ends its actors
+    when a dataset is done, before the driver could look) is counted up to its last sample.
+
+    Only each process's own utime + stime is summed, never cutime (that would count a reaped
+    child twice); a process living less than one interval is missed. The sampler's own CPU is
+    kept in `own_cpu` so the caller can leave it out of the driver's."""
+
+    def __init__(self, interval: float = 0.5) -> None:
+        super().__init__(daemon=True)
+        self.interval = interval
+        self.done = threading.Event()
+        self.procs: dict[tuple[int, str], dict] = {}  # (pid, start time) -> name, kind, cpu, mb
+        self.own_cpu = 0.0
+
+    def sample(self) -> None:
+        for p in descendants(os.getpid()):
+            try:
+                fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+                status = Path(f"/proc/{p}/status").read_text()
+                key = (p, fields[19])  # a reused pid has another start time
+                if key not in self.procs:
+                    name = Path(f"/proc/{p}/comm").read_text().strip()
+                    cmdline = Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ")
+                    self.procs[key] = dict(name=name, cmdline=cmdline.decode(), cpu=0.0, mb=0.0)
+            except OSError:
+                continue
+            proc = self.procs[key]
+            # ray:: workers rename themselves: the latest name says what the process became.
+            proc["cpu"] = max(proc["cpu"], (int(fields[11]) + int(fields[12])) / TICK)
+            hwm = [line for line in status.splitlines() if line.startswith("VmHWM")]
+            if hwm:
+                proc["mb"] = max(proc["mb"], int(hwm[0].split()[1]) / 1024)
+            try:
+                proc["name"] = Path(f"/proc/{p}/comm").read_text().strip()
+            except OSError:
+                pass
+
+    def run(self) -> None:
+        while not self.done.wait(self.interval):
+            self.sample()
+        self.own_cpu = time.thread_time()
+
+    def finish(self) -> tuple[float, dict[str, float], dict[str, float]]:
+        """Stops sampling; returns the descendants' CPU seconds, the peak RSS (MB) of each by
+        `name:pid`, and their CPU seconds by kind of process."""
+        self.done.set()
+        self.join()
+        self.sample()
+        split: dict[str, float] = {}
+        for proc in self.procs.values():
+            kind = kind_of(proc["name"], proc["cmdline"])
+            split[kind] = split.get(kind, 0.0) + proc["cpu"]
+        peaks = {f"{proc['name']}:{pid}": proc["mb"] for (pid, _), proc in self.procs.items()}
+        return sum(split.values()), peaks, split
 
 
 def self_cpu() -> float:
@@ -121,7 +157,8 @@ def run_ray(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
 
     import sonovec.ray
 
-    cpu0 = 0.0  # the whole interpreter counts: imports and start-up are the engine's cost
+    sampler = TreeSampler()
+    sampler.start()
     started = time.perf_counter()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     ds = ray.data.read_binary_files(str(files_dir), include_paths=True, num_cpus=0)
@@ -129,12 +166,13 @@ def run_ray(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
                    concurrency=2, num_cpus=1, batch_size=2,
                    batch_format="pyarrow").write_parquet(str(out))
     wall = time.perf_counter() - started
-    cpu, _, peaks, split = tree_cpu_and_peak(os.getpid())
+    cpu, peaks, split = sampler.finish()
     workers = [mb for name, mb in peaks.items() if "SonovecUDF" in name or "ray::" in name]
     ray.shutdown()
     table = pq.read_table(out)
-    split["driver"] = self_cpu() - cpu0
-    return dict(engine="ray (2 actors)", cpu_s=cpu + self_cpu() - cpu0, wall_s=wall,
+    # The whole interpreter counts (imports and start-up are the engine's cost), not the sampler.
+    split["driver"] = self_cpu() - sampler.own_cpu
+    return dict(engine="ray (2 actors)", cpu_s=cpu + split["driver"], wall_s=wall,
                 audio_s=audio_seconds(table), rows=table.num_rows,
                 worker_peak_mb=max(workers, default=0.0), cpu_split=split)
 
@@ -145,7 +183,8 @@ def run_spark(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
     import sonovec.spark
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    cpu0 = 0.0  # the whole interpreter counts: imports and start-up are the engine's cost
+    sampler = TreeSampler()
+    sampler.start()
     started = time.perf_counter()
     spark = (SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
              .config("spark.sql.execution.arrow.maxRecordsPerBatch", "2")
@@ -155,13 +194,13 @@ def run_spark(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
     files.mapInArrow(sonovec.spark.analyze(embed_seconds=embed_seconds),
                      sonovec.spark.schema()).write.parquet(str(out))
     wall = time.perf_counter() - started
-    cpu, _, peaks, split = tree_cpu_and_peak(os.getpid())
+    cpu, peaks, split = sampler.finish()
     workers = [mb for name, mb in peaks.items() if name.startswith("python")]
     jvm = [mb for name, mb in peaks.items() if name.startswith("java")]
     spark.stop()
     table = pq.read_table(out)
-    split["driver"] = self_cpu() - cpu0
-    return dict(engine="spark local[2]", cpu_s=cpu + self_cpu() - cpu0, wall_s=wall,
+    split["driver"] = self_cpu() - sampler.own_cpu
+    return dict(engine="spark local[2]", cpu_s=cpu + split["driver"], wall_s=wall,
                 audio_s=audio_seconds(table), rows=table.num_rows,
                 worker_peak_mb=max(workers, default=0.0), jvm_peak_mb=max(jvm, default=0.0),
                 cpu_split=split)
