@@ -124,6 +124,8 @@ class TreeSampler(threading.Thread):
             kind = kind_of(proc["name"], proc["cmdline"])
             split[kind] = split.get(kind, 0.0) + proc["cpu"]
         peaks = {f"{proc['name']}:{pid}": proc["mb"] for (pid, _), proc in self.procs.items()}
+        self.cpu_by_process = {f"{proc['name']}:{pid}": proc["cpu"]
+                               for (pid, _), proc in self.procs.items()}
         return sum(split.values()), peaks, split
 
 
@@ -152,6 +154,13 @@ def run_cli(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
                 worker_peak_mb=usage.ru_maxrss / 1024, exit=status >> 8)
 
 
+READ_CONCURRENCY = int(os.environ.get("SONOVEC_RAY_READ_CONCURRENCY", "1")) or None
+
+
+def top_processes(peaks_cpu: dict[str, float], n: int = 8) -> list[tuple[str, float]]:
+    return sorted(((k, round(v, 2)) for k, v in peaks_cpu.items()), key=lambda kv: -kv[1])[:n]
+
+
 def run_ray(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
     import ray
 
@@ -161,7 +170,10 @@ def run_ray(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
     sampler.start()
     started = time.perf_counter()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    ds = ray.data.read_binary_files(str(files_dir), include_paths=True, num_cpus=0)
+    # One read task at a time: with num_cpus=0 Ray Data would otherwise start a read task per
+    # file at once, each in a worker process of its own that pays Ray's and pyarrow's imports.
+    ds = ray.data.read_binary_files(str(files_dir), include_paths=True, num_cpus=0,
+                                    concurrency=READ_CONCURRENCY)
     ds.map_batches(sonovec.ray.SonovecUDF, fn_constructor_kwargs={"embed_seconds": embed_seconds},
                    concurrency=2, num_cpus=1, batch_size=2,
                    batch_format="pyarrow").write_parquet(str(out))
@@ -174,7 +186,14 @@ def run_ray(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
     split["driver"] = self_cpu() - sampler.own_cpu
     return dict(engine="ray (2 actors)", cpu_s=cpu + split["driver"], wall_s=wall,
                 audio_s=audio_seconds(table), rows=table.num_rows,
-                worker_peak_mb=max(workers, default=0.0), cpu_split=split)
+                worker_peak_mb=max(workers, default=0.0), cpu_split=split,
+                read_concurrency=READ_CONCURRENCY,
+                top_processes=top_processes(sampler.cpu_by_process))
+
+
+# Files per Arrow batch and bytes of files per Spark task (each task also writes one Parquet file).
+SPARK_BATCH = os.environ.get("SONOVEC_SPARK_BATCH", "2")
+SPARK_PARTITION_BYTES = os.environ.get("SONOVEC_SPARK_PARTITION_BYTES", "4m")
 
 
 def run_spark(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
@@ -187,8 +206,8 @@ def run_spark(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
     sampler.start()
     started = time.perf_counter()
     spark = (SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
-             .config("spark.sql.execution.arrow.maxRecordsPerBatch", "2")
-             .config("spark.sql.files.maxPartitionBytes", "4m")
+             .config("spark.sql.execution.arrow.maxRecordsPerBatch", SPARK_BATCH)
+             .config("spark.sql.files.maxPartitionBytes", SPARK_PARTITION_BYTES)
              .config("spark.sql.files.openCostInBytes", "1m").getOrCreate())
     files = spark.read.format("binaryFile").load(str(files_dir))
     files.mapInArrow(sonovec.spark.analyze(embed_seconds=embed_seconds),
@@ -203,7 +222,9 @@ def run_spark(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
     return dict(engine="spark local[2]", cpu_s=cpu + split["driver"], wall_s=wall,
                 audio_s=audio_seconds(table), rows=table.num_rows,
                 worker_peak_mb=max(workers, default=0.0), jvm_peak_mb=max(jvm, default=0.0),
-                cpu_split=split)
+                cpu_split=split, top_processes=top_processes(sampler.cpu_by_process),
+                batch=SPARK_BATCH, partition_bytes=SPARK_PARTITION_BYTES,
+                tasks=len(list(Path(out).glob("part-*"))))
 
 
 def pick_files(root: str, limit: int) -> list[Path]:
