@@ -1,14 +1,21 @@
 """CPU cost per track of the Ray Data and Spark paths next to the CLI, on the same files.
 
-    .venv-test/bin/python benches/engines.py /work/data/real --limit 16 [--embed-seconds 30]
+    .venv-test/bin/python benches/engines.py /work/data/real --limit 32 [--embed-seconds 30]
 
 Runs, in one process each and one after the other: `sonovec extract --jobs 1`, Ray Data
 (examples/ray_backfill.py's pipeline, 2 actors) and Spark (local[2], mapInArrow). For each it
 reports CPU seconds (user + system of every process of the run: for the engines the driver, the
-JVM or raylet/GCS and all workers, summed over /proc just before shutdown), audio seconds per
-CPU-second (x-realtime per core), the peak resident memory of the largest worker, and wall time.
-CPU time, not wall time, is the comparable figure on a shared machine; wall time is printed for
-context only.
+JVM or raylet/GCS and all workers, sampled from /proc every 0.5 s during the run, so processes
+that end early count too, and split by kind of process), audio seconds per CPU-second
+(x-realtime per core), the peak resident memory of the largest worker, and wall time. CPU time, not wall time, is the comparable figure on a shared
+machine; wall time is printed for context only.
+
+The CLI is `target/release/sonovec` (`SONOVEC_BIN` names another build).
+
+Fixed cost (JVM and Ray start-up, model loads, Python imports) is separated from the cost per
+file: each engine also runs on `--probe` files alone (by default two of the bundled samples,
+36 s of audio), and the steady state is (CPU of the set - CPU of the probe) per (audio of the
+set - audio of the probe). `--no-probe` leaves that out.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -50,23 +58,75 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
-def tree_cpu_and_peak(pid: int) -> tuple[float, float, dict[str, float]]:
-    """CPU seconds of `pid`'s live descendants (with their reaped children) and the peak RSS
-    (MB) of each, by command name."""
-    cpu, peaks = 0.0, {}
-    for p in descendants(pid):
-        try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
-            status = Path(f"/proc/{p}/status").read_text()
-            name = Path(f"/proc/{p}/comm").read_text().strip()
-        except OSError:
-            continue
-        cpu += sum(int(x) for x in fields[11:15]) / TICK  # utime stime cutime cstime
-        hwm = [l for l in status.splitlines() if l.startswith("VmHWM")]
-        if hwm:
-            mb = int(hwm[0].split()[1]) / 1024
-            peaks[f"{name}:{p}"] = mb
-    return cpu, max(peaks.values(), default=0.0), peaks
+def kind_of(name: str, cmdline: str) -> str:
+    """What a process of an engine run is, for the CPU split."""
+    if name.startswith("java"):
+        return "jvm"
+    if "pyspark.daemon" in cmdline or "pyspark.worker" in cmdline or name.startswith("python"):
+        return "python workers"
+    if name.startswith("ray::"):
+        return "ray workers"
+    return "engine services"  # raylet, gcs_server, dashboard agents, log monitors ...
+
+
+class TreeSampler(threading.Thread):
+    """Samples the CPU time and peak RSS of every descendant of this process every `interval`
+    seconds until `finish()`, so a process that exits during the run (Ray Data ends its actors
+    when a dataset is done, before the driver could look) is counted up to its last sample.
+
+    Only each process's own utime + stime is summed, never cutime (that would count a reaped
+    child twice); a process living less than one interval is missed. The sampler's own CPU is
+    kept in `own_cpu` so the caller can leave it out of the driver's."""
+
+    def __init__(self, interval: float = 0.5) -> None:
+        super().__init__(daemon=True)
+        self.interval = interval
+        self.done = threading.Event()
+        self.procs: dict[tuple[int, str], dict] = {}  # (pid, start time) -> name, kind, cpu, mb
+        self.own_cpu = 0.0
+
+    def sample(self) -> None:
+        for p in descendants(os.getpid()):
+            try:
+                fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+                status = Path(f"/proc/{p}/status").read_text()
+                key = (p, fields[19])  # a reused pid has another start time
+                if key not in self.procs:
+                    name = Path(f"/proc/{p}/comm").read_text().strip()
+                    cmdline = Path(f"/proc/{p}/cmdline").read_bytes().replace(b"\0", b" ")
+                    self.procs[key] = dict(name=name, cmdline=cmdline.decode(), cpu=0.0, mb=0.0)
+            except OSError:
+                continue
+            proc = self.procs[key]
+            # ray:: workers rename themselves: the latest name says what the process became.
+            proc["cpu"] = max(proc["cpu"], (int(fields[11]) + int(fields[12])) / TICK)
+            hwm = [line for line in status.splitlines() if line.startswith("VmHWM")]
+            if hwm:
+                proc["mb"] = max(proc["mb"], int(hwm[0].split()[1]) / 1024)
+            try:
+                proc["name"] = Path(f"/proc/{p}/comm").read_text().strip()
+            except OSError:
+                pass
+
+    def run(self) -> None:
+        while not self.done.wait(self.interval):
+            self.sample()
+        self.own_cpu = time.thread_time()
+
+    def finish(self) -> tuple[float, dict[str, float], dict[str, float]]:
+        """Stops sampling; returns the descendants' CPU seconds, the peak RSS (MB) of each by
+        `name:pid`, and their CPU seconds by kind of process."""
+        self.done.set()
+        self.join()
+        self.sample()
+        split: dict[str, float] = {}
+        for proc in self.procs.values():
+            kind = kind_of(proc["name"], proc["cmdline"])
+            split[kind] = split.get(kind, 0.0) + proc["cpu"]
+        peaks = {f"{proc['name']}:{pid}": proc["mb"] for (pid, _), proc in self.procs.items()}
+        self.cpu_by_process = {f"{proc['name']}:{pid}": proc["cpu"]
+                               for (pid, _), proc in self.procs.items()}
+        return sum(split.values()), peaks, split
 
 
 def self_cpu() -> float:
@@ -79,7 +139,8 @@ def audio_seconds(table) -> float:
 
 
 def run_cli(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
-    cmd = [str(REPO / "target/release/sonovec"), "--jobs", "1", "extract", str(files_dir),
+    cmd = [os.environ.get("SONOVEC_BIN", str(REPO / "target/release/sonovec")), "--jobs", "1",
+           "extract", str(files_dir),
            "-o", str(out), "--force", "--quiet"]
     if embed_seconds:
         cmd[1:1] = ["--embed-seconds", str(embed_seconds)]
@@ -93,26 +154,48 @@ def run_cli(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
                 worker_peak_mb=usage.ru_maxrss / 1024, exit=status >> 8)
 
 
+READ_CONCURRENCY = int(os.environ.get("SONOVEC_RAY_READ_CONCURRENCY", "1")) or None
+
+
+def top_processes(peaks_cpu: dict[str, float], n: int = 8) -> list[tuple[str, float]]:
+    return sorted(((k, round(v, 2)) for k, v in peaks_cpu.items()), key=lambda kv: -kv[1])[:n]
+
+
 def run_ray(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
     import ray
 
     import sonovec.ray
 
-    cpu0 = self_cpu()
+    sampler = TreeSampler()
+    sampler.start()
     started = time.perf_counter()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    ds = ray.data.read_binary_files(str(files_dir), include_paths=True, num_cpus=0)
+    # One read task at a time: with num_cpus=0 Ray Data would otherwise start a read task per
+    # file at once, each in a worker process of its own that pays Ray's and pyarrow's imports.
+    ds = ray.data.read_binary_files(str(files_dir), include_paths=True, num_cpus=0,
+                                    concurrency=READ_CONCURRENCY)
     ds.map_batches(sonovec.ray.SonovecUDF, fn_constructor_kwargs={"embed_seconds": embed_seconds},
                    concurrency=2, num_cpus=1, batch_size=2,
                    batch_format="pyarrow").write_parquet(str(out))
     wall = time.perf_counter() - started
-    cpu, _, peaks = tree_cpu_and_peak(os.getpid())
+    cpu, peaks, split = sampler.finish()
     workers = [mb for name, mb in peaks.items() if "SonovecUDF" in name or "ray::" in name]
     ray.shutdown()
     table = pq.read_table(out)
-    return dict(engine="ray (2 actors)", cpu_s=cpu + self_cpu() - cpu0, wall_s=wall,
+    # The whole interpreter counts (imports and start-up are the engine's cost), not the sampler.
+    split["driver"] = self_cpu() - sampler.own_cpu
+    return dict(engine="ray (2 actors)", cpu_s=cpu + split["driver"], wall_s=wall,
                 audio_s=audio_seconds(table), rows=table.num_rows,
-                worker_peak_mb=max(workers, default=0.0))
+                worker_peak_mb=max(workers, default=0.0), cpu_split=split,
+                read_concurrency=READ_CONCURRENCY,
+                top_processes=top_processes(sampler.cpu_by_process))
+
+
+# Files per Arrow batch and bytes of files per Spark task (each task also writes one Parquet file).
+# 64m/4 cost 66.3 CPU-s on 16 tracks where 4m/2 (a task per file) cost 72.3, the JVM's share
+# 25.8 against 30.9.
+SPARK_BATCH = os.environ.get("SONOVEC_SPARK_BATCH", "4")
+SPARK_PARTITION_BYTES = os.environ.get("SONOVEC_SPARK_PARTITION_BYTES", "64m")
 
 
 def run_spark(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
@@ -121,63 +204,126 @@ def run_spark(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
     import sonovec.spark
 
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    cpu0 = self_cpu()
+    sampler = TreeSampler()
+    sampler.start()
     started = time.perf_counter()
     spark = (SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
-             .config("spark.sql.execution.arrow.maxRecordsPerBatch", "2")
-             .config("spark.sql.files.maxPartitionBytes", "4m")
+             .config("spark.sql.execution.arrow.maxRecordsPerBatch", SPARK_BATCH)
+             .config("spark.sql.files.maxPartitionBytes", SPARK_PARTITION_BYTES)
              .config("spark.sql.files.openCostInBytes", "1m").getOrCreate())
     files = spark.read.format("binaryFile").load(str(files_dir))
     files.mapInArrow(sonovec.spark.analyze(embed_seconds=embed_seconds),
                      sonovec.spark.schema()).write.parquet(str(out))
     wall = time.perf_counter() - started
-    cpu, _, peaks = tree_cpu_and_peak(os.getpid())
+    cpu, peaks, split = sampler.finish()
     workers = [mb for name, mb in peaks.items() if name.startswith("python")]
     jvm = [mb for name, mb in peaks.items() if name.startswith("java")]
     spark.stop()
     table = pq.read_table(out)
-    return dict(engine="spark local[2]", cpu_s=cpu + self_cpu() - cpu0, wall_s=wall,
+    split["driver"] = self_cpu() - sampler.own_cpu
+    return dict(engine="spark local[2]", cpu_s=cpu + split["driver"], wall_s=wall,
                 audio_s=audio_seconds(table), rows=table.num_rows,
-                worker_peak_mb=max(workers, default=0.0), jvm_peak_mb=max(jvm, default=0.0))
+                worker_peak_mb=max(workers, default=0.0), jvm_peak_mb=max(jvm, default=0.0),
+                cpu_split=split, top_processes=top_processes(sampler.cpu_by_process),
+                batch=SPARK_BATCH, partition_bytes=SPARK_PARTITION_BYTES,
+                tasks=len(list(Path(out).glob("part-*"))))
+
+
+def pick_files(root: str, limit: int) -> list[Path]:
+    """`limit` distinct files spread over `root` (the shared set has links to the same track:
+    the CLI would skip a duplicate by its content id while the engines analyse every row)."""
+    found = {p.resolve() for p in Path(root).rglob("*") if p.suffix.lower() in EXTS}
+    by_content: dict[int, Path] = {}
+    for p in sorted(found):
+        by_content.setdefault(p.stat().st_size, p)
+    files = sorted(by_content.values())
+    return files[:: max(1, len(files) // limit)][:limit]
+
+
+def link_inputs(folder: Path, files: list[Path]) -> Path:
+    folder.mkdir(parents=True)
+    for i, f in enumerate(files):
+        (folder / f"{i:03d}_{f.name}").symlink_to(f.resolve())
+    return folder
+
+
+RUNNERS = {"cli": run_cli, "ray": run_ray, "spark": run_spark}
+
+
+def run_one(engine: str, inputs: Path, out: Path, embed_seconds: float | None) -> dict:
+    """One engine over one folder in a fresh interpreter, so no JVM, Ray cluster or loaded
+    model carries over from an earlier run."""
+    cmd = [sys.executable, __file__, "--one", engine, "--inputs", str(inputs), "--out", str(out)]
+    if embed_seconds:
+        cmd += ["--embed-seconds", str(embed_seconds)]
+    done = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def loadavg() -> str:
+    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("root")
-    ap.add_argument("--limit", type=int, default=16)
+    ap.add_argument("root", nargs="?")
+    ap.add_argument("--limit", type=int, default=32)
     ap.add_argument("--embed-seconds", type=float, default=None)
     ap.add_argument("--engines", default="cli,ray,spark")
+    ap.add_argument("--probe", nargs="*", default=[str(REPO / "samples/house_128.ogg"),
+                                                 str(REPO / "samples/hiphop_92.mp3")],
+                    help="files whose run measures each engine's fixed cost")
+    ap.add_argument("--no-probe", action="store_true")
+    ap.add_argument("--one", help=argparse.SUPPRESS)
+    ap.add_argument("--inputs", help=argparse.SUPPRESS)
+    ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.one:
+        # Everything this interpreter spends counts, imports included.
+        r = RUNNERS[args.one](Path(args.inputs), Path(args.out), args.embed_seconds)
+        print(json.dumps(r), flush=True)
+        return
+    if not args.root:
+        ap.error("the root folder of the audio is required")
 
-    # Distinct files only (the shared set has links to the same track): the CLI would skip a
-    # duplicate by its content id while the engines analyse every row.
-    found = {p.resolve() for p in Path(args.root).rglob("*") if p.suffix.lower() in EXTS}
-    by_content = {}
-    for p in sorted(found):
-        by_content.setdefault(p.stat().st_size, p)
-    files = sorted(by_content.values())
-    files = files[:: max(1, len(files) // args.limit)][: args.limit]
+    files = pick_files(args.root, args.limit)
     work = Path(tempfile.mkdtemp(prefix="sonovec-engines-"))
-    inputs = work / "in"
-    inputs.mkdir()
-    for i, f in enumerate(files):
-        (inputs / f"{i:03d}_{f.name}").symlink_to(f.resolve())
-    runners = {"cli": run_cli, "ray": run_ray, "spark": run_spark}
+    inputs = link_inputs(work / "in", files)
+    probe = None if args.no_probe else link_inputs(work / "probe", [Path(p) for p in args.probe])
+    print(f"load average before: {loadavg()}", flush=True)
     results = []
     for name in args.engines.split(","):
-        r = runners[name](inputs, work / name, args.embed_seconds)
+        r = run_one(name, inputs, work / name, args.embed_seconds)
         r["x_realtime_per_cpu_s"] = r["audio_s"] / r["cpu_s"]
         r["cpu_s_per_track"] = r["cpu_s"] / max(r["rows"], 1)
+        if probe is not None:
+            p = run_one(name, probe, work / f"{name}-probe", args.embed_seconds)
+            r["probe"] = p
+            r["fixed_cpu_s"] = p["cpu_s"]
+            r["steady_x_realtime_per_cpu_s"] = (r["audio_s"] - p["audio_s"]) / max(
+                r["cpu_s"] - p["cpu_s"], 1e-9)
+        r["load_after"] = loadavg()
         results.append(r)
         print(json.dumps(r), flush=True)
-    base = results[0]["x_realtime_per_cpu_s"]
-    print(f"\n{len(files)} files, embed_seconds={args.embed_seconds}")
-    print("| engine | rows | audio s | CPU s | x-realtime per CPU-s | vs first | worker peak RSS MB | wall s |")
-    print("|---|---|---|---|---|---|---|---|")
+    base = results[0]
+    print(f"\n{len(files)} files, embed_seconds={args.embed_seconds}, "
+          f"load average after: {loadavg()}")
+    print("| engine | rows | audio s | CPU s | x-realtime per CPU-s | vs first | fixed CPU s "
+          "| steady x-realtime per CPU-s | steady vs first | worker peak RSS MB | wall s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
+        steady = r.get("steady_x_realtime_per_cpu_s")
+        steady_cols = (f"{r['fixed_cpu_s']:.1f} | {steady:.1f} | "
+                       f"{steady / base['steady_x_realtime_per_cpu_s']:.2f}"
+                       if steady else "- | - | -")
         print(f"| {r['engine']} | {r['rows']} | {r['audio_s']:.0f} | {r['cpu_s']:.1f} | "
-              f"{r['x_realtime_per_cpu_s']:.1f} | {r['x_realtime_per_cpu_s'] / base:.2f} | "
+              f"{r['x_realtime_per_cpu_s']:.1f} | "
+              f"{r['x_realtime_per_cpu_s'] / base['x_realtime_per_cpu_s']:.2f} | {steady_cols} | "
               f"{r['worker_peak_mb']:.0f} | {r['wall_s']:.1f} |")
+    for r in results:
+        if "cpu_split" in r:
+            split = ", ".join(f"{k} {v:.1f}" for k, v in sorted(r["cpu_split"].items()))
+            print(f"{r['engine']}: CPU s by process kind: {split}")
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -38,9 +38,10 @@ def main() -> None:
         .appName("sonovec")
         # Audio files are a few MB each: small Arrow batches keep worker memory bounded.
         .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(args.files_per_batch))
-        # Files are not split: this packs about one file of a few MB into each task, so every
-        # core gets work without a shuffle of the audio bytes.
-        .config("spark.sql.files.maxPartitionBytes", "4m")
+        # Files are not split. Each task costs the JVM a Parquet writer and a Python exchange of
+        # its own: tasks of about 64 MB of audio (a dozen files) cost 5 CPU-s less per 16 files
+        # than tasks of one file (benches/engines.py), and a catalog still makes many per core.
+        .config("spark.sql.files.maxPartitionBytes", "64m")
         .config("spark.sql.files.openCostInBytes", "1m")
         .config("spark.ui.enabled", "false")
         .getOrCreate()

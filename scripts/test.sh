@@ -4,6 +4,8 @@
 #
 # SONOVEC_TEST_VENV: the venv to use (default .venv-test, made if missing).
 # SONOVEC_SKIP_ENGINES=1: leave out the Ray and Spark step (it installs ray and pyspark).
+# SONOVEC_SKIP_CARGO=1: only build the binary instead of `cargo test` (the Python tests compare
+#   with it), e.g. to time the Python steps alone.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,8 +25,13 @@ run_pytest() {
   return "$rc"
 }
 
-step "cargo test --release"
-cargo test --release
+if [ "${SONOVEC_SKIP_CARGO:-0}" != 1 ]; then
+  step "cargo test --release"
+  cargo test --release
+else
+  step "cargo build --release"
+  cargo build --release
+fi
 
 step "python: venv and wheel"
 VENV=${SONOVEC_TEST_VENV:-.venv-test}

@@ -134,10 +134,10 @@ fn a_moved_file_keeps_its_row_and_failures_have_their_own() {
         (1, 1),
         "still one row for the content"
     );
-    let record = catalog.record(&id).unwrap().unwrap();
+    let record = catalog.record(&id, &default_version()).unwrap().unwrap();
     assert!(record.path.ends_with("renamed.mp3"), "{}", record.path);
     let failures: Vec<_> = catalog
-        .records()
+        .records(&default_version())
         .unwrap()
         .into_iter()
         .filter(|r| !r.is_ok())
@@ -238,7 +238,7 @@ fn analyze_stores_its_record_too() {
     let printed: sonovec::Record = serde_json::from_slice(&out.stdout).unwrap();
     let catalog = Catalog::open_existing(&db).unwrap();
     let stored = catalog
-        .record(printed.id.as_deref().unwrap())
+        .record(printed.id.as_deref().unwrap(), &default_version())
         .unwrap()
         .unwrap();
     assert_eq!(stored, printed);
@@ -309,7 +309,7 @@ fn a_killed_run_leaves_whole_tracks_and_the_next_run_finishes_the_rest() {
     let catalog = Catalog::open_existing(&db).unwrap();
     let (stored, _) = catalog.counts().unwrap();
     eprintln!("{stored} of {files} tracks stored when the run was killed");
-    let records = catalog.records().unwrap();
+    let records = catalog.records(&default_version()).unwrap();
     assert!(stored <= files);
     for record in &records {
         assert!(record.is_ok(), "{record:?}");

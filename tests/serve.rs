@@ -23,7 +23,11 @@ impl Server {
     }
 
     fn start_with_env(extra: &[&str], env: &[(&str, &str)]) -> Server {
-        let dir = tempfile::tempdir().unwrap();
+        Server::start_in(tempfile::tempdir().unwrap(), extra, env)
+    }
+
+    /// A server on the catalog `catalog.db` of `dir` (another server's, after it stopped).
+    fn start_in(dir: tempfile::TempDir, extra: &[&str], env: &[(&str, &str)]) -> Server {
         let catalog = dir.path().join("catalog.db");
         let spool = dir.path().join("spool");
         let mut child = Command::new(env!("CARGO_BIN_EXE_sonovec"))
@@ -519,4 +523,47 @@ fn hostile_uploads_and_worker_crashes_cost_only_themselves() {
     assert!(status.success(), "{status:?}");
     let (tracks, _failures) = catalog_counts(&catalog);
     assert!(tracks >= 1);
+}
+
+#[test]
+fn content_stored_with_another_model_gets_a_row_of_its_own() {
+    let clip = wav(2.0, 330.0, 16000);
+    let first = Server::start(&["--model", "none"]);
+    let (status, body) = post(&first, "?id=clip", "audio/wav", &clip);
+    assert_eq!(status, 201, "{body}");
+    let plain = json(&body)["vector_version"].as_str().unwrap().to_string();
+    let (status, dir) = first.terminate();
+    assert!(status.success());
+
+    // The same content under MTT: analysed and stored beside the first row, not "known".
+    let second = Server::start_in(dir, &["--model", "mtt"], &[]);
+    let (status, body) = post(&second, "?id=clip", "audio/wav", &clip);
+    assert_eq!(status, 201, "{body}");
+    let mtt = json(&body)["vector_version"].as_str().unwrap().to_string();
+    assert_ne!(plain, mtt);
+    let (status, _) = post(&second, "?id=clip", "audio/wav", &clip);
+    assert_eq!(status, 200, "now known under MTT");
+    assert_eq!(catalog_counts(&second.catalog), (2, 0));
+
+    // Reads answer with the server's own version, or the one asked for.
+    let (status, body) = get(&second, "/v1/tracks/clip");
+    assert_eq!(status, 200);
+    assert_eq!(json(&body)["vector_version"], mtt.as_str());
+    let (status, body) = get(&second, &format!("/v1/tracks/clip?vector_version={plain}"));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(json(&body)["vector_version"], plain.as_str());
+    let (status, body) = get(&second, "/v1/tracks/clip/similar?k=5");
+    assert_eq!(status, 200, "{body}");
+    let answer = json(&body);
+    assert_eq!(
+        (
+            answer["vector_version"].as_str(),
+            answer["searched"].as_u64()
+        ),
+        (Some(mtt.as_str()), Some(1))
+    );
+    let (status, _) = get(&second, "/v1/tracks/clip?vector_version=nothing-1");
+    assert_eq!(status, 404);
+    let (status, _dir) = second.terminate();
+    assert!(status.success());
 }

@@ -1,13 +1,15 @@
 //! The catalog: every record of every run in one SQLite database (`--catalog PATH`).
 //!
-//! One row per content id in `tracks` (path, the record as JSON, the vector as a float32
-//! little-endian blob, model, vector layout, sonovec version, when it was analysed), and one row
-//! per failed input in `failures` (keyed like [`Record::key`], with the error). Every write is
+//! One row per content id and `vector_version` in `tracks` (path, the record as JSON, the vector
+//! as a float32 little-endian blob, model, sonovec version, when it was analysed), so a track's
+//! vectors of each model and set of weights live side by side, and one row per failed input in
+//! `failures` (keyed like [`Record::key`], with the error). Every write is
 //! one transaction, so a crash never leaves half a track; the database runs in WAL mode so
 //! readers (`similar`, `export`) are not blocked by a running `extract`.
 //!
-//! Storing is idempotent: the same content analysed twice is one row, and a file that moved keeps
-//! its row with the new path. A success is never replaced by a later failure of the same content.
+//! Storing is idempotent: the same content analysed twice with one `vector_version` is one row,
+//! and a file that moved keeps its rows with the new path. A success is never replaced by a later
+//! failure of the same content. Every read of a track names the `vector_version` it wants.
 
 mod blob;
 mod schema;
@@ -66,11 +68,11 @@ impl Catalog {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent)?;
         }
-        let conn = Connection::open(path).map_err(db_error)?;
+        let mut conn = Connection::open(path).map_err(db_error)?;
         // Another process (a second extract, a similar query) may hold the write lock briefly.
         conn.busy_timeout(Duration::from_secs(30))
             .map_err(db_error)?;
-        schema::prepare(&conn).map_err(db_error)?;
+        schema::prepare(&mut conn).map_err(db_error)?;
         Ok(Catalog { conn })
     }
 
@@ -87,8 +89,9 @@ impl Catalog {
 
     /// Stores one record in a single transaction.
     ///
-    /// A success upserts its `tracks` row (same content id: one row, path and analysis replaced)
-    /// and clears failures of the same content or path. A failure upserts its `failures` row,
+    /// A success upserts its `tracks` row (same content id and `vector_version`: one row, path and
+    /// analysis replaced; rows of other versions are left alone) and clears failures of the same
+    /// content or path. A failure upserts its `failures` row,
     /// unless the same content is already in `tracks`.
     pub fn store(&mut self, record: &Record) -> io::Result<()> {
         self.store_all(std::slice::from_ref(record))
@@ -119,7 +122,8 @@ impl Catalog {
         rows.collect::<Result<_, _>>().map_err(db_error)
     }
 
-    /// Records that a track's content is now found at `path` (a moved or renamed file).
+    /// Records that a track's content is now found at `path` (a moved or renamed file), in the
+    /// rows of every version: the path belongs to the content, not to its vectors.
     pub fn set_path(&mut self, id: &str, path: &str) -> io::Result<()> {
         self.conn
             .execute(
@@ -130,12 +134,12 @@ impl Catalog {
             .map_err(db_error)
     }
 
-    /// The stored record of content `id`, with its current path.
-    pub fn record(&self, id: &str) -> io::Result<Option<Record>> {
+    /// The stored record of content `id` analysed with `vector_version`, with its current path.
+    pub fn record(&self, id: &str, vector_version: &str) -> io::Result<Option<Record>> {
         self.conn
             .query_row(
-                "SELECT path, record, vector FROM tracks WHERE id = ?1",
-                [id],
+                "SELECT path, record, vector FROM tracks WHERE id = ?1 AND vector_version = ?2",
+                [id, vector_version],
                 row_parts,
             )
             .optional()
@@ -144,9 +148,19 @@ impl Catalog {
             .transpose()
     }
 
-    /// True if content `id` is stored as a track.
+    /// True if content `id` is stored as a track (with any `vector_version`).
     pub fn has_track(&self, id: &str) -> io::Result<bool> {
         self.exists("SELECT 1 FROM tracks WHERE id = ?1", id)
+    }
+
+    /// The `vector_version`s content `id` is stored with, oldest row first.
+    pub fn versions_of(&self, id: &str) -> io::Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT vector_version FROM tracks WHERE id = ?1 ORDER BY rowid")
+            .map_err(db_error)?;
+        let rows = stmt.query_map([id], |row| row.get(0)).map_err(db_error)?;
+        rows.collect::<Result<_, _>>().map_err(db_error)
     }
 
     /// True if content `id` is catalogued with vectors of `vector_version` (content stored with
@@ -204,15 +218,24 @@ impl Catalog {
             .map_err(db_error)
     }
 
-    /// Every record: the analysed tracks, then the failures, each with its current path.
-    pub fn records(&self) -> io::Result<Vec<Record>> {
+    /// Every record of `vector_version`: the analysed tracks, then the failures (which have no
+    /// version), each with its current path.
+    pub fn records(&self, vector_version: &str) -> io::Result<Vec<Record>> {
         let mut records = Vec::new();
-        for sql in [
-            "SELECT path, record, vector FROM tracks ORDER BY path, id",
-            "SELECT path, record, NULL FROM failures ORDER BY path, key",
-        ] {
+        let queries: [(&str, &[&dyn rusqlite::ToSql]); 2] = [
+            (
+                "SELECT path, record, vector FROM tracks WHERE vector_version = ?1
+                 ORDER BY path, id",
+                &[&vector_version],
+            ),
+            (
+                "SELECT path, record, NULL FROM failures ORDER BY path, key",
+                &[],
+            ),
+        ];
+        for (sql, args) in queries {
             let mut stmt = self.conn.prepare(sql).map_err(db_error)?;
-            let rows = stmt.query_map([], row_parts).map_err(db_error)?;
+            let rows = stmt.query_map(args, row_parts).map_err(db_error)?;
             for row in rows {
                 records.push(parse_record(row.map_err(db_error)?)?);
             }
@@ -226,7 +249,14 @@ impl Catalog {
     /// Rows whose length differs from the first row's are skipped (they cannot share a matrix);
     /// the count of skipped rows is returned alongside.
     pub fn vectors(&self, vector_version: &str) -> io::Result<(VectorTable, usize)> {
-        let (tracks, _) = self.counts()?;
+        let tracks = self
+            .conn
+            .query_row(
+                "SELECT count(*) FROM tracks WHERE vector_version = ?1",
+                [vector_version],
+                |row| row.get::<_, i64>(0),
+            )
+            .map_err(db_error)? as usize;
         // One sequential scan of the table: `+` keeps SQLite off the vector_version index, whose
         // order would cost a random page read per row.
         let mut stmt = self
@@ -261,7 +291,7 @@ impl Catalog {
         Ok((table, skipped))
     }
 
-    /// Counts of analysed tracks and of failures.
+    /// Counts of `tracks` rows (one per content id and `vector_version`) and of failures.
     pub fn counts(&self) -> io::Result<(usize, usize)> {
         let count = |sql: &str| -> io::Result<usize> {
             self.conn
@@ -292,10 +322,9 @@ fn store_in(tx: &Transaction<'_>, record: &Record) -> io::Result<()> {
                 "INSERT INTO tracks (id, path, record, vector, dim, model, vector_version,
                                      sonovec_version, analysed_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
-                 ON CONFLICT(id) DO UPDATE SET
+                 ON CONFLICT(id, vector_version) DO UPDATE SET
                      path = excluded.path, record = excluded.record, vector = excluded.vector,
                      dim = excluded.dim, model = excluded.model,
-                     vector_version = excluded.vector_version,
                      sonovec_version = excluded.sonovec_version,
                      analysed_at = excluded.analysed_at",
                 params![
@@ -305,7 +334,7 @@ fn store_in(tx: &Transaction<'_>, record: &Record) -> io::Result<()> {
                     vector,
                     dim,
                     record.model,
-                    record.vector_version,
+                    record.vector_version.as_deref().unwrap_or(""),
                     record.version
                 ],
             )

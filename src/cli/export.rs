@@ -24,13 +24,13 @@ pub struct Args {
     output: PathBuf,
 }
 
-/// Writes every record of the catalog (analysed tracks and failures) sorted by path, then the
-/// matrix and ids of those whose vector has the layout of the global `--model` and
-/// `--vector-weights` (the default layout without them), and that layout as `vectors.json`,
-/// exactly as `extract` would.
+/// Writes the records of the catalog analysed with the layout of the global `--model` and
+/// `--vector-weights` (the default layout without them) and every failure, sorted by path, then
+/// their matrix and ids, and that layout as `vectors.json`, exactly as `extract` would. The rows
+/// of other vector versions are left out (one record per track, one matrix).
 pub fn run(args: Args, config: Config) -> io::Result<Outcome> {
     let catalog = Catalog::open_existing(&args.catalog)?;
-    let records = catalog.records()?;
+    let records = catalog.records(&config.vector_spec().version())?;
     drop(catalog);
     let out = OutputDir::create(&args.output)?;
     jsonl::write_records(&out.tracks_path(), &records)?;

@@ -86,6 +86,7 @@ pub fn run(args: Args, config: Config, isolation: &Isolation) -> io::Result<Outc
     let copier = catalog.map(|catalog| {
         Mutex::new(CatalogCopier {
             catalog,
+            vector_version: vector_version.clone(),
             pending: from_catalog,
         })
     });
@@ -208,7 +209,9 @@ fn analyze_unless_done(engine: &Engine, path: &Path, claimed: &Mutex<HashSet<Str
 /// The catalog of a run, and the catalogued tracks the output folder does not have yet.
 struct CatalogCopier {
     catalog: Catalog,
-    /// Content id → path stored in the catalog.
+    /// The run's vector version: the only rows it reads.
+    vector_version: String,
+    /// Content id → path stored in the catalog (with this vector version).
     pending: HashMap<String, String>,
 }
 
@@ -230,7 +233,7 @@ impl CatalogCopier {
         if stored_path != path && !Path::new(&stored_path).exists() {
             self.catalog.set_path(id, &path)?;
         }
-        match self.catalog.record(id)? {
+        match self.catalog.record(id, &self.vector_version)? {
             Some(mut record) => {
                 if let Some(projection) = projection {
                     projection.apply_to(&mut record);
@@ -242,7 +245,7 @@ impl CatalogCopier {
     }
 
     fn follow_move(&mut self, id: &str, path: &str) -> io::Result<()> {
-        match self.catalog.record(id)? {
+        match self.catalog.record(id, &self.vector_version)? {
             Some(stored) if stored.path != path && !Path::new(&stored.path).exists() => {
                 self.catalog.set_path(id, path)
             }

@@ -1,4 +1,7 @@
 //! `sonovec similar --catalog DB QUERY -k 10`: the tracks of a catalog nearest to a query track.
+//!
+//! The search runs over the vectors of one `vector_version`: the one the global `--model` and
+//! `--vector-weights` make (the default layout without them), as `extract` stores them.
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -18,8 +21,8 @@ pub struct Args {
     #[arg(long, value_name = "DB")]
     catalog: PathBuf,
 
-    /// An audio file (analysed on the fly unless its content is in the catalog), a content id, or
-    /// the path of a catalogued track.
+    /// An audio file (analysed on the fly unless its content is in the catalog with this vector
+    /// version), a content id, or the path of a catalogued track.
     query: String,
 
     /// How many neighbours to print.
@@ -61,8 +64,9 @@ struct Answer<'a> {
     neighbours: Vec<Neighbour<'a>>,
 }
 
-/// Finds the query's vector, loads every vector of the same layout and prints the `k` nearest
-/// by cosine (the query's own track left out). Exact search: every stored vector is scored.
+/// Finds the query's vector of the configured `vector_version`, loads every stored vector of that
+/// version and prints the `k` nearest by cosine (the query's own track left out). Exact search:
+/// every stored vector of the version is scored.
 pub fn run(args: Args, config: Config) -> io::Result<Outcome> {
     let catalog = Catalog::open_existing(&args.catalog)?;
     let query = match resolve(&catalog, &args.query, config)? {
@@ -143,16 +147,17 @@ pub fn run(args: Args, config: Config) -> io::Result<Outcome> {
 /// Resolves QUERY: a file (its stored vector if its content is catalogued, else analysed now), a
 /// content id, or a catalogued path. `Err(outcome)` when a file could not be analysed.
 fn resolve(catalog: &Catalog, query: &str, config: Config) -> io::Result<Result<Query, Outcome>> {
+    let version = config.vector_spec().version();
     let as_path = Path::new(query);
     if as_path.is_file() {
         let id = content_id_of_file(as_path)?;
-        if let Some(found) = stored(catalog, &id)? {
+        if let Some(found) = stored(catalog, &id, &version)? {
             return Ok(Ok(Query {
                 path: query.to_string(),
                 ..found
             }));
         }
-        let fallback_version = config.vector_spec().version();
+        let fallback_version = version;
         let track = Analyzer::new(config).analyze_file_with_id(as_path, id);
         let record = track.record;
         return Ok(match (&record.error, record.vector) {
@@ -175,18 +180,25 @@ fn resolve(catalog: &Catalog, query: &str, config: Config) -> io::Result<Result<
         Some(id) => id,
         None => query.to_string(),
     };
-    match stored(catalog, &id)? {
-        Some(found) => Ok(Ok(found)),
-        None => Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            format!("{query}: no such file, and no track with this id or path in the catalog"),
-        )),
+    if let Some(found) = stored(catalog, &id, &version)? {
+        return Ok(Ok(found));
     }
+    let others = catalog.versions_of(&id)?;
+    let why = if others.is_empty() {
+        format!("{query}: no such file, and no track with this id or path in the catalog")
+    } else {
+        format!(
+            "{query}: the catalog has this track with vector_version {} only, not {version} \
+             (choose the model and weights with --model and --vector-weights)",
+            others.join(", ")
+        )
+    };
+    Err(io::Error::new(io::ErrorKind::NotFound, why))
 }
 
-/// The catalogued vector of content `id`, if it has one.
-fn stored(catalog: &Catalog, id: &str) -> io::Result<Option<Query>> {
-    Ok(catalog.record(id)?.and_then(|record| {
+/// The catalogued vector of content `id` of `vector_version`, if it has one.
+fn stored(catalog: &Catalog, id: &str, vector_version: &str) -> io::Result<Option<Query>> {
+    Ok(catalog.record(id, vector_version)?.and_then(|record| {
         Some(Query {
             id: record.id,
             path: record.path,

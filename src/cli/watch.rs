@@ -65,6 +65,9 @@ pub fn run(args: Args, config: Config, isolation: &Isolation) -> io::Result<Outc
     let flag = Arc::clone(&stop);
     ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst)).map_err(io::Error::other)?;
 
+    // notify reports events under the absolute path of what it watches; the catch-up must list
+    // the folder by the same path, or a file seen both ways is handled (and printed) twice.
+    let dir = std::path::absolute(&args.dir)?;
     let mut catalog = Catalog::open(&args.catalog)?;
     // A worker that makes no progress for four budgets (blocked, not computing) is killed too.
     let budget = isolation.cpu_budget_s().unwrap_or(DEFAULT_CPU_BUDGET_S);
@@ -79,13 +82,13 @@ pub fn run(args: Args, config: Config, isolation: &Isolation) -> io::Result<Outc
     let mut debouncer = new_debouncer(DEBOUNCE, events).map_err(io::Error::other)?;
     debouncer
         .watcher()
-        .watch(&args.dir, RecursiveMode::Recursive)
+        .watch(&dir, RecursiveMode::Recursive)
         .map_err(io::Error::other)?;
     eprintln!("sonovec: watching {}", args.dir.display());
 
     let settle = Duration::from_secs_f64(args.settle);
     let mut pending: HashMap<PathBuf, Option<Observation>> = HashMap::new();
-    let (existing, _) = audio_files(std::slice::from_ref(&args.dir));
+    let (existing, _) = audio_files(std::slice::from_ref(&dir));
     pending.extend(existing.into_iter().map(|p| (p, None)));
     // Path → content id last handled there, so an unchanged file touched again costs one hash.
     let mut handled: HashMap<PathBuf, String> = HashMap::new();

@@ -181,11 +181,15 @@ fn store(catalog: &SharedCatalog, record: Record) -> Outcome {
         Ok(catalog) => catalog,
         Err(poisoned) => poisoned.into_inner(),
     };
+    // Created means new for this vector version: the same content stored with another model
+    // gets a row of its own.
     let existed = match record.id.as_deref().filter(|_| record.is_ok()) {
-        Some(id) => match catalog.record(id) {
-            Ok(found) => found.is_some(),
-            Err(e) => return Outcome::StoreError(e.to_string()),
-        },
+        Some(id) => {
+            match catalog.has_track_with(id, record.vector_version.as_deref().unwrap_or("")) {
+                Ok(found) => found,
+                Err(e) => return Outcome::StoreError(e.to_string()),
+            }
+        }
         None => false,
     };
     if let Err(e) = catalog.store(&record) {

@@ -3,6 +3,9 @@
 //! `401` missing or wrong token, `404` unknown track, `413` over the size limit, `422` the audio
 //! could not be analysed (body: the error record), `503` queue full (with `Retry-After`),
 //! `500` only for the server's own faults (the catalog or the spool cannot be written).
+//!
+//! Reads answer with the rows of the server's own `vector_version` (its model and weights);
+//! `?vector_version=V` asks for another version's row of the same content.
 
 use std::sync::Arc;
 
@@ -54,15 +57,20 @@ async fn count(State(app): State<Arc<App>>, request: Request, next: Next) -> Res
     response
 }
 
-/// The stored record of a content id or an external id, read off the async threads.
-pub(super) async fn lookup(app: &Arc<App>, key: String) -> Result<Option<Record>, Response> {
+/// The stored record of `vector_version` of a content id or an external id, read off the async
+/// threads.
+pub(super) async fn lookup(
+    app: &Arc<App>,
+    key: String,
+    vector_version: String,
+) -> Result<Option<Record>, Response> {
     let catalog = Arc::clone(&app.catalog);
     let found = tokio::task::spawn_blocking(move || {
         let catalog = catalog.lock().unwrap_or_else(|p| p.into_inner());
-        match catalog.record(&key)? {
+        match catalog.record(&key, &vector_version)? {
             Some(record) => Ok(Some(record)),
             None => match catalog.id_of_path(&key)? {
-                Some(id) => catalog.record(&id),
+                Some(id) => catalog.record(&id, &vector_version),
                 None => Ok(None),
             },
         }
@@ -84,19 +92,37 @@ fn catalog_error(e: std::io::Error) -> Response {
     )
 }
 
-fn not_found(id: &str) -> Response {
+fn not_found(id: &str, vector_version: &str) -> Response {
     problem(
         StatusCode::NOT_FOUND,
         "not_found",
-        format!("no track {id:?} in the catalog"),
+        format!("no track {id:?} with vector_version {vector_version:?} in the catalog"),
     )
 }
 
+/// Which version's row a read wants (`?vector_version=`, the server's own by default).
+#[derive(Deserialize)]
+struct VersionQuery {
+    vector_version: Option<String>,
+}
+
+impl VersionQuery {
+    fn or_server(self, app: &App) -> String {
+        self.vector_version
+            .unwrap_or_else(|| app.vector_version.clone())
+    }
+}
+
 /// `GET /v1/tracks/{id}`: by content id, or by the external id given at upload.
-async fn track(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response {
-    match lookup(&app, id.clone()).await {
+async fn track(
+    State(app): State<Arc<App>>,
+    Path(id): Path<String>,
+    Query(query): Query<VersionQuery>,
+) -> Response {
+    let version = query.or_server(&app);
+    match lookup(&app, id.clone(), version.clone()).await {
         Ok(Some(record)) => Json(record).into_response(),
-        Ok(None) => not_found(&id),
+        Ok(None) => not_found(&id, &version),
         Err(response) => response,
     }
 }
@@ -104,6 +130,7 @@ async fn track(State(app): State<Arc<App>>, Path(id): Path<String>) -> Response 
 #[derive(Deserialize)]
 struct SimilarQuery {
     k: Option<usize>,
+    vector_version: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -116,16 +143,21 @@ struct Neighbour {
 }
 
 /// `GET /v1/tracks/{id}/similar?k=10`: the `k` catalogued tracks nearest by cosine (exact
-/// search, the track itself left out), as `sonovec similar --json` prints them.
+/// search over the rows of one `vector_version`, the track itself left out), as
+/// `sonovec similar --json` prints them.
 async fn similar(
     State(app): State<Arc<App>>,
     Path(id): Path<String>,
     Query(query): Query<SimilarQuery>,
 ) -> Response {
     let k = query.k.unwrap_or(10).min(MAX_K);
-    let record = match lookup(&app, id.clone()).await {
+    let wanted = VersionQuery {
+        vector_version: query.vector_version,
+    }
+    .or_server(&app);
+    let record = match lookup(&app, id.clone(), wanted.clone()).await {
         Ok(Some(record)) => record,
-        Ok(None) => return not_found(&id),
+        Ok(None) => return not_found(&id, &wanted),
         Err(response) => return response,
     };
     let (Some(vector), Some(version)) = (record.vector.clone(), record.vector_version.clone())

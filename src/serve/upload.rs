@@ -220,13 +220,12 @@ fn busy() -> Response {
 /// Answers from the catalog if the content is already there, else queues the analysis.
 async fn analyse(app: &Arc<App>, spooled: Spooled, label: String) -> Response {
     let id = spooled.id.clone();
-    match lookup(app, id.clone()).await {
-        // Known content is answered only if its vectors are this server's kind (same model and
-        // weights); otherwise it is analysed again.
-        Ok(Some(record)) if record.vector_version.as_ref() == Some(&app.vector_version) => {
-            return (StatusCode::OK, Json(record)).into_response()
-        }
-        Ok(_) => {}
+    // Known content is answered only if it has vectors of this server's kind (same model and
+    // weights); otherwise it is analysed again, and its row of this version stored beside the
+    // others.
+    match lookup(app, id.clone(), app.vector_version.clone()).await {
+        Ok(Some(record)) => return (StatusCode::OK, Json(record)).into_response(),
+        Ok(None) => {}
         Err(response) => return response,
     }
     let (reply, answer) = oneshot::channel();

@@ -80,15 +80,45 @@ impl Source {
     }
 }
 
-/// The bytes of any object with the buffer protocol, in C order. `bytes(obj)`: pyo3's
-/// `PyBuffer` is not in the stable ABI of Python 3.10, which the one wheel targets.
+/// `PyBUF_WRITE` of CPython's `memoryobject.h`: pyo3-ffi declares it only outside the limited API.
+const PYBUF_WRITE: std::ffi::c_int = 0x200;
+
+/// The bytes of any object with the buffer protocol, in C order, copied once.
+///
+/// pyo3's `PyBuffer` (`PyObject_GetBuffer`) is not in the stable ABI of Python 3.10, which the
+/// one wheel targets, so the source's memory cannot be read from Rust directly. Instead Python
+/// copies it into a Rust buffer: `PyMemoryView_FromMemory` (stable ABI) exposes our `Vec` as a
+/// writable memoryview and `view[:] = memoryview(obj).cast("B")` is one `memcpy`. A buffer that
+/// is not C-contiguous cannot be cast to bytes: it goes through `tobytes()` (two copies).
 fn buffer_bytes(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    let py = obj.py();
     // `memoryview` first: `bytes(12345)` would make 12345 zero bytes of an int.
-    let view = obj
-        .py()
+    let view = py
         .import("builtins")?
         .getattr("memoryview")?
         .call1((obj,))?;
-    let bytes = view.call_method0("tobytes")?;
-    Ok(bytes.cast::<PyBytes>()?.as_bytes().to_vec())
+    let flat = match view.call_method1("cast", ("B",)) {
+        Ok(flat) => flat,
+        Err(_) => {
+            let bytes = view.call_method0("tobytes")?;
+            return Ok(bytes.cast::<PyBytes>()?.as_bytes().to_vec());
+        }
+    };
+    let len: usize = flat.len()?;
+    let mut out = vec![0u8; len];
+    // SAFETY: the memoryview points into `out`, which outlives it: it is released below, before
+    // `out` is returned or dropped, and nobody else holds it (a release with exports fails, and
+    // then `out` is not returned either).
+    let target = unsafe {
+        let raw = pyo3::ffi::PyMemoryView_FromMemory(
+            out.as_mut_ptr().cast(),
+            len as pyo3::ffi::Py_ssize_t,
+            PYBUF_WRITE,
+        );
+        Bound::from_owned_ptr_or_err(py, raw)?
+    };
+    let copied = target.set_item(pyo3::types::PySlice::full(py), &flat);
+    target.call_method0("release")?;
+    copied?;
+    Ok(out)
 }

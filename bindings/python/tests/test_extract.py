@@ -10,6 +10,7 @@ import sys
 import threading
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 import sonovec
@@ -35,10 +36,26 @@ def test_every_source_type_gives_the_same_vector(extractor, samples):
     path = samples[0]
     data = path.read_bytes()
     by_path = extractor.extract(str(path))
-    for source in (path, data, bytearray(data), memoryview(data), io.BytesIO(data), open(path, "rb")):
+    # Buffers of every shape the copy into Rust must read byte for byte: a NumPy view, a 2-D
+    # array of wider items (C order), an Arrow buffer, and a strided view (not contiguous: the
+    # slower path) of a buffer holding the file's bytes at every second position.
+    even = len(data) // 16 * 16
+    spread = bytearray(2 * len(data))
+    spread[::2] = data
+    buffers = (
+        np.frombuffer(data, dtype=np.uint8),
+        np.frombuffer(data[:even], dtype=np.uint32).reshape(4, -1),
+        pa.py_buffer(data),
+        memoryview(spread)[::2],
+    )
+    whole = (buffers[0], buffers[2], buffers[3])
+    for source in (path, data, bytearray(data), memoryview(data), io.BytesIO(data), open(path, "rb")) + whole:
         record = extractor.extract(source)
         np.testing.assert_array_equal(record["vector"], by_path["vector"])
         assert record["id"] == by_path["id"]
+    # The 2-D array holds the file cut to a multiple of 16 bytes: the same id as those bytes.
+    assert extractor.extract(buffers[1], errors="record")["id"] == extractor.extract(
+        data[:even], errors="record")["id"]
     assert extractor.extract(data, name="x.ogg")["path"] == "x.ogg"
     with open(path, "rb") as f:
         assert extractor.extract(f)["path"] == str(path)

@@ -48,8 +48,8 @@ class SonovecUDF:
         if isinstance(batch, Mapping):
             batch = pa.table(dict(batch))
         paths = batch.column("path").to_pylist() if "path" in batch.column_names else None
-        # A pa.Buffer per file, a view of the batch; the native side copies it into Rust memory
-        # (through memoryview.tobytes: the buffer protocol is not in Python 3.10's stable ABI).
+        # A pa.Buffer per file, a view of the batch; the native side copies it once into Rust
+        # memory (the buffer protocol is not in Python 3.10's stable ABI, so Python does the copy).
         data = _buffers(batch.column("bytes"))
         return self.extractor.extract_batch(data, paths=paths)
 
