@@ -192,71 +192,29 @@ fn the_level_decision_weighs_triple_relatives_and_reads_tags_only_when_present()
     );
 }
 
-/// A decaying 55 Hz sine (a kick drum's fundamental) at each time in `hits`, `seconds` long.
-fn kicks(hits: &[f64], seconds: f64) -> Vec<f32> {
-    let mut out = vec![0.0f32; (seconds * RATE as f64) as usize];
-    for &t in hits {
-        let start = (t * RATE as f64) as usize;
-        for i in 0..(RATE as usize / 4) {
-            let s = i as f32 / RATE as f32;
-            if let Some(o) = out.get_mut(start + i) {
-                *o += 0.8 * (std::f32::consts::TAU * 55.0 * s).sin() * (-s / 0.08).exp();
-            }
-        }
-    }
-    out
-}
-
 #[test]
-fn beats_fall_on_the_kick_even_when_the_offbeats_are_louder() {
-    // House-like: a kick on every beat, a louder broadband hit with a 150 Hz tone on every
-    // off-beat. The strongest onsets are the off-beats; the beat is the kick.
-    let bpm = 120.0;
-    let period = 60.0 / bpm;
-    let truth: Vec<f64> = (0..38).map(|k| 0.25 + k as f64 * period).collect();
+fn beats_of_the_bundled_house_loop_are_on_the_beat_not_the_off_beat() {
+    // house_128 has an open hi-hat and a bass note on every off-beat: a tracker that
+    // follows the strongest onsets alone can lock half a beat late (F near 0 on the beat).
+    let truth: Vec<f64> = std::fs::read_to_string(repo_path("samples/beats/house_128.txt"))
+        .unwrap()
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect();
+    let period = 60.0 / 128.0;
     let offbeats: Vec<f64> = truth.iter().map(|t| t + period / 2.0).collect();
-    let mut samples = kicks(&truth, 20.0);
-    for (i, (s, o)) in samples.iter_mut().zip(hits(&offbeats, 20.0)).enumerate() {
-        let t = i as f64 / RATE as f64;
-        let since = offbeats
-            .iter()
-            .rev()
-            .find(|&&b| b <= t)
-            .map(|b| t - b)
-            .unwrap_or(1.0);
-        let tone = if since < 0.05 {
-            0.3 * (std::f64::consts::TAU * 150.0 * since).sin() as f32
-        } else {
-            0.0
-        };
-        *s += o + tone;
-    }
-    let tempo = analyze(&samples).tempo.flatten().expect("a tempo");
-    assert!(acc1(tempo.bpm, bpm), "{tempo:?}");
-    let beats = tempo.beats_s.unwrap();
+    let record = Analyzer::new(Config {
+        beats: true,
+        embedding: None,
+        ..Config::default()
+    })
+    .analyze_path(&repo_path("samples/house_128.ogg"))
+    .record;
+    let beats = record.tempo.flatten().expect("a tempo").beats_s.unwrap();
     let on = beat_f_measure(&trim_beats(&truth, 5.0), &trim_beats(&beats, 5.0), 0.07);
     let off = beat_f_measure(&trim_beats(&offbeats, 5.0), &trim_beats(&beats, 5.0), 0.07);
     assert!(
         on > 0.9 && off < 0.1,
-        "F on the kicks {on}, on the off-beats {off}: {beats:?}"
+        "F on the beat {on}, on the off-beat {off}: {beats:?}"
     );
-}
-
-#[test]
-fn the_bundled_drum_and_bass_sample_reads_at_the_tapped_level() {
-    let path = repo_path("samples/dnb_174.opus");
-    for (model, embedding) in [("msd", Config::default().embedding), ("none", None)] {
-        let config = Config {
-            embedding,
-            ..Config::default()
-        };
-        let record = Analyzer::new(config).analyze_path(&path).record;
-        let tempo = record.tempo.flatten().expect("a tempo");
-        assert!(
-            (tempo.bpm / 174.0 - 1.0).abs() <= 0.04,
-            "model {model}: {} BPM ({:?})",
-            tempo.bpm,
-            tempo.candidates
-        );
-    }
 }

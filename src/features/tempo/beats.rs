@@ -57,52 +57,6 @@ pub fn track_beats(envelope: &[f32], period_frames: f64) -> Vec<usize> {
     beats
 }
 
-/// The tracked beats, or the chain half a beat later if that is where the beats are.
-///
-/// The tracker follows the strongest onsets, and in music whose off-beats carry open hi-hats,
-/// bass notes and chord stabs (house, some bossa and reggae) those are the off-beats. Drummers
-/// put the kick on the beat, so the phase is chosen by the onsets of the full band plus those of
-/// the sub-bass bands where the kick sits (`sub`, below ~90 Hz), each in units of its standard
-/// deviation: the beats move to the midpoints between them (the last one half its preceding
-/// interval on) when the midpoints score higher, summed over all beats. Each beat's value is
-/// the maximum within ±1 frame. Unchanged with fewer than 4 beats or without a sub-bass envelope.
-pub fn on_the_beat(beats: Vec<usize>, envelope: &[f32], sub: &[f32]) -> Vec<usize> {
-    let n = envelope.len();
-    if beats.len() < 4 || sub.len() != n {
-        return beats;
-    }
-    let (full, sub) = (standardised(envelope), standardised(sub));
-    let value = |t: usize| {
-        let (lo, hi) = (t.saturating_sub(1), (t + 2).min(n));
-        full[lo..hi]
-            .iter()
-            .fold(f64::NEG_INFINITY, |a, &b| a.max(b))
-            + sub[lo..hi].iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b))
-    };
-    let shifted: Vec<usize> = beats
-        .windows(2)
-        .map(|w| (w[0] + w[1]) / 2)
-        .chain(beats.windows(2).last().map(|w| w[1] + (w[1] - w[0]) / 2))
-        .filter(|&t| t < n)
-        .collect();
-    let on: f64 = beats.iter().map(|&t| value(t)).sum::<f64>() / beats.len() as f64;
-    let off: f64 = shifted.iter().map(|&t| value(t)).sum::<f64>() / shifted.len().max(1) as f64;
-    if off > on {
-        shifted
-    } else {
-        beats
-    }
-}
-
-/// `x` divided by its standard deviation (all zeros when it is constant).
-fn standardised(x: &[f32]) -> Vec<f64> {
-    let n = x.len().max(1) as f64;
-    let mean = x.iter().map(|&v| v as f64).sum::<f64>() / n;
-    let sd = (x.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n).sqrt();
-    let scale = if sd > 0.0 { 1.0 / sd } else { 0.0 };
-    x.iter().map(|&v| v as f64 * scale).collect()
-}
-
 /// The onset envelope in units of its standard deviation, smoothed by a Gaussian of standard
 /// deviation `period / 32` frames (truncated at ±one period).
 fn local_score(envelope: &[f32], period: f64) -> Vec<f64> {

@@ -41,7 +41,7 @@ const LOWEST_BPM: f64 = 40.0;
 const HIGHEST_BPM: f64 = 260.0;
 
 /// Names of the per-hypothesis features, in the order of [`Hypothesis::features`].
-pub const FEATURE_NAMES: [&str; 12] = [
+pub const FEATURE_NAMES: [&str; 11] = [
     "log2_bpm_120",
     "log2_bpm_120_sq",
     "acf_1",
@@ -53,7 +53,6 @@ pub const FEATURE_NAMES: [&str; 12] = [
     "log2_bpm_x_low_share",
     "log2_bpm_x_offbeat_slow",
     "tempogram_score",
-    "low_offbeat_ratio",
 ];
 
 /// Track-level facts the features combine with the tempo.
@@ -185,7 +184,6 @@ pub fn describe(
                 x * low_share,
                 x.min(0.0) * offbeat,
                 c.score,
-                metre::low_offbeat_ratio(envelope, low, period),
             ];
             Hypothesis {
                 bpm: c.bpm,

@@ -17,26 +17,6 @@ pub fn offbeat_ratio(envelope: &[f32], slow_period: f64) -> f64 {
     (profile[half] / best).clamp(0.0, 1.0)
 }
 
-/// How strongly the low register (kick, bass) accents the midpoints between a level's beats:
-/// `low_profile[φ* + P/2] / max(low_profile)`, in 0–1, where `φ*` is the strongest phase of the
-/// full-band `envelope` folded at `period` and `low_profile` is `low` folded the same way.
-///
-/// Why: drummers alternate kick and snare on the beat (kick on 1 and 3, snare or clap on 2 and
-/// 4). At a half-time reading the strongest accents are the backbeats and the kicks fall half-way
-/// between them (ratio near 1); at the tapped level the midpoints hold only hi-hats and
-/// subdivisions (ratio near 0). This separates drum and bass at 174 from its reading at 87 where
-/// the full-band accents alone, dominated by the snare, do not.
-pub fn low_offbeat_ratio(envelope: &[f32], low: &[f32], period: f64) -> f64 {
-    let (Some((_, best_phase, _)), Some((low_profile, _, low_best))) =
-        (folded(envelope, period), folded(low, period))
-    else {
-        return 0.0;
-    };
-    let p = low_profile.len();
-    let half = (best_phase as f64 + period / 2.0).round() as usize % p;
-    (low_profile[half] / low_best).clamp(0.0, 1.0)
-}
-
 /// Like [`offbeat_ratio`] for the points one and two thirds of the way between beats (the mean
 /// of the two): near 1 when the level is a triple grouping of a faster pulse (a dotted or
 /// triplet reading), near 0 when the thirds are mere triplet subdivisions or empty.

@@ -104,12 +104,10 @@ impl TempoTracker {
     pub fn finish(self, keep_beats: bool, tags: Option<&[TagScore]>) -> Result<Tempo, NoTempo> {
         let low_share = self.onsets.low_share();
         let low = self.onsets.low().to_vec();
-        let sub = self.onsets.sub().to_vec();
         let envelope = self.onsets.into_strength();
         tempo_of_envelopes(
             &envelope,
             &low,
-            &sub,
             low_share,
             self.frame_rate,
             keep_beats,
@@ -125,12 +123,10 @@ impl FrameSink for TempoTracker {
 }
 
 /// [`TempoTracker::finish`] on the onset envelopes already in hand: `envelope` over all bands,
-/// `low` over the low register, `sub` over the sub-bass bands, `low_share` the low register's
-/// share of the onset flux.
+/// `low` over the low register, `low_share` the low register's share of the onset flux.
 pub fn tempo_of_envelopes(
     envelope: &[f32],
     low: &[f32],
-    sub: &[f32],
     low_share: f64,
     frame_rate: f64,
     keep_beats: bool,
@@ -155,7 +151,7 @@ pub fn tempo_of_envelopes(
         return Err(NoTempo::NoPulse);
     }
     let period = 60.0 * frame_rate / best.bpm;
-    let beat_frames = beats::on_the_beat(beats::track_beats(envelope, period), envelope, sub);
+    let beat_frames = beats::track_beats(envelope, period);
     let beat_times: Vec<f64> = beat_frames.iter().map(|&f| f as f64 / frame_rate).collect();
     let intervals: Vec<f64> = beat_times.windows(2).map(|w| w[1] - w[0]).collect();
     let mut ranked: Vec<usize> = (0..decision.hypotheses.len()).collect();

@@ -15,24 +15,19 @@ use crate::dsp::{log_mel, FrameSink, SpectrogramBlock};
 /// Alongside, the same flux over the lowest [`LOW_BAND_FRACTION`] of the mel bands (below about
 /// 250 Hz with 96 bands to 8 kHz: kick drum and bass), which the metrical-level decision reads
 /// as the pulse of the low register, and the totals of both fluxes (their ratio is the share of
-/// onset energy in the low register). And the flux of the lowest [`SUB_BAND_FRACTION`] of the
-/// bands (below about 90 Hz with 96 bands to 8 kHz), where the kick drum's fundamental sits
-/// and most bass lines' onsets do not: the beat tracker's phase choice reads it.
+/// onset energy in the low register).
 #[derive(Clone, Debug)]
 pub struct OnsetEnvelope {
     previous: Vec<f32>,
     current: Vec<f32>,
     strength: Vec<f32>,
     low: Vec<f32>,
-    sub: Vec<f32>,
     low_total: f64,
     total: f64,
 }
 
 /// Fraction of the mel bands, from the lowest, in the low-register envelope.
 pub const LOW_BAND_FRACTION: f64 = 1.0 / 12.0;
-/// Fraction of the mel bands, from the lowest, in the sub-bass envelope (2 of 96 bands).
-pub const SUB_BAND_FRACTION: f64 = 1.0 / 48.0;
 
 impl OnsetEnvelope {
     pub fn new(n_mels: usize) -> Self {
@@ -41,7 +36,6 @@ impl OnsetEnvelope {
             current: vec![0.0; n_mels],
             strength: Vec::new(),
             low: Vec::new(),
-            sub: Vec::new(),
             low_total: 0.0,
             total: 0.0,
         }
@@ -50,11 +44,6 @@ impl OnsetEnvelope {
     /// The low-register envelope (mean rise of the lowest bands), one value per frame.
     pub fn low(&self) -> &[f32] {
         &self.low
-    }
-
-    /// The sub-bass envelope (mean rise of the lowest [`SUB_BAND_FRACTION`] of the bands).
-    pub fn sub(&self) -> &[f32] {
-        &self.sub
     }
 
     /// Share of the summed rises that falls in the low bands, 0–1 (0 without onsets).
@@ -84,15 +73,8 @@ impl FrameSink for OnsetEnvelope {
                 *c = log_mel(power);
             }
             let n_low = ((self.current.len() as f64 * LOW_BAND_FRACTION).round() as usize).max(1);
-            let n_sub =
-                ((self.current.len() as f64 * SUB_BAND_FRACTION).round() as usize).clamp(1, n_low);
-            let (flux, low, sub) = if self.previous.len() == self.current.len() {
+            let (flux, low) = if self.previous.len() == self.current.len() {
                 let rise = |(c, p): (&f32, &f32)| (c - p).max(0.0);
-                let sub: f32 = self.current[..n_sub]
-                    .iter()
-                    .zip(&self.previous[..n_sub])
-                    .map(rise)
-                    .sum();
                 let low: f32 = self.current[..n_low]
                     .iter()
                     .zip(&self.previous[..n_low])
@@ -103,15 +85,14 @@ impl FrameSink for OnsetEnvelope {
                     .zip(&self.previous[n_low..])
                     .map(rise)
                     .sum();
-                (low + high, low, sub)
+                (low + high, low)
             } else {
-                (0.0, 0.0, 0.0)
+                (0.0, 0.0)
             };
             self.total += flux as f64;
             self.low_total += low as f64;
             self.strength.push(flux / self.current.len().max(1) as f32);
             self.low.push(low / n_low as f32);
-            self.sub.push(sub / n_sub as f32);
             std::mem::swap(&mut self.previous, &mut self.current);
         }
     }
