@@ -17,11 +17,17 @@ TimGM6mb. The sets here differ in every step a model could learn by accident:
   20 s) is cut, labelled from the file's own tempo map and time signature: the beat is the
   quarter note in x/4, the dotted quarter in compound metres (6/8, 9/8, 12/8), the half note in
   x/2. Beat times are the grid of that beat unit from the excerpt's first bar line. Rendered by
-  TiMidity++/freepats.
+  TiMidity++/freepats. ``--midi-dir``, ``--source`` and ``--soundfont`` make the same kind of
+  set from other MIDI files rendered by another synthesiser: with ``--soundfont`` the clips are
+  rendered by **fluidsynth** through that SoundFont (for a second truly held-out source, e.g.
+  Debian's ``planetblupi-music-midi`` through ``musescore-general-soundfont-small``).
 
     apt-get install -y timidity freepats ffmpeg openttd-openmsx
     /work/main/.venv-ref/bin/python scripts/make_tempo_heldout.py grooves --seed 7 --clips 150 --out data/heldout_grooves
     /work/main/.venv-ref/bin/python scripts/make_tempo_heldout.py midi --out data/heldout_midi
+    apt-get install -y planetblupi-music-midi musescore-general-soundfont-small fluidsynth
+    /work/main/.venv-ref/bin/python scripts/make_tempo_heldout.py midi --midi-dir /usr/share/planetblupi/music \
+        --source planetblupi --soundfont /usr/share/sounds/sf3/MuseScore_General.sf3 --out data/heldout_blupi
 
 Writes OUT/labels.csv (file,bpm,meter,style,beats,source) and OUT/beats/*.txt. Needs `mido` for
 the MIDI files (in scripts/make_venv.sh).
@@ -256,10 +262,14 @@ def write_midi(path, events, tempo_map, programs):
 
 
 def render(job):
-    """TiMidity++ (freepats) → WAV → ffmpeg excerpt [start, start + seconds) → codec."""
-    mid, wav, out, codec, start, seconds = job
-    subprocess.run(["timidity", "-c", "/etc/timidity/freepats.cfg", "-Ow", "-s", "44100", "-A", "100", "--quiet=2", "-o", wav, mid],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    """TiMidity++ (freepats), or fluidsynth through a SoundFont, → WAV → ffmpeg excerpt
+    [start, start + seconds) → codec."""
+    mid, wav, out, codec, start, seconds, soundfont = job
+    if soundfont:
+        cmd = ["fluidsynth", "-n", "-i", "-q", "-r", "44100", "-F", wav, soundfont, mid]
+    else:
+        cmd = ["timidity", "-c", "/etc/timidity/freepats.cfg", "-Ow", "-s", "44100", "-A", "100", "--quiet=2", "-o", wav, mid]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     subprocess.run(["ffmpeg", "-y", "-loglevel", "error", "-ss", f"{start:.4f}", "-i", wav, "-t", f"{seconds:.3f}",
                     "-ac", "2", *ENC[codec], out], check=True)
     os.remove(wav)
@@ -285,7 +295,7 @@ def grooves(a, tmp):
             f.writelines(f"{b:.6f}\n" for b in beat_times)
         rows.append({"file": f"{stem}.{codec}", "bpm": round(label, 2), "meter": meter, "style": style,
                      "beats": f"beats/{stem}.txt", "source": "grooves-timidity"})
-        jobs.append((mid, os.path.join(tmp, stem + ".wav"), os.path.join(a.out, f"{stem}.{codec}"), codec, 0.0, seconds))
+        jobs.append((mid, os.path.join(tmp, stem + ".wav"), os.path.join(a.out, f"{stem}.{codec}"), codec, 0.0, seconds, None))
     return rows, jobs
 
 
@@ -383,8 +393,9 @@ def midis(a, tmp):
         with open(os.path.join(a.out, "beats", stem + ".txt"), "w") as f:
             f.writelines(f"{b:.6f}\n" for b in beats)
         rows.append({"file": f"{stem}.{codec}", "bpm": round(bpm, 2), "meter": meter, "style": "midi-" + meter.replace("/", "-"),
-                     "beats": f"beats/{stem}.txt", "source": "openttd-openmsx"})
-        jobs.append((path, os.path.join(tmp, stem + ".wav"), os.path.join(a.out, f"{stem}.{codec}"), codec, start, take))
+                     "beats": f"beats/{stem}.txt", "source": a.source})
+        jobs.append((path, os.path.join(tmp, stem + ".wav"), os.path.join(a.out, f"{stem}.{codec}"), codec, start, take,
+                     a.soundfont))
     return rows, jobs
 
 
@@ -395,6 +406,8 @@ def main():
     ap.add_argument("--clips", type=int, default=150)
     ap.add_argument("--seconds", type=float, default=25.0)
     ap.add_argument("--midi-dir", default="/usr/share/games/openttd/baseset/openmsx")
+    ap.add_argument("--source", default="openttd-openmsx", help="midi: the labels' source column")
+    ap.add_argument("--soundfont", help="midi: render with fluidsynth through this SoundFont instead of TiMidity++")
     ap.add_argument("--out", required=True)
     ap.add_argument("--jobs", type=int, default=2)
     a = ap.parse_args()

@@ -191,3 +191,30 @@ fn the_level_decision_weighs_triple_relatives_and_reads_tags_only_when_present()
         "{without:?}"
     );
 }
+
+#[test]
+fn beats_of_the_bundled_house_loop_are_on_the_beat_not_the_off_beat() {
+    // house_128 has an open hi-hat and a bass note on every off-beat: a tracker that
+    // follows the strongest onsets alone can lock half a beat late (F near 0 on the beat).
+    let truth: Vec<f64> = std::fs::read_to_string(repo_path("samples/beats/house_128.txt"))
+        .unwrap()
+        .lines()
+        .map(|l| l.trim().parse().unwrap())
+        .collect();
+    let period = 60.0 / 128.0;
+    let offbeats: Vec<f64> = truth.iter().map(|t| t + period / 2.0).collect();
+    let record = Analyzer::new(Config {
+        beats: true,
+        embedding: None,
+        ..Config::default()
+    })
+    .analyze_path(&repo_path("samples/house_128.ogg"))
+    .record;
+    let beats = record.tempo.flatten().expect("a tempo").beats_s.unwrap();
+    let on = beat_f_measure(&trim_beats(&truth, 5.0), &trim_beats(&beats, 5.0), 0.07);
+    let off = beat_f_measure(&trim_beats(&offbeats, 5.0), &trim_beats(&beats, 5.0), 0.07);
+    assert!(
+        on > 0.9 && off < 0.1,
+        "F on the beat {on}, on the off-beat {off}: {beats:?}"
+    );
+}
