@@ -2,6 +2,7 @@
 
 pub mod decode;
 pub mod end_trim;
+pub mod hashing;
 pub mod limits;
 pub mod mp4_edit;
 pub mod resample;

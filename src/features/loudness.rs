@@ -1,28 +1,22 @@
-//! EBU R128 loudness of the source channels at their native rate, measured by the `ebur128` crate.
+//! EBU R128 loudness of the source channels at their native rate: integrated loudness and
+//! loudness range as the `ebur128` crate measures them (computed in one pass by [`super::r128`],
+//! which tests hold to the crate within 1e-9 LU), true peak by the crate's oversampler
+//! ([`TruePeak`]), and the dynamic complexity from the same 100 ms steps.
 //!
-//! The crate is a port of libebur128 and passes the EBU Tech 3341/3342 conformance tests, so we
-//! feed it rather than filter and gate by hand. Channels are weighted as ITU-R BS.1770 says: a
-//! one-channel file is measured as one channel (weight 1.0), the same as ffmpeg's `ebur128` filter
-//! and libebur128 by default. The same audio stored as two identical channels therefore measures
-//! 3.01 LU louder; that is the standard's rule, not a bug. More channels follow libebur128's
-//! default map: 4 = L R Ls Rs, 5 = L R C Ls Rs, 6+ = L R C LFE(ignored) Ls Rs, the rest ignored.
+//! Channels are weighted as ITU-R BS.1770 says: a one-channel file is measured as one channel
+//! (weight 1.0), the same as ffmpeg's `ebur128` filter and libebur128 by default. The same audio
+//! stored as two identical channels therefore measures 3.01 LU louder; that is the standard's
+//! rule, not a bug. More channels follow libebur128's default map: 4 = L R Ls Rs, 5 = L R C Ls
+//! Rs, 6+ = L R C LFE(ignored) Ls Rs, the rest ignored.
 
-use std::collections::VecDeque;
-
-use ebur128::{EbuR128, Mode};
-
+use super::r128::{energy_to_loudness, Gating, KWeightedSteps};
 use super::stats::{finite_or_null, MeanStd, NullReasons};
 use super::true_peak::TruePeak;
 
-/// Short-term loudness is sampled on this grid for the dynamic complexity (EBU Tech 3342's 10 Hz).
-const STEP_S: f64 = 0.1;
 /// Short-term loudness integrates the last 3 s.
 const SHORT_TERM_S: f64 = 3.0;
-const STEPS_PER_SHORT_TERM: usize = 30;
 /// Tech 3341's absolute gate: short-term values below it are silence, not dynamics.
 const ABSOLUTE_GATE_LUFS: f64 = -70.0;
-/// Integrated loudness and loudness range; the true peak has a meter of its own ([`TruePeak`]).
-const LOUDNESS_MODE: Mode = Mode::I.union(Mode::LRA);
 
 /// What the EBU R128 measurement found; each value finite or `None` with a reason.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -33,21 +27,23 @@ pub struct R128Values {
     pub dynamic_complexity_lu: Option<f64>,
 }
 
-/// Streams native-rate planar audio through an EBU R128 meter (modes I, LRA and true peak).
-pub struct R128Meter {
-    meter: Option<EbuR128>,
+/// The meters of one stream, made when its first audio arrives.
+struct Meters {
+    channels: usize,
+    rate: u32,
+    steps: KWeightedSteps,
+    gating: Gating,
     /// True peak, measured apart so that quiet stretches can skip the oversampler.
-    peak: Option<TruePeak>,
+    peak: TruePeak,
+}
+
+/// Streams native-rate planar audio through EBU R128 meters (integrated, range, true peak) and
+/// samples the short-term loudness every 100 ms for the dynamic complexity.
+pub struct R128Meter {
+    meters: Option<Meters>,
     /// Set when the stream cannot be measured (unsupported layout, a format change midway).
     broken: Option<String>,
-    /// Frames until the next 100 ms sampling point of the short-term loudness.
-    until_step: usize,
-    step_frames: usize,
     frames_seen: u64,
-    /// Mean square (K-weighted, channel-summed) of each of the last 30 steps of 100 ms: their
-    /// mean is the 3 s short-term energy. Asking the meter for its short-term loudness instead
-    /// would re-sum 3 s of audio every 100 ms and triple the cost of the whole analysis.
-    recent_energy: VecDeque<f64>,
     short_term: MeanStd,
     short_term_values: Vec<f64>,
 }
@@ -61,13 +57,9 @@ impl Default for R128Meter {
 impl R128Meter {
     pub fn new() -> Self {
         R128Meter {
-            meter: None,
-            peak: None,
+            meters: None,
             broken: None,
-            until_step: 0,
-            step_frames: 0,
             frames_seen: 0,
-            recent_energy: VecDeque::with_capacity(STEPS_PER_SHORT_TERM),
             short_term: MeanStd::default(),
             short_term_values: Vec::new(),
         }
@@ -78,81 +70,60 @@ impl R128Meter {
         if self.broken.is_some() || planar.is_empty() {
             return;
         }
-        let channels = planar.len() as u32;
-        let meter = match &mut self.meter {
-            Some(m) if m.channels() == channels && m.rate() == sample_rate => m,
+        let channels = planar.len();
+        let meters = match &mut self.meters {
+            Some(m) if m.channels == channels && m.rate == sample_rate => m,
             Some(_) => {
                 self.broken = Some("the stream changed sample rate or channel count midway".into());
                 return;
             }
-            None => {
-                match EbuR128::new(channels, sample_rate, LOUDNESS_MODE)
-                    .and_then(|m| Ok((m, TruePeak::new(channels, sample_rate)?)))
-                {
-                    Ok((m, peak)) => {
-                        self.step_frames = ((sample_rate as f64 * STEP_S).round() as usize).max(1);
-                        self.until_step = self.step_frames;
-                        self.peak = Some(peak);
-                        self.meter.insert(m)
-                    }
-                    Err(e) => {
-                        self.broken = Some(format!(
+            None => match TruePeak::new(channels as u32, sample_rate) {
+                // The crate's true-peak meter checks the channel count and rate it can measure.
+                Ok(peak) => {
+                    let steps = KWeightedSteps::new(channels, sample_rate);
+                    self.meters.insert(Meters {
+                        channels,
+                        rate: sample_rate,
+                        gating: Gating::new(steps.step_frames()),
+                        steps,
+                        peak,
+                    })
+                }
+                Err(e) => {
+                    self.broken = Some(format!(
                         "EBU R128 cannot measure {channels} channel(s) at {sample_rate} Hz ({e:?})"
                     ));
-                        return;
-                    }
+                    return;
                 }
-            }
+            },
         };
         let len = planar.iter().map(Vec::len).min().unwrap_or(0);
-        if let Some(peak) = &mut self.peak {
-            let slices: Vec<&[f32]> = planar.iter().map(|c| &c[..len]).collect();
-            if let Err(e) = peak.accept(&slices) {
-                self.broken = Some(format!("EBU R128 true-peak meter error ({e:?})"));
-                return;
-            }
+        let slices: Vec<&[f32]> = planar.iter().map(|c| &c[..len]).collect();
+        if let Err(e) = meters.peak.accept(&slices) {
+            self.broken = Some(format!("EBU R128 true-peak meter error ({e:?})"));
+            return;
         }
-        let mut start = 0;
-        while start < len {
-            let end = len.min(start + self.until_step);
-            let slices: Vec<&[f32]> = planar.iter().map(|c| &c[start..end]).collect();
-            if let Err(e) = meter.add_frames_planar_f32(&slices) {
-                self.broken = Some(format!("EBU R128 meter error ({e:?})"));
+        self.frames_seen += len as u64;
+        let (gating, short_term, values) = (
+            &mut meters.gating,
+            &mut self.short_term,
+            &mut self.short_term_values,
+        );
+        meters.steps.accept(&slices, |step_sum| {
+            let Some(energy) = gating.push(step_sum) else {
                 return;
+            };
+            let lufs = energy_to_loudness(energy);
+            if lufs.is_finite() && lufs >= ABSOLUTE_GATE_LUFS {
+                short_term.push(lufs);
+                values.push(lufs);
             }
-            self.frames_seen += (end - start) as u64;
-            self.until_step -= end - start;
-            start = end;
-            if self.until_step == 0 {
-                self.until_step = self.step_frames;
-                let Ok(step_lufs) = meter.loudness_window((STEP_S * 1000.0) as u32) else {
-                    continue;
-                };
-                // BS.1770: L = −0.691 + 10·log10(E); −∞ LUFS is zero energy.
-                let energy = if step_lufs.is_finite() {
-                    10f64.powf((step_lufs + 0.691) / 10.0)
-                } else {
-                    0.0
-                };
-                if self.recent_energy.len() == STEPS_PER_SHORT_TERM {
-                    self.recent_energy.pop_front();
-                }
-                self.recent_energy.push_back(energy);
-                if self.recent_energy.len() == STEPS_PER_SHORT_TERM {
-                    let mean = self.recent_energy.iter().sum::<f64>() / STEPS_PER_SHORT_TERM as f64;
-                    let lufs = -0.691 + 10.0 * mean.log10();
-                    if lufs.is_finite() && lufs >= ABSOLUTE_GATE_LUFS {
-                        self.short_term.push(lufs);
-                        self.short_term_values.push(lufs);
-                    }
-                }
-            }
-        }
+        });
     }
 
     /// The measurements, with a reason for each one that has no finite value.
     pub fn finish(self, reasons: &mut NullReasons) -> R128Values {
-        let Some(meter) = self.meter.filter(|_| self.broken.is_none()) else {
+        let Some(meters) = self.meters.filter(|_| self.broken.is_none()) else {
             let reason = self
                 .broken
                 .unwrap_or_else(|| "no audio reached the loudness meter".into());
@@ -167,26 +138,25 @@ impl R128Meter {
             return R128Values::default();
         };
         let integrated_lufs = finite_or_null(
-            meter.loudness_global().ok(),
+            Some(meters.gating.integrated()),
             "integrated_lufs",
             "no 400 ms block above the -70 LUFS absolute gate (silent, or shorter than 0.4 s)",
             reasons,
         );
         let range_lu = finite_or_null(
-            meter.loudness_range().ok(),
+            Some(meters.gating.range()),
             "range_lu",
             "no 3 s short-term block above the -70 LUFS absolute gate",
             reasons,
         );
-        let peak = self.peak.as_ref().map_or(0.0, TruePeak::peak);
         let true_peak_dbtp = finite_or_null(
-            Some(20.0 * peak.log10()),
+            Some(20.0 * meters.peak.peak().log10()),
             "true_peak_dbtp",
             "digital silence: every sample is zero",
             reasons,
         );
         let dynamic_complexity_lu = if self.short_term.count() == 0 {
-            let reason = if (self.frames_seen as f64) < SHORT_TERM_S * meter.rate() as f64 - 0.5 {
+            let reason = if (self.frames_seen as f64) < SHORT_TERM_S * meters.rate as f64 - 0.5 {
                 "shorter than the 3 s short-term loudness window"
             } else {
                 "no short-term loudness above the -70 LUFS absolute gate"
@@ -260,6 +230,62 @@ mod tests {
         let (a, _) = measure(std::slice::from_ref(&s), 44_100, 1000);
         let (b, _) = measure(&[s], 44_100, 65_536);
         assert_eq!(a, b);
+    }
+
+    /// The dynamic complexity as it was computed before the one-pass meter: the crate's
+    /// `loudness_window(100)` every 100 ms, 30 of them averaged in energy.
+    fn crate_dynamic_complexity(planar: &[Vec<f32>], rate: u32) -> f64 {
+        use ebur128::{EbuR128, Mode};
+        let mut m = EbuR128::new(planar.len() as u32, rate, Mode::I | Mode::LRA).unwrap();
+        let step = (rate as usize + 5) / 10;
+        let (mut recent, mut values) = (std::collections::VecDeque::new(), Vec::new());
+        for start in (0..planar[0].len() - step + 1).step_by(step) {
+            let s: Vec<&[f32]> = planar.iter().map(|c| &c[start..start + step]).collect();
+            m.add_frames_planar_f32(&s).unwrap();
+            let l = m.loudness_window(100).unwrap();
+            recent.push_back(if l.is_finite() {
+                10f64.powf((l + 0.691) / 10.0)
+            } else {
+                0.0
+            });
+            if recent.len() > 30 {
+                recent.pop_front();
+            }
+            if recent.len() == 30 {
+                let lufs = -0.691 + 10.0 * (recent.iter().sum::<f64>() / 30.0).log10();
+                if lufs.is_finite() && lufs >= -70.0 {
+                    values.push(lufs);
+                }
+            }
+        }
+        let mean = values.iter().sum::<f64>() / values.len() as f64;
+        values.iter().map(|v| (v - mean).abs()).sum::<f64>() / values.len() as f64
+    }
+
+    #[test]
+    fn dynamic_complexity_equals_the_crates_100_ms_windows() {
+        for (channels, rate) in [(2, 44_100), (1, 48_000), (6, 96_000)] {
+            let planar: Vec<Vec<f32>> = (0..channels)
+                .map(|c| {
+                    sine(0.5, 20.0, rate)
+                        .iter()
+                        .enumerate()
+                        .map(|(i, x)| {
+                            let t = i as f32 / rate as f32;
+                            x * (0.55 + 0.45 * (0.9 * t + c as f32).sin())
+                        })
+                        .collect()
+                })
+                .collect();
+            let (v, _) = measure(&planar, rate, 3000);
+            let theirs = crate_dynamic_complexity(&planar, rate);
+            let ours = v.dynamic_complexity_lu.unwrap();
+            assert!(
+                (ours - theirs).abs() < 1e-9,
+                "{rate} Hz: {ours} vs {theirs}"
+            );
+            assert!(ours > 0.5, "the envelope moves the loudness: {ours}");
+        }
     }
 
     #[test]
