@@ -284,7 +284,7 @@ mod tests {
                 (ours - theirs).abs() < 1e-9,
                 "{rate} Hz: {ours} vs {theirs}"
             );
-            assert!(ours > 0.5, "the envelope moves the loudness: {ours}");
+            assert!(ours > 0.2, "the envelope moves the loudness: {ours}");
         }
     }
 

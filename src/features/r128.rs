@@ -98,8 +98,9 @@ pub struct KWeightedSteps {
     used: Vec<(usize, f64)>,
     step_frames: usize,
     until_step: usize,
-    /// `Σ_c w_c Σ y²` over the current step so far.
-    partial: f64,
+    /// `Σ y²` of each used channel over the current step so far. Kept per channel and added to
+    /// sample by sample, so that how the stream is cut into pieces changes no rounding.
+    sums: Vec<f64>,
 }
 
 impl KWeightedSteps {
@@ -116,10 +117,10 @@ impl KWeightedSteps {
             b,
             a,
             state: vec![[0.0; 4]; used.len()],
+            sums: vec![0.0; used.len()],
             used,
             step_frames,
             until_step: step_frames,
-            partial: 0.0,
         }
     }
 
@@ -135,11 +136,18 @@ impl KWeightedSteps {
         let mut start = 0;
         while start < len {
             let end = len.min(start + self.until_step);
-            self.partial += self.filter(planar, start, end);
+            self.filter(planar, start, end);
             self.until_step -= end - start;
             start = end;
             if self.until_step == 0 {
-                on_step(std::mem::take(&mut self.partial));
+                let step: f64 = self
+                    .used
+                    .iter()
+                    .zip(&self.sums)
+                    .map(|(&(_, w), s)| w * s)
+                    .sum();
+                self.sums.iter_mut().for_each(|s| *s = 0.0);
+                on_step(step);
                 self.until_step = self.step_frames;
             }
         }
@@ -151,26 +159,26 @@ impl KWeightedSteps {
         }
     }
 
-    /// `Σ_c w_c Σ y²` of frames `start..end`, advancing the filters.
-    fn filter(&mut self, planar: &[&[f32]], start: usize, end: usize) -> f64 {
-        let mut total = 0.0;
+    /// Adds `Σ y²` of frames `start..end` to each used channel's sum, advancing the filters.
+    fn filter(&mut self, planar: &[&[f32]], start: usize, end: usize) {
         let mut pairs = self.used.chunks_exact(2);
         let mut states = self.state.chunks_exact_mut(2);
+        let mut sums = self.sums.chunks_exact_mut(2);
         // Two channels in one loop: their recursions are independent, so their latencies overlap.
-        for (pair, state) in (&mut pairs).zip(&mut states) {
+        for ((pair, state), sum) in (&mut pairs).zip(&mut states).zip(&mut sums) {
             let (s0, s1) = state.split_at_mut(1);
-            let (e0, e1) = filter_two(
+            let (e0, e1) = sum.split_at_mut(1);
+            filter_two(
                 &self.b,
                 &self.a,
-                (&planar[pair[0].0][start..end], &mut s0[0]),
-                (&planar[pair[1].0][start..end], &mut s1[0]),
+                (&planar[pair[0].0][start..end], &mut s0[0], &mut e0[0]),
+                (&planar[pair[1].0][start..end], &mut s1[0], &mut e1[0]),
             );
-            total += pair[0].1 * e0 + pair[1].1 * e1;
         }
-        for (&(c, w), state) in pairs.remainder().iter().zip(states.into_remainder()) {
-            total += w * filter_one(&self.b, &self.a, &planar[c][start..end], state);
+        let rest = pairs.remainder().iter().zip(states.into_remainder());
+        for ((&(c, _), state), sum) in rest.zip(sums.into_remainder()) {
+            filter_one(&self.b, &self.a, &planar[c][start..end], state, sum);
         }
-        total
     }
 }
 
@@ -184,22 +192,19 @@ fn step(b: &[f64; 5], a: &[f64; 5], x: f32, s: &mut [f64; 4]) -> f64 {
     y
 }
 
-fn filter_one(b: &[f64; 5], a: &[f64; 5], x: &[f32], s: &mut [f64; 4]) -> f64 {
-    let mut sum = 0.0;
+fn filter_one(b: &[f64; 5], a: &[f64; 5], x: &[f32], s: &mut [f64; 4], sum: &mut f64) {
+    let mut acc = *sum;
     for &v in x {
         let y = step(b, a, v, s);
-        sum += y * y;
+        acc += y * y;
     }
-    sum
+    *sum = acc;
 }
 
-fn filter_two(
-    b: &[f64; 5],
-    a: &[f64; 5],
-    (x0, s0): (&[f32], &mut [f64; 4]),
-    (x1, s1): (&[f32], &mut [f64; 4]),
-) -> (f64, f64) {
-    let (mut sum0, mut sum1) = (0.0, 0.0);
+type Channel<'c> = (&'c [f32], &'c mut [f64; 4], &'c mut f64);
+
+fn filter_two(b: &[f64; 5], a: &[f64; 5], (x0, s0, e0): Channel, (x1, s1, e1): Channel) {
+    let (mut sum0, mut sum1) = (*e0, *e1);
     let (mut t0, mut t1) = (*s0, *s1);
     for (&v0, &v1) in x0.iter().zip(x1) {
         let y0 = step(b, a, v0, &mut t0);
@@ -207,8 +212,7 @@ fn filter_two(
         sum0 += y0 * y0;
         sum1 += y1 * y1;
     }
-    (*s0, *s1) = (t0, t1);
-    (sum0, sum1)
+    (*s0, *s1, *e0, *e1) = (t0, t1, sum0, sum1);
 }
 
 /// Integrated loudness and loudness range from the 100 ms step energies of [`KWeightedSteps`].
