@@ -7,6 +7,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use crate::audio::hashing::hashing_source;
 use crate::audio::{downmix_into, AudioStream, MonoResampler, Repairs, MAX_SAMPLE_MAGNITUDE};
 use crate::dsp::{
     FrameSink, SpectrogramBlock, SpectrogramConfig, SpectrogramPlan, StreamingSpectrogram,
@@ -256,27 +257,48 @@ impl Analyzer {
     }
 
     /// Analyses the file at `path`. Never panics: every failure is an `error` in the record.
+    ///
+    /// The file is read once: its content id is hashed from the bytes the decoder reads (plus
+    /// any it skipped), and is the same as [`content_id_of_file`] gives.
     pub fn analyze_path(&self, path: &Path) -> Track {
         let started = Instant::now();
-        match content_id_of_file(path) {
-            Ok(id) => {
-                let mut track = self.analyze_file_with_id(path, id);
-                track.timings.hash = started.elapsed() - track.timings.total;
-                track.timings.total = started.elapsed();
-                track
-            }
+        let name = path.display().to_string();
+        let opened = open_regular_file(path).and_then(hashing_source);
+        let (source, hash) = match opened {
+            Ok(pair) => pair,
             Err(e) => {
-                let mut record = Record::new(path.display().to_string(), None);
+                let mut record = Record::new(name, None);
                 record.fail(AnalysisError::from_io(&e));
-                Track {
+                return Track {
                     record,
                     timings: StageTimings {
                         total: started.elapsed(),
                         ..Default::default()
                     },
-                }
+                };
+            }
+        };
+        let ext = extension_of(&name);
+        let mut track = self.run(name, String::new(), || {
+            if source.is_empty() {
+                return Err(AnalysisError::new(
+                    ErrorKind::Empty,
+                    "the file is empty (0 bytes)",
+                ));
+            }
+            AudioStream::open(Box::new(source), ext.as_deref())
+        });
+        let clock = Instant::now();
+        match hash.finish() {
+            Ok(h) => track.record.id = Some(hex_id(h)),
+            Err(e) => {
+                track.record.id = None;
+                track.record.fail(AnalysisError::from_io(&e));
             }
         }
+        track.timings.hash = clock.elapsed();
+        track.timings.total = started.elapsed();
+        track
     }
 
     /// Analyses the file at `path` whose content id the caller already computed.

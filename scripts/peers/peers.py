@@ -2,6 +2,7 @@
 """Side-by-side throughput of sonovec and the tools users know, on the same folder.
 
     peers.py run    --set DIR --out DIR --sonovec BIN --bliss BIN [--rounds N] [--deadline EPOCH]
+                    [--only TOOL,…] [--jobs 1,2] [--sonovec-before BIN]
     peers.py report OUT_DIR            # prints the markdown table of OUT_DIR/results.jsonl
     peers.py worker TOOL --jobs N FILE...   # one measured peer process (run uses it)
 
@@ -9,8 +10,8 @@
 so slow drifts in the machine's load fall on every tool alike), each as one child process whose
 wall time, user+sys CPU time and peak RSS come from os.wait4 (CPU and RSS include the worker
 processes it waited for). Every measurement is appended to OUT/results.jsonl at once, so a run
-cut short by --deadline still reports what it finished: a measurement is not started when the
-same pair's previous duration says it would end after the deadline.
+cut short by --deadline still reports what it finished: a measurement is not started after the
+deadline, nor when the same pair's previous duration says it would end after it.
 
 Python peers run with BLAS/OpenMP/numba pinned to one thread so that `--jobs N` means N cores;
 bliss-rs cannot be pinned (it spawns threads inside one analysis), which is why CPU seconds and
@@ -159,12 +160,20 @@ def commands(a, files, jobs):
         'exec ffmpeg -nostdin -v error -i "$1" -f f32le -ac 1 -ar 16000 - > /dev/null', "_",
     ]
 
-    def sonovec(name, *flags):
+    def sonovec(name, *flags, binary=None):
         out = Path(a.out) / "sonovec-out" / f"{name}-j{jobs}"
-        return [a.sonovec, "--jobs", str(jobs), *flags, "extract", "--force", "--quiet",
-                "-o", str(out), a.set]
+        return [binary or a.sonovec, "--jobs", str(jobs), *flags, "extract", "--force",
+                "--quiet", "-o", str(out), a.set]
 
-    return [
+    before = []
+    if a.sonovec_before:
+        before = [
+            ("sonovec_before_no_embedding",
+             sonovec("before-none", "--model", "none", binary=a.sonovec_before), None),
+            ("sonovec_before_embed_30s",
+             sonovec("before-e30", "--embed-seconds", "30", binary=a.sonovec_before), None),
+        ]
+    return before + [
         ("ffmpeg_decode_16k", ffmpeg, None),
         ("librosa", py + ["librosa", "--jobs", str(jobs), *files], ONE_THREAD),
         ("essentia_music_extractor", py + ["essentia_music", "--jobs", str(jobs), *files],
@@ -220,7 +229,13 @@ def run(a):
     pairs = [(name, argv, env, jobs) for jobs in jobs_list
              for name, argv, env in commands(a, files, jobs)]
     if a.only:
-        pairs = [p for p in pairs if p[0] in a.only.split(",")]
+        # In the order ONLY names them, within each worker count.
+        order = a.only.split(",")
+        pairs = sorted((p for p in pairs if p[0] in order),
+                       key=lambda p: (jobs_list.index(p[3]), order.index(p[0])))
+    if not pairs:
+        sys.exit(f"peers: nothing to measure (ONLY={a.only!r} names no tool; names: "
+                 f"{', '.join(name for name, _, _ in commands(a, files, 1))})")
     last = {}
     results = out / "results.jsonl"
     for r in range(a.rounds):
@@ -229,6 +244,9 @@ def run(a):
             key = f"{name}-j{jobs}"
             if a.deadline and key in last and time.time() + last[key] > a.deadline:
                 print(f"round {r}: skip {key} (would end after the deadline)", flush=True)
+                continue
+            if a.deadline and time.time() >= a.deadline:
+                print(f"round {r}: skip {key} (the deadline has passed)", flush=True)
                 continue
             stdin = b"\0".join(f.encode() for f in files) if name.startswith("ffmpeg") else None
             m = measure(argv, env, stdin, out / "runs" / f"{key}-r{r}.jsonl")
@@ -252,6 +270,8 @@ LABELS = {
     "sonovec_no_embedding": "sonovec extract --model none",
     "sonovec_embed_30s": "sonovec extract --embed-seconds 30",
     "sonovec_full_embedding": "sonovec extract (whole-track embedding)",
+    "sonovec_before_no_embedding": "sonovec extract --model none (before: --sonovec-before)",
+    "sonovec_before_embed_30s": "sonovec extract --embed-seconds 30 (before: --sonovec-before)",
 }
 REFERENCE = "sonovec_embed_30s"
 
@@ -338,6 +358,8 @@ def main():
     r.add_argument("--out", required=True)
     r.add_argument("--sonovec", required=True)
     r.add_argument("--bliss", required=True)
+    r.add_argument("--sonovec-before", default="",
+                   help="another sonovec binary (e.g. main's) measured beside, for before/after")
     r.add_argument("--rounds", type=int, default=3)
     r.add_argument("--deadline", type=float, default=0, help="Unix time; 0: none")
     r.add_argument("--only", default="", help="comma list of tool names")

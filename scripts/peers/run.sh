@@ -19,7 +19,9 @@
 # Output: data/peers/out-YYYYmmddTHHMMSS/{results.jsonl,meta.json,runs/,report.md}.
 # Environment: SONOVEC=bin, BLISS=bin use those binaries instead of building; PEERS_DATA=dir
 # (default data/peers) holds the venv, the set and the output; MUSIC=dir (default data/music);
-# ONLY=tool,tool measures only those (names as in peers.py); JOBS=1,2 the worker counts.
+# ONLY=tool,tool measures only those, in that order (names as in peers.py); JOBS=1,2 the worker
+# counts; SONOVEC_BEFORE=bin measures that sonovec too (--model none and --embed-seconds 30 rows
+# marked "before"), for a before/after comparison in the same run.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -81,6 +83,7 @@ if [ -z "${SONOVEC:-}" ]; then
 fi
 cp "$BLISS" "$out/bin/bliss-cli"
 cp "$SONOVEC" "$out/bin/sonovec"
+[ -n "${SONOVEC_BEFORE:-}" ] && cp "$SONOVEC_BEFORE" "$out/bin/sonovec-before"
 
 # --- 4. the run ----------------------------------------------------------------------------------
 {
@@ -103,5 +106,6 @@ deadline=0
 [ -n "${DEADLINE:-}" ] && deadline=$(date -u -d "$DEADLINE" +%s)
 "$venv/bin/python" "$here/peers.py" run --set "$set_dir" --out "$out" \
   --sonovec "$out/bin/sonovec" --bliss "$out/bin/bliss-cli" --rounds "$rounds" \
-  --deadline "$deadline" ${ONLY:+--only "$ONLY"} ${JOBS:+--jobs "$JOBS"}
+  --deadline "$deadline" ${ONLY:+--only "$ONLY"} ${JOBS:+--jobs "$JOBS"} \
+  ${SONOVEC_BEFORE:+--sonovec-before "$out/bin/sonovec-before"}
 "$venv/bin/python" "$here/peers.py" report "$out" | tee "$out/report.md"

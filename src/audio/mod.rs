@@ -3,6 +3,7 @@
 pub mod declared_rate;
 pub mod decode;
 pub mod end_trim;
+pub mod hashing;
 pub mod limits;
 pub mod mp4_edit;
 pub mod resample;

@@ -12,6 +12,7 @@ use sonovec::bench::{cpu_time, decode_only, fp32_peak, peak_rss_bytes, sgemm_gfl
 use sonovec::embed::{DOMINANT_GEMM, MACS_PER_PATCH};
 use sonovec::{Analyzer, Config, StageTimings, Track};
 
+use super::bench_table::{self, Configuration};
 use super::walk::audio_files;
 use super::{Outcome, PathArg};
 
@@ -28,6 +29,16 @@ pub struct Args {
     /// Seconds spent timing the plain sgemm the embedding is compared with.
     #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
     gemm_seconds: f64,
+
+    /// sonovec configurations of the throughput table, each run as `sonovec extract` in a child
+    /// process next to the ffmpeg decode floor: none (`--model none`), e30
+    /// (`--embed-seconds 30`), full (the default).
+    #[arg(long, value_delimiter = ',', default_value = "none,e30,full", value_parser = Configuration::parse)]
+    configs: Vec<Configuration>,
+
+    /// Leave out the throughput table (only the stages of this configuration).
+    #[arg(long)]
+    no_table: bool,
 }
 
 /// The pipeline's stages, in order, as named in the output.
@@ -193,6 +204,12 @@ pub fn run(args: Args, config: Config, jobs: Option<usize>) -> io::Result<Outcom
         runs.push(run);
     }
     let peak = fp32_peak(Duration::from_secs_f64(args.gemm_seconds.max(0.0) / 2.0));
+    let table = if args.no_table {
+        Value::Null
+    } else {
+        let audio_s = runs[0]["decode_only"]["audio_s"].as_f64().unwrap_or(0.0);
+        bench_table::measure_table(&files, audio_s, &args.configs, &jobs_list)?
+    };
     let (m, k, n) = DOMINANT_GEMM;
     let sgemm = sgemm_gflops(m, k, n, Duration::from_secs_f64(args.gemm_seconds.max(0.0)));
     let (embedding_s, patches) = single;
@@ -224,12 +241,18 @@ pub fn run(args: Args, config: Config, jobs: Option<usize>) -> io::Result<Outcom
             "embedding_over_peak": cpu_gflops.map(|g| g / peak.gflops),
         },
         "peak_rss_mb": peak_rss_bytes() as f64 / (1024.0 * 1024.0),
+        "load_average": bench_table::load_average(),
+        "table": table,
     });
     let mut out = io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(&mut out, &report)?;
         writeln!(out)?;
     } else {
+        if !report["table"].is_null() {
+            bench_table::print_table(&mut out, &report["table"])?;
+            writeln!(out)?;
+        }
         print_table(&mut out, &report)?;
     }
     let failed = runs

@@ -10,6 +10,7 @@
 
 mod analyze;
 mod bench;
+mod bench_table;
 mod eval_tempo;
 mod export;
 mod extract;
@@ -212,8 +213,9 @@ enum Command {
     #[cfg(feature = "serve")]
     /// Watch a drop folder and analyse each new or changed audio file into a catalog.
     Watch(watch::Args),
-    /// Time every pipeline stage with one worker and with all, next to the decode-only floor
-    /// and the plain-sgemm rate of this CPU.
+    /// Throughput of sonovec's configurations next to the ffmpeg decode floor (CPU seconds,
+    /// x-realtime per CPU-second, files/s, peak RSS), then every pipeline stage with one worker
+    /// and with all, and the plain-sgemm rate of this CPU.
     Bench(bench::Args),
     /// The analysis worker process of extract, watch and serve (framed JSON on stdin/stdout).
     #[command(hide = true)]

@@ -1,7 +1,6 @@
 //! Features computed from the shared spectrogram. Each is a [`crate::dsp::FrameSink`].
 
 pub mod chroma;
-pub mod constant_run;
 pub mod danceability;
 pub mod descriptors;
 pub mod energy;
@@ -9,6 +8,7 @@ pub mod frame_levels;
 pub mod key;
 pub mod loudness;
 pub mod mfcc;
+pub mod r128;
 pub mod spectral_shape;
 pub mod stats;
 pub mod tempo;
