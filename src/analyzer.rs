@@ -279,7 +279,8 @@ impl Analyzer {
             }
         };
         let ext = extension_of(&name);
-        let mut track = self.run(name, String::new(), || {
+        let size = symphonia::core::io::MediaSource::byte_len(&source);
+        let mut track = self.run(name, String::new(), size, || {
             if source.is_empty() {
                 return Err(AnalysisError::new(
                     ErrorKind::Empty,
