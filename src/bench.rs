@@ -156,28 +156,21 @@ mod peak {
         }
     }
 
-    /// The widest instruction set, or AVX2 where `SONOVEC_EMBED_ISA=avx2` narrows the
-    /// embedding's kernels to it: the peak is that of the vectors the embedding runs on. (The
-    /// embedding's `fallback` path is `matrixmultiply`, which picks its own widest kernel.)
+    /// The instruction set the embedding's kernels run on ([`crate::embed::simd::Isa::detect`],
+    /// so `SONOVEC_EMBED_ISA=avx2` narrows both): the peak is that of the vectors the embedding
+    /// uses. The embedding's `fallback` path is `matrixmultiply`, which picks its own widest
+    /// kernel, so there the peak is the widest this CPU has.
     pub fn detect() -> Isa {
-        let found = widest();
-        match std::env::var("SONOVEC_EMBED_ISA").as_deref() {
-            Ok("avx2") if found == Isa::Avx512 => Isa::Avx2,
-            _ => found,
+        use crate::embed::simd::Isa as Kernels;
+        let of = |isa| match isa {
+            Kernels::Avx512 => Isa::Avx512,
+            Kernels::Avx2 => Isa::Avx2,
+            Kernels::Fallback => Isa::Scalar,
+        };
+        match Kernels::detect() {
+            Kernels::Fallback => of(Kernels::widest()),
+            isa => of(isa),
         }
-    }
-
-    fn widest() -> Isa {
-        #[cfg(target_arch = "x86_64")]
-        {
-            if is_x86_feature_detected!("avx512f") {
-                return Isa::Avx512;
-            }
-            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-                return Isa::Avx2;
-            }
-        }
-        Isa::Scalar
     }
 
     /// Runs `iters` rounds of the chains; returns their sum (so nothing is optimised away) and

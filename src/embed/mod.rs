@@ -6,7 +6,7 @@
 mod conv;
 mod gemm;
 pub mod network;
-mod simd;
+pub(crate) mod simd;
 mod sink;
 mod weights;
 

@@ -33,7 +33,7 @@ impl Isa {
         }
     }
 
-    fn widest() -> Isa {
+    pub(crate) fn widest() -> Isa {
         #[cfg(target_arch = "x86_64")]
         {
             if is_x86_feature_detected!("avx512f") {
