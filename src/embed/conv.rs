@@ -275,20 +275,6 @@ mod tests {
             .collect()
     }
 
-    fn isas() -> Vec<Isa> {
-        let mut isas = vec![];
-        #[cfg(target_arch = "x86_64")]
-        {
-            if is_x86_feature_detected!("avx512f") {
-                isas.push(Isa::Avx512);
-            }
-            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-                isas.push(Isa::Avx2);
-            }
-        }
-        isas
-    }
-
     /// Every kernel against a plain f64 loop, on random data, at musicnn's shapes and at edge
     /// sizes: one vector exactly, one lane over, filters not a multiple of the panel, one tap.
     #[test]
@@ -305,7 +291,7 @@ mod tests {
             (4, 9, 33, 7),
             (2, 4, 65, 25),
         ];
-        for isa in isas() {
+        for isa in Isa::vector_sets() {
             for (n, &(rows, taps, positions, out)) in shapes.iter().enumerate() {
                 if positions < if isa == Isa::Avx512 { 16 } else { 8 } {
                     continue;

@@ -450,17 +450,7 @@ mod tests {
             e
         };
         let want = run(None);
-        let mut isas = vec![];
-        #[cfg(target_arch = "x86_64")]
-        {
-            if is_x86_feature_detected!("avx512f") {
-                isas.push(Isa::Avx512);
-            }
-            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-                isas.push(Isa::Avx2);
-            }
-        }
-        for isa in isas {
+        for isa in Isa::vector_sets() {
             let kernels = Kernels::new(weights, isa).unwrap();
             let got = run(Some(&kernels));
             let diff = got

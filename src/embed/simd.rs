@@ -33,17 +33,25 @@ impl Isa {
         }
     }
 
+    /// The widest instruction set this CPU has, whatever `SONOVEC_EMBED_ISA` says.
     pub(crate) fn widest() -> Isa {
+        Isa::vector_sets().first().copied().unwrap_or(Isa::Fallback)
+    }
+
+    /// The vector instruction sets this CPU has kernels for, widest first (empty off x86-64 or
+    /// without AVX2 and FMA).
+    pub(crate) fn vector_sets() -> Vec<Isa> {
+        let mut found = Vec::new();
         #[cfg(target_arch = "x86_64")]
         {
             if is_x86_feature_detected!("avx512f") {
-                return Isa::Avx512;
+                found.push(Isa::Avx512);
             }
             if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-                return Isa::Avx2;
+                found.push(Isa::Avx2);
             }
         }
-        Isa::Fallback
+        found
     }
 
     fn rank(self) -> u8 {
