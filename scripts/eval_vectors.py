@@ -16,6 +16,13 @@
 3. style: each labelled clip of the tempo set queries the pool of clips; precision@10 = share of
    its 10 nearest with the same style, averaged over clips.
 
+`--extra-descriptors energy.score,danceability.raw` asks what adding record fields to the
+descriptor block would do, without a rebuild: each field is standardised by its mean and
+population std over the originals (the reference corpus, as scripts/make_vector_stats.sh does),
+clamped like the other descriptors, and appended; the block is rescaled from 1/sqrt(n) to
+1/sqrt(n + k) and the vector rebuilt exactly as sonovec assembles it (src/vector/mod.rs). Rows
+with and without the fields are printed one after the other.
+
 Representations are sliced from `vectors.npy` with the block layout of `vectors.json`: a block
 alone is its slice L2-normalised; a weighting rescales each slice by new weight / extracted weight
 and L2-normalises (exact, since sonovec unit-scales blocks before weighting). Cosine similarity
@@ -29,6 +36,62 @@ import json
 import os
 
 import numpy as np
+
+
+def load_records(folder):
+    """realpath -> record of an extract output folder's successful records."""
+    out = {}
+    with open(os.path.join(folder, "tracks.jsonl")) as f:
+        for line in f:
+            r = json.loads(line)
+            if r.get("error") is None and r.get("vector"):
+                out[os.path.realpath(r["path"])] = r
+    return out
+
+
+def field(record, name):
+    """`group.field` of a record as a float, None when absent or not finite."""
+    value = record
+    for part in name.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return float(value) if isinstance(value, (int, float)) and np.isfinite(value) else None
+
+
+def field_stats(records, names):
+    """(mean, population std) of each field over `records`."""
+    stats = []
+    for name in names:
+        values = np.array([v for v in (field(r, name) for r in records) if v is not None])
+        stats.append((values.mean(), max(values.std(), 1e-12)))
+    return stats
+
+
+def with_extra_descriptors(vectors, layout, records, names, stats, clamp=5.0):
+    """The vectors and layout sonovec would write with `names` appended to the descriptor block.
+
+    Needs the embedding block (unit-norm before weighting) to undo the final normalisation."""
+    blocks = {b["name"]: b for b in layout["blocks"]}
+    emb, desc = blocks["embedding"], blocks["descriptors"]
+    norm = emb["weight"] / np.linalg.norm(
+        vectors[:, emb["offset"]: emb["offset"] + emb["length"]], axis=1, keepdims=True)
+    unscaled = vectors * norm  # each block back to (unit or z/sqrt(n)) × its weight
+    n = desc["length"]
+    z = unscaled[:, desc["offset"]: desc["offset"] + n] / desc["weight"] * np.sqrt(n)
+    extra = np.zeros((len(records), len(names)))
+    for i, record in enumerate(records):
+        for j, (name, (mean, std)) in enumerate(zip(names, stats)):
+            v = field(record, name)
+            extra[i, j] = 0.0 if v is None else np.clip((v - mean) / std, -clamp, clamp)
+    block = np.concatenate([z, extra], axis=1) / np.sqrt(n + len(names)) * desc["weight"]
+    parts, new_blocks, offset = [], [], 0
+    for b in layout["blocks"]:
+        part = block if b is desc else unscaled[:, b["offset"]: b["offset"] + b["length"]]
+        parts.append(part)
+        new_blocks.append(dict(b, offset=offset, length=part.shape[1]))
+        offset += part.shape[1]
+    x = np.concatenate(parts, axis=1)
+    x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+    return x, dict(layout, blocks=new_blocks)
 
 
 def load_out(folder):
@@ -156,6 +219,8 @@ def main():
     ap.add_argument("--tempo", help="tempo set folder (labels.csv)")
     ap.add_argument("--tempo-out", help="extract output over the tempo set")
     ap.add_argument("--bliss", help="bliss-cli JSON lines over the same files")
+    ap.add_argument("--extra-descriptors", help="record fields to try in the descriptor block, "
+                    "comma-separated (e.g. energy.score,danceability.raw)")
     ap.add_argument("--weights", nargs="*", default=[
         "embedding=1,tags=1,descriptors=1", "embedding=1,tags=0.5,descriptors=0.5",
         "embedding=1,tags=0.5,descriptors=1", "embedding=1,tags=0,descriptors=0.5",
@@ -188,16 +253,34 @@ def main():
           f"{len(task1[1])}; task 2: {len(partner)} halves" +
           (f"; task 3: {len(tempo[2])} clips, {len(set(tempo[3].values()))} styles" if tempo else ""))
     print()
+    variants = [("", vectors, layout, tempo)]
+    if args.extra_descriptors:
+        names = args.extra_descriptors.split(",")
+        records = load_records(args.out)
+        originals = {os.path.realpath(o) for _, o in csv.reader(open(os.path.join(args.set, "index.csv")))}
+        stats = field_stats([r for p, r in records.items() if p in originals], names)
+        print("extra descriptors (mean, std over the originals): " +
+              ", ".join(f"{n} ({m:.4g}, {s:.4g})" for n, (m, s) in zip(names, stats)))
+        x, xl = with_extra_descriptors(vectors, layout, [records[p] for p in paths], names, stats)
+        xt = None
+        if tempo:
+            trecords = load_records(args.tempo_out)
+            tpaths = load_out(args.tempo_out)[0]
+            tx, txl = with_extra_descriptors(tempo[0], tempo[1], [trecords[p] for p in tpaths],
+                                             names, stats)
+            xt = (tx, txl, tempo[2], tempo[3])
+        variants.append((" + " + args.extra_descriptors, x, xl, xt))
     print("| vector | dim | codec/loudness recall@1 | halves recall@10 | halves recall@1 | style precision@10 |")
     print("|---|---|---|---|---|---|")
     for name, w in reps:
-        x = reweight(vectors, layout, w)
-        r1, _ = recall1(x, "cosine", task1)
-        r10, h1 = recall_halves(x, "cosine", partner)
-        p10 = "–"
-        if tempo:
-            p10 = f"{style_precision(reweight(tempo[0], tempo[1], w), 'cosine', tempo[2], tempo[3])[0]:.3f}"
-        print(f"| {name} | {x.shape[1]} | {r1:.3f} | {r10:.3f} | {h1:.3f} | {p10} |")
+        for suffix, vx, vl, vt in variants:
+            x = reweight(vx, vl, w)
+            r1, _ = recall1(x, "cosine", task1)
+            r10, h1 = recall_halves(x, "cosine", partner)
+            p10 = "–"
+            if vt:
+                p10 = f"{style_precision(reweight(vt[0], vt[1], w), 'cosine', vt[2], vt[3])[0]:.3f}"
+            print(f"| {name}{suffix} | {x.shape[1]} | {r1:.3f} | {r10:.3f} | {h1:.3f} | {p10} |")
 
     if args.bliss:
         bliss = load_bliss(args.bliss)

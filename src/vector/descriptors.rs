@@ -7,7 +7,7 @@
 use crate::record::Record;
 
 /// Number of descriptor dimensions.
-pub const N_DESCRIPTORS: usize = 59;
+pub const N_DESCRIPTORS: usize = 60;
 
 /// The name of each descriptor dimension, in vector order. A name is the record field it comes
 /// from (`group.field`, `[i]` for an array element), or for derived values what is taken of it.
@@ -30,6 +30,7 @@ pub fn descriptor_names() -> Vec<String> {
     }
     names.push("tonal.key_strength".into());
     names.push("tonal.mode == major".into());
+    names.push("danceability.raw".into());
     names
 }
 
@@ -64,6 +65,10 @@ const SPECTRAL_FIELDS: [&str; 12] = [
 /// The raw (unstandardised) descriptor values of `record`, in [`descriptor_names`] order; `None`
 /// where the record has `null` or lacks the group. Tempo enters as `ln(bpm)`, so a tempo ratio is
 /// a fixed distance whatever the tempo; mode as 1 (major) or 0 (minor).
+///
+/// `danceability.raw` is in (it left every retrieval figure of `scripts/eval_vectors.py` equal
+/// or better); `energy.score` is not: it is level-dependent by design and made of dimensions
+/// already here (loudness, range, flux, centroid), and adding it lowered halves recall@10.
 pub fn raw_descriptors(record: &Record) -> Vec<Option<f64>> {
     let mut out = Vec::with_capacity(N_DESCRIPTORS);
     let tempo = record.tempo.as_ref().and_then(Option::as_ref);
@@ -118,6 +123,7 @@ pub fn raw_descriptors(record: &Record) -> Vec<Option<f64>> {
                 _ => 0.0,
             }),
     );
+    out.push(record.danceability.as_ref().map(|d| d.raw));
     debug_assert_eq!(out.len(), N_DESCRIPTORS);
     out
 }
@@ -143,7 +149,12 @@ mod tests {
             mode: Some("major".into()),
             ..Default::default()
         });
+        record.danceability = Some(crate::features::danceability::Danceability {
+            score: 0.4,
+            raw: 1.2,
+        });
         let values = raw_descriptors(&record);
-        assert_eq!(values[N_DESCRIPTORS - 1], Some(1.0));
+        assert_eq!(values[N_DESCRIPTORS - 2], Some(1.0));
+        assert_eq!(values[N_DESCRIPTORS - 1], Some(1.2));
     }
 }

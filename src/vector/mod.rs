@@ -4,8 +4,8 @@
 //! L2-normalised (so cosine is a dot product):
 //! - `embedding` (200): musicnn's penultimate layer (`record.embedding`), L2-normalised;
 //! - `tags` (50): the model's tag probabilities (`record.tags`), L2-normalised;
-//! - `descriptors` (59): the record's descriptors standardised by the reference-corpus mean and
-//!   std of `models/vector.json`, clamped to ±5, `null` → 0 (the corpus mean), divided by √59.
+//! - `descriptors` (60): the record's descriptors standardised by the reference-corpus mean and
+//!   std of `models/vector.json`, clamped to ±5, `null` → 0 (the corpus mean), divided by √60.
 //!
 //! Without an embedding model (`--model none`) the vector is the descriptor block alone,
 //! L2-normalised, under its own version (`<version>-descriptors`).
