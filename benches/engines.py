@@ -100,13 +100,38 @@ class TreeSampler(threading.Thread):
             proc = self.procs[key]
             # ray:: workers rename themselves: the latest name says what the process became.
             proc["cpu"] = max(proc["cpu"], (int(fields[11]) + int(fields[12])) / TICK)
+            self.sample_threads(p, proc)
             hwm = [line for line in status.splitlines() if line.startswith("VmHWM")]
             if hwm:
                 proc["mb"] = max(proc["mb"], int(hwm[0].split()[1]) / 1024)
             try:
                 proc["name"] = Path(f"/proc/{p}/comm").read_text().strip()
+                if proc["name"].startswith("ray::"):
+                    # comm keeps 15 characters; the title says which operator an actor runs.
+                    title = Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")[0]
+                    proc["title"] = title.decode(errors="replace")[:60]
             except OSError:
                 pass
+
+    def sample_threads(self, pid: int, proc: dict) -> None:
+        """CPU of each thread of `pid`: the analysis runs on the extractor's own threads
+        (`sonovec-N`), so what a worker spends beyond the analysis is the rest of its threads."""
+        threads = proc.setdefault("threads", {})
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            return
+        for tid in tids:
+            try:
+                stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+            except OSError:
+                continue
+            name = stat[stat.index("(") + 1:stat.rindex(")")]
+            fields = stat.rsplit(")", 1)[1].split()
+            key = (tid, fields[19])
+            cpu = (int(fields[11]) + int(fields[12])) / TICK
+            old = threads.get(key)
+            threads[key] = (name, max(cpu, old[1] if old else 0.0))
 
     def run(self) -> None:
         while not self.done.wait(self.interval):
@@ -120,11 +145,17 @@ class TreeSampler(threading.Thread):
         self.join()
         self.sample()
         split: dict[str, float] = {}
+        self.threads: dict[str, dict[str, float]] = {}
         for proc in self.procs.values():
             kind = kind_of(proc["name"], proc["cmdline"])
             split[kind] = split.get(kind, 0.0) + proc["cpu"]
+            by_thread = self.threads.setdefault(kind, {})
+            for name, cpu in proc.get("threads", {}).values():
+                # Pools number their threads: sum `sonovec-0`, `sonovec-1` ... as `sonovec-N`.
+                label = name.rstrip("0123456789") + "N" if name[-1:].isdigit() else name
+                by_thread[label] = by_thread.get(label, 0.0) + cpu
         peaks = {f"{proc['name']}:{pid}": proc["mb"] for (pid, _), proc in self.procs.items()}
-        self.cpu_by_process = {f"{proc['name']}:{pid}": proc["cpu"]
+        self.cpu_by_process = {f"{proc.get('title', proc['name'])}:{pid}": proc["cpu"]
                                for (pid, _), proc in self.procs.items()}
         return sum(split.values()), peaks, split
 
@@ -138,8 +169,8 @@ def audio_seconds(table) -> float:
     return sum(d for d in table.column("duration_s").to_pylist() if d)
 
 
-def run_cli(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
-    cmd = [os.environ.get("SONOVEC_BIN", str(REPO / "target/release/sonovec")), "--jobs", "1",
+def run_cli(files_dir: Path, out: Path, embed_seconds: float | None, jobs: int = 1) -> dict:
+    cmd = [os.environ.get("SONOVEC_BIN", str(REPO / "target/release/sonovec")), "--jobs", str(jobs),
            "extract", str(files_dir),
            "-o", str(out), "--force", "--quiet"]
     if embed_seconds:
@@ -149,7 +180,7 @@ def run_cli(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
     table = pq.read_table(out / "tracks.parquet")
-    return dict(engine="cli --jobs 1", cpu_s=usage.ru_utime + usage.ru_stime, wall_s=wall,
+    return dict(engine=f"cli --jobs {jobs}", cpu_s=usage.ru_utime + usage.ru_stime, wall_s=wall,
                 audio_s=audio_seconds(table), rows=table.num_rows,
                 worker_peak_mb=usage.ru_maxrss / 1024, exit=status >> 8)
 
@@ -161,6 +192,19 @@ def top_processes(peaks_cpu: dict[str, float], n: int = 8) -> list[tuple[str, fl
     return sorted(((k, round(v, 2)) for k, v in peaks_cpu.items()), key=lambda kv: -kv[1])[:n]
 
 
+def thread_split(sampler: TreeSampler, n: int = 6) -> dict:
+    """The analysis's CPU (the extractor's `sonovec-N` threads, in whichever processes) and, per
+    kind of process, its busiest threads by name."""
+    analysis = sum(t.get("sonovec-N", 0.0) for t in sampler.threads.values())
+    top = {kind: top_processes(threads, n) for kind, threads in sampler.threads.items()
+           if sum(threads.values()) >= 0.5}
+    return dict(analysis_cpu_s=round(analysis, 2), top_threads=top)
+
+
+RAY_MODE = os.environ.get("SONOVEC_RAY_MODE", "ship")
+RAY_WRITE_CPUS = float(os.environ.get("SONOVEC_RAY_WRITE_CPUS", "1"))
+
+
 def run_ray(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
     import ray
 
@@ -170,13 +214,24 @@ def run_ray(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
     sampler.start()
     started = time.perf_counter()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    # One read task at a time: with num_cpus=0 Ray Data would otherwise start a read task per
-    # file at once, each in a worker process of its own that pays Ray's and pyarrow's imports.
-    ds = ray.data.read_binary_files(str(files_dir), include_paths=True, num_cpus=0,
-                                    concurrency=READ_CONCURRENCY)
-    ds.map_batches(sonovec.ray.SonovecUDF, fn_constructor_kwargs={"embed_seconds": embed_seconds},
-                   concurrency=2, num_cpus=1, batch_size=2,
-                   batch_format="pyarrow").write_parquet(str(out))
+    if RAY_MODE == "ship":
+        # Read tasks of their own, shipping the bytes through the object store. One at a time:
+        # with num_cpus=0 Ray Data would otherwise start a read task per file at once, each in a
+        # worker process of its own that pays Ray's and pyarrow's imports.
+        ds = ray.data.read_binary_files(str(files_dir), include_paths=True, num_cpus=0,
+                                        concurrency=READ_CONCURRENCY)
+    else:
+        # "fused": the read asks for what the actors ask for, so Ray Data fuses it into them.
+        ds = ray.data.read_binary_files(str(files_dir), include_paths=True, num_cpus=1)
+    tracks = ds.map_batches(sonovec.ray.SonovecUDF,
+                            fn_constructor_kwargs={"embed_seconds": embed_seconds},
+                            compute=ray.data.ActorPoolStrategy(size=2), num_cpus=1,
+                            batch_size=2, batch_format="pyarrow")
+    if RAY_WRITE_CPUS:
+        tracks.write_parquet(str(out))
+    else:
+        # One writer that needs no core: it runs beside the actors instead of after them.
+        tracks.write_parquet(str(out), ray_remote_args={"num_cpus": 0}, concurrency=1)
     wall = time.perf_counter() - started
     cpu, peaks, split = sampler.finish()
     workers = [mb for name, mb in peaks.items() if "SonovecUDF" in name or "ray::" in name]
@@ -184,11 +239,11 @@ def run_ray(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
     table = pq.read_table(out)
     # The whole interpreter counts (imports and start-up are the engine's cost), not the sampler.
     split["driver"] = self_cpu() - sampler.own_cpu
-    return dict(engine="ray (2 actors)", cpu_s=cpu + split["driver"], wall_s=wall,
+    return dict(engine=f"ray (2 actors, {RAY_MODE})", cpu_s=cpu + split["driver"], wall_s=wall,
                 audio_s=audio_seconds(table), rows=table.num_rows,
                 worker_peak_mb=max(workers, default=0.0), cpu_split=split,
-                read_concurrency=READ_CONCURRENCY,
-                top_processes=top_processes(sampler.cpu_by_process))
+                read_concurrency=READ_CONCURRENCY, write_cpus=RAY_WRITE_CPUS,
+                top_processes=top_processes(sampler.cpu_by_process), **thread_split(sampler))
 
 
 # Files per Arrow batch and bytes of files per Spark task (each task also writes one Parquet file).
@@ -210,7 +265,12 @@ def run_spark(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
     spark = (SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
              .config("spark.sql.execution.arrow.maxRecordsPerBatch", SPARK_BATCH)
              .config("spark.sql.files.maxPartitionBytes", SPARK_PARTITION_BYTES)
-             .config("spark.sql.files.openCostInBytes", "1m").getOrCreate())
+             .config("spark.sql.files.openCostInBytes", "1m"))
+    for kv in filter(None, os.environ.get("SONOVEC_SPARK_CONF", "").split(";")):
+        # Extra settings to compare, e.g. "spark.driver.extraJavaOptions=-XX:TieredStopAtLevel=1".
+        key, value = kv.split("=", 1)
+        spark = spark.config(key.strip(), value.strip())
+    spark = spark.getOrCreate()
     files = spark.read.format("binaryFile").load(str(files_dir))
     files.mapInArrow(sonovec.spark.analyze(embed_seconds=embed_seconds),
                      sonovec.spark.schema()).write.parquet(str(out))
@@ -225,7 +285,9 @@ def run_spark(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
                 audio_s=audio_seconds(table), rows=table.num_rows,
                 worker_peak_mb=max(workers, default=0.0), jvm_peak_mb=max(jvm, default=0.0),
                 cpu_split=split, top_processes=top_processes(sampler.cpu_by_process),
+                **thread_split(sampler),
                 batch=SPARK_BATCH, partition_bytes=SPARK_PARTITION_BYTES,
+                conf=os.environ.get("SONOVEC_SPARK_CONF", ""),
                 tasks=len(list(Path(out).glob("part-*"))))
 
 
@@ -247,7 +309,13 @@ def link_inputs(folder: Path, files: list[Path]) -> Path:
     return folder
 
 
-RUNNERS = {"cli": run_cli, "ray": run_ray, "spark": run_spark}
+def run_cli2(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
+    """The CLI on both cores: the engines run two workers at once, which share caches and memory
+    bandwidth, so this is the per-core figure their two workers can reach."""
+    return run_cli(files_dir, out, embed_seconds, jobs=2)
+
+
+RUNNERS = {"cli": run_cli, "cli2": run_cli2, "ray": run_ray, "spark": run_spark}
 
 
 def run_one(engine: str, inputs: Path, out: Path, embed_seconds: float | None) -> dict:
@@ -324,6 +392,9 @@ def main() -> None:
         if "cpu_split" in r:
             split = ", ".join(f"{k} {v:.1f}" for k, v in sorted(r["cpu_split"].items()))
             print(f"{r['engine']}: CPU s by process kind: {split}")
+        if "analysis_cpu_s" in r:
+            print(f"{r['engine']}: analysis threads (sonovec-N) {r['analysis_cpu_s']:.1f} CPU-s, "
+                  f"everything else {r['cpu_s'] - r['analysis_cpu_s']:.1f}")
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -36,18 +36,26 @@ def main() -> None:
         args.root,
         include_paths=True,
         file_extensions=AUDIO,
-        # Reading is I/O: the actors hold every CPU, and a read asking for one would wait.
+        # Reading is I/O: the actors hold every CPU, and a read asking for one would wait for
+        # ever. One read task at a time: without a core to wait for, Ray Data would start a read
+        # task per file at once, each in a worker process of its own (Ray's and pyarrow's
+        # imports, about a CPU-second each).
         num_cpus=0,
+        concurrency=1,
     )
     tracks = files.map_batches(
         sonovec.ray.SonovecUDF,
         fn_constructor_kwargs={"model": args.model, "embed_seconds": args.embed_seconds},
-        concurrency=args.workers,
+        # A fixed pool of one actor per core, each loading the model once (Ray >= 2.51 wants
+        # the pool here, not in the deprecated `concurrency=`).
+        compute=ray.data.ActorPoolStrategy(size=args.workers),
         num_cpus=1,
         batch_size=args.batch_size,
         batch_format="pyarrow",
     )
-    tracks.write_parquet(args.out)
+    # The same for the writer: with a core to wait for, it would start only when the actors
+    # are done, and every row would wait in the object store until then.
+    tracks.write_parquet(args.out, ray_remote_args={"num_cpus": 0}, concurrency=1)
     print(f"wrote {args.out} in {time.perf_counter() - started:.1f} s")
 
 

@@ -1,14 +1,20 @@
 """Ray Data: a class UDF that analyses the files of ``ray.data.read_binary_files``.
 
 >>> import ray, sonovec.ray
->>> ds = ray.data.read_binary_files("music/", include_paths=True, num_cpus=0)
->>> ds.map_batches(sonovec.ray.SonovecUDF, concurrency=4, num_cpus=1,
-...                batch_format="pyarrow", batch_size=16).write_parquet("out/")
+>>> files = ray.data.read_binary_files("music/", include_paths=True, num_cpus=0, concurrency=1)
+>>> tracks = files.map_batches(sonovec.ray.SonovecUDF, compute=ray.data.ActorPoolStrategy(size=4),
+...                           num_cpus=1, batch_size=8, batch_format="pyarrow")
+>>> tracks.write_parquet("out/", ray_remote_args={"num_cpus": 0}, concurrency=1)
 
 Each actor loads the model once (in ``__init__``) and analyses its batches with ``jobs``
-threads (give it ``num_cpus=jobs``). Read with ``num_cpus=0``: when the actors hold every core,
-a read task asking for one never starts. Rows are the records of :func:`sonovec.schema`; a file
-that cannot be analysed is a row with ``error_kind`` and ``error_message``.
+threads (give it ``num_cpus=jobs``); a fixed pool of one actor per core is
+``compute=ray.data.ActorPoolStrategy(size=cores)`` (``concurrency=`` on ``map_batches`` is
+deprecated since Ray 2.51). Read and write with ``num_cpus=0``: when the actors hold every core,
+a read task asking for one never starts, and a writer asking for one starts only after the
+actors are done, with every row waiting in the object store until then. ``concurrency=1`` keeps
+Ray Data from starting a read or write task, each in a worker process of its own, per block at
+once. Rows are the records of :func:`sonovec.schema`; a file that cannot be analysed is a row
+with ``error_kind`` and ``error_message``.
 """
 
 from __future__ import annotations
