@@ -201,8 +201,14 @@ def thread_split(sampler: TreeSampler, n: int = 6) -> dict:
     return dict(analysis_cpu_s=round(analysis, 2), top_threads=top)
 
 
-RAY_MODE = os.environ.get("SONOVEC_RAY_MODE", "ship")
-RAY_WRITE_CPUS = float(os.environ.get("SONOVEC_RAY_WRITE_CPUS", "1"))
+# 0: the writer as README.md has it (no core, one at a time, beside the actors); 1: a writer
+# that waits for a core, i.e. for the actors to finish (what the bench did before).
+RAY_WRITE_CPUS = float(os.environ.get("SONOVEC_RAY_WRITE_CPUS", "0"))
+# Rows per Parquet file (a write task per file); None: one per block, i.e. per batch.
+RAY_MIN_ROWS = int(os.environ.get("SONOVEC_RAY_MIN_ROWS", "0")) or None
+# "bytes": read_binary_files ships each file through the object store; "paths": a dataset of
+# paths, each actor reading its files.
+RAY_INPUT = os.environ.get("SONOVEC_RAY_INPUT", "bytes")
 
 
 def run_ray(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
@@ -214,15 +220,16 @@ def run_ray(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
     sampler.start()
     started = time.perf_counter()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-    if RAY_MODE == "ship":
-        # Read tasks of their own, shipping the bytes through the object store. One at a time:
-        # with num_cpus=0 Ray Data would otherwise start a read task per file at once, each in a
-        # worker process of its own that pays Ray's and pyarrow's imports.
+    # One read task at a time: with num_cpus=0 Ray Data would otherwise start a read task per
+    # file at once, each in a worker process of its own that pays Ray's and pyarrow's imports.
+    # (A read that asks for a core, as the actors do, is not fused into them: with fewer files
+    # than Ray Data's target block count it splits its output, and then waits for ever.)
+    if RAY_INPUT == "paths":
+        # No read tasks: the actors open the files themselves (SonovecUDF reads a `path` column).
+        ds = ray.data.from_items([{"path": str(p)} for p in sorted(files_dir.iterdir())])
+    else:
         ds = ray.data.read_binary_files(str(files_dir), include_paths=True, num_cpus=0,
                                         concurrency=READ_CONCURRENCY)
-    else:
-        # "fused": the read asks for what the actors ask for, so Ray Data fuses it into them.
-        ds = ray.data.read_binary_files(str(files_dir), include_paths=True, num_cpus=1)
     tracks = ds.map_batches(sonovec.ray.SonovecUDF,
                             fn_constructor_kwargs={"embed_seconds": embed_seconds},
                             compute=ray.data.ActorPoolStrategy(size=2), num_cpus=1,
@@ -231,7 +238,8 @@ def run_ray(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
         tracks.write_parquet(str(out))
     else:
         # One writer that needs no core: it runs beside the actors instead of after them.
-        tracks.write_parquet(str(out), ray_remote_args={"num_cpus": 0}, concurrency=1)
+        tracks.write_parquet(str(out), ray_remote_args={"num_cpus": 0}, concurrency=1,
+                             min_rows_per_file=RAY_MIN_ROWS)
     wall = time.perf_counter() - started
     cpu, peaks, split = sampler.finish()
     workers = [mb for name, mb in peaks.items() if "SonovecUDF" in name or "ray::" in name]
@@ -239,10 +247,11 @@ def run_ray(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
     table = pq.read_table(out)
     # The whole interpreter counts (imports and start-up are the engine's cost), not the sampler.
     split["driver"] = self_cpu() - sampler.own_cpu
-    return dict(engine=f"ray (2 actors, {RAY_MODE})", cpu_s=cpu + split["driver"], wall_s=wall,
+    return dict(engine=f"ray (2 actors, {RAY_INPUT})", cpu_s=cpu + split["driver"], wall_s=wall,
                 audio_s=audio_seconds(table), rows=table.num_rows,
                 worker_peak_mb=max(workers, default=0.0), cpu_split=split,
                 read_concurrency=READ_CONCURRENCY, write_cpus=RAY_WRITE_CPUS,
+                min_rows_per_file=RAY_MIN_ROWS, input=RAY_INPUT,
                 top_processes=top_processes(sampler.cpu_by_process), **thread_split(sampler))
 
 
@@ -251,6 +260,8 @@ def run_ray(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
 # 25.8 against 30.9.
 SPARK_BATCH = os.environ.get("SONOVEC_SPARK_BATCH", "4")
 SPARK_PARTITION_BYTES = os.environ.get("SONOVEC_SPARK_PARTITION_BYTES", "64m")
+# "bytes": binaryFile's content column; "paths": the path column alone.
+SPARK_INPUT = os.environ.get("SONOVEC_SPARK_INPUT", "bytes")
 
 
 def run_spark(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
@@ -272,6 +283,9 @@ def run_spark(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
         spark = spark.config(key.strip(), value.strip())
     spark = spark.getOrCreate()
     files = spark.read.format("binaryFile").load(str(files_dir))
+    if SPARK_INPUT == "paths":
+        # The JVM lists the files without reading them; each Python worker reads its own.
+        files = files.select("path")
     files.mapInArrow(sonovec.spark.analyze(embed_seconds=embed_seconds),
                      sonovec.spark.schema()).write.parquet(str(out))
     wall = time.perf_counter() - started
@@ -281,13 +295,13 @@ def run_spark(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
     spark.stop()
     table = pq.read_table(out)
     split["driver"] = self_cpu() - sampler.own_cpu
-    return dict(engine="spark local[2]", cpu_s=cpu + split["driver"], wall_s=wall,
+    return dict(engine=f"spark local[2], {SPARK_INPUT}", cpu_s=cpu + split["driver"], wall_s=wall,
                 audio_s=audio_seconds(table), rows=table.num_rows,
                 worker_peak_mb=max(workers, default=0.0), jvm_peak_mb=max(jvm, default=0.0),
                 cpu_split=split, top_processes=top_processes(sampler.cpu_by_process),
                 **thread_split(sampler),
                 batch=SPARK_BATCH, partition_bytes=SPARK_PARTITION_BYTES,
-                conf=os.environ.get("SONOVEC_SPARK_CONF", ""),
+                conf=os.environ.get("SONOVEC_SPARK_CONF", ""), input=SPARK_INPUT,
                 tasks=len(list(Path(out).glob("part-*"))))
 
 

@@ -25,13 +25,17 @@ from typing import Any, Mapping
 import pyarrow as pa
 
 from . import Extractor
+from ._sources import source_of
 
 
 class SonovecUDF:
     """Callable class for ``Dataset.map_batches(..., batch_format="pyarrow")``.
 
-    The batch needs a ``bytes`` column (binary); its ``path`` column, when present, labels the
-    records and hints at each file's format.
+    The batch has a ``bytes`` column (binary), as ``read_binary_files`` makes it, and then its
+    ``path`` column, when present, labels the records and hints at each file's format. Or it has
+    a ``path`` column alone (``ray.data.from_items([{"path": p} ...])``, a manifest read with
+    ``read_parquet``): then the actor reads each file itself, a local path (or ``file://``)
+    directly from Rust, a URI such as ``s3://…`` through ``pyarrow.fs``.
     """
 
     def __init__(
@@ -54,9 +58,15 @@ class SonovecUDF:
         if isinstance(batch, Mapping):
             batch = pa.table(dict(batch))
         paths = batch.column("path").to_pylist() if "path" in batch.column_names else None
-        # A pa.Buffer per file, a view of the batch; the native side copies it once into Rust
-        # memory (the buffer protocol is not in Python 3.10's stable ABI, so Python does the copy).
-        data = _buffers(batch.column("bytes"))
+        if "bytes" in batch.column_names:
+            # A pa.Buffer per file, a view of the batch; the native side copies it once into
+            # Rust memory (the buffer protocol is not in Python 3.10's stable ABI, so Python
+            # does the copy).
+            data = _buffers(batch.column("bytes"))
+        elif paths is not None:
+            data = [source_of(p) for p in paths]
+        else:
+            raise ValueError("the batch needs a 'bytes' or a 'path' column")
         return self.extractor.extract_batch(data, paths=paths)
 
 

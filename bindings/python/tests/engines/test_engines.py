@@ -75,13 +75,30 @@ def test_ray_data_writes_what_extract_batch_returns(tmp_path, expected):
         tracks.write_parquet(
             str(tmp_path / "ray"), ray_remote_args={"num_cpus": 0}, concurrency=1
         )
+        # Paths alone: each actor reads its files (no read tasks, no bytes in the object store).
+        paths = ray.data.from_items([{"path": path} for path in expected])
+        paths.map_batches(
+            sonovec.ray.SonovecUDF,
+            compute=ray.data.ActorPoolStrategy(size=2),
+            num_cpus=1,
+            batch_size=2,
+            batch_format="pyarrow",
+        ).write_parquet(
+            str(tmp_path / "ray-paths"),
+            ray_remote_args={"num_cpus": 0},
+            concurrency=1,
+            min_rows_per_file=1000,
+        )
     finally:
         ray.shutdown()
         logging.getLogger("ray.data").removeHandler(warnings)
     assert not [m for m in warnings.messages if "deprecated" in m], warnings.messages
-    table = pq.read_table(tmp_path / "ray")
-    assert table.schema.remove_metadata().equals(sonovec.schema().remove_metadata())
-    _compare(table.to_pylist(), expected)
+    for out in ("ray", "ray-paths"):
+        table = pq.read_table(tmp_path / out)
+        assert table.schema.remove_metadata().equals(sonovec.schema().remove_metadata())
+        _compare(table.to_pylist(), expected)
+    # min_rows_per_file: one Parquet file for the few rows, not one per batch.
+    assert len(list((tmp_path / "ray-paths").glob("*.parquet"))) == 1
 
 
 def test_spark_writes_what_extract_batch_returns(tmp_path, expected):
@@ -108,14 +125,19 @@ def test_spark_writes_what_extract_batch_returns(tmp_path, expected):
         )
         tracks = files.mapInArrow(sonovec.spark.analyze(), sonovec.spark.schema())
         tracks.write.parquet(str(tmp_path / "spark"))
+        # Paths alone: Spark lists the files without reading them; the Python workers read.
+        files.select("path").mapInArrow(
+            sonovec.spark.analyze(), sonovec.spark.schema()
+        ).write.parquet(str(tmp_path / "spark-paths"))
     finally:
         spark.stop()
-    table = pq.read_table(tmp_path / "spark")
     spark_schema = sonovec.spark.arrow_spark_schema()
-    assert table.schema.names == spark_schema.names
-    for got, want in zip(table.schema, spark_schema):
-        assert got.type.equals(want.type) or (
-            pa.types.is_list(got.type) and got.type.value_type == want.type.value_type
-        ), (got, want)
-    # Spark labels local files `file:/…`; the records carry that label as their path.
-    _compare(table.to_pylist(), expected, strip="file:")
+    for out in ("spark", "spark-paths"):
+        table = pq.read_table(tmp_path / out)
+        assert table.schema.names == spark_schema.names
+        for got, want in zip(table.schema, spark_schema):
+            assert got.type.equals(want.type) or (
+                pa.types.is_list(got.type) and got.type.value_type == want.type.value_type
+            ), (got, want)
+        # Spark labels local files `file:/…`; the records carry that label as their path.
+        _compare(table.to_pylist(), expected, strip="file:")
