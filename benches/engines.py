@@ -1,26 +1,35 @@
 """CPU cost per track of the Ray Data and Spark paths next to the CLI, on the same files.
 
-    .venv-test/bin/python benches/engines.py /work/data/real --limit 32 [--embed-seconds 30]
+    .venv-test/bin/python benches/engines.py /work/data/real --limit 16 --larger 32 \
+        --engines cli,ray,ray-paths,spark,spark-paths [--embed-seconds 30]
 
-Runs, in one process each and one after the other: `sonovec extract --jobs 1`, Ray Data
-(examples/ray_backfill.py's pipeline, 2 actors) and Spark (local[2], mapInArrow). For each it
-reports CPU seconds (user + system of every process of the run: for the engines the driver, the
-JVM or raylet/GCS and all workers, sampled from /proc every 0.5 s during the run, so processes
-that end early count too, and split by kind of process), audio seconds per CPU-second
-(x-realtime per core), the peak resident memory of the largest worker, and wall time. CPU time, not wall time, is the comparable figure on a shared
-machine; wall time is printed for context only.
+Runs, in one process each and one after the other: `sonovec extract --jobs 1` (`cli2`:
+`--jobs 2`), Ray Data (README.md's pipeline, 2 actors; `ray` ships the files' bytes from
+read_binary_files, `ray-paths` gives the actors paths to read) and Spark (local[2], mapInArrow
+over binaryFile; `spark-paths` selects the path column alone). For each it reports CPU seconds
+(user + system of every process of the run: for the engines the driver, the JVM or raylet/GCS
+and all workers, sampled from /proc every 0.5 s during the run, so processes that end early
+count too, and split by kind of process and by thread: the analysis runs on the extractor's
+`sonovec-N` threads, so the rest is what the engine adds), audio seconds per CPU-second
+(x-realtime per core), the peak resident memory of the largest worker, and wall time. CPU time,
+not wall time, is the comparable figure on a shared machine; wall time is printed for context
+only.
 
 The CLI is `target/release/sonovec` (`SONOVEC_BIN` names another build).
 
 Fixed cost (JVM and Ray start-up, model loads, Python imports) is separated from the cost per
-file: each engine also runs on `--probe` files alone (by default two of the bundled samples,
-36 s of audio), and the steady state is (CPU of the set - CPU of the probe) per (audio of the
-set - audio of the probe). `--no-probe` leaves that out.
+file in one of two ways. `--larger N` runs each engine again on N files: the steady state is
+the difference of the two runs (same processes, more files), the fixed cost what that leaves of
+the smaller run. Otherwise each engine also runs on `--probe` files alone (by default two of the
+bundled samples, 18 s of audio), and the steady state is (CPU of the set - CPU of the probe) per
+(audio of the set - audio of the probe); that also counts as steady any worker process the
+larger run starts and the probe does not. `--no-probe` leaves both out.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import resource
@@ -205,13 +214,12 @@ def thread_split(sampler: TreeSampler, n: int = 6) -> dict:
 # that waits for a core, i.e. for the actors to finish (what the bench did before).
 RAY_WRITE_CPUS = float(os.environ.get("SONOVEC_RAY_WRITE_CPUS", "0"))
 # Rows per Parquet file (a write task per file); None: one per block, i.e. per batch.
-RAY_MIN_ROWS = int(os.environ.get("SONOVEC_RAY_MIN_ROWS", "0")) or None
-# "bytes": read_binary_files ships each file through the object store; "paths": a dataset of
-# paths, each actor reading its files.
-RAY_INPUT = os.environ.get("SONOVEC_RAY_INPUT", "bytes")
+RAY_MIN_ROWS = int(os.environ.get("SONOVEC_RAY_MIN_ROWS", "1000")) or None
 
 
-def run_ray(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
+def run_ray(files_dir: Path, out: Path, embed_seconds: float | None, source: str = "bytes") -> dict:
+    """Ray Data as README.md has it. `source` "bytes": read_binary_files ships each file
+    through the object store; "paths": a dataset of paths, each actor reading its files."""
     import ray
 
     import sonovec.ray
@@ -224,7 +232,7 @@ def run_ray(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
     # file at once, each in a worker process of its own that pays Ray's and pyarrow's imports.
     # (A read that asks for a core, as the actors do, is not fused into them: with fewer files
     # than Ray Data's target block count it splits its output, and then waits for ever.)
-    if RAY_INPUT == "paths":
+    if source == "paths":
         # No read tasks: the actors open the files themselves (SonovecUDF reads a `path` column).
         ds = ray.data.from_items([{"path": str(p)} for p in sorted(files_dir.iterdir())])
     else:
@@ -247,11 +255,11 @@ def run_ray(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
     table = pq.read_table(out)
     # The whole interpreter counts (imports and start-up are the engine's cost), not the sampler.
     split["driver"] = self_cpu() - sampler.own_cpu
-    return dict(engine=f"ray (2 actors, {RAY_INPUT})", cpu_s=cpu + split["driver"], wall_s=wall,
+    return dict(engine=f"ray (2 actors, {source})", cpu_s=cpu + split["driver"], wall_s=wall,
                 audio_s=audio_seconds(table), rows=table.num_rows,
                 worker_peak_mb=max(workers, default=0.0), cpu_split=split,
                 read_concurrency=READ_CONCURRENCY, write_cpus=RAY_WRITE_CPUS,
-                min_rows_per_file=RAY_MIN_ROWS, input=RAY_INPUT,
+                min_rows_per_file=RAY_MIN_ROWS,
                 top_processes=top_processes(sampler.cpu_by_process), **thread_split(sampler))
 
 
@@ -260,11 +268,12 @@ def run_ray(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
 # 25.8 against 30.9.
 SPARK_BATCH = os.environ.get("SONOVEC_SPARK_BATCH", "4")
 SPARK_PARTITION_BYTES = os.environ.get("SONOVEC_SPARK_PARTITION_BYTES", "64m")
-# "bytes": binaryFile's content column; "paths": the path column alone.
-SPARK_INPUT = os.environ.get("SONOVEC_SPARK_INPUT", "bytes")
 
 
-def run_spark(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
+def run_spark(files_dir: Path, out: Path, embed_seconds: float | None,
+              source: str = "bytes") -> dict:
+    """Spark as README.md has it. `source` "bytes": binaryFile's content column; "paths": the
+    path column alone, each Python worker reading its files."""
     from pyspark.sql import SparkSession
 
     import sonovec.spark
@@ -283,7 +292,7 @@ def run_spark(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
         spark = spark.config(key.strip(), value.strip())
     spark = spark.getOrCreate()
     files = spark.read.format("binaryFile").load(str(files_dir))
-    if SPARK_INPUT == "paths":
+    if source == "paths":
         # The JVM lists the files without reading them; each Python worker reads its own.
         files = files.select("path")
     files.mapInArrow(sonovec.spark.analyze(embed_seconds=embed_seconds),
@@ -295,13 +304,13 @@ def run_spark(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
     spark.stop()
     table = pq.read_table(out)
     split["driver"] = self_cpu() - sampler.own_cpu
-    return dict(engine=f"spark local[2], {SPARK_INPUT}", cpu_s=cpu + split["driver"], wall_s=wall,
+    return dict(engine=f"spark local[2], {source}", cpu_s=cpu + split["driver"], wall_s=wall,
                 audio_s=audio_seconds(table), rows=table.num_rows,
                 worker_peak_mb=max(workers, default=0.0), jvm_peak_mb=max(jvm, default=0.0),
                 cpu_split=split, top_processes=top_processes(sampler.cpu_by_process),
                 **thread_split(sampler),
                 batch=SPARK_BATCH, partition_bytes=SPARK_PARTITION_BYTES,
-                conf=os.environ.get("SONOVEC_SPARK_CONF", ""), input=SPARK_INPUT,
+                conf=os.environ.get("SONOVEC_SPARK_CONF", ""),
                 tasks=len(list(Path(out).glob("part-*"))))
 
 
@@ -329,7 +338,9 @@ def run_cli2(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
     return run_cli(files_dir, out, embed_seconds, jobs=2)
 
 
-RUNNERS = {"cli": run_cli, "cli2": run_cli2, "ray": run_ray, "spark": run_spark}
+RUNNERS = {"cli": run_cli, "cli2": run_cli2, "ray": run_ray, "spark": run_spark,
+           "ray-paths": functools.partial(run_ray, source="paths"),
+           "spark-paths": functools.partial(run_spark, source="paths")}
 
 
 def run_one(engine: str, inputs: Path, out: Path, embed_seconds: float | None) -> dict:
@@ -356,6 +367,11 @@ def main() -> None:
                                                  str(REPO / "samples/hiphop_92.mp3")],
                     help="files whose run measures each engine's fixed cost")
     ap.add_argument("--no-probe", action="store_true")
+    ap.add_argument("--larger", type=int, default=None,
+                    help="also run each engine on this many files, in place of the probe: the "
+                         "steady state is then the difference of the two runs (the same "
+                         "processes, more files) and the fixed cost what that leaves of the "
+                         "smaller run")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--inputs", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
@@ -371,7 +387,10 @@ def main() -> None:
     files = pick_files(args.root, args.limit)
     work = Path(tempfile.mkdtemp(prefix="sonovec-engines-"))
     inputs = link_inputs(work / "in", files)
-    probe = None if args.no_probe else link_inputs(work / "probe", [Path(p) for p in args.probe])
+    probe = None if args.no_probe or args.larger else link_inputs(
+        work / "probe", [Path(p) for p in args.probe])
+    larger = link_inputs(work / "larger", pick_files(args.root, args.larger)) if args.larger \
+        else None
     print(f"load average before: {loadavg()}", flush=True)
     results = []
     for name in args.engines.split(","):
@@ -384,6 +403,17 @@ def main() -> None:
             r["fixed_cpu_s"] = p["cpu_s"]
             r["steady_x_realtime_per_cpu_s"] = (r["audio_s"] - p["audio_s"]) / max(
                 r["cpu_s"] - p["cpu_s"], 1e-9)
+        if larger is not None:
+            b = run_one(name, larger, work / f"{name}-larger", args.embed_seconds)
+            r["larger"] = b
+            rate = (b["audio_s"] - r["audio_s"]) / max(b["cpu_s"] - r["cpu_s"], 1e-9)
+            r["steady_x_realtime_per_cpu_s"] = rate
+            r["fixed_cpu_s"] = r["cpu_s"] - r["audio_s"] / rate
+            if "analysis_cpu_s" in r:
+                # What the engine adds per file beyond the analysis, over the extra files.
+                r["steady_beyond_analysis_cpu_s"] = (b["cpu_s"] - b["analysis_cpu_s"]) - (
+                    r["cpu_s"] - r["analysis_cpu_s"])
+                r["steady_analysis_cpu_s"] = b["analysis_cpu_s"] - r["analysis_cpu_s"]
         r["load_after"] = loadavg()
         results.append(r)
         print(json.dumps(r), flush=True)
@@ -409,6 +439,10 @@ def main() -> None:
         if "analysis_cpu_s" in r:
             print(f"{r['engine']}: analysis threads (sonovec-N) {r['analysis_cpu_s']:.1f} CPU-s, "
                   f"everything else {r['cpu_s'] - r['analysis_cpu_s']:.1f}")
+        if "steady_beyond_analysis_cpu_s" in r:
+            print(f"{r['engine']}: over the {args.larger - len(files)} extra files, analysis "
+                  f"{r['steady_analysis_cpu_s']:.1f} CPU-s, everything else "
+                  f"{r['steady_beyond_analysis_cpu_s']:.1f}")
     shutil.rmtree(work, ignore_errors=True)
 
 
