@@ -214,10 +214,11 @@ def thread_split(sampler: TreeSampler, n: int = 6) -> dict:
 # that waits for a core, i.e. for the actors to finish (what the bench did before).
 RAY_WRITE_CPUS = float(os.environ.get("SONOVEC_RAY_WRITE_CPUS", "0"))
 # Rows per Parquet file (a write task per file); None: one per block, i.e. per batch.
-RAY_MIN_ROWS = int(os.environ.get("SONOVEC_RAY_MIN_ROWS", "1000")) or None
+RAY_MIN_ROWS = int(os.environ.get("SONOVEC_RAY_MIN_ROWS", "10000")) or None
 
 
-def run_ray(files_dir: Path, out: Path, embed_seconds: float | None, source: str = "bytes") -> dict:
+def run_ray(files_dir: Path, out: Path, embed_seconds: float | None,
+            source: str = "bytes") -> dict:
     """Ray Data as README.md has it. `source` "bytes": read_binary_files ships each file
     through the object store; "paths": a dataset of paths, each actor reading its files."""
     import ray
@@ -230,8 +231,8 @@ def run_ray(files_dir: Path, out: Path, embed_seconds: float | None, source: str
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     # One read task at a time: with num_cpus=0 Ray Data would otherwise start a read task per
     # file at once, each in a worker process of its own that pays Ray's and pyarrow's imports.
-    # (A read that asks for a core, as the actors do, is not fused into them: with fewer files
-    # than Ray Data's target block count it splits its output, and then waits for ever.)
+    # (A read that asks for a core, as the actors do, was not fused into them on 16 files: it
+    # stayed a task of its own and waited for ever, Ray 2.60.)
     if source == "paths":
         # No read tasks: the actors open the files themselves (SonovecUDF reads a `path` column).
         ds = ray.data.from_items([{"path": str(p)} for p in sorted(files_dir.iterdir())])
