@@ -1,26 +1,35 @@
 """CPU cost per track of the Ray Data and Spark paths next to the CLI, on the same files.
 
-    .venv-test/bin/python benches/engines.py /work/data/real --limit 32 [--embed-seconds 30]
+    .venv-test/bin/python benches/engines.py /work/data/real --limit 16 --larger 32 \
+        --engines cli,ray,ray-paths,spark,spark-paths [--embed-seconds 30]
 
-Runs, in one process each and one after the other: `sonovec extract --jobs 1`, Ray Data
-(examples/ray_backfill.py's pipeline, 2 actors) and Spark (local[2], mapInArrow). For each it
-reports CPU seconds (user + system of every process of the run: for the engines the driver, the
-JVM or raylet/GCS and all workers, sampled from /proc every 0.5 s during the run, so processes
-that end early count too, and split by kind of process), audio seconds per CPU-second
-(x-realtime per core), the peak resident memory of the largest worker, and wall time. CPU time, not wall time, is the comparable figure on a shared
-machine; wall time is printed for context only.
+Runs, in one process each and one after the other: `sonovec extract --jobs 1` (`cli2`:
+`--jobs 2`), Ray Data (README.md's pipeline, 2 actors; `ray` ships the files' bytes from
+read_binary_files, `ray-paths` gives the actors paths to read) and Spark (local[2], mapInArrow
+over binaryFile; `spark-paths` selects the path column alone). For each it reports CPU seconds
+(user + system of every process of the run: for the engines the driver, the JVM or raylet/GCS
+and all workers, sampled from /proc every 0.5 s during the run, so processes that end early
+count too, and split by kind of process and by thread: the analysis runs on the extractor's
+`sonovec-N` threads, so the rest is what the engine adds), audio seconds per CPU-second
+(x-realtime per core), the peak resident memory of the largest worker, and wall time. CPU time,
+not wall time, is the comparable figure on a shared machine; wall time is printed for context
+only.
 
 The CLI is `target/release/sonovec` (`SONOVEC_BIN` names another build).
 
 Fixed cost (JVM and Ray start-up, model loads, Python imports) is separated from the cost per
-file: each engine also runs on `--probe` files alone (by default two of the bundled samples,
-36 s of audio), and the steady state is (CPU of the set - CPU of the probe) per (audio of the
-set - audio of the probe). `--no-probe` leaves that out.
+file in one of two ways. `--larger N` runs each engine again on N files: the steady state is
+the difference of the two runs (same processes, more files), the fixed cost what that leaves of
+the smaller run. Otherwise each engine also runs on `--probe` files alone (by default two of the
+bundled samples, 18 s of audio), and the steady state is (CPU of the set - CPU of the probe) per
+(audio of the set - audio of the probe); that also counts as steady any worker process the
+larger run starts and the probe does not. `--no-probe` leaves both out.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import resource
@@ -100,13 +109,38 @@ class TreeSampler(threading.Thread):
             proc = self.procs[key]
             # ray:: workers rename themselves: the latest name says what the process became.
             proc["cpu"] = max(proc["cpu"], (int(fields[11]) + int(fields[12])) / TICK)
+            self.sample_threads(p, proc)
             hwm = [line for line in status.splitlines() if line.startswith("VmHWM")]
             if hwm:
                 proc["mb"] = max(proc["mb"], int(hwm[0].split()[1]) / 1024)
             try:
                 proc["name"] = Path(f"/proc/{p}/comm").read_text().strip()
+                if proc["name"].startswith("ray::"):
+                    # comm keeps 15 characters; the title says which operator an actor runs.
+                    title = Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")[0]
+                    proc["title"] = title.decode(errors="replace")[:60]
             except OSError:
                 pass
+
+    def sample_threads(self, pid: int, proc: dict) -> None:
+        """CPU of each thread of `pid`: the analysis runs on the extractor's own threads
+        (`sonovec-N`), so what a worker spends beyond the analysis is the rest of its threads."""
+        threads = proc.setdefault("threads", {})
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            return
+        for tid in tids:
+            try:
+                stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+            except OSError:
+                continue
+            name = stat[stat.index("(") + 1:stat.rindex(")")]
+            fields = stat.rsplit(")", 1)[1].split()
+            key = (tid, fields[19])
+            cpu = (int(fields[11]) + int(fields[12])) / TICK
+            old = threads.get(key)
+            threads[key] = (name, max(cpu, old[1] if old else 0.0))
 
     def run(self) -> None:
         while not self.done.wait(self.interval):
@@ -120,11 +154,17 @@ class TreeSampler(threading.Thread):
         self.join()
         self.sample()
         split: dict[str, float] = {}
+        self.threads: dict[str, dict[str, float]] = {}
         for proc in self.procs.values():
             kind = kind_of(proc["name"], proc["cmdline"])
             split[kind] = split.get(kind, 0.0) + proc["cpu"]
+            by_thread = self.threads.setdefault(kind, {})
+            for name, cpu in proc.get("threads", {}).values():
+                # Pools number their threads: sum `sonovec-0`, `sonovec-1` ... as `sonovec-N`.
+                label = name.rstrip("0123456789") + "N" if name[-1:].isdigit() else name
+                by_thread[label] = by_thread.get(label, 0.0) + cpu
         peaks = {f"{proc['name']}:{pid}": proc["mb"] for (pid, _), proc in self.procs.items()}
-        self.cpu_by_process = {f"{proc['name']}:{pid}": proc["cpu"]
+        self.cpu_by_process = {f"{proc.get('title', proc['name'])}:{pid}": proc["cpu"]
                                for (pid, _), proc in self.procs.items()}
         return sum(split.values()), peaks, split
 
@@ -138,8 +178,8 @@ def audio_seconds(table) -> float:
     return sum(d for d in table.column("duration_s").to_pylist() if d)
 
 
-def run_cli(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
-    cmd = [os.environ.get("SONOVEC_BIN", str(REPO / "target/release/sonovec")), "--jobs", "1",
+def run_cli(files_dir: Path, out: Path, embed_seconds: float | None, jobs: int = 1) -> dict:
+    cmd = [os.environ.get("SONOVEC_BIN", str(REPO / "target/release/sonovec")), "--jobs", str(jobs),
            "extract", str(files_dir),
            "-o", str(out), "--force", "--quiet"]
     if embed_seconds:
@@ -149,7 +189,7 @@ def run_cli(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
     table = pq.read_table(out / "tracks.parquet")
-    return dict(engine="cli --jobs 1", cpu_s=usage.ru_utime + usage.ru_stime, wall_s=wall,
+    return dict(engine=f"cli --jobs {jobs}", cpu_s=usage.ru_utime + usage.ru_stime, wall_s=wall,
                 audio_s=audio_seconds(table), rows=table.num_rows,
                 worker_peak_mb=usage.ru_maxrss / 1024, exit=status >> 8)
 
@@ -161,7 +201,26 @@ def top_processes(peaks_cpu: dict[str, float], n: int = 8) -> list[tuple[str, fl
     return sorted(((k, round(v, 2)) for k, v in peaks_cpu.items()), key=lambda kv: -kv[1])[:n]
 
 
-def run_ray(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
+def thread_split(sampler: TreeSampler, n: int = 6) -> dict:
+    """The analysis's CPU (the extractor's `sonovec-N` threads, in whichever processes) and, per
+    kind of process, its busiest threads by name."""
+    analysis = sum(t.get("sonovec-N", 0.0) for t in sampler.threads.values())
+    top = {kind: top_processes(threads, n) for kind, threads in sampler.threads.items()
+           if sum(threads.values()) >= 0.5}
+    return dict(analysis_cpu_s=round(analysis, 2), top_threads=top)
+
+
+# 0: the writer as README.md has it (no core, one at a time, beside the actors); 1: a writer
+# that waits for a core, i.e. for the actors to finish (what the bench did before).
+RAY_WRITE_CPUS = float(os.environ.get("SONOVEC_RAY_WRITE_CPUS", "0"))
+# Rows per Parquet file (a write task per file); None: one per block, i.e. per batch.
+RAY_MIN_ROWS = int(os.environ.get("SONOVEC_RAY_MIN_ROWS", "10000")) or None
+
+
+def run_ray(files_dir: Path, out: Path, embed_seconds: float | None,
+            source: str = "bytes") -> dict:
+    """Ray Data as README.md has it. `source` "bytes": read_binary_files ships each file
+    through the object store; "paths": a dataset of paths, each actor reading its files."""
     import ray
 
     import sonovec.ray
@@ -172,11 +231,24 @@ def run_ray(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     # One read task at a time: with num_cpus=0 Ray Data would otherwise start a read task per
     # file at once, each in a worker process of its own that pays Ray's and pyarrow's imports.
-    ds = ray.data.read_binary_files(str(files_dir), include_paths=True, num_cpus=0,
-                                    concurrency=READ_CONCURRENCY)
-    ds.map_batches(sonovec.ray.SonovecUDF, fn_constructor_kwargs={"embed_seconds": embed_seconds},
-                   concurrency=2, num_cpus=1, batch_size=2,
-                   batch_format="pyarrow").write_parquet(str(out))
+    # (A read that asks for a core, as the actors do, was not fused into them on 16 files: it
+    # stayed a task of its own and waited for ever, Ray 2.60.)
+    if source == "paths":
+        # No read tasks: the actors open the files themselves (SonovecUDF reads a `path` column).
+        ds = ray.data.from_items([{"path": str(p)} for p in sorted(files_dir.iterdir())])
+    else:
+        ds = ray.data.read_binary_files(str(files_dir), include_paths=True, num_cpus=0,
+                                        concurrency=READ_CONCURRENCY)
+    tracks = ds.map_batches(sonovec.ray.SonovecUDF,
+                            fn_constructor_kwargs={"embed_seconds": embed_seconds},
+                            compute=ray.data.ActorPoolStrategy(size=2), num_cpus=1,
+                            batch_size=2, batch_format="pyarrow")
+    if RAY_WRITE_CPUS:
+        tracks.write_parquet(str(out))
+    else:
+        # One writer that needs no core: it runs beside the actors instead of after them.
+        tracks.write_parquet(str(out), ray_remote_args={"num_cpus": 0}, concurrency=1,
+                             min_rows_per_file=RAY_MIN_ROWS)
     wall = time.perf_counter() - started
     cpu, peaks, split = sampler.finish()
     workers = [mb for name, mb in peaks.items() if "SonovecUDF" in name or "ray::" in name]
@@ -184,11 +256,12 @@ def run_ray(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
     table = pq.read_table(out)
     # The whole interpreter counts (imports and start-up are the engine's cost), not the sampler.
     split["driver"] = self_cpu() - sampler.own_cpu
-    return dict(engine="ray (2 actors)", cpu_s=cpu + split["driver"], wall_s=wall,
+    return dict(engine=f"ray (2 actors, {source})", cpu_s=cpu + split["driver"], wall_s=wall,
                 audio_s=audio_seconds(table), rows=table.num_rows,
                 worker_peak_mb=max(workers, default=0.0), cpu_split=split,
-                read_concurrency=READ_CONCURRENCY,
-                top_processes=top_processes(sampler.cpu_by_process))
+                read_concurrency=READ_CONCURRENCY, write_cpus=RAY_WRITE_CPUS,
+                min_rows_per_file=RAY_MIN_ROWS,
+                top_processes=top_processes(sampler.cpu_by_process), **thread_split(sampler))
 
 
 # Files per Arrow batch and bytes of files per Spark task (each task also writes one Parquet file).
@@ -198,7 +271,10 @@ SPARK_BATCH = os.environ.get("SONOVEC_SPARK_BATCH", "4")
 SPARK_PARTITION_BYTES = os.environ.get("SONOVEC_SPARK_PARTITION_BYTES", "64m")
 
 
-def run_spark(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
+def run_spark(files_dir: Path, out: Path, embed_seconds: float | None,
+              source: str = "bytes") -> dict:
+    """Spark as README.md has it. `source` "bytes": binaryFile's content column; "paths": the
+    path column alone, each Python worker reading its files."""
     from pyspark.sql import SparkSession
 
     import sonovec.spark
@@ -210,8 +286,16 @@ def run_spark(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
     spark = (SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
              .config("spark.sql.execution.arrow.maxRecordsPerBatch", SPARK_BATCH)
              .config("spark.sql.files.maxPartitionBytes", SPARK_PARTITION_BYTES)
-             .config("spark.sql.files.openCostInBytes", "1m").getOrCreate())
+             .config("spark.sql.files.openCostInBytes", "1m"))
+    for kv in filter(None, os.environ.get("SONOVEC_SPARK_CONF", "").split(";")):
+        # Extra settings to compare, e.g. "spark.driver.extraJavaOptions=-XX:TieredStopAtLevel=1".
+        key, value = kv.split("=", 1)
+        spark = spark.config(key.strip(), value.strip())
+    spark = spark.getOrCreate()
     files = spark.read.format("binaryFile").load(str(files_dir))
+    if source == "paths":
+        # The JVM lists the files without reading them; each Python worker reads its own.
+        files = files.select("path")
     files.mapInArrow(sonovec.spark.analyze(embed_seconds=embed_seconds),
                      sonovec.spark.schema()).write.parquet(str(out))
     wall = time.perf_counter() - started
@@ -221,11 +305,13 @@ def run_spark(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
     spark.stop()
     table = pq.read_table(out)
     split["driver"] = self_cpu() - sampler.own_cpu
-    return dict(engine="spark local[2]", cpu_s=cpu + split["driver"], wall_s=wall,
+    return dict(engine=f"spark local[2], {source}", cpu_s=cpu + split["driver"], wall_s=wall,
                 audio_s=audio_seconds(table), rows=table.num_rows,
                 worker_peak_mb=max(workers, default=0.0), jvm_peak_mb=max(jvm, default=0.0),
                 cpu_split=split, top_processes=top_processes(sampler.cpu_by_process),
+                **thread_split(sampler),
                 batch=SPARK_BATCH, partition_bytes=SPARK_PARTITION_BYTES,
+                conf=os.environ.get("SONOVEC_SPARK_CONF", ""),
                 tasks=len(list(Path(out).glob("part-*"))))
 
 
@@ -247,7 +333,15 @@ def link_inputs(folder: Path, files: list[Path]) -> Path:
     return folder
 
 
-RUNNERS = {"cli": run_cli, "ray": run_ray, "spark": run_spark}
+def run_cli2(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
+    """The CLI on both cores: the engines run two workers at once, which share caches and memory
+    bandwidth, so this is the per-core figure their two workers can reach."""
+    return run_cli(files_dir, out, embed_seconds, jobs=2)
+
+
+RUNNERS = {"cli": run_cli, "cli2": run_cli2, "ray": run_ray, "spark": run_spark,
+           "ray-paths": functools.partial(run_ray, source="paths"),
+           "spark-paths": functools.partial(run_spark, source="paths")}
 
 
 def run_one(engine: str, inputs: Path, out: Path, embed_seconds: float | None) -> dict:
@@ -274,6 +368,11 @@ def main() -> None:
                                                  str(REPO / "samples/hiphop_92.mp3")],
                     help="files whose run measures each engine's fixed cost")
     ap.add_argument("--no-probe", action="store_true")
+    ap.add_argument("--larger", type=int, default=None,
+                    help="also run each engine on this many files, in place of the probe: the "
+                         "steady state is then the difference of the two runs (the same "
+                         "processes, more files) and the fixed cost what that leaves of the "
+                         "smaller run")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--inputs", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
@@ -289,7 +388,10 @@ def main() -> None:
     files = pick_files(args.root, args.limit)
     work = Path(tempfile.mkdtemp(prefix="sonovec-engines-"))
     inputs = link_inputs(work / "in", files)
-    probe = None if args.no_probe else link_inputs(work / "probe", [Path(p) for p in args.probe])
+    probe = None if args.no_probe or args.larger else link_inputs(
+        work / "probe", [Path(p) for p in args.probe])
+    larger = link_inputs(work / "larger", pick_files(args.root, args.larger)) if args.larger \
+        else None
     print(f"load average before: {loadavg()}", flush=True)
     results = []
     for name in args.engines.split(","):
@@ -302,6 +404,17 @@ def main() -> None:
             r["fixed_cpu_s"] = p["cpu_s"]
             r["steady_x_realtime_per_cpu_s"] = (r["audio_s"] - p["audio_s"]) / max(
                 r["cpu_s"] - p["cpu_s"], 1e-9)
+        if larger is not None:
+            b = run_one(name, larger, work / f"{name}-larger", args.embed_seconds)
+            r["larger"] = b
+            rate = (b["audio_s"] - r["audio_s"]) / max(b["cpu_s"] - r["cpu_s"], 1e-9)
+            r["steady_x_realtime_per_cpu_s"] = rate
+            r["fixed_cpu_s"] = r["cpu_s"] - r["audio_s"] / rate
+            if "analysis_cpu_s" in r:
+                # What the engine adds per file beyond the analysis, over the extra files.
+                r["steady_beyond_analysis_cpu_s"] = (b["cpu_s"] - b["analysis_cpu_s"]) - (
+                    r["cpu_s"] - r["analysis_cpu_s"])
+                r["steady_analysis_cpu_s"] = b["analysis_cpu_s"] - r["analysis_cpu_s"]
         r["load_after"] = loadavg()
         results.append(r)
         print(json.dumps(r), flush=True)
@@ -324,6 +437,13 @@ def main() -> None:
         if "cpu_split" in r:
             split = ", ".join(f"{k} {v:.1f}" for k, v in sorted(r["cpu_split"].items()))
             print(f"{r['engine']}: CPU s by process kind: {split}")
+        if "analysis_cpu_s" in r:
+            print(f"{r['engine']}: analysis threads (sonovec-N) {r['analysis_cpu_s']:.1f} CPU-s, "
+                  f"everything else {r['cpu_s'] - r['analysis_cpu_s']:.1f}")
+        if "steady_beyond_analysis_cpu_s" in r:
+            print(f"{r['engine']}: over the {args.larger - len(files)} extra files, analysis "
+                  f"{r['steady_analysis_cpu_s']:.1f} CPU-s, everything else "
+                  f"{r['steady_beyond_analysis_cpu_s']:.1f}")
     shutil.rmtree(work, ignore_errors=True)
 
 

@@ -2,15 +2,20 @@
 
     python examples/ray_backfill.py samples/ out/ray --workers 2
     python examples/ray_backfill.py /work/data/real out/ray-real --workers 2 --embed-seconds 30
+    python examples/ray_backfill.py /work/data/real out/ray-real --workers 2 --paths
 
 Each worker is a Ray actor holding one sonovec.Extractor (the model loads once per worker) and
-using one core; the rows have the schema of sonovec.schema().
+using one core; the rows have the schema of sonovec.schema(). With --paths the dataset holds the
+files' paths and each actor reads its own files: no read tasks and no copy of the bytes through
+Ray's object store (every actor must see the paths: a local disk, a shared mount, or URIs that
+pyarrow.fs opens, such as s3://).
 """
 
 from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
 import ray
 
@@ -28,26 +33,43 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--model", default="msd")
     ap.add_argument("--embed-seconds", type=float, default=None)
+    ap.add_argument("--paths", action="store_true", help="actors read the files themselves")
     args = ap.parse_args()
 
     ray.init(num_cpus=args.workers, include_dashboard=False, log_to_driver=False)
     started = time.perf_counter()
-    files = ray.data.read_binary_files(
-        args.root,
-        include_paths=True,
-        file_extensions=AUDIO,
-        # Reading is I/O: the actors hold every CPU, and a read asking for one would wait.
-        num_cpus=0,
-    )
+    if args.paths:
+        # A catalog would read its manifest instead (ray.data.read_parquet("manifest.parquet")).
+        found = [p for p in Path(args.root).rglob("*") if p.suffix.lower().lstrip(".") in AUDIO]
+        files = ray.data.from_items([{"path": str(p)} for p in sorted(found)])
+    else:
+        files = ray.data.read_binary_files(
+            args.root,
+            include_paths=True,
+            file_extensions=AUDIO,
+            # Reading is I/O: the actors hold every CPU, and a read asking for one would
+            # wait for ever. One read task at a time: without a core to wait for, Ray Data
+            # would start a read task per file at once, each in a worker process of its own
+            # (Ray's and pyarrow's imports, about a CPU-second each).
+            num_cpus=0,
+            concurrency=1,
+        )
     tracks = files.map_batches(
         sonovec.ray.SonovecUDF,
         fn_constructor_kwargs={"model": args.model, "embed_seconds": args.embed_seconds},
-        concurrency=args.workers,
+        # A fixed pool of one actor per core, each loading the model once (Ray >= 2.51 wants
+        # the pool here, not in the deprecated `concurrency=`).
+        compute=ray.data.ActorPoolStrategy(size=args.workers),
         num_cpus=1,
         batch_size=args.batch_size,
         batch_format="pyarrow",
     )
-    tracks.write_parquet(args.out)
+    # The same for the writer: with a core to wait for, it would start only when the actors
+    # are done, and every row would wait in the object store until then.
+    # min_rows_per_file: a Parquet file per 10 000 tracks, not one per batch.
+    tracks.write_parquet(
+        args.out, ray_remote_args={"num_cpus": 0}, concurrency=1, min_rows_per_file=10_000
+    )
     print(f"wrote {args.out} in {time.perf_counter() - started:.1f} s")
 
 

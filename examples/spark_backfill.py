@@ -2,9 +2,13 @@
 
     python examples/spark_backfill.py samples/ out/spark --cores 2
     python examples/spark_backfill.py /work/data/real out/spark-real --cores 2 --embed-seconds 30
+    python examples/spark_backfill.py /work/data/real out/spark-real --cores 2 --paths
 
 Spark reads the files with the binaryFile source; sonovec.spark.analyze() runs in each Python
-worker through mapInArrow (one sonovec.Extractor, so one model load, per worker process).
+worker through mapInArrow (one sonovec.Extractor, so one model load, per worker process). With
+--paths Spark lists the files without reading them and each Python worker reads its own: the
+same CPU, and the files' bytes never sit in the JVM or cross into Python (the executors must see
+the paths: a local disk, a shared mount, or URIs that pyarrow.fs opens).
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ def main() -> None:
     ap.add_argument("--files-per-batch", type=int, default=8)
     ap.add_argument("--model", default="msd")
     ap.add_argument("--embed-seconds", type=float, default=None)
+    ap.add_argument("--paths", action="store_true", help="Python workers read the files")
     args = ap.parse_args()
 
     # Spark's Python workers run `python3` from PATH unless told: use the one running this.
@@ -53,6 +58,8 @@ def main() -> None:
         .option("recursiveFileLookup", "true")
         .load(args.root)
     )
+    if args.paths:
+        files = files.select("path")  # binaryFile reads a file's content only when selected
     tracks = files.mapInArrow(
         sonovec.spark.analyze(model=args.model, embed_seconds=args.embed_seconds),
         sonovec.spark.schema(args.model),

@@ -1,14 +1,20 @@
 """Ray Data: a class UDF that analyses the files of ``ray.data.read_binary_files``.
 
 >>> import ray, sonovec.ray
->>> ds = ray.data.read_binary_files("music/", include_paths=True, num_cpus=0)
->>> ds.map_batches(sonovec.ray.SonovecUDF, concurrency=4, num_cpus=1,
-...                batch_format="pyarrow", batch_size=16).write_parquet("out/")
+>>> files = ray.data.read_binary_files("music/", include_paths=True, num_cpus=0, concurrency=1)
+>>> tracks = files.map_batches(sonovec.ray.SonovecUDF, compute=ray.data.ActorPoolStrategy(size=4),
+...                           num_cpus=1, batch_size=8, batch_format="pyarrow")
+>>> tracks.write_parquet("out/", ray_remote_args={"num_cpus": 0}, concurrency=1)
 
 Each actor loads the model once (in ``__init__``) and analyses its batches with ``jobs``
-threads (give it ``num_cpus=jobs``). Read with ``num_cpus=0``: when the actors hold every core,
-a read task asking for one never starts. Rows are the records of :func:`sonovec.schema`; a file
-that cannot be analysed is a row with ``error_kind`` and ``error_message``.
+threads (give it ``num_cpus=jobs``); a fixed pool of one actor per core is
+``compute=ray.data.ActorPoolStrategy(size=cores)`` (``concurrency=`` on ``map_batches`` is
+deprecated since Ray 2.51). Read and write with ``num_cpus=0``: when the actors hold every core,
+a read task asking for one never starts, and a writer asking for one starts only after the
+actors are done, with every row waiting in the object store until then. ``concurrency=1`` keeps
+Ray Data from starting a read or write task, each in a worker process of its own, per block at
+once. Rows are the records of :func:`sonovec.schema`; a file that cannot be analysed is a row
+with ``error_kind`` and ``error_message``.
 """
 
 from __future__ import annotations
@@ -19,13 +25,17 @@ from typing import Any, Mapping
 import pyarrow as pa
 
 from . import Extractor
+from ._sources import source_of
 
 
 class SonovecUDF:
     """Callable class for ``Dataset.map_batches(..., batch_format="pyarrow")``.
 
-    The batch needs a ``bytes`` column (binary); its ``path`` column, when present, labels the
-    records and hints at each file's format.
+    The batch has a ``bytes`` column (binary), as ``read_binary_files`` makes it, and then its
+    ``path`` column, when present, labels the records and hints at each file's format. Or it has
+    a ``path`` column alone (``ray.data.from_items([{"path": p} ...])``, a manifest read with
+    ``read_parquet``): then the actor reads each file itself, a local path (or ``file://``)
+    directly from Rust, a URI such as ``s3://…`` through ``pyarrow.fs``.
     """
 
     def __init__(
@@ -48,9 +58,15 @@ class SonovecUDF:
         if isinstance(batch, Mapping):
             batch = pa.table(dict(batch))
         paths = batch.column("path").to_pylist() if "path" in batch.column_names else None
-        # A pa.Buffer per file, a view of the batch; the native side copies it once into Rust
-        # memory (the buffer protocol is not in Python 3.10's stable ABI, so Python does the copy).
-        data = _buffers(batch.column("bytes"))
+        if "bytes" in batch.column_names:
+            # A pa.Buffer per file, a view of the batch; the native side copies it once into
+            # Rust memory (the buffer protocol is not in Python 3.10's stable ABI, so Python
+            # does the copy).
+            data = _buffers(batch.column("bytes"))
+        elif paths is not None:
+            data = [source_of(p) for p in paths]
+        else:
+            raise ValueError("the batch needs a 'bytes' or a 'path' column")
         return self.extractor.extract_batch(data, paths=paths)
 
 

@@ -8,7 +8,9 @@
 >>> tracks.write.parquet("out/tracks")
 
 Each Python worker makes one :class:`sonovec.Extractor` (the model loads once per worker
-process) and analyses each Arrow batch of files with it. Spark has no unsigned integers, so
+process) and analyses each Arrow batch of files with it. ``files.select("path")`` instead of
+``files``: Spark lists the files without reading them and each worker reads its own (a local or
+shared path, or a URI that ``pyarrow.fs`` opens), so the bytes never sit in the JVM. Spark has no unsigned integers, so
 the counts (``sample_rate``, ``channels``, ``frames`` ...) become ``bigint``; everything else
 keeps the types of :func:`sonovec.schema`.
 """
@@ -22,6 +24,7 @@ import pyarrow as pa
 
 from . import Extractor
 from . import schema as arrow_schema
+from ._sources import source_of
 
 
 def _spark_type(t: pa.DataType) -> pa.DataType:
@@ -62,7 +65,8 @@ def analyze(
     vector_weights: str | Mapping[str, float] | None = None,
 ) -> Callable[[Iterable[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
     """A function for ``DataFrame.mapInArrow`` over a ``binaryFile`` DataFrame (columns
-    ``path`` and ``content``); yields one row per file in the order of :func:`schema`."""
+    ``path`` and ``content``, or ``path`` alone); yields one row per file in the order of
+    :func:`schema`."""
     settings = dict(
         model=model,
         embed_seconds=embed_seconds,
@@ -78,8 +82,13 @@ def analyze(
             if batch.num_rows == 0:
                 continue
             paths = batch.column("path").to_pylist()
-            content = batch.column("content")
-            data = [v.as_buffer() if v.is_valid else b"" for v in content]
+            if "content" in batch.schema.names:
+                content = batch.column("content")
+                data = [v.as_buffer() if v.is_valid else b"" for v in content]
+            else:
+                # `.select("path")`: Spark lists the files without reading them, and each
+                # Python worker reads its own (see the module docstring).
+                data = [source_of(p) for p in paths]
             table = extractor.extract_batch(data, paths=paths)
             if target is None:
                 target = pa.schema(

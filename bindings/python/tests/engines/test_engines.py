@@ -3,6 +3,7 @@ Extractor.extract_batch's table, row for row (rows matched by path)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from pathlib import Path
@@ -36,10 +37,23 @@ def _compare(rows: list[dict], expected: dict[str, dict], strip: str = "") -> No
             assert row[key] == want[key], (path, key)
 
 
+class _Records(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
 def test_ray_data_writes_what_extract_batch_returns(tmp_path, expected):
     ray = pytest.importorskip("ray")
     import sonovec.ray
 
+    # Ray Data warns, on its own logger, about arguments it has deprecated: the pipeline that
+    # README.md, sonovec.ray and examples/ray_backfill.py show must use none.
+    warnings = _Records()
+    logging.getLogger("ray.data").addHandler(warnings)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         files = ray.data.read_binary_files(
@@ -49,19 +63,42 @@ def test_ray_data_writes_what_extract_batch_returns(tmp_path, expected):
             # Reading is I/O: with both CPUs held by the two actors, a read task that asks for
             # a CPU would wait for ever.
             num_cpus=0,
+            concurrency=1,
         )
-        files.map_batches(
+        tracks = files.map_batches(
             sonovec.ray.SonovecUDF,
-            concurrency=2,
+            compute=ray.data.ActorPoolStrategy(size=2),
             num_cpus=1,
             batch_size=2,
             batch_format="pyarrow",
-        ).write_parquet(str(tmp_path / "ray"))
+        )
+        tracks.write_parquet(
+            str(tmp_path / "ray"), ray_remote_args={"num_cpus": 0}, concurrency=1
+        )
+        # Paths alone: each actor reads its files (no read tasks, no bytes in the object store).
+        paths = ray.data.from_items([{"path": path} for path in expected])
+        paths.map_batches(
+            sonovec.ray.SonovecUDF,
+            compute=ray.data.ActorPoolStrategy(size=2),
+            num_cpus=1,
+            batch_size=2,
+            batch_format="pyarrow",
+        ).write_parquet(
+            str(tmp_path / "ray-paths"),
+            ray_remote_args={"num_cpus": 0},
+            concurrency=1,
+            min_rows_per_file=1000,
+        )
     finally:
         ray.shutdown()
-    table = pq.read_table(tmp_path / "ray")
-    assert table.schema.remove_metadata().equals(sonovec.schema().remove_metadata())
-    _compare(table.to_pylist(), expected)
+        logging.getLogger("ray.data").removeHandler(warnings)
+    assert not [m for m in warnings.messages if "deprecated" in m], warnings.messages
+    for out in ("ray", "ray-paths"):
+        table = pq.read_table(tmp_path / out)
+        assert table.schema.remove_metadata().equals(sonovec.schema().remove_metadata())
+        _compare(table.to_pylist(), expected)
+    # min_rows_per_file: one Parquet file for the few rows, not one per batch.
+    assert len(list((tmp_path / "ray-paths").glob("*.parquet"))) == 1
 
 
 def test_spark_writes_what_extract_batch_returns(tmp_path, expected):
@@ -88,14 +125,19 @@ def test_spark_writes_what_extract_batch_returns(tmp_path, expected):
         )
         tracks = files.mapInArrow(sonovec.spark.analyze(), sonovec.spark.schema())
         tracks.write.parquet(str(tmp_path / "spark"))
+        # Paths alone: Spark lists the files without reading them; the Python workers read.
+        files.select("path").mapInArrow(
+            sonovec.spark.analyze(), sonovec.spark.schema()
+        ).write.parquet(str(tmp_path / "spark-paths"))
     finally:
         spark.stop()
-    table = pq.read_table(tmp_path / "spark")
     spark_schema = sonovec.spark.arrow_spark_schema()
-    assert table.schema.names == spark_schema.names
-    for got, want in zip(table.schema, spark_schema):
-        assert got.type.equals(want.type) or (
-            pa.types.is_list(got.type) and got.type.value_type == want.type.value_type
-        ), (got, want)
-    # Spark labels local files `file:/…`; the records carry that label as their path.
-    _compare(table.to_pylist(), expected, strip="file:")
+    for out in ("spark", "spark-paths"):
+        table = pq.read_table(tmp_path / out)
+        assert table.schema.names == spark_schema.names
+        for got, want in zip(table.schema, spark_schema):
+            assert got.type.equals(want.type) or (
+                pa.types.is_list(got.type) and got.type.value_type == want.type.value_type
+            ), (got, want)
+        # Spark labels local files `file:/…`; the records carry that label as their path.
+        _compare(table.to_pylist(), expected, strip="file:")
