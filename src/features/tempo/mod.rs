@@ -102,17 +102,7 @@ impl TempoTracker {
     /// uses them when they include the tags its model names ([`level`]), and decides without
     /// them otherwise. Deterministic: depends only on the frames, in order, and the tags.
     pub fn finish(self, keep_beats: bool, tags: Option<&[TagScore]>) -> Result<Tempo, NoTempo> {
-        let low_share = self.onsets.low_share();
-        let low = self.onsets.low().to_vec();
-        let envelope = self.onsets.into_strength();
-        tempo_of_envelopes(
-            &envelope,
-            &low,
-            low_share,
-            self.frame_rate,
-            keep_beats,
-            tags,
-        )
+        tempo_of_envelopes(&self.onsets, self.frame_rate, keep_beats, tags)
     }
 }
 
@@ -122,27 +112,21 @@ impl FrameSink for TempoTracker {
     }
 }
 
-/// [`TempoTracker::finish`] on the onset envelopes already in hand: `envelope` over all bands,
-/// `low` over the low register, `low_share` the low register's share of the onset flux.
+/// [`TempoTracker::finish`] on the onset envelopes already in hand.
 pub fn tempo_of_envelopes(
-    envelope: &[f32],
-    low: &[f32],
-    low_share: f64,
+    onsets: &OnsetEnvelope,
     frame_rate: f64,
     keep_beats: bool,
     tags: Option<&[TagScore]>,
 ) -> Result<Tempo, NoTempo> {
+    let envelope = onsets.strength();
     if (envelope.len() as f64) < MIN_DURATION_S * frame_rate {
         return Err(NoTempo::TooShort);
     }
     let Some(analysis) = periodicity::analyse(envelope, frame_rate) else {
         return Err(NoTempo::NoOnsets);
     };
-    let context = level::TrackContext {
-        onset_rate: onset_rate(envelope, frame_rate),
-        low_share,
-    };
-    let hypotheses = level::describe(envelope, low, frame_rate, &analysis, context);
+    let hypotheses = level::describe(onsets, frame_rate, &analysis);
     let Some(decision) = level::decide(hypotheses, tags) else {
         return Err(NoTempo::NoPulse);
     };
