@@ -7,40 +7,56 @@ conditional logistic regression (McFadden's conditional logit): each hypothesis 
 the score w·z(h), z the features standardised over all hypotheses of the fitting set; the
 probability of h is the softmax of the scores over the clip's hypotheses; the target is the
 hypothesis within 4 % of the label (Acc1's tolerance). Clips with no such hypothesis cannot be
-fitted and count as misses. Loss: mean negative log-likelihood + λ‖w‖²; λ is chosen by
-leave-one-style-out cross-validation on the fitting set only (a style never seen in fitting must
-still be decided well), then the model is refitted on every fitting clip.
+fitted and count as misses. Loss: mean negative log-likelihood + λ‖w‖².
+
+λ is chosen on the fitting data only, by leave-one-generator-out cross-validation: each fitting
+dump (one generator each) is decided by the model fitted on the others, the question a new user's
+music asks (a process the fit never saw); the λ of the best pooled Acc1 (ties: the larger).
+With a single fitting dump, leave-one-style-out stands in; it is printed too. Then the model is
+refitted on every fitting clip.
 
 Two models are fitted: `without_tags` (the base features only: used with `--model none` or a
 model without these tags) and `with_tags`, which adds `log2(bpm/120) × p(tag)` for each tag of
-TAGS (musicnn MSD tags a listener's genre convention hangs on). Held-out dumps given with
-`--eval` are only scored, never fitted on.
+TAGS (musicnn MSD tags a listener's genre convention hangs on). The tags are kept only if they
+help across generators: when the with-tags model's cross-validated Acc1 (above) is below the
+tag-free model's, `with_tags` is written as the tag-free scorer with the tag columns at weight 0
+(the record still reads the tags; they change nothing). Held-out dumps given with `--eval` are
+only scored, never fitted on.
 
-    sonovec eval-tempo data/tempo_fit/labels.csv --level-features data/results/fit.jsonl
-    sonovec --model none eval-tempo data/tempo_fit/labels.csv --level-features data/results/fit_none.jsonl
-    /work/main/.venv-ref/bin/python scripts/fit_tempo_level.py data/results/fit.jsonl \\
-        --out models/tempo_level.json --eval data/results/grooves.jsonl data/results/midi.jsonl
+    bash scripts/fit_tempo.sh     # the whole pipeline: dumps with the current build, this fit, rebuild
+    /work/main/.venv-ref/bin/python scripts/fit_tempo_level.py data/level_fit/fit.jsonl \
+        data/level_fit/grooves.jsonl --out models/tempo_level.json \
+        --eval data/level_fit/midi.jsonl data/level_fit/blupi.jsonl
 """
 import argparse
+import hashlib
 import json
 from collections import defaultdict
 
 import numpy as np
 from scipy.optimize import minimize
 
+# The per-hypothesis features the model reads (a subset of the dump's `feature_names`, which
+# lists everything `sonovec` computes); `--features` overrides it for experiments.
+# `backbeat` is dumped but not used: it lowered both cross-validations (see README, tempo).
+FEATURES = ["log2_bpm_120", "log2_bpm_120_sq", "acf_1", "salience", "low_salience", "offbeat_ratio",
+            "third_ratio", "log2_bpm_x_onset_rate", "log2_bpm_x_low_share", "log2_bpm_x_offbeat_slow",
+            "tempogram_score"]
 TAGS = ["electronic", "dance", "electro", "House", "Hip-Hop", "punk", "metal", "rock", "jazz",
         "Mellow", "chill", "ambient", "easy listening", "beautiful", "instrumental", "funk"]
-LAMBDAS = [0.003, 0.01, 0.03, 0.1, 0.3]
+LAMBDAS = [0.003, 0.01, 0.03, 0.1, 0.3, 1.0]
 
 
 def load(paths):
     clips = []
     for path in paths:
+        source = path
         for line in open(path):
             c = json.loads(line)
             d = c["decision"]
             if d is None:
-                clips.append({"style": c["style"], "bpm": c["bpm"], "F": None, "file": c["file"]})
+                clips.append({"style": c["style"], "bpm": c["bpm"], "F": None, "file": c["file"],
+                              "source": source})
                 continue
             F = np.array([h["features"] for h in d["hypotheses"]], float)
             bpms = np.array([h["bpm"] for h in d["hypotheses"]])
@@ -48,15 +64,24 @@ def load(paths):
             err = np.abs(bpms / c["bpm"] - 1)
             target = int(np.argmin(err)) if err.min() <= 0.04 else -1
             clips.append({"style": c["style"], "bpm": c["bpm"], "F": F, "bpms": bpms, "tags": tags,
-                          "target": target, "file": c["file"], "names": c["feature_names"]})
+                          "target": target, "file": c["file"], "names": c["feature_names"],
+                          "source": source})
     return clips
 
 
+COLUMNS = []  # indices of FEATURES in the dumps' feature_names, set in main()
+
+
+def sha256(path):
+    return hashlib.sha256(open(path, "rb").read()).hexdigest()[:16]
+
+
 def design(clip, tags):
-    F = clip["F"]
+    """The clip's hypotheses × (the model's features, then log2(bpm/120) × p(tag) per tag)."""
+    F = clip["F"][:, COLUMNS]
     if not tags:
         return F
-    x = F[:, :1]
+    x = clip["F"][:, :1]
     p = np.array([[clip["tags"].get(t, np.nan) for t in tags]])
     return np.hstack([F, x * p])
 
@@ -113,17 +138,32 @@ def print_scores(title, by):
         print(f"{k:<22}{len(v):>4}{100 * v[:, 0].mean():>7.1f}%{100 * v[:, 1].mean():>7.1f}%")
 
 
-def leave_one_style_out(clips, tags, lam):
-    styles = sorted({c["style"] for c in clips})
+def leave_one_out(clips, tags, lam, key):
+    """Pooled Acc1 when the clips of each value of `key` are decided by a model fitted on the rest."""
+    groups = sorted({c[key] for c in clips})
     hits = []
-    for s in styles:
-        train = [c for c in clips if c["style"] != s]
+    for g in groups:
+        train = [c for c in clips if c[key] != g]
         model = fit(train, tags, lam)
         for c in clips:
-            if c["style"] == s:
+            if c[key] == g:
                 est = choose(c, tags, model)
                 hits.append(est is not None and abs(est / c["bpm"] - 1) <= 0.04)
     return float(np.mean(hits))
+
+
+def choose_lambda(cv):
+    """The λ of the best cross-validated Acc1; on a tie, the larger (the simpler model)."""
+    return max(cv, key=lambda k: (cv[k], k))
+
+
+def tags_with_zero_weight(without, tags, clips):
+    """The tag-free scorer in the with-tags layout: the tag columns carried with weight 0."""
+    extra = np.vstack([design(c, tags)[:, len(COLUMNS):] for c in clips if c["F"] is not None])
+    return {**without, "tags": tags, "lambda": without["lambda"],
+            "mean": without["mean"] + [round(float(x), 6) for x in extra.mean(0)],
+            "scale": without["scale"] + [round(float(x), 6) for x in extra.std(0) + 1e-9],
+            "weights": without["weights"] + [0.0] * len(tags)}
 
 
 def main():
@@ -131,24 +171,35 @@ def main():
     ap.add_argument("fit", nargs="+", help="--level-features dumps to fit on")
     ap.add_argument("--out")
     ap.add_argument("--eval", nargs="*", default=[], help="held-out dumps, scored only")
+    ap.add_argument("--features", help="comma-separated feature names (default: FEATURES)")
+    ap.add_argument("--note", default="", help="provenance appended to the model's note")
     a = ap.parse_args()
     clips = load(a.fit)
-    names = next(c["names"] for c in clips if c["F"] is not None)
+    dumped = next(c["names"] for c in clips if c["F"] is not None)
+    assert dumped[0] == "log2_bpm_120", "the tag interactions multiply the first dumped feature"
+    names = a.features.split(",") if a.features else FEATURES
+    COLUMNS[:] = [dumped.index(n) for n in names]
     have_tags = all(c["F"] is None or all(t in c["tags"] for t in TAGS) for c in clips)
     reachable = np.mean([c["F"] is not None and c["target"] >= 0 for c in clips])
     print(f"{len(clips)} fitting clips; the label is among the hypotheses in {100 * reachable:.1f} %")
     out = {"features": names,
            "note": "fitted by scripts/fit_tempo_level.py on " + ", ".join(a.fit) +
-                   "; conditional logit over each clip's hypotheses, features standardised by mean/scale"}
+                   "; conditional logit over each clip's hypotheses, features standardised by mean/scale" +
+                   (f"; {a.note}" if a.note else "") +
+                   "; dumps sha256: " + ", ".join(f"{p}: {sha256(p)}" for p in a.fit)}
     for key, tags in (("without_tags", []), ("with_tags", TAGS if have_tags else None)):
         if tags is None:
             print("the fitting dumps have no tags: with_tags = without_tags")
             out[key] = dict(out["without_tags"])
             continue
-        cv = {lam: leave_one_style_out(clips, tags, lam) for lam in LAMBDAS}
-        lam = max(cv, key=lambda k: (cv[k], k))
-        print(f"\n{key}: leave-one-style-out Acc1 by lambda: " +
+        by = "source" if len({c["source"] for c in clips}) > 1 else "style"
+        cv = {lam: leave_one_out(clips, tags, lam, by) for lam in LAMBDAS}
+        loso = {lam: leave_one_out(clips, tags, lam, "style") for lam in LAMBDAS}
+        lam = choose_lambda(cv)
+        print(f"\n{key}: leave-one-{by}-out Acc1 by lambda: " +
               ", ".join(f"{k}: {100 * v:.1f} %" for k, v in cv.items()) + f" → lambda {lam}")
+        print(f"{key}: leave-one-style-out Acc1 by lambda: " +
+              ", ".join(f"{k}: {100 * v:.1f} %" for k, v in loso.items()))
         model = fit(clips, tags, lam)
         print_scores(f"{key}: fitting set (in-sample)", scores(clips, tags, model))
         for path in a.eval:
@@ -158,12 +209,18 @@ def main():
                 continue
             print_scores(f"{key}: held out {path}", scores(held, tags, model))
         mean, scale, w = model
-        out[key] = {"tags": tags, "lambda": lam, "loso_acc1": cv[lam],
+        out[key] = {"tags": tags, "lambda": lam, f"leave_one_{by}_out_acc1": cv[lam],
+                    "loso_acc1": loso[lam],
                     "mean": [round(float(x), 6) for x in mean],
                     "scale": [round(float(x), 6) for x in scale],
                     "weights": [round(float(x), 6) for x in w]}
         print("weights (standardised): " + ", ".join(
             f"{n}={v:+.2f}" for n, v in zip(names + [f"x*{t}" for t in tags], w)))
+        if tags and cv[lam] < out["without_tags"][f"leave_one_{by}_out_acc1"]:
+            print(f"with_tags: cross-validated Acc1 {100 * cv[lam]:.1f} % < {100 * out['without_tags'][f'leave_one_{by}_out_acc1']:.1f} % "
+                  "without tags: the tags do not transfer; written with weight 0")
+            out[key] = {**tags_with_zero_weight(out["without_tags"], tags, clips),
+                        "rejected": f"leave-one-{by}-out Acc1 with tags {cv[lam]:.4f} < without {out['without_tags'][f'leave_one_{by}_out_acc1']:.4f}"}
     if a.out:
         with open(a.out, "w") as f:
             json.dump(out, f, indent=1)

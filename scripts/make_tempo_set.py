@@ -8,6 +8,13 @@ several codecs. Ground truth is the beat-level tempo and the beat times of the M
 
     python scripts/make_tempo_set.py --seed 1 --clips 60 --out data/tempo_tune
     python scripts/make_tempo_set.py --seed 90210 --clips 160 --out data/tempo_test
+    python scripts/make_tempo_set.py --seed 3 --clips 60 --styles rock,drum-and-bass,hip-hop \
+        --cymbals vary --out data/tempo_fit_cymbals
+
+`--cymbals vary` draws, per clip, how the hi-hats and rides play: as written (every eighth),
+only on the beats and softer, only on the off-beats, or not at all (a bare kick-and-snare
+groove, where the beat itself barely repeats: a two-step repeats every half bar). The default
+(`eighths`) and the default style list keep every earlier seed's clips as they were.
 
 Writes OUT/labels.csv (file,bpm,meter,style,beats), OUT/beats/*.txt (one time in s per line) and
 the audio. Standard library + fluidsynth + ffmpeg only.
@@ -113,7 +120,25 @@ def triad(root):
     return [scale[(i + k) % 7] + 12 * ((i + k) // 7) for k in (0, 2, 4)]
 
 
-def make_clip(style, bpm, seconds, rng):
+CYMBALS = (HAT, OPEN_HAT, RIDE)
+CYMBAL_MODES = ["eighths", "beats-soft", "offbeats", "none"]
+
+
+def cymbal_filter(hits, mode):
+    """The bar's hits with its hi-hats and rides played as `mode` (see --cymbals)."""
+    out = []
+    for p, k, v in hits:
+        if k in CYMBALS:
+            on_beat = abs(p - round(p)) < 1e-9
+            if mode == "none" or (mode == "beats-soft" and not on_beat) or (mode == "offbeats" and on_beat):
+                continue
+            if mode == "beats-soft":
+                v = int(v * 0.6)
+        out.append((p, k, v))
+    return out
+
+
+def make_clip(style, bpm, seconds, rng, cymbals="eighths"):
     """Note events (time s, dur s, channel, key, velocity), beat times (s), meter string."""
     (_, bar_beats, sub, drums, swing) = STYLES[style]
     beat = 60.0 / bpm
@@ -144,11 +169,12 @@ def make_clip(style, bpm, seconds, rng):
     chord_prog = rng.choice([0, 4, 5, 16, 24, 48, 89] if drums else [0, 0, 4, 24, 46, 48])
     lead_prog = rng.choice([0, 11, 73, 80])
     fill_pct = rng.uniform(0.0, 0.15)
+    cymbal_mode = rng.choice(CYMBAL_MODES) if cymbals == "vary" else "eighths"
     for bar in range(bars):
         t0 = bar * bar_beats
         root = roots[bar % len(roots)] + key
         if drums:
-            for p, k, v in drum_hits(style, bar_beats, sub, rng):
+            for p, k, v in cymbal_filter(drum_hits(style, bar_beats, sub, rng), cymbal_mode):
                 if style != "percussion" and rng.random() < 0.04:
                     continue  # a dropped ghost note now and then
                 events.append((hum(at(t0 + p)), 0.1, 9, k, vel(v)))
@@ -251,18 +277,22 @@ def main():
     ap.add_argument("--seconds", type=float, default=24.0)
     ap.add_argument("--out", required=True)
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--styles", help="comma-separated subset of the styles (default: all, in order)")
+    ap.add_argument("--cymbals", choices=["eighths", "vary"], default="eighths",
+                    help="how hi-hats and rides play: as written, or drawn per clip (see above)")
     a = ap.parse_args()
     rng = random.Random(a.seed)
     os.makedirs(os.path.join(a.out, "beats"), exist_ok=True)
     tmp = tempfile.mkdtemp(prefix="tempo_set_")
-    styles = list(STYLES)
+    styles = a.styles.split(",") if a.styles else list(STYLES)
+    assert all(st in STYLES for st in styles), f"styles: {', '.join(STYLES)}"
     rows, jobs = [], []
     for i in range(a.clips):
         style = styles[i % len(styles)]
         lo, hi = STYLES[style][0]
         bpm = round(rng.uniform(lo, hi), 1)
         seconds = a.seconds * rng.uniform(0.85, 1.15)
-        events, beats, meter, programs = make_clip(style, bpm, seconds, rng)
+        events, beats, meter, programs = make_clip(style, bpm, seconds, rng, a.cymbals)
         codec = rng.choice(CODECS)
         name = f"{i:03d}_{style}_{bpm:g}.{codec}"
         mid = os.path.join(tmp, f"{i:03d}.mid")

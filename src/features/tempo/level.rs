@@ -16,6 +16,12 @@
 //! - optionally the embedding model's genre/mood tags, also as interactions with the tempo
 //!   (drum and bass is tapped at ~174, a ballad at ~66): genre is the cue a listener uses.
 //!
+//! [`describe`] computes every feature of [`FEATURE_NAMES`] (the dumps carry them all, for
+//! fitting); a model reads those its `features` list names. `backbeat` (kick and snare taking
+//! turns at one beat, [`metre::backbeat`]) is computed but no shipped model uses it: it lowered
+//! both cross-validations of the fit. The fit keeps the tags only when they improve its
+//! leave-one-generator-out accuracy; the shipped model carries them at weight 0 (they did not).
+//!
 //! The weights are fitted by `scripts/fit_tempo_level.py` (a conditional logistic regression: a
 //! softmax over each clip's hypotheses, the correct one within 4 % of the label) and stored in
 //! `models/tempo_level.json`, compiled in. The model with tags is used when the record has the
@@ -28,6 +34,7 @@ use serde::{Deserialize, Serialize};
 
 use super::metre;
 use super::periodicity::{self, Candidate, Periodicity};
+use super::{onset_rate, OnsetEnvelope};
 use crate::record::TagScore;
 
 /// Ratios to the best tempogram peak whose tempi are also considered.
@@ -40,8 +47,9 @@ const REFINE: f64 = 0.03;
 const LOWEST_BPM: f64 = 40.0;
 const HIGHEST_BPM: f64 = 260.0;
 
-/// Names of the per-hypothesis features, in the order of [`Hypothesis::features`].
-pub const FEATURE_NAMES: [&str; 11] = [
+/// Names of the per-hypothesis features, in the order of [`Hypothesis::features`]. A model uses
+/// those it names (`features` in `models/tempo_level.json`), in its own order.
+pub const FEATURE_NAMES: [&str; 12] = [
     "log2_bpm_120",
     "log2_bpm_120_sq",
     "acf_1",
@@ -53,16 +61,8 @@ pub const FEATURE_NAMES: [&str; 11] = [
     "log2_bpm_x_low_share",
     "log2_bpm_x_offbeat_slow",
     "tempogram_score",
+    "backbeat",
 ];
-
-/// Track-level facts the features combine with the tempo.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TrackContext {
-    /// Onsets per second (peaks of the envelope above its mean + one standard deviation).
-    pub onset_rate: f64,
-    /// Share of the onset flux in the low mel bands (kick, bass), 0–1.
-    pub low_share: f64,
-}
 
 /// One tempo hypothesis and its features.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -102,7 +102,11 @@ struct Scorer {
 
 #[derive(Clone, Debug, Deserialize)]
 struct LevelModel {
+    /// The features the scorers read, by name (a subset of [`FEATURE_NAMES`]).
     features: Vec<String>,
+    /// Index into [`FEATURE_NAMES`] of each of `features` (filled in after parsing).
+    #[serde(skip)]
+    columns: Vec<usize>,
     without_tags: Scorer,
     with_tags: Scorer,
 }
@@ -110,15 +114,21 @@ struct LevelModel {
 fn model() -> &'static LevelModel {
     static MODEL: OnceLock<LevelModel> = OnceLock::new();
     MODEL.get_or_init(|| {
-        let model: LevelModel =
+        let mut model: LevelModel =
             serde_json::from_str(include_str!("../../../models/tempo_level.json"))
                 .expect("models/tempo_level.json parses");
-        assert_eq!(
-            model.features, FEATURE_NAMES,
-            "tempo_level.json feature order"
-        );
+        model.columns = model
+            .features
+            .iter()
+            .map(|name| {
+                FEATURE_NAMES
+                    .iter()
+                    .position(|n| n == name)
+                    .unwrap_or_else(|| panic!("tempo_level.json names an unknown feature {name}"))
+            })
+            .collect();
         for s in [&model.without_tags, &model.with_tags] {
-            let n = FEATURE_NAMES.len() + s.tags.len();
+            let n = model.features.len() + s.tags.len();
             assert!(s.mean.len() == n && s.scale.len() == n && s.weights.len() == n);
         }
         model
@@ -152,17 +162,18 @@ fn hypotheses(analysis: &Periodicity, frame_rate: f64) -> Vec<Candidate> {
     out
 }
 
-/// Features of every hypothesis of a track.
+/// Features of every hypothesis of a track, in the order of [`FEATURE_NAMES`], from its onset
+/// envelopes and their periodicity analysis.
 pub fn describe(
-    envelope: &[f32],
-    low: &[f32],
+    onsets: &OnsetEnvelope,
     frame_rate: f64,
     analysis: &Periodicity,
-    context: TrackContext,
 ) -> Vec<Hypothesis> {
-    let low_acf = periodicity::analyse(low, frame_rate).map(|p| p.acf);
-    let onset = (context.onset_rate.max(0.05) / 4.0).log2();
-    let low_share = context.low_share - 0.5;
+    let envelope = onsets.strength();
+    let low_acf = periodicity::analyse(onsets.low(), frame_rate).map(|p| p.acf);
+
+    let onset = (onset_rate(envelope, frame_rate).max(0.05) / 4.0).log2();
+    let low_share = onsets.low_share() - 0.5;
     hypotheses(analysis, frame_rate)
         .into_iter()
         .map(|c| {
@@ -184,6 +195,7 @@ pub fn describe(
                 x * low_share,
                 x.min(0.0) * offbeat,
                 c.score,
+                metre::backbeat(onsets.low(), onsets.mid(), period),
             ];
             Hypothesis {
                 bpm: c.bpm,
@@ -217,9 +229,10 @@ pub fn decide(hypotheses: Vec<Hypothesis>, tags: Option<&[TagScore]>) -> Option<
         .iter()
         .map(|h| {
             let x = h.features[0];
-            h.features
+            model
+                .columns
                 .iter()
-                .copied()
+                .map(|&i| h.features[i])
                 .chain(extra.iter().map(|p| x * p))
                 .zip(scorer.mean.iter().zip(&scorer.scale))
                 .zip(&scorer.weights)
@@ -256,7 +269,7 @@ mod tests {
     #[test]
     fn the_compiled_model_matches_the_feature_list() {
         let m = model();
-        assert_eq!(m.features.len(), FEATURE_NAMES.len());
+        assert_eq!(m.columns.len(), m.features.len());
         assert!(m.with_tags.weights.iter().all(|w| w.is_finite()));
     }
 

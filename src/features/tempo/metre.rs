@@ -29,34 +29,43 @@ pub fn third_ratio(envelope: &[f32], period: f64) -> f64 {
     (0.5 * (at(1.0 / 3.0) + at(2.0 / 3.0)) / best).clamp(0.0, 1.0)
 }
 
+/// How strongly the low register (kick, bass) and the middle register (snare, claps) take turns
+/// at one beat of `period` frames, 0–1: the backbeat a musician taps along to (kick on 1 and 3,
+/// snare on 2 and 4: rock at 120, drum and bass at 174). The full-band pulse cannot see it, as
+/// alternate beats sound different; at twice the period the kicks fall on every beat and the
+/// snares between them, at half the period kick and snare share a phase.
+///
+/// Both envelopes are folded at two beats (see [`offbeat_ratio`]); with `L`, `M` the profiles
+/// scaled to their maxima, the score is the largest `√(ΔL·ΔM)` over the phases `φ` of one beat
+/// where `ΔL = L(φ) − L(φ + period) > 0` (a kick on `φ`, none a beat later) and
+/// `ΔM = M(φ + period) − M(φ) > 0` (a snare a beat later, none on `φ`); 0 when no phase has both.
+pub fn backbeat(low: &[f32], mid: &[f32], period: f64) -> f64 {
+    let (Some(l), Some(m)) = (profile(low, 2.0 * period), profile(mid, 2.0 * period)) else {
+        return 0.0;
+    };
+    let top = |p: &[f64]| p.iter().copied().fold(0.0f64, f64::max);
+    let (l_top, m_top) = (top(&l), top(&m));
+    if l_top <= 0.0 || m_top <= 0.0 {
+        return 0.0;
+    }
+    let n = l.len();
+    (0..n)
+        .map(|phase| {
+            let later = (phase as f64 + period).round() as usize % n;
+            let dl = (l[phase] - l[later]) / l_top;
+            let dm = (m[later] - m[phase]) / m_top;
+            if dl > 0.0 && dm > 0.0 {
+                (dl * dm).sqrt()
+            } else {
+                0.0
+            }
+        })
+        .fold(0.0, f64::max)
+}
+
 /// The envelope folded at `slow_period` (see [`offbeat_ratio`]), its strongest phase and value.
 fn folded(envelope: &[f32], slow_period: f64) -> Option<(Vec<f64>, usize, f64)> {
-    let n = envelope.len();
-    let period = slow_period.round() as usize;
-    if period < 2 || n < 2 * period {
-        return None;
-    }
-    let peak = |t: usize| {
-        envelope[t.saturating_sub(1)..(t + 2).min(n)]
-            .iter()
-            .fold(0.0f32, |a, &b| a.max(b)) as f64
-    };
-    let profile: Vec<f64> = (0..period)
-        .map(|phase| {
-            let (mut sum, mut count) = (0.0, 0usize);
-            let mut k = 0usize;
-            loop {
-                let t = (phase as f64 + k as f64 * slow_period).round() as usize;
-                if t >= n {
-                    break;
-                }
-                sum += peak(t);
-                count += 1;
-                k += 1;
-            }
-            sum / count.max(1) as f64
-        })
-        .collect();
+    let profile = profile(envelope, slow_period)?;
     let (best_phase, best) =
         profile
             .iter()
@@ -70,6 +79,39 @@ fn folded(envelope: &[f32], slow_period: f64) -> Option<(Vec<f64>, usize, f64)> 
         return None;
     }
     Some((profile, best_phase, best))
+}
+
+/// `profile[φ]`, `φ < round(period)`: the mean over `k` of the envelope's maximum within ±1 frame
+/// of frame `φ + k·period`. `None` when the envelope is shorter than two periods.
+fn profile(envelope: &[f32], period: f64) -> Option<Vec<f64>> {
+    let n = envelope.len();
+    let length = period.round() as usize;
+    if length < 2 || n < 2 * length {
+        return None;
+    }
+    let peak = |t: usize| {
+        envelope[t.saturating_sub(1)..(t + 2).min(n)]
+            .iter()
+            .fold(0.0f32, |a, &b| a.max(b)) as f64
+    };
+    Some(
+        (0..length)
+            .map(|phase| {
+                let (mut sum, mut count) = (0.0, 0usize);
+                let mut k = 0usize;
+                loop {
+                    let t = (phase as f64 + k as f64 * period).round() as usize;
+                    if t >= n {
+                        break;
+                    }
+                    sum += peak(t);
+                    count += 1;
+                    k += 1;
+                }
+                sum / count.max(1) as f64
+            })
+            .collect(),
+    )
 }
 
 #[cfg(test)]
@@ -88,5 +130,28 @@ mod tests {
         }
         let r = offbeat_ratio(&env, 20.0);
         assert!((r - 0.2).abs() < 0.05, "{r}");
+    }
+
+    #[test]
+    fn kick_and_snare_taking_turns_score_at_their_beat_only() {
+        // Kick on beats 1 and 3, snare on 2 and 4, beats 30 frames apart, hats on every
+        // eighth in neither register.
+        let (mut low, mut mid) = (vec![0.0f32; 3000], vec![0.0f32; 3000]);
+        for beat in 0..100 {
+            let t = beat * 30;
+            if beat % 2 == 0 {
+                low[t] = 1.0;
+            } else {
+                mid[t] = 1.0;
+            }
+        }
+        let at_beat = backbeat(&low, &mid, 30.0);
+        assert!(at_beat > 0.9, "{at_beat}");
+        for other in [60.0, 15.0, 45.0] {
+            let b = backbeat(&low, &mid, other);
+            assert!(b < 0.3, "period {other}: {b}");
+        }
+        // Kick and snare together on every beat: no turns at any level.
+        assert!(backbeat(&low, &low, 30.0) < 1e-9);
     }
 }

@@ -34,8 +34,9 @@ pub struct Tempo {
     /// normalised so lag 0 is 1) at 1, 2, 3 and 4 beat periods. About 0.5 and more for a steady
     /// drum groove, 0.2–0.4 for soft or syncopated pulses; under 0.1 the record gives no tempo.
     pub confidence: f64,
-    /// The three most probable metrical levels, best first (the first is `bpm`); see
-    /// [`TempoCandidate`].
+    /// The three most probable metrical levels, best first; see [`TempoCandidate`]. The first
+    /// is `bpm`: the most probable level whose salience reaches [`MIN_CONFIDENCE`] (nearly
+    /// always the most probable level; when that one has no pulse, the chosen level leads).
     pub candidates: Vec<TempoCandidate>,
     /// Number of beats tracked.
     pub beat_count: usize,
@@ -102,17 +103,7 @@ impl TempoTracker {
     /// uses them when they include the tags its model names ([`level`]), and decides without
     /// them otherwise. Deterministic: depends only on the frames, in order, and the tags.
     pub fn finish(self, keep_beats: bool, tags: Option<&[TagScore]>) -> Result<Tempo, NoTempo> {
-        let low_share = self.onsets.low_share();
-        let low = self.onsets.low().to_vec();
-        let envelope = self.onsets.into_strength();
-        tempo_of_envelopes(
-            &envelope,
-            &low,
-            low_share,
-            self.frame_rate,
-            keep_beats,
-            tags,
-        )
+        tempo_of_envelopes(&self.onsets, self.frame_rate, keep_beats, tags)
     }
 }
 
@@ -122,40 +113,44 @@ impl FrameSink for TempoTracker {
     }
 }
 
-/// [`TempoTracker::finish`] on the onset envelopes already in hand: `envelope` over all bands,
-/// `low` over the low register, `low_share` the low register's share of the onset flux.
+/// [`TempoTracker::finish`] on the onset envelopes already in hand.
 pub fn tempo_of_envelopes(
-    envelope: &[f32],
-    low: &[f32],
-    low_share: f64,
+    onsets: &OnsetEnvelope,
     frame_rate: f64,
     keep_beats: bool,
     tags: Option<&[TagScore]>,
 ) -> Result<Tempo, NoTempo> {
+    let envelope = onsets.strength();
     if (envelope.len() as f64) < MIN_DURATION_S * frame_rate {
         return Err(NoTempo::TooShort);
     }
     let Some(analysis) = periodicity::analyse(envelope, frame_rate) else {
         return Err(NoTempo::NoOnsets);
     };
-    let context = level::TrackContext {
-        onset_rate: onset_rate(envelope, frame_rate),
-        low_share,
-    };
-    let hypotheses = level::describe(envelope, low, frame_rate, &analysis, context);
-    let Some(decision) = level::decide(hypotheses, tags) else {
+    let hypotheses = level::describe(onsets, frame_rate, &analysis);
+    let Some(mut decision) = level::decide(hypotheses, tags) else {
         return Err(NoTempo::NoPulse);
     };
-    let best = &decision.hypotheses[decision.chosen];
-    if best.salience < MIN_CONFIDENCE {
+    // Whether a track has a pulse must not depend on the level model (the fit reads the
+    // hypotheses of every track with one): no pulse when no hypothesis reaches MIN_CONFIDENCE;
+    // otherwise the most probable hypothesis that does.
+    let pulsed = (0..decision.hypotheses.len())
+        .filter(|&i| decision.hypotheses[i].salience >= MIN_CONFIDENCE)
+        .max_by(|&a, &b| decision.probabilities[a].total_cmp(&decision.probabilities[b]));
+    let Some(chosen) = pulsed else {
         return Err(NoTempo::NoPulse);
-    }
+    };
+    decision.chosen = chosen;
+    let best = &decision.hypotheses[chosen];
     let period = 60.0 * frame_rate / best.bpm;
     let beat_frames = beats::track_beats(envelope, period);
     let beat_times: Vec<f64> = beat_frames.iter().map(|&f| f as f64 / frame_rate).collect();
     let intervals: Vec<f64> = beat_times.windows(2).map(|w| w[1] - w[0]).collect();
     let mut ranked: Vec<usize> = (0..decision.hypotheses.len()).collect();
     ranked.sort_by(|&a, &b| decision.probabilities[b].total_cmp(&decision.probabilities[a]));
+    // The chosen level first, even when a more probable one has no pulse.
+    ranked.retain(|&i| i != chosen);
+    ranked.insert(0, chosen);
     Ok(Tempo {
         bpm: round_to(best.bpm, 2),
         confidence: round_to(best.salience, 4),

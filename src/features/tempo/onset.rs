@@ -12,22 +12,35 @@ use crate::dsp::{log_mel, FrameSink, SpectrogramBlock};
 /// kick, snare and bass carry the pulse. Smoothing is left to the consumers: the periodicity
 /// analysis and the beat tracker each smooth it as they need.
 ///
-/// Alongside, the same flux over the lowest [`LOW_BAND_FRACTION`] of the mel bands (below about
-/// 250 Hz with 96 bands to 8 kHz: kick drum and bass), which the metrical-level decision reads
-/// as the pulse of the low register, and the totals of both fluxes (their ratio is the share of
-/// onset energy in the low register).
+/// Alongside, the same flux (mean rise per band) over two registers, which the metrical-level
+/// decision reads separately: the lowest [`LOW_BAND_FRACTION`] of the mel bands (below about
+/// 250 Hz with 96 bands to 8 kHz: kick drum and bass) and the middle [`MID_BANDS`] (about
+/// 0.75–3.6 kHz: the snare's noise, claps, rim shots); and the totals of the low and the whole
+/// flux (their ratio is the share of onset energy in the low register).
 #[derive(Clone, Debug)]
 pub struct OnsetEnvelope {
     previous: Vec<f32>,
     current: Vec<f32>,
     strength: Vec<f32>,
     low: Vec<f32>,
+    mid: Vec<f32>,
     low_total: f64,
     total: f64,
 }
 
 /// Fraction of the mel bands, from the lowest, in the low-register envelope.
 pub const LOW_BAND_FRACTION: f64 = 1.0 / 12.0;
+/// The middle register, as fractions of the mel bands from the lowest: `[start, end)`.
+pub const MID_BANDS: (f64, f64) = (0.25, 0.75);
+
+/// Band index ranges `[0, low)` and `[mid.0, mid.1)` of `n` mel bands.
+fn registers(n: usize) -> (usize, (usize, usize)) {
+    let at = |f: f64| ((n as f64 * f).round() as usize).min(n);
+    (
+        at(LOW_BAND_FRACTION).max(1).min(n),
+        (at(MID_BANDS.0), at(MID_BANDS.1)),
+    )
+}
 
 impl OnsetEnvelope {
     pub fn new(n_mels: usize) -> Self {
@@ -36,6 +49,7 @@ impl OnsetEnvelope {
             current: vec![0.0; n_mels],
             strength: Vec::new(),
             low: Vec::new(),
+            mid: Vec::new(),
             low_total: 0.0,
             total: 0.0,
         }
@@ -44,6 +58,11 @@ impl OnsetEnvelope {
     /// The low-register envelope (mean rise of the lowest bands), one value per frame.
     pub fn low(&self) -> &[f32] {
         &self.low
+    }
+
+    /// The middle-register envelope (snare, claps), one value per frame.
+    pub fn mid(&self) -> &[f32] {
+        &self.mid
     }
 
     /// Share of the summed rises that falls in the low bands, 0–1 (0 without onsets).
@@ -59,10 +78,6 @@ impl OnsetEnvelope {
     pub fn strength(&self) -> &[f32] {
         &self.strength
     }
-
-    pub fn into_strength(self) -> Vec<f32> {
-        self.strength
-    }
 }
 
 impl FrameSink for OnsetEnvelope {
@@ -72,27 +87,31 @@ impl FrameSink for OnsetEnvelope {
             for (c, &power) in self.current.iter_mut().zip(frame) {
                 *c = log_mel(power);
             }
-            let n_low = ((self.current.len() as f64 * LOW_BAND_FRACTION).round() as usize).max(1);
-            let (flux, low) = if self.previous.len() == self.current.len() {
-                let rise = |(c, p): (&f32, &f32)| (c - p).max(0.0);
-                let low: f32 = self.current[..n_low]
-                    .iter()
-                    .zip(&self.previous[..n_low])
-                    .map(rise)
-                    .sum();
-                let high: f32 = self.current[n_low..]
-                    .iter()
-                    .zip(&self.previous[n_low..])
-                    .map(rise)
-                    .sum();
-                (low + high, low)
-            } else {
-                (0.0, 0.0)
-            };
-            self.total += flux as f64;
+            let n = self.current.len();
+            let (n_low, (mid_start, mid_end)) = registers(n);
+            // The full flux is summed as low + rest (in that order) so its f32 rounding, which
+            // the energy score's onset rate also reads, is what it was before the registers.
+            let (mut low, mut rest, mut mid) = (0.0f32, 0.0f32, 0.0f32);
+            if self.previous.len() == n {
+                for (b, (c, p)) in self.current.iter().zip(&self.previous).enumerate() {
+                    let rise = (c - p).max(0.0);
+                    if b < n_low {
+                        low += rise;
+                    } else {
+                        rest += rise;
+                    }
+                    if (mid_start..mid_end).contains(&b) {
+                        mid += rise;
+                    }
+                }
+            }
+            let all = low + rest;
+            let mean = |sum: f32, count: usize| sum / count.max(1) as f32;
+            self.total += all as f64;
             self.low_total += low as f64;
-            self.strength.push(flux / self.current.len().max(1) as f32);
-            self.low.push(low / n_low as f32);
+            self.strength.push(mean(all, n));
+            self.low.push(mean(low, n_low));
+            self.mid.push(mean(mid, mid_end - mid_start));
             std::mem::swap(&mut self.previous, &mut self.current);
         }
     }
