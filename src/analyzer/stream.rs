@@ -1,0 +1,549 @@
+//! The stream loop of one track, on one thread or as a pipeline of three.
+//!
+//! The loop has three parts that share no state:
+//! - the front ([`Front`]): decoding, the mono mixdown and the resampler to the analysis rate;
+//! - the native-rate meter: EBU R128 loudness, loudness range and true peak of the source
+//!   channels, fed with copies of the decoded chunks;
+//! - the back ([`Back`]): the descriptors of the analysis signal, the shared spectrogram and every
+//!   feature it feeds (the embedding's patches included).
+//!
+//! The front cuts the stream into batches: each [`Front::fill`] decodes chunks until the batch
+//! holds at least [`BATCH_SAMPLES`] analysis-rate samples or [`NATIVE_BATCH_SAMPLES`] native-rate
+//! ones, and gives the meter and the back their part of it. [`run`] either feeds both on the
+//! calling thread, batch after batch, or runs the front and the meter on threads of their own,
+//! the batches passing through bounded channels (at most [`DEPTH`] analysis batches and
+//! [`NATIVE_DEPTH`] native ones in flight, their buffers recycled), so that one long track keeps
+//! two cores busy even without the embedding, with memory still bounded (about 1 MiB of analysis
+//! signal and 1.25 MiB of native audio in flight). Both ways give the meter and the back the very
+//! same batches, in order, and each part performs the same operations in the same order, so the
+//! record is the same bit for bit.
+//!
+//! Why these three: on real music they cost about the same (callgrind, 112 s of Ogg Vorbis:
+//! decoding 895 M instructions, resampling 266 M; the meter 460 M; the back 720 M, 300 M of it
+//! the spectrogram's frames, which it already spreads over the rayon pool). Each part is
+//! sequential inside, and neither the front nor the meter uses the pool, so a thread blocked on
+//! a full channel never holds up work that another waits for, whatever the pool's size; the
+//! back, which may run on a pool thread, only ever waits for the front.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
+use std::time::{Duration, Instant};
+
+use super::extractors::Extractors;
+use super::{in_decoder, panic_error, IN_DECODER};
+use crate::audio::{downmix_into, AudioStream, MonoResampler, Repairs};
+use crate::dsp::StreamingSpectrogram;
+use crate::error::{AnalysisError, ErrorKind, Result};
+use crate::features::loudness::R128Meter;
+
+/// A batch ends once it holds this many analysis-rate samples (0.5 s at 16 kHz) …
+pub const BATCH_SAMPLES: usize = 8192;
+/// … or this many native-rate samples over all channels (0.74 s of 44.1 kHz stereo, 256 KiB).
+pub const NATIVE_BATCH_SAMPLES: usize = 65_536;
+/// Analysis batches in flight towards the back: 16 s at 16 kHz, as long as one block of the
+/// spectrogram, so that the front goes on while the back computes a block.
+pub const DEPTH: usize = 32;
+/// Native batches in flight towards the meter, which keeps an even pace.
+pub const NATIVE_DEPTH: usize = 4;
+
+/// How the stream loop of one track uses threads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StreamThreads {
+    /// A pipeline when the rayon pool the analysis runs in has at least two threads, else one
+    /// thread; the environment variable `SONOVEC_STREAM_THREADS=1|3` overrides it (to compare).
+    #[default]
+    Auto,
+    /// Everything on the calling thread.
+    One,
+    /// The front and the native-rate meter on threads of their own, the back on the caller's.
+    Pipeline,
+}
+
+impl StreamThreads {
+    /// Whether the stream runs as a pipeline here and now.
+    fn pipelined(self) -> bool {
+        match self {
+            StreamThreads::One => false,
+            StreamThreads::Pipeline => true,
+            StreamThreads::Auto => match std::env::var("SONOVEC_STREAM_THREADS").as_deref() {
+                Ok("1") => false,
+                Ok("3") => true,
+                _ => rayon::current_num_threads() >= 2,
+            },
+        }
+    }
+}
+
+/// Time spent in each part of the stream outside the back (on their own threads when
+/// pipelined).
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct FrontTimings {
+    pub decode: Duration,
+    pub resample: Duration,
+    /// The native-rate meter.
+    pub meter: Duration,
+}
+
+/// The source channels of one batch's chunks, concatenated, for the native-rate meter.
+#[derive(Default)]
+pub(super) struct NativeBatch {
+    planar: Vec<Vec<f32>>,
+    rate: u32,
+    /// A chunk of another rate or channel count than the stream's first has arrived: the meter
+    /// stops (no chunk of it, or after it, is in the batch).
+    changed: bool,
+}
+
+impl NativeBatch {
+    fn clear(&mut self) {
+        self.planar.iter_mut().for_each(Vec::clear);
+        self.changed = false;
+    }
+
+    fn samples(&self) -> usize {
+        self.planar.iter().map(Vec::len).sum()
+    }
+}
+
+/// Feeds `batch` to `meter`: the same calls, in the same order, on either thread.
+fn measure(meter: &mut R128Meter, batch: &NativeBatch, spent: &mut Duration) {
+    let clock = Instant::now();
+    if !batch.planar.is_empty() {
+        meter.accept(&batch.planar, batch.rate);
+    }
+    if batch.changed {
+        meter.format_changed();
+    }
+    *spent += clock.elapsed();
+}
+
+/// Decoding, mixdown and resampling of one stream, cut into batches.
+pub(super) struct Front<'s> {
+    stream: &'s mut AudioStream,
+    resampler: Option<MonoResampler>,
+    analysis_rate: u32,
+    max_duration_s: f64,
+    /// Rate and channel count of the stream's first chunk, and whether a later one differed.
+    native_format: Option<(u32, usize)>,
+    native_changed: bool,
+    mono: Vec<f32>,
+    repairs: Repairs,
+    timings: FrontTimings,
+    ended: bool,
+}
+
+/// What the stream leaves when it has ended.
+pub(super) struct FrontDone {
+    pub loudness: R128Meter,
+    pub repairs: Repairs,
+    pub timings: FrontTimings,
+    /// Whether any audio was decoded (a resampler was made).
+    pub any_audio: bool,
+}
+
+impl<'s> Front<'s> {
+    pub fn new(stream: &'s mut AudioStream, analysis_rate: u32, max_duration_s: f64) -> Self {
+        Front {
+            stream,
+            resampler: None,
+            analysis_rate,
+            max_duration_s,
+            native_format: None,
+            native_changed: false,
+            mono: Vec::new(),
+            repairs: Repairs::default(),
+            timings: FrontTimings::default(),
+            ended: false,
+        }
+    }
+
+    /// Decodes the next chunks into one batch: their analysis signal appended to `analysis`,
+    /// their source channels to `native`, until either is full or the stream ends (then with
+    /// the resampler's tail). Returns whether more may follow.
+    fn fill(&mut self, analysis: &mut Vec<f32>, native: &mut NativeBatch) -> Result<bool> {
+        while !self.ended
+            && analysis.len() < BATCH_SAMPLES
+            && native.samples() < NATIVE_BATCH_SAMPLES
+        {
+            let clock = Instant::now();
+            let chunk = in_decoder(|| self.stream.next_chunk())?;
+            self.timings.decode += clock.elapsed();
+            let Some(chunk) = chunk else {
+                self.ended = true;
+                if let Some(resampler) = &mut self.resampler {
+                    let clock = Instant::now();
+                    resampler.finish(analysis);
+                    self.timings.resample += clock.elapsed();
+                }
+                break;
+            };
+            let rate = chunk.sample_rate;
+            if chunk.frames_decoded as f64 > self.max_duration_s * rate as f64 {
+                return Err(AnalysisError::new(
+                    ErrorKind::TooLong,
+                    format!(
+                        "longer than the limit of {} s (raise it with --max-duration)",
+                        self.max_duration_s
+                    ),
+                ));
+            }
+
+            // The meter's copy, as long as the stream keeps the format it started with.
+            let channels = chunk.planar.len();
+            if channels > 0 && !self.native_changed {
+                let format = *self.native_format.get_or_insert((rate, channels));
+                if format == (rate, channels) {
+                    native.rate = rate;
+                    native.planar.resize_with(channels, Vec::new);
+                    for (all, c) in native.planar.iter_mut().zip(chunk.planar) {
+                        all.extend_from_slice(c);
+                    }
+                } else {
+                    self.native_changed = true;
+                }
+            }
+            native.changed |= self.native_changed;
+
+            let clock = Instant::now();
+            self.repairs += downmix_into(chunk.planar, &mut self.mono);
+            let resampler = match &mut self.resampler {
+                Some(r) => r,
+                None => self
+                    .resampler
+                    .insert(MonoResampler::new(rate, self.analysis_rate)?),
+            };
+            resampler.push(&self.mono, analysis);
+            self.timings.resample += clock.elapsed();
+        }
+        Ok(!self.ended)
+    }
+
+    fn done(self, loudness: R128Meter, meter_time: Duration) -> FrontDone {
+        FrontDone {
+            loudness,
+            repairs: self.repairs,
+            timings: FrontTimings {
+                meter: meter_time,
+                ..self.timings
+            },
+            any_audio: self.resampler.is_some(),
+        }
+    }
+}
+
+/// The features of the analysis signal: its own descriptors, then the spectrogram and its sinks.
+pub(super) struct Back<'p, 'm> {
+    pub spectrogram: StreamingSpectrogram<'p>,
+    pub sinks: Extractors<'m>,
+    /// Time in the spectrogram, its calls to the sinks included.
+    pub spectrogram_time: Duration,
+}
+
+impl Back<'_, '_> {
+    /// The next samples of the analysis signal, in order.
+    fn accept(&mut self, samples: &[f32]) {
+        #[cfg(test)]
+        super::tests::maybe_panic_in_features();
+        self.sinks.accept_signal(samples);
+        let clock = Instant::now();
+        self.spectrogram.push(samples, &mut self.sinks);
+        self.spectrogram_time += clock.elapsed();
+    }
+}
+
+/// Streams the whole of `front` through the native-rate meter and `back`, pipelined or not as
+/// `threads` says.
+pub(super) fn run(
+    front: Front<'_>,
+    back: &mut Back<'_, '_>,
+    threads: StreamThreads,
+) -> Result<FrontDone> {
+    if threads.pipelined() {
+        run_pipelined(front, back)
+    } else {
+        run_serial(front, back)
+    }
+}
+
+fn run_serial(mut front: Front<'_>, back: &mut Back<'_, '_>) -> Result<FrontDone> {
+    let mut meter = R128Meter::new();
+    let mut meter_time = Duration::ZERO;
+    let mut analysis = Vec::with_capacity(2 * BATCH_SAMPLES);
+    let mut native = NativeBatch::default();
+    loop {
+        analysis.clear();
+        native.clear();
+        let more = front.fill(&mut analysis, &mut native)?;
+        measure(&mut meter, &native, &mut meter_time);
+        back.accept(&analysis);
+        if !more {
+            return Ok(front.done(meter, meter_time));
+        }
+    }
+}
+
+/// A batch of the analysis signal, or why the front stopped.
+type Message = Result<Vec<f32>>;
+
+fn run_pipelined(front: Front<'_>, back: &mut Back<'_, '_>) -> Result<FrontDone> {
+    let start_failed = |e: std::io::Error| {
+        AnalysisError::new(
+            ErrorKind::Internal,
+            format!("could not start a thread of the stream: {e}"),
+        )
+    };
+    std::thread::scope(|scope| {
+        // Made inside the scope: if the back panics, unwinding drops `received`, the front's
+        // next send fails, its thread ends and drops the meter's sender, so the meter's thread
+        // ends too and the scope can join both.
+        let (batches, received) = sync_channel::<Message>(DEPTH);
+        let (recycle, recycled) = channel::<Vec<f32>>();
+        let (natives, native_received) = sync_channel::<NativeBatch>(NATIVE_DEPTH);
+        let (native_recycle, native_recycled) = channel::<NativeBatch>();
+        let meter = std::thread::Builder::new()
+            .name("sonovec-meter".into())
+            .spawn_scoped(scope, move || meter_thread(native_received, native_recycle))
+            .map_err(start_failed)?;
+        let producer = std::thread::Builder::new()
+            .name("sonovec-decode".into())
+            .spawn_scoped(scope, move || {
+                front_thread(front, batches, recycled, natives, native_recycled)
+            })
+            .map_err(start_failed)?;
+        let mut failure = None;
+        for message in received.iter() {
+            match message {
+                Ok(batch) => {
+                    back.accept(&batch);
+                    // The front may have ended already: then the buffer is simply dropped.
+                    let _ = recycle.send(batch);
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    break;
+                }
+            }
+        }
+        drop(received);
+        let front = producer
+            .join()
+            .map_err(|payload| panic_error(false, &payload))?;
+        let meter = meter
+            .join()
+            .map_err(|payload| panic_error(false, &payload))?;
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        let (loudness, meter_time) = meter?;
+        match front {
+            Some(front) => Ok(front.done(loudness, meter_time)),
+            None => Err(AnalysisError::new(
+                ErrorKind::Internal,
+                "the decoding thread stopped without a reason",
+            )),
+        }
+    })
+}
+
+/// The front's thread: fills batches and sends them on until the stream ends or fails, or the
+/// back or the meter is gone. A failure or a panic is sent to the back as the last message,
+/// classified as on the caller's thread (a panic inside the decoder is the input's fault).
+/// Returns the front when the stream has ended.
+fn front_thread<'s>(
+    mut front: Front<'s>,
+    batches: SyncSender<Message>,
+    recycled: Receiver<Vec<f32>>,
+    natives: SyncSender<NativeBatch>,
+    native_recycled: Receiver<NativeBatch>,
+) -> Option<Front<'s>> {
+    // The panic hook stays quiet about panics caught here, as on the analysing thread.
+    super::ANALYSING.with(|a| a.set(true));
+    IN_DECODER.with(|d| d.set(false));
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| loop {
+        let mut analysis = recycled
+            .try_recv()
+            .unwrap_or_else(|_| Vec::with_capacity(2 * BATCH_SAMPLES));
+        let mut native = native_recycled.try_recv().unwrap_or_default();
+        analysis.clear();
+        native.clear();
+        match front.fill(&mut analysis, &mut native) {
+            Ok(more) => {
+                if natives.send(native).is_err() || batches.send(Ok(analysis)).is_err() {
+                    return false;
+                }
+                if !more {
+                    return true;
+                }
+            }
+            Err(e) => {
+                let _ = batches.send(Err(e));
+                return false;
+            }
+        }
+    }));
+    match outcome {
+        Ok(true) => Some(front),
+        Ok(false) => None,
+        Err(payload) => {
+            let in_decoder = IN_DECODER.with(|d| d.replace(false));
+            let _ = batches.send(Err(panic_error(in_decoder, &payload)));
+            None
+        }
+    }
+}
+
+/// The meter's thread: measures every native batch until the front hangs up. A panic of the
+/// meter (a bug of ours) is an `internal` error.
+fn meter_thread(
+    received: Receiver<NativeBatch>,
+    recycle: Sender<NativeBatch>,
+) -> Result<(R128Meter, Duration)> {
+    super::ANALYSING.with(|a| a.set(true));
+    panic::catch_unwind(AssertUnwindSafe(|| {
+        let mut meter = R128Meter::new();
+        let mut spent = Duration::ZERO;
+        for batch in received.iter() {
+            measure(&mut meter, &batch, &mut spent);
+            let _ = recycle.send(batch);
+        }
+        (meter, spent)
+    }))
+    .map_err(|payload| panic_error(false, &payload))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::analyzer::{Analyzer, Config};
+
+    fn record_json(analyzer: &Analyzer, path: &Path) -> String {
+        let record = analyzer.analyze_path(path).record;
+        assert!(
+            record.error.is_none(),
+            "{}: {:?}",
+            path.display(),
+            record.error
+        );
+        serde_json::to_string(&record).unwrap()
+    }
+
+    fn analyzers(config: Config) -> (Analyzer, Analyzer) {
+        let with = |stream_threads| {
+            Analyzer::new(Config {
+                stream_threads,
+                ..config.clone()
+            })
+        };
+        (with(StreamThreads::One), with(StreamThreads::Pipeline))
+    }
+
+    /// The pipelined stream gives the single-threaded record byte for byte: the real clips of
+    /// `samples/` (Opus, FLAC, MP3, Vorbis) and formats with other rates and channel counts.
+    #[test]
+    fn two_threads_give_exactly_the_record_of_one() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let (one, two) = analyzers(Config {
+            embedding: None,
+            beats: true,
+            ..Config::default()
+        });
+        let mut files: Vec<_> = ["dnb_174.opus", "fourfloor_120.flac", "hiphop_92.mp3"]
+            .iter()
+            .map(|f| root.join("samples").join(f))
+            .collect();
+        for f in [
+            "flac_s16_192000_1ch.flac",
+            "vorbis_q4_48000_6ch.ogg",
+            "wav_u8_8000_1ch.wav",
+            "opus_48k_in16000_1ch.opus",
+        ] {
+            files.push(root.join("tests/fixtures/formats").join(f));
+        }
+        for path in &files {
+            assert_eq!(
+                record_json(&one, path),
+                record_json(&two, path),
+                "{}",
+                path.display()
+            );
+        }
+        // With the embedding, whose patches also go to the pool while the front decodes.
+        let (one, two) = analyzers(Config::default());
+        let path = root.join("samples/house_128.ogg");
+        assert_eq!(record_json(&one, &path), record_json(&two, &path));
+    }
+
+    /// A long stream fills the channel (the front waits for the back) and recycles its buffers;
+    /// the record is still the single-threaded one.
+    #[test]
+    fn a_stream_longer_than_the_channel_gives_the_same_record() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        // A real clip played over and over in one WAV: more than twice DEPTH batches.
+        let mut stream = AudioStream::open(
+            Box::new(std::fs::File::open(root.join("samples/fourfloor_120.flac")).unwrap()),
+            Some("flac"),
+        )
+        .unwrap();
+        let mut planar: Vec<Vec<f32>> = Vec::new();
+        let mut rate = 0;
+        while let Some(chunk) = stream.next_chunk().unwrap() {
+            rate = chunk.sample_rate;
+            planar.resize(chunk.planar.len(), Vec::new());
+            for (all, c) in planar.iter_mut().zip(chunk.planar) {
+                all.extend_from_slice(c);
+            }
+        }
+        let spec = hound::WavSpec {
+            channels: planar.len() as u16,
+            sample_rate: rate,
+            bits_per_sample: 32,
+            sample_format: hound::SampleFormat::Float,
+        };
+        let mut wav = std::io::Cursor::new(Vec::new());
+        let mut writer = hound::WavWriter::new(&mut wav, spec).unwrap();
+        let repeats = (3 * DEPTH * BATCH_SAMPLES * rate as usize / 16_000) / planar[0].len() + 1;
+        for _ in 0..repeats {
+            for i in 0..planar[0].len() {
+                for c in &planar {
+                    writer.write_sample(c[i]).unwrap();
+                }
+            }
+        }
+        writer.finalize().unwrap();
+        let bytes = wav.into_inner();
+        let seconds = repeats as f64 * planar[0].len() as f64 / rate as f64;
+        assert!(
+            seconds * 16_000.0 > (2 * DEPTH * BATCH_SAMPLES) as f64,
+            "{seconds} s"
+        );
+        let (one, two) = analyzers(Config {
+            embedding: None,
+            ..Config::default()
+        });
+        let a = one.analyze_bytes(bytes.clone(), "long.wav").record;
+        let b = two.analyze_bytes(bytes, "long.wav").record;
+        assert!(a.error.is_none(), "{:?}", a.error);
+        assert_eq!(
+            serde_json::to_string(&a).unwrap(),
+            serde_json::to_string(&b).unwrap()
+        );
+    }
+
+    /// An error of the front's thread ends the analysis with that error, as on one thread.
+    #[test]
+    fn the_front_threads_errors_reach_the_record() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let path = root.join("samples/fourfloor_120.flac");
+        let (one, two) = analyzers(Config {
+            embedding: None,
+            max_duration_s: 5.0,
+            ..Config::default()
+        });
+        let a = one.analyze_path(&path).record.error.expect("too long");
+        let b = two.analyze_path(&path).record.error.expect("too long");
+        assert_eq!(a.kind, ErrorKind::TooLong);
+        assert_eq!((a.kind, a.message), (b.kind, b.message));
+    }
+}
