@@ -396,6 +396,9 @@ impl Analyzer {
             }
         });
         let mut back = Back {
+            analysis_rate: spectrogram_config.sample_rate,
+            resampler: None,
+            analysis: Vec::new(),
             spectrogram: StreamingSpectrogram::new(&self.plan),
             sinks: Extractors::new(
                 &spectrogram_config,
@@ -403,20 +406,18 @@ impl Analyzer {
                 self.vector.clone(),
                 embedder,
             ),
+            resample_time: Duration::ZERO,
             spectrogram_time: Duration::ZERO,
         };
-        let front = Front::new(
-            stream,
-            spectrogram_config.sample_rate,
-            self.config.max_duration_s,
-        );
+        let front = Front::new(stream, self.config.max_duration_s);
         let front = run_stream(front, &mut back, self.config.stream_threads)?;
         timings.decode = front.timings.decode;
-        timings.resample = front.timings.resample;
+        // The mixdown (front) and the resampling (back).
+        timings.resample = front.timings.mixdown + back.resample_time;
 
         record.set_source(stream.info());
         record.warnings.extend(stream.warnings());
-        if !front.any_audio {
+        if back.resampler.is_none() {
             return Err(AnalysisError::new(
                 ErrorKind::Empty,
                 "the stream holds no audio samples",
@@ -426,6 +427,7 @@ impl Analyzer {
             mut spectrogram,
             mut sinks,
             spectrogram_time,
+            ..
         } = back;
         let clock = Instant::now();
         let frames = spectrogram.finish(&mut sinks);

@@ -1,29 +1,31 @@
 //! The stream loop of one track, on one thread or as a pipeline of three.
 //!
 //! The loop has three parts that share no state:
-//! - the front ([`Front`]): decoding, the mono mixdown and the resampler to the analysis rate;
+//! - the front ([`Front`]): decoding and the mono mixdown;
 //! - the native-rate meter: EBU R128 loudness, loudness range and true peak of the source
 //!   channels, fed with copies of the decoded chunks;
-//! - the back ([`Back`]): the descriptors of the analysis signal, the shared spectrogram and every
-//!   feature it feeds (the embedding's patches included).
+//! - the back ([`Back`]): the resampler to the analysis rate, the descriptors of the analysis
+//!   signal, the shared spectrogram and every feature it feeds (the embedding's patches
+//!   included).
 //!
 //! The front cuts the stream into batches: each [`Front::fill`] decodes chunks until the batch
-//! holds at least [`BATCH_SAMPLES`] analysis-rate samples or [`NATIVE_BATCH_SAMPLES`] native-rate
-//! ones, and gives the meter and the back their part of it. [`run`] either feeds both on the
-//! calling thread, batch after batch, or runs the front and the meter on threads of their own,
-//! the batches passing through bounded channels (at most [`DEPTH`] analysis batches and
-//! [`NATIVE_DEPTH`] native ones in flight, their buffers recycled), so that one long track keeps
-//! two cores busy even without the embedding, with memory still bounded (about 1 MiB of analysis
-//! signal and 1.25 MiB of native audio in flight). Both ways give the meter and the back the very
-//! same batches, in order, and each part performs the same operations in the same order, so the
-//! record is the same bit for bit.
+//! holds at least [`MONO_BATCH_FRAMES`] frames or [`NATIVE_BATCH_SAMPLES`] source samples, and
+//! gives the meter and the back their part of it. [`run`] either feeds both on the calling
+//! thread, batch after batch, or runs the front and the meter on threads of their own, the
+//! batches passing through bounded channels (at most [`DEPTH`] mono batches and
+//! [`NATIVE_DEPTH`] native ones in flight, their buffers recycled: at most 3 MiB and 0.5 MiB),
+//! so that one long track keeps two cores busy even without the embedding. Both ways give the
+//! meter and the back the very same batches, in order, and each part performs the same
+//! operations in the same order, so the record is the same bit for bit.
 //!
-//! Why these three: on real music they cost about the same (callgrind, 112 s of Ogg Vorbis:
-//! decoding 895 M instructions, resampling 266 M; the meter 460 M; the back 720 M, 300 M of it
-//! the spectrogram's frames, which it already spreads over the rayon pool). Each part is
-//! sequential inside, and neither the front nor the meter uses the pool, so a thread blocked on
-//! a full channel never holds up work that another waits for, whatever the pool's size; the
-//! back, which may run on a pool thread, only ever waits for the front.
+//! Why these three: decoding is sequential and, for FLAC, half the work of `--model none`
+//! (`sonovec -j 1 bench`: 0.46 of 0.89 s on 684 s of FLAC); on Ogg Vorbis it is 41 % of the
+//! instructions (callgrind, 112 s: decoding 894 M, the meter 294 M, resampling 267 M, the rest
+//! of the back about 670 M, the spectrogram's frames among them, which the back already spreads
+//! over the rayon pool). So the decoder gets a thread to itself and everything else goes where
+//! it balances it. Neither the front nor the meter uses the pool, so a thread blocked on a full
+//! channel never holds up work that another waits for, whatever the pool's size; the back,
+//! which may run on a pool thread, only ever waits for the front.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
@@ -36,13 +38,13 @@ use crate::dsp::StreamingSpectrogram;
 use crate::error::{AnalysisError, ErrorKind, Result};
 use crate::features::loudness::R128Meter;
 
-/// A batch ends once it holds this many analysis-rate samples (0.5 s at 16 kHz) …
-pub const BATCH_SAMPLES: usize = 8192;
-/// … or this many native-rate samples over all channels (0.74 s of 44.1 kHz stereo, 256 KiB).
-pub const NATIVE_BATCH_SAMPLES: usize = 65_536;
-/// Analysis batches in flight towards the back: 16 s at 16 kHz, as long as one block of the
-/// spectrogram, so that the front goes on while the back computes a block.
-pub const DEPTH: usize = 32;
+/// A batch ends once it holds this many frames (0.37 s at 44.1 kHz, 64 KiB of mono mix) …
+pub const MONO_BATCH_FRAMES: usize = 16_384;
+/// … or this many source samples over all channels (128 KiB).
+pub const NATIVE_BATCH_SAMPLES: usize = 32_768;
+/// Mono batches in flight towards the back: 17.8 s at 44.1 kHz, longer than one block of the
+/// spectrogram (16.4 s), so that the front goes on while the back computes a block.
+pub const DEPTH: usize = 48;
 /// Native batches in flight towards the meter, which keeps an even pace.
 pub const NATIVE_DEPTH: usize = 4;
 
@@ -79,7 +81,7 @@ impl StreamThreads {
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct FrontTimings {
     pub decode: Duration,
-    pub resample: Duration,
+    pub mixdown: Duration,
     /// The native-rate meter.
     pub meter: Duration,
 }
@@ -92,6 +94,13 @@ pub(super) struct NativeBatch {
     /// A chunk of another rate or channel count than the stream's first has arrived: the meter
     /// stops (no chunk of it, or after it, is in the batch).
     changed: bool,
+}
+
+impl MonoBatch {
+    fn clear(&mut self) {
+        self.samples.clear();
+        (self.rate, self.last) = (None, false);
+    }
 }
 
 impl NativeBatch {
@@ -117,11 +126,19 @@ fn measure(meter: &mut R128Meter, batch: &NativeBatch, spent: &mut Duration) {
     *spent += clock.elapsed();
 }
 
-/// Decoding, mixdown and resampling of one stream, cut into batches.
+/// The mono mix of one batch's chunks at the source rate, for the back.
+#[derive(Default)]
+pub(super) struct MonoBatch {
+    samples: Vec<f32>,
+    /// The rate of the batch's first chunk; `None` if it holds none.
+    rate: Option<u32>,
+    /// The stream has ended with this batch.
+    last: bool,
+}
+
+/// Decoding and mixdown of one stream, cut into batches.
 pub(super) struct Front<'s> {
     stream: &'s mut AudioStream,
-    resampler: Option<MonoResampler>,
-    analysis_rate: u32,
     max_duration_s: f64,
     /// Rate and channel count of the stream's first chunk, and whether a later one differed.
     native_format: Option<(u32, usize)>,
@@ -132,21 +149,17 @@ pub(super) struct Front<'s> {
     ended: bool,
 }
 
-/// What the stream leaves when it has ended.
+/// What the front and the meter leave when the stream has ended.
 pub(super) struct FrontDone {
     pub loudness: R128Meter,
     pub repairs: Repairs,
     pub timings: FrontTimings,
-    /// Whether any audio was decoded (a resampler was made).
-    pub any_audio: bool,
 }
 
 impl<'s> Front<'s> {
-    pub fn new(stream: &'s mut AudioStream, analysis_rate: u32, max_duration_s: f64) -> Self {
+    pub fn new(stream: &'s mut AudioStream, max_duration_s: f64) -> Self {
         Front {
             stream,
-            resampler: None,
-            analysis_rate,
             max_duration_s,
             native_format: None,
             native_changed: false,
@@ -157,12 +170,12 @@ impl<'s> Front<'s> {
         }
     }
 
-    /// Decodes the next chunks into one batch: their analysis signal appended to `analysis`,
-    /// their source channels to `native`, until either is full or the stream ends (then with
-    /// the resampler's tail). Returns whether more may follow.
-    fn fill(&mut self, analysis: &mut Vec<f32>, native: &mut NativeBatch) -> Result<bool> {
+    /// Decodes the next chunks into one batch: their mono mix appended to `mono`, their source
+    /// channels to `native`, until either is full or the stream ends. Returns whether more may
+    /// follow.
+    fn fill(&mut self, mono: &mut MonoBatch, native: &mut NativeBatch) -> Result<bool> {
         while !self.ended
-            && analysis.len() < BATCH_SAMPLES
+            && mono.samples.len() < MONO_BATCH_FRAMES
             && native.samples() < NATIVE_BATCH_SAMPLES
         {
             let clock = Instant::now();
@@ -170,11 +183,6 @@ impl<'s> Front<'s> {
             self.timings.decode += clock.elapsed();
             let Some(chunk) = chunk else {
                 self.ended = true;
-                if let Some(resampler) = &mut self.resampler {
-                    let clock = Instant::now();
-                    resampler.finish(analysis);
-                    self.timings.resample += clock.elapsed();
-                }
                 break;
             };
             let rate = chunk.sample_rate;
@@ -206,15 +214,11 @@ impl<'s> Front<'s> {
 
             let clock = Instant::now();
             self.repairs += downmix_into(chunk.planar, &mut self.mono);
-            let resampler = match &mut self.resampler {
-                Some(r) => r,
-                None => self
-                    .resampler
-                    .insert(MonoResampler::new(rate, self.analysis_rate)?),
-            };
-            resampler.push(&self.mono, analysis);
-            self.timings.resample += clock.elapsed();
+            mono.samples.extend_from_slice(&self.mono);
+            mono.rate.get_or_insert(rate);
+            self.timings.mixdown += clock.elapsed();
         }
+        mono.last = self.ended;
         Ok(!self.ended)
     }
 
@@ -226,28 +230,48 @@ impl<'s> Front<'s> {
                 meter: meter_time,
                 ..self.timings
             },
-            any_audio: self.resampler.is_some(),
         }
     }
 }
 
-/// The features of the analysis signal: its own descriptors, then the spectrogram and its sinks.
+/// The features of the analysis signal: the resampler to the analysis rate, the signal's own
+/// descriptors, then the spectrogram and its sinks.
 pub(super) struct Back<'p, 'm> {
+    pub analysis_rate: u32,
+    /// Made from the rate of the stream's first chunk; `None` until a chunk arrives.
+    pub resampler: Option<MonoResampler>,
+    pub analysis: Vec<f32>,
     pub spectrogram: StreamingSpectrogram<'p>,
     pub sinks: Extractors<'m>,
+    pub resample_time: Duration,
     /// Time in the spectrogram, its calls to the sinks included.
     pub spectrogram_time: Duration,
 }
 
 impl Back<'_, '_> {
-    /// The next samples of the analysis signal, in order.
-    fn accept(&mut self, samples: &[f32]) {
+    /// The next batch of the mono mix, in order: resampled, then analysed.
+    fn accept(&mut self, batch: &MonoBatch) -> Result<()> {
+        let clock = Instant::now();
+        if let (None, Some(rate)) = (&self.resampler, batch.rate) {
+            self.resampler = Some(MonoResampler::new(rate, self.analysis_rate)?);
+        }
+        let Some(resampler) = &mut self.resampler else {
+            return Ok(());
+        };
+        self.analysis.clear();
+        resampler.push(&batch.samples, &mut self.analysis);
+        if batch.last {
+            resampler.finish(&mut self.analysis);
+        }
+        self.resample_time += clock.elapsed();
+
         #[cfg(test)]
         super::tests::maybe_panic_in_features();
-        self.sinks.accept_signal(samples);
+        self.sinks.accept_signal(&self.analysis);
         let clock = Instant::now();
-        self.spectrogram.push(samples, &mut self.sinks);
+        self.spectrogram.push(&self.analysis, &mut self.sinks);
         self.spectrogram_time += clock.elapsed();
+        Ok(())
     }
 }
 
@@ -268,22 +292,22 @@ pub(super) fn run(
 fn run_serial(mut front: Front<'_>, back: &mut Back<'_, '_>) -> Result<FrontDone> {
     let mut meter = R128Meter::new();
     let mut meter_time = Duration::ZERO;
-    let mut analysis = Vec::with_capacity(2 * BATCH_SAMPLES);
+    let mut mono = MonoBatch::default();
     let mut native = NativeBatch::default();
     loop {
-        analysis.clear();
+        mono.clear();
         native.clear();
-        let more = front.fill(&mut analysis, &mut native)?;
+        let more = front.fill(&mut mono, &mut native)?;
         measure(&mut meter, &native, &mut meter_time);
-        back.accept(&analysis);
+        back.accept(&mono)?;
         if !more {
             return Ok(front.done(meter, meter_time));
         }
     }
 }
 
-/// A batch of the analysis signal, or why the front stopped.
-type Message = Result<Vec<f32>>;
+/// A batch of the mono mix, or why the front stopped.
+type Message = Result<MonoBatch>;
 
 fn run_pipelined(front: Front<'_>, back: &mut Back<'_, '_>) -> Result<FrontDone> {
     let start_failed = |e: std::io::Error| {
@@ -297,7 +321,7 @@ fn run_pipelined(front: Front<'_>, back: &mut Back<'_, '_>) -> Result<FrontDone>
         // next send fails, its thread ends and drops the meter's sender, so the meter's thread
         // ends too and the scope can join both.
         let (batches, received) = sync_channel::<Message>(DEPTH);
-        let (recycle, recycled) = channel::<Vec<f32>>();
+        let (recycle, recycled) = channel::<MonoBatch>();
         let (natives, native_received) = sync_channel::<NativeBatch>(NATIVE_DEPTH);
         let (native_recycle, native_recycled) = channel::<NativeBatch>();
         let meter = std::thread::Builder::new()
@@ -312,16 +336,15 @@ fn run_pipelined(front: Front<'_>, back: &mut Back<'_, '_>) -> Result<FrontDone>
             .map_err(start_failed)?;
         let mut failure = None;
         for message in received.iter() {
-            match message {
-                Ok(batch) => {
-                    back.accept(&batch);
-                    // The front may have ended already: then the buffer is simply dropped.
-                    let _ = recycle.send(batch);
-                }
-                Err(e) => {
-                    failure = Some(e);
-                    break;
-                }
+            let accepted = message.and_then(|batch| {
+                let accepted = back.accept(&batch);
+                // The front may have ended already: then the buffer is simply dropped.
+                let _ = recycle.send(batch);
+                accepted
+            });
+            if let Err(e) = accepted {
+                failure = Some(e);
+                break;
             }
         }
         drop(received);
@@ -352,7 +375,7 @@ fn run_pipelined(front: Front<'_>, back: &mut Back<'_, '_>) -> Result<FrontDone>
 fn front_thread<'s>(
     mut front: Front<'s>,
     batches: SyncSender<Message>,
-    recycled: Receiver<Vec<f32>>,
+    recycled: Receiver<MonoBatch>,
     natives: SyncSender<NativeBatch>,
     native_recycled: Receiver<NativeBatch>,
 ) -> Option<Front<'s>> {
@@ -360,15 +383,13 @@ fn front_thread<'s>(
     super::ANALYSING.with(|a| a.set(true));
     IN_DECODER.with(|d| d.set(false));
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| loop {
-        let mut analysis = recycled
-            .try_recv()
-            .unwrap_or_else(|_| Vec::with_capacity(2 * BATCH_SAMPLES));
+        let mut mono = recycled.try_recv().unwrap_or_default();
         let mut native = native_recycled.try_recv().unwrap_or_default();
-        analysis.clear();
+        mono.clear();
         native.clear();
-        match front.fill(&mut analysis, &mut native) {
+        match front.fill(&mut mono, &mut native) {
             Ok(more) => {
-                if natives.send(native).is_err() || batches.send(Ok(analysis)).is_err() {
+                if natives.send(native).is_err() || batches.send(Ok(mono)).is_err() {
                     return false;
                 }
                 if !more {
@@ -503,7 +524,7 @@ mod tests {
         };
         let mut wav = std::io::Cursor::new(Vec::new());
         let mut writer = hound::WavWriter::new(&mut wav, spec).unwrap();
-        let repeats = (3 * DEPTH * BATCH_SAMPLES * rate as usize / 16_000) / planar[0].len() + 1;
+        let repeats = 3 * DEPTH * MONO_BATCH_FRAMES / planar[0].len() + 1;
         for _ in 0..repeats {
             for i in 0..planar[0].len() {
                 for c in &planar {
@@ -515,7 +536,7 @@ mod tests {
         let bytes = wav.into_inner();
         let seconds = repeats as f64 * planar[0].len() as f64 / rate as f64;
         assert!(
-            seconds * 16_000.0 > (2 * DEPTH * BATCH_SAMPLES) as f64,
+            seconds * rate as f64 > (2 * DEPTH * MONO_BATCH_FRAMES) as f64,
             "{seconds} s"
         );
         let (one, two) = analyzers(Config {
