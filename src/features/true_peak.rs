@@ -49,6 +49,26 @@ pub fn interpolator_gain(factor: usize) -> f64 {
     phases.into_iter().fold(0.0, f64::max)
 }
 
+/// The largest |sample| of `s` (0 for none), NaN skipped as `f32::max` skips it; eight lanes,
+/// each a comparison and a select, so that it vectorises (the maximum does not depend on the
+/// order it is taken in).
+fn abs_max(s: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let chunks = s.chunks_exact(8);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (m, x) in lanes.iter_mut().zip(chunk) {
+            let a = x.abs();
+            if a > *m {
+                *m = a;
+            }
+        }
+    }
+    rest.iter()
+        .chain(&lanes)
+        .fold(0.0f32, |m, x| if x.abs() > m { x.abs() } else { m })
+}
+
 /// Running true peak of planar audio, fed in pieces of any size.
 pub struct TruePeak {
     interp: Interpolator,
@@ -108,7 +128,6 @@ impl TruePeak {
     }
 
     fn stretch(&mut self, planar: &[&[f32]], start: usize, end: usize) {
-        let abs_max = |s: &[f32]| s.iter().fold(0.0f32, |m, x| m.max(x.abs()));
         let peak = planar
             .iter()
             .map(|c| abs_max(&c[start..end]))
@@ -284,5 +303,19 @@ mod tests {
         let (peak, measured) = ours(&[s], rate, 4096);
         assert_eq!(peak, full);
         assert!(measured < 0.2, "{measured}");
+    }
+
+    #[test]
+    fn abs_max_is_the_fold_of_f32_max_nan_and_all() {
+        let mut x = noise(1003, 9);
+        x[5] = f32::NAN;
+        x[700] = -0.999;
+        x[1002] = f32::NAN;
+        for end in [0, 1, 7, 8, 9, 17, 1003] {
+            let s = &x[..end];
+            let reference = s.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            assert_eq!(abs_max(s).to_bits(), reference.to_bits(), "{end}");
+        }
+        assert_eq!(abs_max(&[f32::NAN, f32::NAN]), 0.0);
     }
 }
