@@ -113,6 +113,10 @@ pub struct StageTimings {
     pub tempo: Duration,
     pub embedding: Duration,
     pub total: Duration,
+    /// CPU time of the three threads of a pipelined stream: decoding, the native-rate meter and
+    /// the features (the spectrogram's frames and the embedding's patches on the rayon pool
+    /// not included); zero when the stream ran on one thread.
+    pub stream_threads_cpu: [Duration; 3],
 }
 
 impl StageTimings {
@@ -132,6 +136,13 @@ impl std::ops::AddAssign for StageTimings {
         self.tempo += other.tempo;
         self.embedding += other.embedding;
         self.total += other.total;
+        for (a, b) in self
+            .stream_threads_cpu
+            .iter_mut()
+            .zip(other.stream_threads_cpu)
+        {
+            *a += b;
+        }
     }
 }
 
@@ -412,6 +423,7 @@ impl Analyzer {
         let front = Front::new(stream, self.config.max_duration_s);
         let front = run_stream(front, &mut back, self.config.stream_threads)?;
         timings.decode = front.timings.decode;
+        timings.stream_threads_cpu = front.timings.threads_cpu;
         // The mixdown (front) and the resampling (back).
         timings.resample = front.timings.mixdown + back.resample_time;
 

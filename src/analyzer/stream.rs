@@ -34,6 +34,7 @@ use std::time::{Duration, Instant};
 use super::extractors::Extractors;
 use super::{in_decoder, panic_error, IN_DECODER};
 use crate::audio::{downmix_into, AudioStream, MonoResampler, Repairs};
+use crate::bench::thread_cpu_time;
 use crate::dsp::StreamingSpectrogram;
 use crate::error::{AnalysisError, ErrorKind, Result};
 use crate::features::loudness::R128Meter;
@@ -84,6 +85,10 @@ pub(super) struct FrontTimings {
     pub mixdown: Duration,
     /// The native-rate meter.
     pub meter: Duration,
+    /// CPU time of each thread of a pipelined stream (decoding, meter, back), from the clock
+    /// of each thread; zero on one thread. The busiest one bounds how much faster than one
+    /// thread the track can run: whatever the load, a ratio other jobs do not stretch.
+    pub threads_cpu: [Duration; 3],
 }
 
 /// The source channels of one batch's chunks, concatenated, for the native-rate meter.
@@ -334,6 +339,7 @@ fn run_pipelined(front: Front<'_>, back: &mut Back<'_, '_>) -> Result<FrontDone>
                 front_thread(front, batches, recycled, natives, native_recycled)
             })
             .map_err(start_failed)?;
+        let back_cpu = thread_cpu_time();
         let mut failure = None;
         for message in received.iter() {
             let accepted = message.and_then(|batch| {
@@ -348,6 +354,7 @@ fn run_pipelined(front: Front<'_>, back: &mut Back<'_, '_>) -> Result<FrontDone>
             }
         }
         drop(received);
+        let back_cpu = thread_cpu_time().saturating_sub(back_cpu);
         let front = producer
             .join()
             .map_err(|payload| panic_error(false, &payload))?;
@@ -357,9 +364,14 @@ fn run_pipelined(front: Front<'_>, back: &mut Back<'_, '_>) -> Result<FrontDone>
         if let Some(e) = failure {
             return Err(e);
         }
-        let (loudness, meter_time) = meter?;
+        let (loudness, meter_time, meter_cpu) = meter?;
         match front {
-            Some(front) => Ok(front.done(loudness, meter_time)),
+            Some(front) => {
+                let mut done = front.done(loudness, meter_time);
+                done.timings.threads_cpu[1] = meter_cpu;
+                done.timings.threads_cpu[2] = back_cpu;
+                Ok(done)
+            }
             None => Err(AnalysisError::new(
                 ErrorKind::Internal,
                 "the decoding thread stopped without a reason",
@@ -382,6 +394,7 @@ fn front_thread<'s>(
     // The panic hook stays quiet about panics caught here, as on the analysing thread.
     super::ANALYSING.with(|a| a.set(true));
     IN_DECODER.with(|d| d.set(false));
+    let cpu = thread_cpu_time();
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| loop {
         let mut mono = recycled.try_recv().unwrap_or_default();
         let mut native = native_recycled.try_recv().unwrap_or_default();
@@ -402,6 +415,7 @@ fn front_thread<'s>(
             }
         }
     }));
+    front.timings.threads_cpu[0] = thread_cpu_time().saturating_sub(cpu);
     match outcome {
         Ok(true) => Some(front),
         Ok(false) => None,
@@ -418,8 +432,9 @@ fn front_thread<'s>(
 fn meter_thread(
     received: Receiver<NativeBatch>,
     recycle: Sender<NativeBatch>,
-) -> Result<(R128Meter, Duration)> {
+) -> Result<(R128Meter, Duration, Duration)> {
     super::ANALYSING.with(|a| a.set(true));
+    let cpu = thread_cpu_time();
     panic::catch_unwind(AssertUnwindSafe(|| {
         let mut meter = R128Meter::new();
         let mut spent = Duration::ZERO;
@@ -427,7 +442,7 @@ fn meter_thread(
             measure(&mut meter, &batch, &mut spent);
             let _ = recycle.send(batch);
         }
-        (meter, spent)
+        (meter, spent, thread_cpu_time().saturating_sub(cpu))
     }))
     .map_err(|payload| panic_error(false, &payload))
 }

@@ -143,6 +143,12 @@ fn run_jobs(jobs: usize, files: &[PathBuf], analyzer: &Analyzer) -> io::Result<(
         "files_per_s": ratio(ok.len() as f64, pipeline.wall),
         "audio_hours_per_hour": ratio(audio_s, pipeline.wall),
         "stages": stages,
+        // One track's stream on three threads: the busiest bounds that track's speed-up.
+        "stream_threads_cpu_s": {
+            "decode": sums.stream_threads_cpu[0].as_secs_f64(),
+            "meter": sums.stream_threads_cpu[1].as_secs_f64(),
+            "features": sums.stream_threads_cpu[2].as_secs_f64(),
+        },
         "decode_only": {
             "audio_s": decoded_s,
             "wall_s": decode.wall,
@@ -350,6 +356,24 @@ fn print_table(out: &mut impl Write, r: &Value) -> io::Result<()> {
             write!(out, " {:<35}", cell(run))?;
         }
         writeln!(out)?;
+    }
+    for run in &runs {
+        let t = &run["stream_threads_cpu_s"];
+        let secs = ["decode", "meter", "features"].map(|k| t[k].as_f64().unwrap_or(0.0));
+        let busiest = secs.iter().copied().fold(0.0, f64::max);
+        if busiest > 0.0 {
+            writeln!(
+                out,
+                "jobs {}: stream threads' CPU s, decode {:.2}, meter {:.2}, features {:.2}, of \
+                 {:.2} process CPU s: the busiest thread bounds one track at {:.2}x one thread",
+                run["jobs"],
+                secs[0],
+                secs[1],
+                secs[2],
+                run["cpu_s"].as_f64().unwrap_or(0.0),
+                run["cpu_s"].as_f64().unwrap_or(0.0) / busiest
+            )?;
+        }
     }
     let g = &r["gemm"];
     writeln!(
