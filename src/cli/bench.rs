@@ -271,6 +271,9 @@ pub fn run(args: Args, config: Config, jobs: Option<usize>) -> io::Result<Outcom
     })
 }
 
+/// How one row of the summary renders a pass.
+type RowCell<'a> = &'a dyn Fn(&Value) -> String;
+
 fn print_table(out: &mut impl Write, r: &Value) -> io::Result<()> {
     let runs = r["runs"].as_array().cloned().unwrap_or_default();
     let f = |v: &Value| v.as_f64().map_or("–".to_string(), |x| format!("{x:.1}"));
@@ -310,7 +313,7 @@ fn print_table(out: &mut impl Write, r: &Value) -> io::Result<()> {
         }
         writeln!(out)?;
     }
-    let rows: [(&str, &dyn Fn(&Value) -> String); 6] = [
+    let rows: [(&str, RowCell); 6] = [
         ("whole run wall s, x-rt", &|run| {
             format!(
                 "{:>11.2} {:>9}x",
