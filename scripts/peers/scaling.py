@@ -2,7 +2,7 @@
 """Two workers against one: sonovec `--jobs 1` vs `--jobs 2` on one long file and on a folder.
 
     scaling.py --long FILE --folder DIR [--bin BIN]... [--rounds 2] [--configs none,30s,full]
-               [--jobs 1,2] [--out results.jsonl]
+               [--inputs long,folder] [--jobs 1,2] [--out results.jsonl]
 
 Every measurement is one `sonovec <config> --jobs N extract --force --quiet -o TMP INPUT`
 child process; wall time, user+sys CPU seconds (the child and the worker processes it waited
@@ -85,17 +85,20 @@ def main():
     ap.add_argument("--bin", action="append", help="sonovec binaries (default target/release)")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--configs", default="none,30s,full")
+    ap.add_argument("--inputs", default="long,folder", help="which of the two to measure")
     ap.add_argument("--jobs", default="1,2")
     ap.add_argument("--out", type=Path, default=Path("scaling.jsonl"))
     args = ap.parse_args()
     binaries = args.bin or [str(Path(__file__).resolve().parents[2] / "target/release/sonovec")]
     configs = args.configs.split(",")
     jobs_list = [int(j) for j in args.jobs.split(",")]
+    inputs = [(n, t) for n, t in (("long", args.long), ("folder", args.folder))
+              if n in args.inputs.split(",")]
     rows = []
     with open(args.out, "a") as log:
         for rnd in range(args.rounds):
             for config in configs:
-                for name, target in (("long", args.long), ("folder", args.folder)):
+                for name, target in inputs:
                     for jobs in jobs_list:
                         for binary in binaries:
                             m = measure(binary, config, jobs, target)
