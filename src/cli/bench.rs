@@ -365,16 +365,15 @@ fn print_table(out: &mut impl Write, r: &Value) -> io::Result<()> {
         let secs = ["decode", "meter", "features"].map(|k| t[k].as_f64().unwrap_or(0.0));
         let busiest = secs.iter().copied().fold(0.0, f64::max);
         if busiest > 0.0 {
+            // No more than the pool's threads, nor than the busiest thread allows.
+            let cpu = run["cpu_s"].as_f64().unwrap_or(0.0);
+            let bound = (cpu / busiest).min(run["jobs"].as_f64().unwrap_or(1.0));
             writeln!(
                 out,
                 "jobs {}: stream threads' CPU s, decode {:.2}, meter {:.2}, features {:.2}, of \
-                 {:.2} process CPU s: the busiest thread bounds one track at {:.2}x one thread",
-                run["jobs"],
-                secs[0],
-                secs[1],
-                secs[2],
-                run["cpu_s"].as_f64().unwrap_or(0.0),
-                run["cpu_s"].as_f64().unwrap_or(0.0) / busiest
+                 {cpu:.2} process CPU s: one track can run at most {bound:.2}x as fast as on \
+                 one thread",
+                run["jobs"], secs[0], secs[1], secs[2],
             )?;
         }
     }
