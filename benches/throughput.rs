@@ -37,6 +37,7 @@ use sonovec::bench::cpu_time;
 use sonovec::dsp::{
     FrameSink, SpectrogramBlock, SpectrogramConfig, SpectrogramPlan, StreamingSpectrogram,
 };
+use sonovec::features::loudness::R128Meter;
 use sonovec::features::Descriptors;
 use sonovec::{Analyzer, Config};
 
@@ -212,6 +213,7 @@ fn run_one(
     let mut resampler: Option<MonoResampler> = None;
     let mut spectrogram = StreamingSpectrogram::new(plan);
     let mut descriptors = (stage == Stage::Desc).then(|| Descriptors::new(plan.config()));
+    let mut loudness = R128Meter::new();
     let (mut mono, mut analysis) = (Vec::new(), Vec::new());
     let mut rate = 0u32;
     while let Some(chunk) = stream.next_chunk().map_err(|e| e.to_string())? {
@@ -220,8 +222,8 @@ fn run_one(
             black_box(chunk.planar);
             continue;
         }
-        if let Some(d) = &mut descriptors {
-            d.accept_native(chunk.planar, rate);
+        if descriptors.is_some() {
+            loudness.accept(chunk.planar, rate);
         }
         downmix_into(chunk.planar, &mut mono);
         let r = match &mut resampler {
@@ -247,7 +249,7 @@ fn run_one(
             d.accept_signal(&analysis);
             spectrogram.push(&analysis, &mut d);
             black_box(spectrogram.finish(&mut d));
-            black_box(d.finish());
+            black_box(d.finish(loudness));
         } else if stage == Stage::Mel {
             spectrogram.push(&analysis, &mut Discard);
             black_box(spectrogram.finish(&mut Discard));

@@ -143,6 +143,12 @@ fn run_jobs(jobs: usize, files: &[PathBuf], analyzer: &Analyzer) -> io::Result<(
         "files_per_s": ratio(ok.len() as f64, pipeline.wall),
         "audio_hours_per_hour": ratio(audio_s, pipeline.wall),
         "stages": stages,
+        // One track's stream on three threads: the busiest bounds that track's speed-up.
+        "stream_threads_cpu_s": {
+            "decode": sums.stream_threads_cpu[0].as_secs_f64(),
+            "meter": sums.stream_threads_cpu[1].as_secs_f64(),
+            "features": sums.stream_threads_cpu[2].as_secs_f64(),
+        },
         "decode_only": {
             "audio_s": decoded_s,
             "wall_s": decode.wall,
@@ -265,6 +271,9 @@ pub fn run(args: Args, config: Config, jobs: Option<usize>) -> io::Result<Outcom
     })
 }
 
+/// How one row of the summary renders a pass.
+type RowCell<'a> = &'a dyn Fn(&Value) -> String;
+
 fn print_table(out: &mut impl Write, r: &Value) -> io::Result<()> {
     let runs = r["runs"].as_array().cloned().unwrap_or_default();
     let f = |v: &Value| v.as_f64().map_or("–".to_string(), |x| format!("{x:.1}"));
@@ -304,7 +313,7 @@ fn print_table(out: &mut impl Write, r: &Value) -> io::Result<()> {
         }
         writeln!(out)?;
     }
-    let rows: [(&str, &dyn Fn(&Value) -> String); 6] = [
+    let rows: [(&str, RowCell); 6] = [
         ("whole run wall s, x-rt", &|run| {
             format!(
                 "{:>11.2} {:>9}x",
@@ -350,6 +359,23 @@ fn print_table(out: &mut impl Write, r: &Value) -> io::Result<()> {
             write!(out, " {:<35}", cell(run))?;
         }
         writeln!(out)?;
+    }
+    for run in &runs {
+        let t = &run["stream_threads_cpu_s"];
+        let secs = ["decode", "meter", "features"].map(|k| t[k].as_f64().unwrap_or(0.0));
+        let busiest = secs.iter().copied().fold(0.0, f64::max);
+        if busiest > 0.0 {
+            // No more than the pool's threads, nor than the busiest thread allows.
+            let cpu = run["cpu_s"].as_f64().unwrap_or(0.0);
+            let bound = (cpu / busiest).min(run["jobs"].as_f64().unwrap_or(1.0));
+            writeln!(
+                out,
+                "jobs {}: stream threads' CPU s, decode {:.2}, meter {:.2}, features {:.2}, of \
+                 {cpu:.2} process CPU s: one track can run at most {bound:.2}x as fast as on \
+                 one thread",
+                run["jobs"], secs[0], secs[1], secs[2],
+            )?;
+        }
     }
     let g = &r["gemm"];
     writeln!(

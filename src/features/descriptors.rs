@@ -1,6 +1,8 @@
 //! The hand-crafted descriptors of a track — loudness, spectral shape, tonality — and the record
-//! groups they fill. [`Descriptors`] takes all three feeds of the analyzer and owns one extractor
-//! per idea; each value reaches the record finite, or `null` with its reason in `null_reasons`.
+//! groups they fill. [`Descriptors`] takes the analysis signal and the shared spectrogram and owns
+//! one extractor per idea; the native-rate loudness meter ([`R128Meter`]) is fed apart, on the
+//! stream's decoding side, and handed to [`Descriptors::finish`]. Each value reaches the record
+//! finite, or `null` with its reason in `null_reasons`.
 
 use serde::{Deserialize, Serialize};
 
@@ -87,9 +89,8 @@ pub struct Tonal {
     pub null_reasons: NullReasons,
 }
 
-/// All descriptor extractors of one track.
+/// The descriptor extractors of one track fed by the analysis signal and the spectrogram.
 pub struct Descriptors {
-    loudness: R128Meter,
     levels: FrameLevels,
     shape: SpectralShape,
     mfcc: MfccStats,
@@ -101,7 +102,6 @@ pub struct Descriptors {
 impl Descriptors {
     pub fn new(spectrogram: &SpectrogramConfig) -> Self {
         Descriptors {
-            loudness: R128Meter::new(),
             levels: FrameLevels::new(),
             shape: SpectralShape::new(spectrogram.sample_rate, spectrogram.n_fft),
             mfcc: MfccStats::new(spectrogram.n_mels),
@@ -115,11 +115,6 @@ impl Descriptors {
         }
     }
 
-    /// Planar audio at the source rate, before the mono mixdown.
-    pub fn accept_native(&mut self, planar: &[Vec<f32>], sample_rate: u32) {
-        self.loudness.accept(planar, sample_rate);
-    }
-
     /// The 16 kHz mono analysis signal, in order.
     pub fn accept_signal(&mut self, samples: &[f32]) {
         self.signal_samples += samples.len() as u64;
@@ -127,11 +122,12 @@ impl Descriptors {
         self.chroma.accept(samples);
     }
 
-    /// The three record groups.
-    pub fn finish(self) -> (Loudness, Spectral, Tonal) {
+    /// The three record groups; `loudness` has measured the native-rate channels of the same
+    /// track.
+    pub fn finish(self, loudness: R128Meter) -> (Loudness, Spectral, Tonal) {
         let levels = self.levels.finish();
         let mut reasons = NullReasons::new();
-        let r128 = self.loudness.finish(&mut reasons);
+        let r128 = loudness.finish(&mut reasons);
         let no_frames = "no frames";
         let loudness = Loudness {
             integrated_lufs: r128.integrated_lufs,

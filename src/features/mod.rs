@@ -8,6 +8,7 @@ pub mod frame_levels;
 pub mod key;
 pub mod loudness;
 pub mod mfcc;
+pub mod oversample;
 pub mod r128;
 pub mod spectral_shape;
 pub mod stats;

@@ -1,4 +1,5 @@
-//! True peak (ITU-R BS.1770-4 Annex 2, EBU Tech 3341) by the `ebur128` crate's oversampler, run
+//! True peak (ITU-R BS.1770-4 Annex 2, EBU Tech 3341) exactly as the `ebur128` crate measures it,
+//! by its oversampler ([`super::oversample`], the crate's arithmetic eight outputs at a time), run
 //! only on the stretches of audio that could raise the maximum.
 //!
 //! The crate's true-peak interpolator is a 48-tap windowed-sinc FIR in polyphase form: 4 phases of
@@ -10,17 +11,17 @@
 //! already known cannot raise the true peak, so it is not oversampled. The maximum already known
 //! includes the sample peak of everything seen, since phase 0 of the interpolator reproduces the
 //! input samples (its centre tap is 1, the others sin(kπ) ≈ 0): the true peak is never below the
-//! sample peak. The result therefore equals the crate's true peak over the whole signal (the
-//! interpolator state is re-seeded with the `T` preceding samples before each measured stretch, so
-//! each interpolated value is computed from the same inputs), at a fraction of the cost on music
-//! whose loud passages are short.
+//! sample peak. The result therefore equals the crate's true peak over the whole signal (each
+//! measured stretch is oversampled from the `T − 1` samples that precede it, zeros before the
+//! stream's start, as the crate's filter holds them), at a fraction of the cost on music whose
+//! loud passages are short.
 
 use ebur128::{EbuR128, Mode};
 
+use super::oversample::{Interpolator, TAPS};
+
 /// Frames per stretch that is measured or skipped as a whole (about 6 ms at 44.1 kHz).
 const STRETCH: usize = 256;
-/// Taps of the crate's interpolator (`interp.rs`: `TAPS = 48`), over all phases.
-const TAPS: usize = 48;
 /// Covers the f32 arithmetic of the crate's interpolator (12–24 products summed in f32).
 const ROUNDING_MARGIN: f64 = 1e-5;
 
@@ -43,19 +44,34 @@ pub fn interpolator_gain(factor: usize) -> f64 {
     }
     let mut phases = vec![0.0f64; factor];
     for j in 0..TAPS {
-        let jf = j as f64;
-        let w = 0.5 * (1.0 - (2.0 * std::f64::consts::PI * jf / TAPS as f64).cos());
-        let m = jf - TAPS as f64 / 2.0;
-        let x = m * std::f64::consts::PI / factor as f64;
-        let h = if m.abs() > 1e-6 { w * x.sin() / x } else { w };
-        phases[j % factor] += (h as f32 as f64).abs();
+        phases[j % factor] += (super::oversample::coefficient(j, factor) as f32 as f64).abs();
     }
     phases.into_iter().fold(0.0, f64::max)
 }
 
+/// The largest |sample| of `s` (0 for none), NaN skipped as `f32::max` skips it; eight lanes,
+/// each a comparison and a select, so that it vectorises (the maximum does not depend on the
+/// order it is taken in).
+fn abs_max(s: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let chunks = s.chunks_exact(8);
+    let rest = chunks.remainder();
+    for chunk in chunks {
+        for (m, x) in lanes.iter_mut().zip(chunk) {
+            let a = x.abs();
+            if a > *m {
+                *m = a;
+            }
+        }
+    }
+    rest.iter()
+        .chain(&lanes)
+        .fold(0.0f32, |m, x| if x.abs() > m { x.abs() } else { m })
+}
+
 /// Running true peak of planar audio, fed in pieces of any size.
 pub struct TruePeak {
-    meter: EbuR128,
+    interp: Interpolator,
     /// `G` of the crate's interpolator at this rate, rounding margin included.
     gain: f64,
     /// Inputs each interpolated value depends on (`TAPS / factor`), `T` above.
@@ -66,9 +82,8 @@ pub struct TruePeak {
     sample_peak: f64,
     /// Largest true peak measured so far, over all channels.
     measured_peak: f64,
-    /// Whether the previous stretch went through the interpolator (its state is then current).
-    fed_previous: bool,
-    seed: Vec<Vec<f32>>,
+    /// One channel's stretch and the samples before it, as the interpolator reads them.
+    context: Vec<f32>,
     /// Frames that went through the interpolator, for the statistics in tests and benches.
     pub frames_measured: u64,
     pub frames_seen: u64,
@@ -77,16 +92,17 @@ pub struct TruePeak {
 impl TruePeak {
     /// A true-peak meter for `channels` channels at `sample_rate` Hz (the crate's limits apply).
     pub fn new(channels: u32, sample_rate: u32) -> Result<Self, ebur128::Error> {
+        // The crate says which channel counts and rates it measures; its meter is not kept.
+        EbuR128::new(channels, sample_rate, Mode::TRUE_PEAK)?;
         let factor = oversampling(sample_rate);
         Ok(TruePeak {
-            meter: EbuR128::new(channels, sample_rate, Mode::TRUE_PEAK)?,
+            interp: Interpolator::new(factor),
             gain: interpolator_gain(factor) * (1.0 + ROUNDING_MARGIN),
             taps: TAPS / factor,
             tail: vec![Vec::new(); channels as usize],
             sample_peak: 0.0,
             measured_peak: 0.0,
-            fed_previous: false,
-            seed: vec![Vec::new(); channels as usize],
+            context: Vec::new(),
             frames_measured: 0,
             frames_seen: 0,
         })
@@ -98,7 +114,7 @@ impl TruePeak {
         let mut start = 0;
         while start < len {
             let end = len.min(start + STRETCH);
-            self.stretch(planar, start, end)?;
+            self.stretch(planar, start, end);
             start = end;
         }
         // Keep the last `taps` frames for the stretches of the next piece.
@@ -111,13 +127,7 @@ impl TruePeak {
         Ok(())
     }
 
-    fn stretch(
-        &mut self,
-        planar: &[&[f32]],
-        start: usize,
-        end: usize,
-    ) -> Result<(), ebur128::Error> {
-        let abs_max = |s: &[f32]| s.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+    fn stretch(&mut self, planar: &[&[f32]], start: usize, end: usize) {
         let peak = planar
             .iter()
             .map(|c| abs_max(&c[start..end]))
@@ -136,29 +146,23 @@ impl TruePeak {
         self.sample_peak = self.sample_peak.max(peak);
         self.frames_seen += (end - start) as u64;
         let known = self.measured_peak.max(self.sample_peak);
-        if self.gain * peak.max(held) > known {
-            if !self.fed_previous {
-                for (seed, (c, tail)) in self.seed.iter_mut().zip(planar.iter().zip(&self.tail)) {
-                    seed.clear();
-                    seed.extend_from_slice(tail);
-                    seed.extend_from_slice(&c[..start]);
-                    let keep = seed.len().saturating_sub(self.taps);
-                    seed.drain(..keep);
-                }
-                let seed: Vec<&[f32]> = self.seed.iter().map(Vec::as_slice).collect();
-                self.meter.seed_frames_planar_f32(&seed)?;
-            }
-            let slices: Vec<&[f32]> = planar.iter().map(|c| &c[start..end]).collect();
-            self.meter.add_frames_planar_f32(&slices)?;
-            self.frames_measured += (end - start) as u64;
-            for ch in 0..self.meter.channels() {
-                self.measured_peak = self.measured_peak.max(self.meter.true_peak(ch)?);
-            }
-            self.fed_previous = true;
-        } else {
-            self.fed_previous = false;
+        if self.gain * peak.max(held) <= known {
+            return;
         }
-        Ok(())
+        let history = self.interp.history();
+        for (c, tail) in planar.iter().zip(&self.tail) {
+            let before = &c[start.saturating_sub(history)..start];
+            let from_tail = (history - before.len()).min(tail.len());
+            self.context.clear();
+            self.context.resize(history - before.len() - from_tail, 0.0);
+            self.context
+                .extend_from_slice(&tail[tail.len() - from_tail..]);
+            self.context.extend_from_slice(before);
+            self.context.extend_from_slice(&c[start..end]);
+            let measured = self.interp.peak(&self.context) as f64;
+            self.measured_peak = self.measured_peak.max(measured);
+        }
+        self.frames_measured += (end - start) as u64;
     }
 
     /// The true peak over all channels, linear (full scale 1.0); 0 for digital silence.
@@ -299,5 +303,19 @@ mod tests {
         let (peak, measured) = ours(&[s], rate, 4096);
         assert_eq!(peak, full);
         assert!(measured < 0.2, "{measured}");
+    }
+
+    #[test]
+    fn abs_max_is_the_fold_of_f32_max_nan_and_all() {
+        let mut x = noise(1003, 9);
+        x[5] = f32::NAN;
+        x[700] = -0.999;
+        x[1002] = f32::NAN;
+        for end in [0, 1, 7, 8, 9, 17, 1003] {
+            let s = &x[..end];
+            let reference = s.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+            assert_eq!(abs_max(s).to_bits(), reference.to_bits(), "{end}");
+        }
+        assert_eq!(abs_max(&[f32::NAN, f32::NAN]), 0.0);
     }
 }

@@ -37,8 +37,11 @@ pub struct FftPath {
     response: Vec<f64>,
     forward: Arc<dyn RealToComplex<f64>>,
     inverse: Arc<dyn ComplexToReal<f64>>,
-    /// Input from the start of the next block on (it begins with `K'` zeros: time before 0).
+    /// Input from the start of the next block on (it begins with `K'` zeros: time before 0),
+    /// once the first `consumed` samples, already done with, are dropped: that happens once
+    /// per call rather than once per block, so a long push is not shifted block after block.
     pending: Vec<f32>,
+    consumed: usize,
     time_in: Vec<f64>,
     spectrum_in: Vec<Complex<f64>>,
     spectrum_out: Vec<Complex<f64>>,
@@ -77,6 +80,7 @@ impl FftPath {
             skip_out: overlap / m * l,
             response: response(&kernel, input_rate, output_rate, size_in, size_out),
             pending: vec![0.0; overlap],
+            consumed: 0,
             time_in: forward.make_input_vec(),
             spectrum_in: forward.make_output_vec(),
             spectrum_out: inverse.make_input_vec(),
@@ -91,32 +95,37 @@ impl FftPath {
     /// Takes `input` and appends every output sample whose block is complete, up to `limit`.
     pub fn push(&mut self, input: &[f32], out: &mut Vec<f32>, produced: &mut u64, limit: u64) {
         self.pending.extend_from_slice(input);
-        while self.pending.len() >= self.size_in && *produced < limit {
+        while self.pending.len() - self.consumed >= self.size_in && *produced < limit {
             self.block(out, produced, limit);
         }
+        self.pending.drain(..self.consumed);
+        self.consumed = 0;
     }
 
     /// Runs zeros (the silence after the end) through until `limit` samples have been produced.
     pub fn flush(&mut self, out: &mut Vec<f32>, produced: &mut u64, limit: u64) {
         while *produced < limit {
-            if self.pending.len() < self.size_in {
-                self.pending.resize(self.size_in, 0.0);
+            if self.pending.len() - self.consumed < self.size_in {
+                self.pending.resize(self.consumed + self.size_in, 0.0);
             }
             self.block(out, produced, limit);
         }
+        self.pending.drain(..self.consumed);
+        self.consumed = 0;
     }
 
     fn block(&mut self, out: &mut Vec<f32>, produced: &mut u64, limit: u64) {
-        if self.pending[..self.size_in].iter().all(|&x| x == 0.0) {
+        let window = self.consumed..self.consumed + self.size_in;
+        if self.pending[window.clone()].iter().all(|&x| x == 0.0) {
             // Digital silence in, digital silence out: every output's span is silent, so
             // `keep_silence_silent` would zero each one the transforms computed.
             let room = (limit - *produced).min(self.hop_out as u64) as usize;
             out.resize(out.len() + room, 0.0);
             *produced += room as u64;
-            self.pending.drain(..self.hop_in);
+            self.consumed += self.hop_in;
             return;
         }
-        for (t, &x) in self.time_in.iter_mut().zip(&self.pending[..self.size_in]) {
+        for (t, &x) in self.time_in.iter_mut().zip(&self.pending[window]) {
             *t = x as f64;
         }
         self.forward
@@ -149,7 +158,7 @@ impl FftPath {
         );
         self.keep_silence_silent(&mut out[first..]);
         *produced += room as u64;
-        self.pending.drain(..self.hop_in);
+        self.consumed += self.hop_in;
     }
 
     /// Sets to exactly zero the outputs whose whole kernel span of input is digital silence.
@@ -158,7 +167,7 @@ impl FftPath {
     /// where a direct filter, and soxr, give exact zeros. Around silence the spectral centroid
     /// and the ZCR of a frame would otherwise be those of that noise.
     fn keep_silence_silent(&mut self, emitted: &mut [f32]) {
-        let block = &self.pending[..self.size_in];
+        let block = &self.pending[self.consumed..][..self.size_in];
         if block.iter().all(|&x| x != 0.0) {
             return;
         }

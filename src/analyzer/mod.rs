@@ -8,17 +8,19 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use crate::audio::hashing::hashing_source;
-use crate::audio::{downmix_into, AudioStream, MonoResampler, Repairs, MAX_SAMPLE_MAGNITUDE};
-use crate::dsp::{
-    FrameSink, SpectrogramBlock, SpectrogramConfig, SpectrogramPlan, StreamingSpectrogram,
-};
+use crate::audio::{AudioStream, MAX_SAMPLE_MAGNITUDE};
+use crate::dsp::{SpectrogramConfig, SpectrogramPlan, StreamingSpectrogram};
 use crate::embed::{Embedder, Model, ModelChoice, WeightsError};
 use crate::error::{AnalysisError, ErrorKind, Result};
-use crate::features::danceability::DanceabilityMeter;
-use crate::features::energy::{EnergyInputs, EntropyMeter};
-use crate::features::{Descriptors, TempoTracker};
-use crate::record::{Record, TagScore};
+use crate::record::Record;
 use crate::vector::{BlockWeights, VectorSpec};
+
+mod extractors;
+mod stream;
+
+use extractors::Extractors;
+pub use stream::StreamThreads;
+use stream::{run as run_stream, Back, Front};
 
 /// Inputs smaller than this run the embedding on at most [`SMALL_INPUT_EMBEDDING_S`] seconds of
 /// evenly spaced patches, unless the configuration chooses how many itself.
@@ -45,6 +47,9 @@ pub struct Config {
     pub embedding: Option<EmbeddingConfig>,
     /// Block weights of the content vector; `None` for those of `models/vector.json`.
     pub vector_weights: Option<BlockWeights>,
+    /// Whether decoding and the native-rate meter run on threads of their own beside the
+    /// features (the same record either way).
+    pub stream_threads: StreamThreads,
 }
 
 impl Config {
@@ -85,14 +90,17 @@ impl Default for Config {
             beats: false,
             embedding: Some(EmbeddingConfig::default()),
             vector_weights: None,
+            stream_threads: StreamThreads::Auto,
         }
     }
 }
 
 /// Wall-clock time spent in each stage of one analysis (for `bench` and profiling).
 ///
-/// The stages do not overlap and add up to `total` (up to the few instructions between the
-/// clocks). `descriptors` covers every feature other than tempo and the embedding: loudness,
+/// On one thread the stages do not overlap and add up to `total` (up to the few instructions
+/// between the clocks); when decoding runs on a thread of its own (see [`StreamThreads`]),
+/// `decode`, `resample` and the native-rate part of `descriptors` are that thread's time and
+/// overlap the others. `descriptors` covers every feature other than tempo and the embedding: loudness,
 /// spectral shape, chroma/key, the mel statistics and the content vector. `embedding` includes
 /// the patches run in parallel on the rayon pool (wall time of this thread while it waits).
 #[derive(Clone, Copy, Debug, Default)]
@@ -105,6 +113,10 @@ pub struct StageTimings {
     pub tempo: Duration,
     pub embedding: Duration,
     pub total: Duration,
+    /// CPU time of the three threads of a pipelined stream: decoding, the native-rate meter and
+    /// the features (the spectrogram's frames and the embedding's patches on the rayon pool
+    /// not included); zero when the stream ran on one thread.
+    pub stream_threads_cpu: [Duration; 3],
 }
 
 impl StageTimings {
@@ -124,6 +136,13 @@ impl std::ops::AddAssign for StageTimings {
         self.tempo += other.tempo;
         self.embedding += other.embedding;
         self.total += other.total;
+        for (a, b) in self
+            .stream_threads_cpu
+            .iter_mut()
+            .zip(other.stream_threads_cpu)
+        {
+            *a += b;
+        }
     }
 }
 
@@ -379,8 +398,6 @@ impl Analyzer {
     ) -> Result<()> {
         record.set_source(stream.info());
         let spectrogram_config = *self.plan.config();
-        let mut resampler: Option<MonoResampler> = None;
-        let mut spectrogram = StreamingSpectrogram::new(&self.plan);
         let capped = input_bytes.is_some_and(|n| n < SMALL_INPUT_BYTES);
         let embedding_s = self.config.embedding.as_ref().and_then(|e| e.seconds);
         let embedder = self.model.as_ref().map(|model| {
@@ -389,76 +406,46 @@ impl Analyzer {
                 None => Embedder::new(model),
             }
         });
-        let mut sinks = Extractors::new(
-            &spectrogram_config,
-            &self.config,
-            self.vector.clone(),
-            embedder,
-        );
-        let (mut mono, mut analysis) = (Vec::new(), Vec::new());
-        let mut repairs = Repairs::default();
-
-        loop {
-            let clock = Instant::now();
-            let chunk = in_decoder(|| stream.next_chunk())?;
-            timings.decode += clock.elapsed();
-            let Some(chunk) = chunk else { break };
-            let rate = chunk.sample_rate;
-            if chunk.frames_decoded as f64 > self.config.max_duration_s * rate as f64 {
-                return Err(AnalysisError::new(
-                    ErrorKind::TooLong,
-                    format!(
-                        "longer than the limit of {} s (raise it with --max-duration)",
-                        self.config.max_duration_s
-                    ),
-                ));
-            }
-
-            #[cfg(test)]
-            tests::maybe_panic_in_features();
-            let clock = Instant::now();
-            sinks.accept_native(chunk.planar, rate);
-            sinks.spent.descriptors += clock.elapsed();
-
-            let clock = Instant::now();
-            repairs += downmix_into(chunk.planar, &mut mono);
-            let resampler = match &mut resampler {
-                Some(r) => r,
-                None => resampler.insert(MonoResampler::new(rate, spectrogram_config.sample_rate)?),
-            };
-            analysis.clear();
-            resampler.push(&mono, &mut analysis);
-            timings.resample += clock.elapsed();
-
-            let clock = Instant::now();
-            sinks.accept_signal(&analysis);
-            sinks.spent.descriptors += clock.elapsed();
-
-            let clock = Instant::now();
-            spectrogram.push(&analysis, &mut sinks);
-            timings.spectrogram += clock.elapsed();
-        }
+        let mut back = Back {
+            analysis_rate: spectrogram_config.sample_rate,
+            resampler: None,
+            analysis: Vec::new(),
+            spectrogram: StreamingSpectrogram::new(&self.plan),
+            sinks: Extractors::new(
+                &spectrogram_config,
+                &self.config,
+                self.vector.clone(),
+                embedder,
+            ),
+            resample_time: Duration::ZERO,
+            spectrogram_time: Duration::ZERO,
+        };
+        let front = Front::new(stream, self.config.max_duration_s);
+        let front = run_stream(front, &mut back, self.config.stream_threads)?;
+        timings.decode = front.timings.decode;
+        timings.stream_threads_cpu = front.timings.threads_cpu;
+        // The mixdown (front) and the resampling (back).
+        timings.resample = front.timings.mixdown + back.resample_time;
 
         record.set_source(stream.info());
         record.warnings.extend(stream.warnings());
-        let Some(mut resampler) = resampler else {
+        if back.resampler.is_none() {
             return Err(AnalysisError::new(
                 ErrorKind::Empty,
                 "the stream holds no audio samples",
             ));
-        };
+        }
+        let Back {
+            mut spectrogram,
+            mut sinks,
+            spectrogram_time,
+            ..
+        } = back;
         let clock = Instant::now();
-        analysis.clear();
-        resampler.finish(&mut analysis);
-        timings.resample += clock.elapsed();
-        let clock = Instant::now();
-        sinks.accept_signal(&analysis);
-        sinks.spent.descriptors += clock.elapsed();
-        let clock = Instant::now();
-        spectrogram.push(&analysis, &mut sinks);
         let frames = spectrogram.finish(&mut sinks);
-        timings.spectrogram += clock.elapsed();
+        timings.spectrogram = spectrogram_time + clock.elapsed();
 
+        let repairs = front.repairs;
         if repairs.non_finite > 0 {
             record.warnings.push(format!(
                 "{} NaN or infinite sample(s) replaced by silence",
@@ -474,7 +461,8 @@ impl Analyzer {
         let info = stream.info();
         record.duration_s = Some(stream.frames_decoded() as f64 / info.sample_rate as f64);
         record.frames = Some(frames);
-        let spent = sinks.finish(record);
+        let mut spent = sinks.finish(record, front.loudness);
+        spent.descriptors += front.timings.meter;
         let patches = frames / crate::embed::PATCH_FRAMES;
         if capped && embedding_s.is_none() && record.embedding_patches.is_some_and(|n| n < patches)
         {
@@ -501,160 +489,6 @@ impl Analyzer {
             ));
         }
         Ok(())
-    }
-}
-
-/// Every feature computed while the track streams through, one field each. Three feeds reach
-/// them: the native-rate channels before the mixdown (loudness), the 16 kHz mono analysis signal
-/// (features with a transform of their own), and the shared spectrogram (everything else).
-struct Extractors<'m> {
-    descriptors: Descriptors,
-    tempo: TempoTracker,
-    entropy: EntropyMeter,
-    danceability: DanceabilityMeter,
-    keep_beats: bool,
-    vector: VectorSpec,
-    embedder: Option<Embedder<'m>>,
-    spent: Spent,
-}
-
-/// Time spent in the feature stages, measured where the extractors are called (a few clock
-/// reads per spectrogram block and per decoded chunk, nothing per frame).
-#[derive(Default)]
-struct Spent {
-    descriptors: Duration,
-    tempo: Duration,
-    embedding: Duration,
-    /// The part of the three above spent inside the spectrogram's calls to the sinks.
-    in_sinks: Duration,
-}
-
-impl<'m> Extractors<'m> {
-    fn new(
-        spectrogram: &SpectrogramConfig,
-        config: &Config,
-        vector: VectorSpec,
-        embedder: Option<Embedder<'m>>,
-    ) -> Self {
-        Extractors {
-            descriptors: Descriptors::new(spectrogram),
-            tempo: TempoTracker::new(spectrogram.n_mels, spectrogram.frame_rate()),
-            entropy: EntropyMeter::new(),
-            danceability: DanceabilityMeter::new(spectrogram.sample_rate),
-            keep_beats: config.beats,
-            vector,
-            embedder,
-            spent: Spent::default(),
-        }
-    }
-
-    /// Planar audio at the source rate, before the mono mixdown.
-    fn accept_native(&mut self, planar: &[Vec<f32>], sample_rate: u32) {
-        self.descriptors.accept_native(planar, sample_rate);
-    }
-
-    /// The 16 kHz mono analysis signal, in order, in pieces of any length.
-    fn accept_signal(&mut self, samples: &[f32]) {
-        self.descriptors.accept_signal(samples);
-        self.danceability.accept(samples);
-    }
-
-    /// Writes the features and the content vector into the record; returns the time each
-    /// feature stage took over the whole track.
-    fn finish(self, record: &mut Record) -> Spent {
-        let mut spent = self.spent;
-        let clock = Instant::now();
-        let (loudness, spectral, tonal) = self.descriptors.finish();
-        record.energy = Some(crate::features::energy::Energy {
-            score: crate::features::energy::energy(&EnergyInputs {
-                loudness_lufs: loudness.integrated_lufs,
-                range_lu: loudness.range_lu,
-                onset_rate: self.tempo.onset_rate(),
-                flux: spectral.flux_mean,
-                centroid_hz: spectral.centroid_hz_mean,
-                spectral_entropy: self.entropy.finish(),
-            }),
-            spectral_entropy: self.entropy.finish().unwrap_or(0.0),
-            onset_rate: self.tempo.onset_rate(),
-        });
-        record.danceability = Some(self.danceability.finish());
-        record.loudness = Some(loudness);
-        record.spectral = Some(spectral);
-        record.tonal = Some(tonal);
-        spent.descriptors += clock.elapsed();
-        let clock = Instant::now();
-        if let Some(embedder) = self.embedder {
-            let model = embedder.model();
-            let finite = |s: &crate::embed::EmbeddingSummary| {
-                s.embedding
-                    .iter()
-                    .chain(&s.embedding_std)
-                    .chain(&s.tags)
-                    .all(|x| x.is_finite())
-            };
-            match embedder.finish() {
-                Some(summary) if !finite(&summary) => record.warnings.push(
-                    "the embedding model produced non-finite values (extreme sample values?): \
-                     embedding and tags are absent"
-                        .to_string(),
-                ),
-                Some(summary) => {
-                    record.model = Some(model.id.clone());
-                    record.tags = Some(
-                        model
-                            .tags
-                            .iter()
-                            .zip(&summary.tags)
-                            .map(|(tag, &p)| TagScore {
-                                tag: tag.clone(),
-                                p,
-                            })
-                            .collect(),
-                    );
-                    record.embedding = Some(summary.embedding);
-                    record.embedding_std = Some(summary.embedding_std);
-                    record.embedding_patches = Some(summary.patches);
-                }
-                None => record
-                    .warnings
-                    .push("no spectrogram frames: embedding and tags are absent".to_string()),
-            }
-        }
-        spent.embedding += clock.elapsed();
-        // After the embedding: the metrical-level decision reads its tags when there are any.
-        let clock = Instant::now();
-        match self.tempo.finish(self.keep_beats, record.tags.as_deref()) {
-            Ok(tempo) => record.tempo = Some(Some(tempo)),
-            Err(reason) => {
-                record.tempo = Some(None);
-                record.tempo_null_reason = Some(reason);
-            }
-        }
-        spent.tempo += clock.elapsed();
-        // Last: the vector is a view of the fields above.
-        let (version, vector) = self.vector.assemble(record);
-        record.vector_version = Some(version);
-        record.vector = Some(vector);
-        spent
-    }
-}
-
-impl FrameSink for Extractors<'_> {
-    fn accept(&mut self, block: &SpectrogramBlock<'_>) {
-        let start = Instant::now();
-        self.descriptors.accept(block);
-        self.entropy.accept(block);
-        let descriptors_done = Instant::now();
-        self.tempo.accept(block);
-        let tempo_done = Instant::now();
-        if let Some(embedder) = &mut self.embedder {
-            embedder.accept(block);
-        }
-        let end = Instant::now();
-        self.spent.descriptors += descriptors_done - start;
-        self.spent.tempo += tempo_done - descriptors_done;
-        self.spent.embedding += end - tempo_done;
-        self.spent.in_sinks += end - start;
     }
 }
 
