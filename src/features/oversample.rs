@@ -188,6 +188,7 @@ impl Drop for RestoreCsr {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::features::true_peak::tests::noise;
     use ebur128::{EbuR128, Mode};
 
     /// The crate's true peak of `x` from a fresh meter, every sample oversampled.
@@ -195,18 +196,6 @@ mod tests {
         let mut m = EbuR128::new(1, rate, Mode::TRUE_PEAK).unwrap();
         m.add_frames_planar_f32(&[x]).unwrap();
         m.true_peak(0).unwrap()
-    }
-
-    fn noise(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                (s >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0
-            })
-            .collect()
     }
 
     /// Bit for bit the crate's peak, on both code paths, at every factor, for lengths around the

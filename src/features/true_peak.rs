@@ -172,7 +172,7 @@ impl TruePeak {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// The crate's own true peak over the whole signal, every sample oversampled.
@@ -205,7 +205,7 @@ mod tests {
     }
 
     /// A pseudo-random sign sequence (xorshift), the same on every run.
-    fn noise(n: usize, seed: u64) -> Vec<f32> {
+    pub(crate) fn noise(n: usize, seed: u64) -> Vec<f32> {
         let mut s = seed;
         (0..n)
             .map(|_| {
