@@ -222,17 +222,7 @@ pub(crate) mod tests {
     fn worst_case(factor: usize, amplitude: f32) -> Vec<f32> {
         let taps = TAPS / factor;
         let (mut best, mut best_sum) = (0, 0.0);
-        let h = |j: usize| {
-            let jf = j as f64;
-            let w = 0.5 * (1.0 - (2.0 * std::f64::consts::PI * jf / TAPS as f64).cos());
-            let m = jf - TAPS as f64 / 2.0;
-            let x = m * std::f64::consts::PI / factor as f64;
-            if m.abs() > 1e-6 {
-                w * x.sin() / x
-            } else {
-                w
-            }
-        };
+        let h = |j: usize| crate::features::oversample::coefficient(j, factor);
         for p in 0..factor {
             let sum: f64 = (0..taps).map(|t| h(t * factor + p).abs()).sum();
             if sum > best_sum {
