@@ -47,6 +47,10 @@ def main():
     base = os.path.dirname(labels_path)
     rows = list(csv.DictReader(open(labels_path)))
     jobs = [(os.path.join(base, r["file"]),) for r in rows]
+    # Compile librosa's numba kernels (cache=True) once here: two workers compiling them at the
+    # same time on a fresh environment can leave a corrupt cache that segfaults beat_track.
+    import librosa
+    librosa.beat.beat_track(onset_envelope=np.random.default_rng(0).random(2000), sr=22050)
     with ProcessPoolExecutor(max_workers=int(os.environ.get("JOBS", "2"))) as pool:
         results = list(pool.map(run_one, jobs))
     scores = defaultdict(lambda: defaultdict(list))
