@@ -49,7 +49,7 @@ const HIGHEST_BPM: f64 = 260.0;
 
 /// Names of the per-hypothesis features, in the order of [`Hypothesis::features`]. A model uses
 /// those it names (`features` in `models/tempo_level.json`), in its own order.
-pub const FEATURE_NAMES: [&str; 17] = [
+pub const FEATURE_NAMES: [&str; 12] = [
     "log2_bpm_120",
     "log2_bpm_120_sq",
     "acf_1",
@@ -62,11 +62,6 @@ pub const FEATURE_NAMES: [&str; 17] = [
     "log2_bpm_x_offbeat_slow",
     "tempogram_score",
     "backbeat",
-    "backbeat_half",
-    "snare_backbeat",
-    "snare_backbeat_half",
-    "mid_alternation",
-    "snare_alternation",
 ];
 
 /// One tempo hypothesis and its features.
@@ -179,22 +174,6 @@ pub fn describe(
 
     let onset = (onset_rate(envelope, frame_rate).max(0.05) / 4.0).log2();
     let low_share = onsets.low_share() - 0.5;
-    // The snare's register without the cymbals': the middle register's rise beyond the high
-    // register's (an open hi-hat rises in both, a snare or clap mostly in the middle).
-    let snare: Vec<f32> = onsets
-        .mid()
-        .iter()
-        .zip(onsets.high())
-        .map(|(m, h)| (m - h).max(0.0))
-        .collect();
-    let mid_acf = periodicity::analyse(onsets.mid(), frame_rate).map(|p| p.acf);
-    let snare_acf = periodicity::analyse(&snare, frame_rate).map(|p| p.acf);
-    // How much more the register repeats every two beats than every beat: a snare on 2 and 4.
-    let alternation = |acf: &Option<Vec<f64>>, period: f64| {
-        acf.as_deref().map_or(0.0, |a| {
-            periodicity::acf_at(a, 2.0 * period) - periodicity::acf_at(a, period)
-        })
-    };
     hypotheses(analysis, frame_rate)
         .into_iter()
         .map(|c| {
@@ -217,11 +196,6 @@ pub fn describe(
                 x.min(0.0) * offbeat,
                 c.score,
                 metre::backbeat(onsets.low(), onsets.mid(), period),
-                metre::backbeat(onsets.low(), onsets.mid(), period / 2.0),
-                metre::backbeat(onsets.low(), &snare, period),
-                metre::backbeat(onsets.low(), &snare, period / 2.0),
-                alternation(&mid_acf, period),
-                alternation(&snare_acf, period),
             ];
             Hypothesis {
                 bpm: c.bpm,

@@ -15,9 +15,8 @@ use crate::dsp::{log_mel, FrameSink, SpectrogramBlock};
 /// Alongside, the same flux (mean rise per band) over two registers, which the metrical-level
 /// decision reads separately: the lowest [`LOW_BAND_FRACTION`] of the mel bands (below about
 /// 250 Hz with 96 bands to 8 kHz: kick drum and bass) and the middle [`MID_BANDS`] (about
-/// 0.75–3.6 kHz: the snare's noise, claps, rim shots) and the highest bands from
-/// [`HIGH_BANDS_FROM`] (about 3.6–8 kHz: hi-hats, cymbals, the top of a snare); and the totals of
-/// the low and the whole flux (their ratio is the share of onset energy in the low register).
+/// 0.75–3.6 kHz: the snare's noise, claps, rim shots); and the totals of the low and the whole
+/// flux (their ratio is the share of onset energy in the low register).
 #[derive(Clone, Debug)]
 pub struct OnsetEnvelope {
     previous: Vec<f32>,
@@ -25,7 +24,6 @@ pub struct OnsetEnvelope {
     strength: Vec<f32>,
     low: Vec<f32>,
     mid: Vec<f32>,
-    high: Vec<f32>,
     low_total: f64,
     total: f64,
 }
@@ -34,8 +32,6 @@ pub struct OnsetEnvelope {
 pub const LOW_BAND_FRACTION: f64 = 1.0 / 12.0;
 /// The middle register, as fractions of the mel bands from the lowest: `[start, end)`.
 pub const MID_BANDS: (f64, f64) = (0.25, 0.75);
-/// The high register: the mel bands from this fraction up.
-pub const HIGH_BANDS_FROM: f64 = 0.75;
 
 /// Band index ranges `[0, low)` and `[mid.0, mid.1)` of `n` mel bands.
 fn registers(n: usize) -> (usize, (usize, usize)) {
@@ -54,7 +50,6 @@ impl OnsetEnvelope {
             strength: Vec::new(),
             low: Vec::new(),
             mid: Vec::new(),
-            high: Vec::new(),
             low_total: 0.0,
             total: 0.0,
         }
@@ -68,11 +63,6 @@ impl OnsetEnvelope {
     /// The middle-register envelope (snare, claps), one value per frame.
     pub fn mid(&self) -> &[f32] {
         &self.mid
-    }
-
-    /// The high-register envelope (hi-hats, cymbals), one value per frame.
-    pub fn high(&self) -> &[f32] {
-        &self.high
     }
 
     /// Share of the summed rises that falls in the low bands, 0–1 (0 without onsets).
@@ -101,8 +91,7 @@ impl FrameSink for OnsetEnvelope {
             let (n_low, (mid_start, mid_end)) = registers(n);
             // The full flux is summed as low + rest (in that order) so its f32 rounding, which
             // the energy score's onset rate also reads, is what it was before the registers.
-            let high_start = ((n as f64 * HIGH_BANDS_FROM).round() as usize).min(n);
-            let (mut low, mut rest, mut mid, mut high) = (0.0f32, 0.0f32, 0.0f32, 0.0f32);
+            let (mut low, mut rest, mut mid) = (0.0f32, 0.0f32, 0.0f32);
             if self.previous.len() == n {
                 for (b, (c, p)) in self.current.iter().zip(&self.previous).enumerate() {
                     let rise = (c - p).max(0.0);
@@ -114,9 +103,6 @@ impl FrameSink for OnsetEnvelope {
                     if (mid_start..mid_end).contains(&b) {
                         mid += rise;
                     }
-                    if b >= high_start {
-                        high += rise;
-                    }
                 }
             }
             let all = low + rest;
@@ -126,7 +112,6 @@ impl FrameSink for OnsetEnvelope {
             self.strength.push(mean(all, n));
             self.low.push(mean(low, n_low));
             self.mid.push(mean(mid, mid_end - mid_start));
-            self.high.push(mean(high, n - high_start));
             std::mem::swap(&mut self.previous, &mut self.current);
         }
     }
