@@ -27,7 +27,7 @@ TimGM6mb. The sets here differ in every step a model could learn by accident:
     /work/main/.venv-ref/bin/python scripts/make_tempo_heldout.py midi --out data/heldout_midi
     apt-get install -y planetblupi-music-midi musescore-general-soundfont-small fluidsynth
     /work/main/.venv-ref/bin/python scripts/make_tempo_heldout.py midi --midi-dir /usr/share/planetblupi/music \
-        --source planetblupi --soundfont /usr/share/sounds/sf3/MuseScore_General.sf3 --out data/heldout_blupi
+        --source planetblupi --soundfont /usr/share/sounds/sf3/MuseScore_General_Lite.sf3 --out data/heldout_blupi
 
 Writes OUT/labels.csv (file,bpm,meter,style,beats,source) and OUT/beats/*.txt. Needs `mido` for
 the MIDI files (in scripts/make_venv.sh).

@@ -17,7 +17,8 @@ groove, where the beat itself barely repeats: a two-step repeats every half bar)
 (`eighths`) and the default style list keep every earlier seed's clips as they were.
 
 Writes OUT/labels.csv (file,bpm,meter,style,beats), OUT/beats/*.txt (one time in s per line) and
-the audio. Standard library + fluidsynth + ffmpeg only.
+the audio. Standard library + fluidsynth + ffmpeg only; the two soundfonts come from Debian's
+fluid-soundfont-gm and timgm6mb-soundfont.
 """
 
 import argparse
