@@ -28,8 +28,8 @@ larger run starts and the probe does not. `--no-probe` leaves both out.
     .venv-test/bin/python benches/engines.py --ray-idle default,recommended,quiet --rounds 2
 
 measures instead what Ray Data spends of its own per second of wall time: README.md's pipeline
-(2 actors, paths, the writer beside them) with a UDF that sleeps 2 s per batch instead of
-analysing, under each set of settings in RAY_SETTINGS (what `ray.init`, environment variables
+(2 actors, paths, the writer beside them) with a UDF that sleeps (`--ray-idle-seconds`, 2) per
+batch of one row instead of analysing, under each set of settings in RAY_SETTINGS (what `ray.init`, environment variables
 and `DataContext` let a job turn off), each in a fresh interpreter. While both actors sleep,
 every CPU-second spent is the engine's: it reports CPU-s per wall-s over that steady window, by
 process (driver, raylet, GCS, Ray Data's helper actors, the actors' own idle cost).
@@ -428,6 +428,7 @@ def run_ray_idle(settings: str, batches: int = 24, seconds: float = 2.0) -> dict
         by_kind[kind] = by_kind.get(kind, 0.0) + r
     total = sum(rate.values())
     return dict(engine=f"ray idle ({settings})", settings=settings, wall_s=wall,
+                batches=batches, seconds_per_batch=seconds,
                 window_s=t1 - t0, cpu_s_per_wall_s=total,
                 cpu_s=sum(points[-1][2].values()) - points[-1][1],
                 by_kind=dict(sorted(((k, round(v, 4)) for k, v in by_kind.items() if v >= 0.0005),
@@ -477,14 +478,14 @@ def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def ray_idle(settings: list[str], batches: int, rounds: int) -> None:
+def ray_idle(settings: list[str], batches: int, seconds: float, rounds: int) -> None:
     """Each of `settings` `rounds` times, interleaved, in a fresh interpreter each."""
     print(f"load average before: {loadavg()}", flush=True)
     results = []
     for _ in range(rounds):
         for name in settings:
             cmd = [sys.executable, __file__, "--one", f"ray-idle:{name}",
-                   "--ray-idle-batches", str(batches)]
+                   "--ray-idle-batches", str(batches), "--ray-idle-seconds", str(seconds)]
             done = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)
             r = json.loads(done.stdout.strip().splitlines()[-1])
             r["load_after"] = loadavg()
@@ -522,19 +523,23 @@ def main() -> None:
                          "pipeline whose UDF sleeps, under each of these comma-separated "
                          f"settings ({', '.join(RAY_SETTINGS)}), in a fresh interpreter each")
     ap.add_argument("--ray-idle-batches", type=int, default=24,
-                    help="batches of one row for --ray-idle, 2 s of sleep each")
+                    help="batches of one row for --ray-idle")
+    ap.add_argument("--ray-idle-seconds", type=float, default=2.0,
+                    help="seconds each --ray-idle batch sleeps")
     ap.add_argument("--rounds", type=int, default=1, help="runs of each --ray-idle setting")
     args = ap.parse_args()
     if args.one:
         # Everything this interpreter spends counts, imports included.
         if args.one.startswith("ray-idle:"):
-            r = run_ray_idle(args.one.split(":", 1)[1], batches=args.ray_idle_batches)
+            r = run_ray_idle(args.one.split(":", 1)[1], batches=args.ray_idle_batches,
+                             seconds=args.ray_idle_seconds)
         else:
             r = RUNNERS[args.one](Path(args.inputs), Path(args.out), args.embed_seconds)
         print(json.dumps(r), flush=True)
         return
     if args.ray_idle:
-        ray_idle(args.ray_idle.split(","), args.ray_idle_batches, args.rounds)
+        ray_idle(args.ray_idle.split(","), args.ray_idle_batches, args.ray_idle_seconds,
+                 args.rounds)
         return
     if not args.root:
         ap.error("the root folder of the audio is required")
