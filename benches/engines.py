@@ -29,8 +29,9 @@ larger run starts and the probe does not. `--no-probe` leaves both out.
 
 measures instead what Ray Data spends of its own per second of wall time: README.md's pipeline
 (2 actors, paths, the writer beside them) with a UDF that sleeps (`--ray-idle-seconds`, 2) per
-batch of one row instead of analysing, under each set of settings in RAY_SETTINGS (what `ray.init`, environment variables
-and `DataContext` let a job turn off), each in a fresh interpreter. While both actors sleep,
+batch of one row instead of analysing, under each set of settings in RAY_SETTINGS (what
+`ray.init`, environment variables and `DataContext` let a job turn off), each in a fresh
+interpreter. While both actors sleep,
 every CPU-second spent is the engine's: it reports CPU-s per wall-s over that steady window, by
 process (driver, raylet, GCS, Ray Data's helper actors, the actors' own idle cost).
 """
@@ -401,7 +402,8 @@ def run_ray_idle(settings: str, batches: int = 24, seconds: float = 2.0) -> dict
     ctx = ray.data.DataContext.get_current()
     for key, value in preset["context"].items():
         setattr(ctx, key, value)
-    log = tempfile.mktemp(prefix="sonovec-idle-")
+    fd, log = tempfile.mkstemp(prefix="sonovec-idle-")
+    os.close(fd)
     ds = ray.data.from_items([{"path": f"track{i:04d}.ogg"} for i in range(batches)])
     out = tempfile.mkdtemp(prefix="sonovec-idle-out-")
     ds.map_batches(SleepUDF, fn_constructor_kwargs={"seconds": seconds, "log": log},

@@ -8,7 +8,8 @@ Each worker is a Ray actor holding one sonovec.Extractor (the model loads once p
 using one core; the rows have the schema of sonovec.schema(). With --paths the dataset holds the
 files' paths and each actor reads its own files: no read tasks and no copy of the bytes through
 Ray's object store (every actor must see the paths: a local disk, a shared mount, or URIs that
-pyarrow.fs opens, such as s3://).
+pyarrow.fs opens, such as s3://); it also costs less CPU than bytes (README.md, "What a backfill
+costs").
 """
 
 from __future__ import annotations
