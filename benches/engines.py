@@ -24,6 +24,16 @@ the smaller run. Otherwise each engine also runs on `--probe` files alone (by de
 bundled samples, 18 s of audio), and the steady state is (CPU of the set - CPU of the probe) per
 (audio of the set - audio of the probe); that also counts as steady any worker process the
 larger run starts and the probe does not. `--no-probe` leaves both out.
+
+    .venv-test/bin/python benches/engines.py --ray-idle default,recommended,quiet --rounds 2
+
+measures instead what Ray Data spends of its own per second of wall time: README.md's pipeline
+(2 actors, paths, the writer beside them) with a UDF that sleeps (`--ray-idle-seconds`, 2) per
+batch of one row instead of analysing, under each set of settings in RAY_SETTINGS (what
+`ray.init`, environment variables and `DataContext` let a job turn off), each in a fresh
+interpreter. While both actors sleep,
+every CPU-second spent is the engine's: it reports CPU-s per wall-s over that steady window, by
+process (driver, raylet, GCS, Ray Data's helper actors, the actors' own idle cost).
 """
 
 from __future__ import annotations
@@ -315,6 +325,118 @@ def run_spark(files_dir: Path, out: Path, embed_seconds: float | None,
                 tasks=len(list(Path(out).glob("part-*"))))
 
 
+# Ray's own machinery without the analysis: README.md's pipeline (2 actors, paths) whose UDF
+# sleeps instead of analysing, run under each set of settings a user can give a job. What Ray
+# spends per second of wall time while the actors are busy is then all its own.
+RAY_SETTINGS: dict[str, dict] = {
+    # ray.init(num_cpus=2) and nothing else.
+    "default": dict(init={}, env={}, context={}),
+    # What README.md, examples/ray_backfill.py and this bench use.
+    "recommended": dict(init=dict(include_dashboard=False, log_to_driver=False), env={},
+                        context={}),
+    # Everything else a job can turn off: progress bars, usage stats, metrics export.
+    "quiet": dict(init=dict(include_dashboard=False, log_to_driver=False),
+                  env=dict(RAY_USAGE_STATS_ENABLED="0", RAY_enable_metrics_collection="0"),
+                  context=dict(enable_progress_bars=False, enable_operator_progress_bars=False,
+                               enable_auto_log_stats=False)),
+}
+
+
+class SleepUDF:
+    """Stands in for SonovecUDF: holds a core per batch for `seconds` without using it."""
+
+    def __init__(self, seconds: float, log: str) -> None:
+        self.seconds, self.log = seconds, log
+
+    def __call__(self, batch):
+        started = time.time()
+        time.sleep(self.seconds)
+        with open(self.log, "a") as f:
+            f.write(f"{started} {time.time()}\n")
+        return batch
+
+
+def tree_cpu() -> dict[str, float]:
+    """CPU seconds so far of this process (`driver`) and of each descendant, by label."""
+    out: dict[str, float] = {}
+    me = os.getpid()
+    for p in [me, *descendants(me)]:
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            title = Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")
+            name = Path(f"/proc/{p}/comm").read_text().strip()
+        except OSError:
+            continue
+        if p == me:
+            label = "driver"
+        elif name.startswith("ray::"):
+            label = title[0].decode(errors="replace").split(".")[0][:48]
+        elif name.startswith("python"):
+            label = "python " + " ".join(Path(a.decode()).name for a in title[1:3])[:40]
+        else:
+            label = name
+        label = f"{label}:{p}"
+        out[label] = (int(fields[11]) + int(fields[12])) / TICK
+    return out
+
+
+def run_ray_idle(settings: str, batches: int = 24, seconds: float = 2.0) -> dict:
+    """Ray Data's CPU per second of wall time under `settings` (RAY_SETTINGS), by process."""
+    preset = RAY_SETTINGS[settings]
+    os.environ.update(preset["env"])
+    import ray
+    import ray.data
+
+    points: list[tuple[float, float, dict[str, float]]] = []
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.5):
+            # The sampler's own CPU is left out of the driver's.
+            points.append((time.time(), time.thread_time(), tree_cpu()))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    started = time.perf_counter()
+    ray.init(num_cpus=2, **preset["init"])
+    ctx = ray.data.DataContext.get_current()
+    for key, value in preset["context"].items():
+        setattr(ctx, key, value)
+    fd, log = tempfile.mkstemp(prefix="sonovec-idle-")
+    os.close(fd)
+    ds = ray.data.from_items([{"path": f"track{i:04d}.ogg"} for i in range(batches)])
+    out = tempfile.mkdtemp(prefix="sonovec-idle-out-")
+    ds.map_batches(SleepUDF, fn_constructor_kwargs={"seconds": seconds, "log": log},
+                   compute=ray.data.ActorPoolStrategy(size=2), num_cpus=1, batch_size=1,
+                   batch_format="pyarrow").write_parquet(
+        out, ray_remote_args={"num_cpus": 0}, concurrency=1, min_rows_per_file=RAY_MIN_ROWS)
+    wall = time.perf_counter() - started
+    done.set()
+    sampler.join()
+    ray.shutdown()
+    spans = [tuple(map(float, line.split())) for line in Path(log).read_text().splitlines()]
+    os.unlink(log)
+    shutil.rmtree(out, ignore_errors=True)
+    # The steady window: both actors busy, from 2 s after the first batch began to 1 s before
+    # the last ended (start-up and shutdown left out).
+    lo, hi = min(s for s, _ in spans) + 2.0, max(e for _, e in spans) - 1.0
+    window = [p for p in points if lo <= p[0] <= hi]
+    (t0, own0, cpu0), (t1, own1, cpu1) = window[0], window[-1]
+    rate = {k: (v - cpu0.get(k, 0.0)) / (t1 - t0) for k, v in cpu1.items()}
+    rate["driver:" + str(os.getpid())] -= (own1 - own0) / (t1 - t0)
+    by_kind: dict[str, float] = {}
+    for label, r in rate.items():
+        kind = label.rsplit(":", 1)[0]
+        by_kind[kind] = by_kind.get(kind, 0.0) + r
+    total = sum(rate.values())
+    return dict(engine=f"ray idle ({settings})", settings=settings, wall_s=wall,
+                batches=batches, seconds_per_batch=seconds,
+                window_s=t1 - t0, cpu_s_per_wall_s=total,
+                cpu_s=sum(points[-1][2].values()) - points[-1][1],
+                by_kind=dict(sorted(((k, round(v, 4)) for k, v in by_kind.items() if v >= 0.0005),
+                                    key=lambda kv: -kv[1])))
+
+
 def pick_files(root: str, limit: int) -> list[Path]:
     """`limit` distinct files spread over `root` (the shared set has links to the same track:
     the CLI would skip a duplicate by its content id while the engines analyse every row)."""
@@ -358,6 +480,28 @@ def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
+def ray_idle(settings: list[str], batches: int, seconds: float, rounds: int) -> None:
+    """Each of `settings` `rounds` times, interleaved, in a fresh interpreter each."""
+    print(f"load average before: {loadavg()}", flush=True)
+    results = []
+    for _ in range(rounds):
+        for name in settings:
+            cmd = [sys.executable, __file__, "--one", f"ray-idle:{name}",
+                   "--ray-idle-batches", str(batches), "--ray-idle-seconds", str(seconds)]
+            done = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)
+            r = json.loads(done.stdout.strip().splitlines()[-1])
+            r["load_after"] = loadavg()
+            results.append(r)
+            print(json.dumps(r), flush=True)
+    print("\n| settings | CPU-s per wall-s (steady) | window s | whole run CPU s | wall s "
+          "| load after | busiest |")
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        top = ", ".join(f"{k} {v:.3f}" for k, v in list(r["by_kind"].items())[:4])
+        print(f"| {r['settings']} | {r['cpu_s_per_wall_s']:.3f} | {r['window_s']:.0f} | "
+              f"{r['cpu_s']:.1f} | {r['wall_s']:.1f} | {r['load_after']} | {top} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("root", nargs="?")
@@ -376,11 +520,28 @@ def main() -> None:
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--inputs", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
+    ap.add_argument("--ray-idle", metavar="SETTINGS",
+                    help="measure Ray Data's own CPU per second of wall time instead: README's "
+                         "pipeline whose UDF sleeps, under each of these comma-separated "
+                         f"settings ({', '.join(RAY_SETTINGS)}), in a fresh interpreter each")
+    ap.add_argument("--ray-idle-batches", type=int, default=24,
+                    help="batches of one row for --ray-idle")
+    ap.add_argument("--ray-idle-seconds", type=float, default=2.0,
+                    help="seconds each --ray-idle batch sleeps")
+    ap.add_argument("--rounds", type=int, default=1, help="runs of each --ray-idle setting")
     args = ap.parse_args()
     if args.one:
         # Everything this interpreter spends counts, imports included.
-        r = RUNNERS[args.one](Path(args.inputs), Path(args.out), args.embed_seconds)
+        if args.one.startswith("ray-idle:"):
+            r = run_ray_idle(args.one.split(":", 1)[1], batches=args.ray_idle_batches,
+                             seconds=args.ray_idle_seconds)
+        else:
+            r = RUNNERS[args.one](Path(args.inputs), Path(args.out), args.embed_seconds)
         print(json.dumps(r), flush=True)
+        return
+    if args.ray_idle:
+        ray_idle(args.ray_idle.split(","), args.ray_idle_batches, args.ray_idle_seconds,
+                 args.rounds)
         return
     if not args.root:
         ap.error("the root folder of the audio is required")
@@ -433,6 +594,15 @@ def main() -> None:
               f"{r['x_realtime_per_cpu_s']:.1f} | "
               f"{r['x_realtime_per_cpu_s'] / base['x_realtime_per_cpu_s']:.2f} | {steady_cols} | "
               f"{r['worker_peak_mb']:.0f} | {r['wall_s']:.1f} |")
+    two = [r for r in results if r["engine"] == "cli --jobs 2"
+           and r.get("steady_x_realtime_per_cpu_s")]
+    if two:
+        # The engines run two analyses at once, as `--jobs 2` does: the per-core figure that
+        # leaves out what two concurrent analyses cost each other.
+        base2 = two[0]["steady_x_realtime_per_cpu_s"]
+        print("steady x-realtime per CPU-s against `cli --jobs 2`: " + ", ".join(
+            f"{r['engine']} {r['steady_x_realtime_per_cpu_s'] / base2:.2f}"
+            for r in results if r.get("steady_x_realtime_per_cpu_s")))
     for r in results:
         if "cpu_split" in r:
             split = ", ".join(f"{k} {v:.1f}" for k, v in sorted(r["cpu_split"].items()))

@@ -1,6 +1,7 @@
 """Ray Data: a class UDF that analyses the files of ``ray.data.read_binary_files``.
 
 >>> import ray, sonovec.ray
+>>> ray.init(include_dashboard=False, log_to_driver=False)
 >>> files = ray.data.read_binary_files("music/", include_paths=True, num_cpus=0, concurrency=1)
 >>> tracks = files.map_batches(sonovec.ray.SonovecUDF, compute=ray.data.ActorPoolStrategy(size=4),
 ...                           num_cpus=1, batch_size=8, batch_format="pyarrow")
