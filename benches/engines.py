@@ -58,6 +58,17 @@ EXTS = {".ogg", ".mp3", ".flac", ".opus", ".wav", ".m4a"}
 TICK = os.sysconf("SC_CLK_TCK")
 
 
+def stat_fields(stat: str) -> list[str]:
+    """The fields of a `/proc/PID/stat` (or `task/TID/stat`) line after the command name, which
+    may itself hold spaces and parentheses: field 3 of proc(5) is index 0."""
+    return stat.rsplit(")", 1)[1].split()
+
+
+def cpu_seconds(fields: list[str]) -> float:
+    """User + system CPU seconds of a process or thread from its `stat_fields`."""
+    return (int(fields[11]) + int(fields[12])) / TICK
+
+
 def descendants(pid: int) -> list[int]:
     children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
@@ -66,7 +77,7 @@ def descendants(pid: int) -> list[int]:
                 stat = Path(f"/proc/{entry}/stat").read_text()
             except OSError:
                 continue
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
+            ppid = int(stat_fields(stat)[1])
             children.setdefault(ppid, []).append(int(entry))
     out, todo = [], [pid]
     while todo:
@@ -107,7 +118,7 @@ class TreeSampler(threading.Thread):
     def sample(self) -> None:
         for p in descendants(os.getpid()):
             try:
-                fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+                fields = stat_fields(Path(f"/proc/{p}/stat").read_text())
                 status = Path(f"/proc/{p}/status").read_text()
                 key = (p, fields[19])  # a reused pid has another start time
                 if key not in self.procs:
@@ -118,7 +129,7 @@ class TreeSampler(threading.Thread):
                 continue
             proc = self.procs[key]
             # ray:: workers rename themselves: the latest name says what the process became.
-            proc["cpu"] = max(proc["cpu"], (int(fields[11]) + int(fields[12])) / TICK)
+            proc["cpu"] = max(proc["cpu"], cpu_seconds(fields))
             self.sample_threads(p, proc)
             hwm = [line for line in status.splitlines() if line.startswith("VmHWM")]
             if hwm:
@@ -146,9 +157,9 @@ class TreeSampler(threading.Thread):
             except OSError:
                 continue
             name = stat[stat.index("(") + 1:stat.rindex(")")]
-            fields = stat.rsplit(")", 1)[1].split()
+            fields = stat_fields(stat)
             key = (tid, fields[19])
-            cpu = (int(fields[11]) + int(fields[12])) / TICK
+            cpu = cpu_seconds(fields)
             old = threads.get(key)
             threads[key] = (name, max(cpu, old[1] if old else 0.0))
 
@@ -362,7 +373,7 @@ def tree_cpu() -> dict[str, float]:
     me = os.getpid()
     for p in [me, *descendants(me)]:
         try:
-            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            fields = stat_fields(Path(f"/proc/{p}/stat").read_text())
             title = Path(f"/proc/{p}/cmdline").read_bytes().split(b"\0")
             name = Path(f"/proc/{p}/comm").read_text().strip()
         except OSError:
@@ -376,7 +387,7 @@ def tree_cpu() -> dict[str, float]:
         else:
             label = name
         label = f"{label}:{p}"
-        out[label] = (int(fields[11]) + int(fields[12])) / TICK
+        out[label] = cpu_seconds(fields)
     return out
 
 
@@ -455,13 +466,10 @@ def link_inputs(folder: Path, files: list[Path]) -> Path:
     return folder
 
 
-def run_cli2(files_dir: Path, out: Path, embed_seconds: float | None) -> dict:
-    """The CLI on both cores: the engines run two workers at once, which share caches and memory
-    bandwidth, so this is the per-core figure their two workers can reach."""
-    return run_cli(files_dir, out, embed_seconds, jobs=2)
-
-
-RUNNERS = {"cli": run_cli, "cli2": run_cli2, "ray": run_ray, "spark": run_spark,
+# `cli2`, the CLI on both cores: the engines run two workers at once, which share caches and
+# memory bandwidth, so this is the per-core figure their two workers can reach.
+RUNNERS = {"cli": run_cli, "cli2": functools.partial(run_cli, jobs=2), "ray": run_ray,
+           "spark": run_spark,
            "ray-paths": functools.partial(run_ray, source="paths"),
            "spark-paths": functools.partial(run_spark, source="paths")}
 
