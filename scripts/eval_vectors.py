@@ -38,17 +38,6 @@ import os
 import numpy as np
 
 
-def load_records(folder):
-    """realpath -> record of an extract output folder's successful records."""
-    out = {}
-    with open(os.path.join(folder, "tracks.jsonl")) as f:
-        for line in f:
-            r = json.loads(line)
-            if r.get("error") is None and r.get("vector"):
-                out[os.path.realpath(r["path"])] = r
-    return out
-
-
 def field(record, name):
     """`group.field` of a record as a float, None when absent or not finite."""
     value = record
@@ -95,18 +84,20 @@ def with_extra_descriptors(vectors, layout, records, names, stats, clamp=5.0):
 
 
 def load_out(folder):
-    """(paths, matrix, layout) of an extract output folder; paths in row order."""
+    """(paths, matrix, layout, records) of an extract output folder; paths (real paths) and
+    records in row order."""
     vectors = np.load(os.path.join(folder, "vectors.npy")).astype(np.float64)
     layout = json.load(open(os.path.join(folder, "vectors.json")))
     version = layout["vector_version"]
-    paths = []
+    paths, records = [], []
     with open(os.path.join(folder, "tracks.jsonl")) as f:
         for line in f:
             r = json.loads(line)
             if r.get("error") is None and r.get("vector_version") == version and r.get("vector"):
                 paths.append(os.path.realpath(r["path"]))
+                records.append(r)
     assert len(paths) == len(vectors), (len(paths), vectors.shape)
-    return paths, vectors, layout
+    return paths, vectors, layout, records
 
 
 def reweight(vectors, layout, weights):
@@ -228,11 +219,11 @@ def main():
         help="combined weightings to report")
     args = ap.parse_args()
 
-    paths, vectors, layout = load_out(args.out)
+    paths, vectors, layout, records = load_out(args.out)
     task1, partner = music_tasks(paths, args.set)
-    tempo = None
+    tempo = tpaths = trecords = None
     if args.tempo and args.tempo_out:
-        tpaths, tvectors, tlayout = load_out(args.tempo_out)
+        tpaths, tvectors, tlayout, trecords = load_out(args.tempo_out)
         row_of = {p: i for i, p in enumerate(tpaths)}
         style = {}
         for r in csv.DictReader(open(os.path.join(args.tempo, "labels.csv"))):
@@ -256,18 +247,14 @@ def main():
     variants = [("", vectors, layout, tempo)]
     if args.extra_descriptors:
         names = args.extra_descriptors.split(",")
-        records = load_records(args.out)
         originals = {os.path.realpath(o) for _, o in csv.reader(open(os.path.join(args.set, "index.csv")))}
-        stats = field_stats([r for p, r in records.items() if p in originals], names)
+        stats = field_stats([r for p, r in zip(paths, records) if p in originals], names)
         print("extra descriptors (mean, std over the originals): " +
               ", ".join(f"{n} ({m:.4g}, {s:.4g})" for n, (m, s) in zip(names, stats)))
-        x, xl = with_extra_descriptors(vectors, layout, [records[p] for p in paths], names, stats)
+        x, xl = with_extra_descriptors(vectors, layout, records, names, stats)
         xt = None
         if tempo:
-            trecords = load_records(args.tempo_out)
-            tpaths = load_out(args.tempo_out)[0]
-            tx, txl = with_extra_descriptors(tempo[0], tempo[1], [trecords[p] for p in tpaths],
-                                             names, stats)
+            tx, txl = with_extra_descriptors(tempo[0], tempo[1], trecords, names, stats)
             xt = (tx, txl, tempo[2], tempo[3])
         variants.append((" + " + args.extra_descriptors, x, xl, xt))
     print("| vector | dim | codec/loudness recall@1 | halves recall@10 | halves recall@1 | style precision@10 |")
@@ -296,7 +283,6 @@ def main():
         r10, h1 = recall_halves(x, "euclidean", t2)
         p10 = "–"
         if tempo:
-            tpaths = load_out(args.tempo_out)[0]
             tx = np.array([bliss.get(p, np.zeros(23)) for p in tpaths])
             rows = [r for r in tempo[2] if tpaths[r] in bliss]
             p10 = f"{style_precision(tx, 'euclidean', rows, tempo[3])[0]:.3f}"
