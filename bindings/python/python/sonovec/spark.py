@@ -10,9 +10,9 @@
 Each Python worker makes one :class:`sonovec.Extractor` (the model loads once per worker
 process) and analyses each Arrow batch of files with it. ``files.select("path")`` instead of
 ``files``: Spark lists the files without reading them and each worker reads its own (a local or
-shared path, or a URI that ``pyarrow.fs`` opens), so the bytes never sit in the JVM. Spark has no unsigned integers, so
-the counts (``sample_rate``, ``channels``, ``frames`` ...) become ``bigint``; everything else
-keeps the types of :func:`sonovec.schema`.
+shared path, or a URI that ``pyarrow.fs`` opens), so the bytes never sit in the JVM. Spark has
+no unsigned integers, so the counts (``sample_rate``, ``channels``, ``frames`` ...) become
+``bigint``; everything else keeps the types of :func:`sonovec.schema`.
 """
 
 from __future__ import annotations
