@@ -2,14 +2,14 @@
 
     python examples/ray_backfill.py samples/ out/ray --workers 2
     python examples/ray_backfill.py /work/data/real out/ray-real --workers 2 --embed-seconds 30
-    python examples/ray_backfill.py /work/data/real out/ray-real --workers 2 --paths
+    python examples/ray_backfill.py /work/data/real out/ray-real --workers 2 --bytes
 
 Each worker is a Ray actor holding one sonovec.Extractor (the model loads once per worker) and
-using one core; the rows have the schema of sonovec.schema(). With --paths the dataset holds the
-files' paths and each actor reads its own files: no read tasks and no copy of the bytes through
-Ray's object store (every actor must see the paths: a local disk, a shared mount, or URIs that
-pyarrow.fs opens, such as s3://); it also costs less CPU than bytes (README.md, "What a backfill
-costs").
+using one core; the rows have the schema of sonovec.schema(). The dataset holds the files' paths
+and each actor reads its own files: no read tasks and no copy of the bytes through Ray's object
+store, and less CPU than bytes (README.md, "What a backfill costs"). Every actor must see the
+paths: a local disk, a shared mount, or URIs that pyarrow.fs opens, such as s3://. When they
+cannot, --bytes reads the files with read_binary_files and ships their bytes to the actors.
 """
 
 from __future__ import annotations
@@ -34,17 +34,31 @@ def main() -> None:
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--model", default="msd")
     ap.add_argument("--embed-seconds", type=float, default=None)
-    ap.add_argument("--paths", action="store_true", help="actors read the files themselves")
+    source = ap.add_mutually_exclusive_group()
+    source.add_argument(
+        "--paths",
+        dest="bytes",
+        action="store_false",
+        default=False,
+        help="actors read the files themselves (the default)",
+    )
+    source.add_argument(
+        "--bytes",
+        dest="bytes",
+        action="store_true",
+        help="Ray reads the files and ships their bytes to the actors (when the actors cannot "
+        "open the paths)",
+    )
     args = ap.parse_args()
 
     # A node of its own. No dashboard: with ray[default] installed it is a web server and eight
     # module processes, 15-30 % of what Ray spends of its own per second; the workers' logs stay
     # in Ray's session folder. Progress bars, usage stats and metrics export cost nothing
-    # measurable (README.md, "What Ray Data spends of its own"); on a cluster, give `ray start`
-    # the same settings (--include-dashboard=false).
+    # measurable (docs/scale-measurements.md, "What Ray Data spends of its own"); on a cluster,
+    # give `ray start` the same settings (--include-dashboard=false).
     ray.init(num_cpus=args.workers, include_dashboard=False, log_to_driver=False)
     started = time.perf_counter()
-    if args.paths:
+    if not args.bytes:
         # A catalog would read its manifest instead (ray.data.read_parquet("manifest.parquet")).
         found = [p for p in Path(args.root).rglob("*") if p.suffix.lower().lstrip(".") in AUDIO]
         files = ray.data.from_items([{"path": str(p)} for p in sorted(found)])

@@ -38,7 +38,7 @@ from scipy.optimize import minimize
 
 # The per-hypothesis features the model reads (a subset of the dump's `feature_names`, which
 # lists everything `sonovec` computes); `--features` overrides it for experiments.
-# `backbeat` is dumped but not used: it lowered both cross-validations (see README, tempo).
+# `backbeat` is dumped but not used: it lowered both cross-validations (docs/tempo-experiments.md).
 FEATURES = ["log2_bpm_120", "log2_bpm_120_sq", "acf_1", "salience", "low_salience", "offbeat_ratio",
             "third_ratio", "log2_bpm_x_onset_rate", "log2_bpm_x_low_share", "log2_bpm_x_offbeat_slow",
             "tempogram_score"]
