@@ -115,21 +115,36 @@ fn a_rerun_resumes_and_force_recomputes_the_same_numbers() {
     );
 }
 
+/// Two files with the same content get one record, whichever way the run hashes: as it decodes
+/// (a fresh output folder) or before (a folder with records to skip), and the record's id is
+/// the hash of the whole file either way.
 #[test]
-fn duplicate_content_is_analysed_once() {
+fn duplicate_content_is_recorded_once_with_the_id_of_its_bytes() {
     let tmp = tempfile::tempdir().unwrap();
     let src = tmp.path().join("in");
     std::fs::create_dir(&src).unwrap();
-    std::fs::copy(repo_path("samples/house_128.ogg"), src.join("a.ogg")).unwrap();
-    std::fs::copy(repo_path("samples/house_128.ogg"), src.join("b.ogg")).unwrap();
+    let house = repo_path("samples/house_128.ogg");
+    std::fs::copy(&house, src.join("a.ogg")).unwrap();
+    std::fs::copy(&house, src.join("b.ogg")).unwrap();
+    let expected_id = sonovec::content_id_of_file(&house).unwrap();
     let out = tmp.path().join("out");
-    extract(&[
-        "extract",
-        src.to_str().unwrap(),
-        "-o",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(records(&out.join("tracks.jsonl")).len(), 1);
+    let out_s = out.to_str().unwrap();
+    let fresh = extract(&["extract", src.to_str().unwrap(), "-o", out_s, "--jobs", "2"]);
+    let stderr = String::from_utf8_lossy(&fresh.stderr);
+    assert!(
+        stderr.contains("1 ok") && stderr.contains("1 skipped"),
+        "{stderr}"
+    );
+    let fresh_records = records(&out.join("tracks.jsonl"));
+    assert_eq!(fresh_records.len(), 1);
+    assert_eq!(fresh_records[0]["id"], expected_id.as_str());
+
+    // A second copy, and a folder that already has the first: hashed before decoding.
+    std::fs::copy(&house, src.join("c.ogg")).unwrap();
+    let resumed = extract(&["extract", src.to_str().unwrap(), "-o", out_s]);
+    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    assert!(stderr.contains("3 skipped"), "{stderr}");
+    assert_eq!(records(&out.join("tracks.jsonl")), fresh_records);
 }
 
 #[test]

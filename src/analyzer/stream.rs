@@ -1,31 +1,34 @@
 //! The stream loop of one track, on one thread or as a pipeline of three.
 //!
 //! The loop has three parts that share no state:
-//! - the front ([`Front`]): decoding and the mono mixdown;
-//! - the native-rate meter: EBU R128 loudness, loudness range and true peak of the source
-//!   channels, fed with copies of the decoded chunks;
+//! - the front ([`Front`]): decoding;
+//! - the meter ([`Meter`]): EBU R128 loudness, loudness range and true peak of the source
+//!   channels, then the mono mixdown;
 //! - the back ([`Back`]): the resampler to the analysis rate, the descriptors of the analysis
 //!   signal, the shared spectrogram and every feature it feeds (the embedding's patches
 //!   included).
 //!
 //! The front cuts the stream into batches: each [`Front::fill`] decodes chunks until the batch
-//! holds at least [`MONO_BATCH_FRAMES`] frames or [`NATIVE_BATCH_SAMPLES`] source samples, and
-//! gives the meter and the back their part of it. [`run`] either feeds both on the calling
-//! thread, batch after batch, or runs the front and the meter on threads of their own, the
-//! batches passing through bounded channels (at most [`DEPTH`] mono batches and
-//! [`NATIVE_DEPTH`] native ones in flight, their buffers recycled: at most 3 MiB and 1.5 MiB),
-//! so that one long track keeps two cores busy even without the embedding. Both ways give the
-//! meter and the back the very same batches, in order, and each part performs the same
-//! operations in the same order, so the record is the same bit for bit.
+//! holds at least [`MONO_BATCH_FRAMES`] frames or [`NATIVE_BATCH_SAMPLES`] source samples; the
+//! meter measures the batch and mixes it down for the back. [`run`] either does all three on the
+//! calling thread, batch after batch, or runs the front and the meter on threads of their own,
+//! the batches passing through bounded channels (at most [`NATIVE_DEPTH`] source batches and
+//! [`DEPTH`] mono ones in flight, their buffers recycled: at most 1.5 MiB and 3 MiB), so that
+//! one long track keeps two cores busy even without the embedding. Both ways give each part the
+//! very same batches, in order, and each part performs the same operations in the same order,
+//! so the record is the same bit for bit.
 //!
 //! Why these three: decoding is sequential and, for FLAC, half the work of `--model none`
 //! (`sonovec -j 1 bench`: 0.46 of 0.89 s on 684 s of FLAC); on Ogg Vorbis it is 41 % of the
 //! instructions (callgrind, 112 s: decoding 894 M, the meter 294 M, resampling 267 M, the rest
 //! of the back about 670 M, the spectrogram's frames among them, which the back already spreads
-//! over the rayon pool). So the decoder gets a thread to itself and everything else goes where
-//! it balances it. Neither the front nor the meter uses the pool, so a thread blocked on a full
+//! over the rayon pool). So the decoder gets a thread to itself and does nothing else: on one
+//! long track at `-j 2` it is the busiest thread (52–55 % of the samples of `perf record` on
+//! 954 s of FLAC, Ogg and MP3 with the mixdown on it), so the mixdown goes to the meter, the
+//! lightest. Neither the front nor the meter uses the pool, so a thread blocked on a full
 //! channel never holds up work that another waits for, whatever the pool's size; the back,
-//! which may run on a pool thread, only ever waits for the front.
+//! which may run on a pool thread, only ever waits for the meter, which only waits for the
+//! front.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
@@ -46,7 +49,7 @@ pub const MONO_BATCH_FRAMES: usize = 65_536;
 /// … or this many source samples over all channels (512 KiB).
 pub const NATIVE_BATCH_SAMPLES: usize = 131_072;
 /// Mono batches in flight towards the back: 17.8 s at 44.1 kHz, longer than one block of the
-/// spectrogram (16.4 s), so that the front goes on while the back computes a block.
+/// spectrogram (16.4 s), so that the front and the meter go on while the back computes a block.
 pub const DEPTH: usize = 12;
 /// Native batches in flight towards the meter, which keeps an even pace.
 pub const NATIVE_DEPTH: usize = 3;
@@ -84,36 +87,34 @@ impl StreamThreads {
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct FrontTimings {
     pub decode: Duration,
+    /// The mixdown, on the meter's thread when pipelined.
     pub mixdown: Duration,
     /// The native-rate meter.
     pub meter: Duration,
-    /// CPU time of each thread of a pipelined stream (decoding, meter, back), from the clock
-    /// of each thread; zero on one thread. The busiest one bounds how much faster than one
-    /// thread the track can run: whatever the load, a ratio other jobs do not stretch.
+    /// CPU time of each thread of a pipelined stream (decoding, meter and mixdown, back), from
+    /// the clock of each thread; zero on one thread. The busiest one bounds how much faster
+    /// than one thread the track can run: whatever the load, a ratio other jobs do not stretch.
     pub threads_cpu: [Duration; 3],
 }
 
-/// The source channels of one batch's chunks, concatenated, for the native-rate meter.
+/// The source channels of one batch's chunks, concatenated.
 #[derive(Default)]
 pub(super) struct NativeBatch {
     planar: Vec<Vec<f32>>,
-    rate: u32,
-    /// A chunk of another rate or channel count than the stream's first has arrived: the meter
-    /// stops (no chunk of it, or after it, is in the batch).
-    changed: bool,
-}
-
-impl MonoBatch {
-    fn clear(&mut self) {
-        self.samples.clear();
-        (self.rate, self.last) = (None, false);
-    }
+    /// The stream's rate; `None` if the batch holds no chunk.
+    rate: Option<u32>,
+    /// The stream has ended with this batch.
+    last: bool,
 }
 
 impl NativeBatch {
     fn clear(&mut self) {
         self.planar.iter_mut().for_each(Vec::clear);
-        self.changed = false;
+        (self.rate, self.last) = (None, false);
+    }
+
+    fn frames(&self) -> usize {
+        self.planar.first().map_or(0, Vec::len)
     }
 
     fn samples(&self) -> usize {
@@ -121,37 +122,49 @@ impl NativeBatch {
     }
 }
 
-/// Feeds `batch` to `meter`: the same calls, in the same order, on either thread.
-fn measure(meter: &mut R128Meter, batch: &NativeBatch, spent: &mut Duration) {
-    let clock = Instant::now();
-    if !batch.planar.is_empty() {
-        meter.accept(&batch.planar, batch.rate);
-    }
-    if batch.changed {
-        meter.format_changed();
-    }
-    *spent += clock.elapsed();
-}
-
-/// The mono mix of one batch's chunks at the source rate, for the back.
+/// The mono mix of one batch at the source rate, for the back.
 #[derive(Default)]
 pub(super) struct MonoBatch {
     samples: Vec<f32>,
-    /// The rate of the batch's first chunk; `None` if it holds none.
+    /// The stream's rate; `None` if the batch holds no sample.
     rate: Option<u32>,
     /// The stream has ended with this batch.
     last: bool,
 }
 
-/// Decoding and mixdown of one stream, cut into batches.
+/// The native-rate meter and the mixdown: what each batch goes through between the front and
+/// the back, on one thread or the other.
+#[derive(Default)]
+struct Meter {
+    loudness: R128Meter,
+    repairs: Repairs,
+    meter_time: Duration,
+    mixdown_time: Duration,
+}
+
+impl Meter {
+    /// Measures `native`, then mixes it down into `mono`: the same calls, in the same order,
+    /// on either thread.
+    fn take(&mut self, native: &NativeBatch, mono: &mut MonoBatch) {
+        let clock = Instant::now();
+        if let (Some(rate), false) = (native.rate, native.planar.is_empty()) {
+            self.loudness.accept(&native.planar, rate);
+        }
+        let measured = Instant::now();
+        // The mix is per frame, so a batch's is its chunks' mixes end to end.
+        self.repairs += downmix_into(&native.planar, &mut mono.samples);
+        (mono.rate, mono.last) = (native.rate, native.last);
+        self.meter_time += measured - clock;
+        self.mixdown_time += measured.elapsed();
+    }
+}
+
+/// Decoding of one stream, cut into batches.
 pub(super) struct Front<'s> {
     stream: &'s mut AudioStream,
     max_duration_s: f64,
-    /// Rate and channel count of the stream's first chunk, and whether a later one differed.
-    native_format: Option<(u32, usize)>,
-    native_changed: bool,
-    mono: Vec<f32>,
-    repairs: Repairs,
+    /// Rate and channel count of the stream's first chunk.
+    format: Option<(u32, usize)>,
     timings: FrontTimings,
     ended: bool,
 }
@@ -168,21 +181,18 @@ impl<'s> Front<'s> {
         Front {
             stream,
             max_duration_s,
-            native_format: None,
-            native_changed: false,
-            mono: Vec::new(),
-            repairs: Repairs::default(),
+            format: None,
             timings: FrontTimings::default(),
             ended: false,
         }
     }
 
-    /// Decodes the next chunks into one batch: their mono mix appended to `mono`, their source
-    /// channels to `native`, until either is full or the stream ends. Returns whether more may
-    /// follow.
-    fn fill(&mut self, mono: &mut MonoBatch, native: &mut NativeBatch) -> Result<bool> {
+    /// Decodes the next chunks into one batch, their channels appended to `native`'s, until it
+    /// holds [`MONO_BATCH_FRAMES`] frames or [`NATIVE_BATCH_SAMPLES`] samples or the stream
+    /// ends. Returns whether more may follow.
+    fn fill(&mut self, native: &mut NativeBatch) -> Result<bool> {
         while !self.ended
-            && mono.samples.len() < MONO_BATCH_FRAMES
+            && native.frames() < MONO_BATCH_FRAMES
             && native.samples() < NATIVE_BATCH_SAMPLES
         {
             let clock = Instant::now();
@@ -202,39 +212,31 @@ impl<'s> Front<'s> {
                     ),
                 ));
             }
-
-            // The meter's copy, as long as the stream keeps the format it started with.
-            let channels = chunk.planar.len();
-            if channels > 0 && !self.native_changed {
-                let format = *self.native_format.get_or_insert((rate, channels));
-                if format == (rate, channels) {
-                    native.rate = rate;
-                    native.planar.resize_with(channels, Vec::new);
-                    for (all, c) in native.planar.iter_mut().zip(chunk.planar) {
-                        all.extend_from_slice(c);
-                    }
-                } else {
-                    self.native_changed = true;
-                }
+            let format = (rate, chunk.planar.len());
+            if *self.format.get_or_insert(format) != format {
+                // AudioStream ends a stream whose format changes, so this is a bug of ours.
+                return Err(AnalysisError::new(
+                    ErrorKind::Internal,
+                    "the decoded stream changed its rate or channel count midway",
+                ));
             }
-            native.changed |= self.native_changed;
-
-            let clock = Instant::now();
-            self.repairs += downmix_into(chunk.planar, &mut self.mono);
-            mono.samples.extend_from_slice(&self.mono);
-            mono.rate.get_or_insert(rate);
-            self.timings.mixdown += clock.elapsed();
+            native.rate = Some(rate);
+            native.planar.resize_with(format.1, Vec::new);
+            for (all, c) in native.planar.iter_mut().zip(chunk.planar) {
+                all.extend_from_slice(c);
+            }
         }
-        mono.last = self.ended;
+        native.last = self.ended;
         Ok(!self.ended)
     }
 
-    fn done(self, loudness: R128Meter, meter_time: Duration) -> FrontDone {
+    fn done(self, meter: Meter) -> FrontDone {
         FrontDone {
-            loudness,
-            repairs: self.repairs,
+            loudness: meter.loudness,
+            repairs: meter.repairs,
             timings: FrontTimings {
-                meter: meter_time,
+                meter: meter.meter_time,
+                mixdown: meter.mixdown_time,
                 ..self.timings
             },
         }
@@ -282,8 +284,8 @@ impl Back<'_, '_> {
     }
 }
 
-/// Streams the whole of `front` through the native-rate meter and `back`, pipelined or not as
-/// `threads` says.
+/// Streams the whole of `front` through the meter and the mixdown, then `back`, pipelined or
+/// not as `threads` says.
 pub(super) fn run(
     front: Front<'_>,
     back: &mut Back<'_, '_>,
@@ -297,24 +299,22 @@ pub(super) fn run(
 }
 
 fn run_serial(mut front: Front<'_>, back: &mut Back<'_, '_>) -> Result<FrontDone> {
-    let mut meter = R128Meter::new();
-    let mut meter_time = Duration::ZERO;
-    let mut mono = MonoBatch::default();
+    let mut meter = Meter::default();
     let mut native = NativeBatch::default();
+    let mut mono = MonoBatch::default();
     loop {
-        mono.clear();
         native.clear();
-        let more = front.fill(&mut mono, &mut native)?;
-        measure(&mut meter, &native, &mut meter_time);
+        let more = front.fill(&mut native)?;
+        meter.take(&native, &mut mono);
         back.accept(&mono)?;
         if !more {
-            return Ok(front.done(meter, meter_time));
+            return Ok(front.done(meter));
         }
     }
 }
 
-/// A batch of the mono mix, or why the front stopped.
-type Message = Result<MonoBatch>;
+/// A batch, or why the front stopped.
+type Message<T> = Result<T>;
 
 fn run_pipelined(front: Front<'_>, back: &mut Back<'_, '_>) -> Result<FrontDone> {
     let start_failed = |e: std::io::Error| {
@@ -324,29 +324,29 @@ fn run_pipelined(front: Front<'_>, back: &mut Back<'_, '_>) -> Result<FrontDone>
         )
     };
     std::thread::scope(|scope| {
-        // Made inside the scope: if the back panics, unwinding drops `received`, the front's
-        // next send fails, its thread ends and drops the meter's sender, so the meter's thread
-        // ends too and the scope can join both.
-        let (batches, received) = sync_channel::<Message>(DEPTH);
+        // Made inside the scope: if the back panics, unwinding drops `received`, the meter's
+        // next send fails, its thread ends and drops the front's receiver, so the front's
+        // thread ends too and the scope can join both.
+        let (batches, received) = sync_channel::<Message<MonoBatch>>(DEPTH);
         let (recycle, recycled) = channel::<MonoBatch>();
-        let (natives, native_received) = sync_channel::<NativeBatch>(NATIVE_DEPTH);
+        let (natives, native_received) = sync_channel::<Message<NativeBatch>>(NATIVE_DEPTH);
         let (native_recycle, native_recycled) = channel::<NativeBatch>();
         let meter = std::thread::Builder::new()
             .name("sonovec-meter".into())
-            .spawn_scoped(scope, move || meter_thread(native_received, native_recycle))
+            .spawn_scoped(scope, move || {
+                meter_thread(native_received, native_recycle, batches, recycled)
+            })
             .map_err(start_failed)?;
         let producer = std::thread::Builder::new()
             .name("sonovec-decode".into())
-            .spawn_scoped(scope, move || {
-                front_thread(front, batches, recycled, natives, native_recycled)
-            })
+            .spawn_scoped(scope, move || front_thread(front, natives, native_recycled))
             .map_err(start_failed)?;
         let back_cpu = thread_cpu_time();
         let mut failure = None;
         for message in received.iter() {
             let accepted = message.and_then(|batch| {
                 let accepted = back.accept(&batch);
-                // The front may have ended already: then the buffer is simply dropped.
+                // The meter may have ended already: then the buffer is simply dropped.
                 let _ = recycle.send(batch);
                 accepted
             });
@@ -366,10 +366,10 @@ fn run_pipelined(front: Front<'_>, back: &mut Back<'_, '_>) -> Result<FrontDone>
         if let Some(e) = failure {
             return Err(e);
         }
-        let (loudness, meter_time, meter_cpu) = meter?;
+        let (meter, meter_cpu) = meter?;
         match front {
             Some(front) => {
-                let mut done = front.done(loudness, meter_time);
+                let mut done = front.done(meter);
                 done.timings.threads_cpu[1] = meter_cpu;
                 done.timings.threads_cpu[2] = back_cpu;
                 Ok(done)
@@ -383,28 +383,24 @@ fn run_pipelined(front: Front<'_>, back: &mut Back<'_, '_>) -> Result<FrontDone>
 }
 
 /// The front's thread: fills batches and sends them on until the stream ends or fails, or the
-/// back or the meter is gone. A failure or a panic is sent to the back as the last message,
-/// classified as on the caller's thread (a panic inside the decoder is the input's fault).
-/// Returns the front when the stream has ended.
+/// meter is gone. A failure or a panic is sent on as the last message, classified as on the
+/// caller's thread (a panic inside the decoder is the input's fault). Returns the front when
+/// the stream has ended.
 fn front_thread<'s>(
     mut front: Front<'s>,
-    batches: SyncSender<Message>,
-    recycled: Receiver<MonoBatch>,
-    natives: SyncSender<NativeBatch>,
-    native_recycled: Receiver<NativeBatch>,
+    natives: SyncSender<Message<NativeBatch>>,
+    recycled: Receiver<NativeBatch>,
 ) -> Option<Front<'s>> {
     // The panic hook stays quiet about panics caught here, as on the analysing thread.
     super::ANALYSING.with(|a| a.set(true));
     IN_DECODER.with(|d| d.set(false));
     let cpu = thread_cpu_time();
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| loop {
-        let mut mono = recycled.try_recv().unwrap_or_default();
-        let mut native = native_recycled.try_recv().unwrap_or_default();
-        mono.clear();
+        let mut native = recycled.try_recv().unwrap_or_default();
         native.clear();
-        match front.fill(&mut mono, &mut native) {
+        match front.fill(&mut native) {
             Ok(more) => {
-                if natives.send(native).is_err() || batches.send(Ok(mono)).is_err() {
+                if natives.send(Ok(native)).is_err() {
                     return false;
                 }
                 if !more {
@@ -412,7 +408,7 @@ fn front_thread<'s>(
                 }
             }
             Err(e) => {
-                let _ = batches.send(Err(e));
+                let _ = natives.send(Err(e));
                 return false;
             }
         }
@@ -423,28 +419,41 @@ fn front_thread<'s>(
         Ok(false) => None,
         Err(payload) => {
             let in_decoder = IN_DECODER.with(|d| d.replace(false));
-            let _ = batches.send(Err(panic_error(in_decoder, &payload)));
+            let _ = natives.send(Err(panic_error(in_decoder, &payload)));
             None
         }
     }
 }
 
-/// The meter's thread: measures every native batch until the front hangs up. A panic of the
-/// meter (a bug of ours) is an `internal` error.
+/// The meter's thread: measures and mixes down every batch and hands the mix to the back, until
+/// the front hangs up; the front's failure is passed on as it comes. A panic here (a bug of
+/// ours) is an `internal` error.
 fn meter_thread(
-    received: Receiver<NativeBatch>,
-    recycle: Sender<NativeBatch>,
-) -> Result<(R128Meter, Duration, Duration)> {
+    received: Receiver<Message<NativeBatch>>,
+    native_recycle: Sender<NativeBatch>,
+    batches: SyncSender<Message<MonoBatch>>,
+    recycled: Receiver<MonoBatch>,
+) -> Result<(Meter, Duration)> {
     super::ANALYSING.with(|a| a.set(true));
     let cpu = thread_cpu_time();
     panic::catch_unwind(AssertUnwindSafe(|| {
-        let mut meter = R128Meter::new();
-        let mut spent = Duration::ZERO;
-        for batch in received.iter() {
-            measure(&mut meter, &batch, &mut spent);
-            let _ = recycle.send(batch);
+        let mut meter = Meter::default();
+        for message in received.iter() {
+            let forwarded = match message {
+                Ok(native) => {
+                    let mut mono = recycled.try_recv().unwrap_or_default();
+                    meter.take(&native, &mut mono);
+                    let _ = native_recycle.send(native);
+                    batches.send(Ok(mono))
+                }
+                Err(e) => batches.send(Err(e)),
+            };
+            if forwarded.is_err() {
+                // The back has stopped: dropping `received` stops the front in turn.
+                break;
+            }
         }
-        (meter, spent, thread_cpu_time().saturating_sub(cpu))
+        (meter, thread_cpu_time().saturating_sub(cpu))
     }))
     .map_err(|payload| panic_error(false, &payload))
 }

@@ -99,6 +99,7 @@ pub fn run(args: Args, config: Config, isolation: &Isolation) -> io::Result<Outc
     let progress = progress_bar(files.len() as u64, args.quiet);
     let engine = isolation.engine(config, None, None)?;
     let tally = Tally::default();
+    let read_once = done.is_empty();
     let claimed = Mutex::new(done);
     let write_failure: Mutex<Option<io::Error>> = Mutex::new(None);
     let stop = AtomicBool::new(false);
@@ -107,7 +108,7 @@ pub fn run(args: Args, config: Config, isolation: &Isolation) -> io::Result<Outc
         if stop.load(Ordering::Relaxed) {
             return;
         }
-        let written = match analyze_unless_done(&engine, path, &claimed) {
+        let written = match analyze_unless_done(&engine, path, &claimed, read_once) {
             Work::Analysed(mut track) => {
                 if let Some(projection) = &projection {
                     projection.apply_to(&mut track.record);
@@ -180,9 +181,33 @@ enum Work {
     },
 }
 
-/// Hashes `path` and analyses it unless a run already has that content.
-fn analyze_unless_done(engine: &Engine, path: &Path, claimed: &Mutex<HashSet<String>>) -> Work {
+/// Analyses `path` unless a run already has its content.
+///
+/// With `read_once` (nothing from an earlier run to skip), the file is read once: its content id
+/// is hashed from the bytes the decoder reads, and the content is claimed when the analysis is
+/// done; a copy of a file this run has already analysed is analysed in vain, but skipped all the
+/// same. Otherwise the file is hashed first, so that what is done already is not decoded again.
+fn analyze_unless_done(
+    engine: &Engine,
+    path: &Path,
+    claimed: &Mutex<HashSet<String>>,
+    read_once: bool,
+) -> Work {
     let started = Instant::now();
+    let claim = |id: &str| {
+        claimed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id.to_string())
+    };
+    if read_once {
+        let mut track = engine.analyze_path(path);
+        track.timings.total = started.elapsed();
+        return match &track.record.id {
+            Some(id) if !claim(id) => Work::Skipped { id: id.clone() },
+            _ => Work::Analysed(Box::new(track)),
+        };
+    }
     let id = match content_id_of_file(path) {
         Ok(id) => id,
         Err(e) => {
@@ -194,11 +219,7 @@ fn analyze_unless_done(engine: &Engine, path: &Path, claimed: &Mutex<HashSet<Str
             }));
         }
     };
-    if !claimed
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .insert(id.clone())
-    {
+    if !claim(&id) {
         return Work::Skipped { id };
     }
     let mut track = engine.analyze_file_with_id(path, id);

@@ -121,14 +121,6 @@ impl R128Meter {
         });
     }
 
-    /// Stops measuring: the stream has changed its sample rate or channel count midway, as
-    /// [`R128Meter::accept`] finds when it is given such a chunk.
-    pub fn format_changed(&mut self) {
-        if self.broken.is_none() {
-            self.broken = Some("the stream changed sample rate or channel count midway".into());
-        }
-    }
-
     /// The measurements, with a reason for each one that has no finite value.
     pub fn finish(self, reasons: &mut NullReasons) -> R128Values {
         let Some(meters) = self.meters.filter(|_| self.broken.is_none()) else {

@@ -86,9 +86,21 @@ impl Engine {
 
     /// Analyses the file at `path` whose content id the caller computed. Never panics.
     pub fn analyze_file_with_id(&self, path: &Path, id: String) -> Track {
-        match &self.workers {
-            Some(workers) => workers.analyze_file_with_id(path, id),
-            None => self.analyzer.analyze_file_with_id(path, id),
+        self.analyze_file(path, Some(id))
+    }
+
+    /// Analyses the file at `path`, reading it once: its content id (the record's `id`) is
+    /// hashed from the bytes the decoder reads, as [`Analyzer::analyze_path`] does. The id is
+    /// `None` only if the file cannot be read. Never panics.
+    pub fn analyze_path(&self, path: &Path) -> Track {
+        self.analyze_file(path, None)
+    }
+
+    fn analyze_file(&self, path: &Path, id: Option<String>) -> Track {
+        match (&self.workers, id) {
+            (Some(workers), id) => workers.analyze_file(path, id),
+            (None, Some(id)) => self.analyzer.analyze_file_with_id(path, id),
+            (None, None) => self.analyzer.analyze_path(path),
         }
     }
 }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use super::protocol::{read_frame, write_frame, Reply, Request};
 use super::Limits;
-use crate::analyzer::{StageTimings, Track};
+use crate::analyzer::{content_id_of_file, StageTimings, Track};
 use crate::error::{AnalysisError, ErrorKind};
 use crate::record::Record;
 
@@ -163,9 +163,10 @@ impl WorkerPool {
         &self.limits
     }
 
-    /// Analyses the file at `path` (content id `id`) in a worker. Never panics: a worker's death
-    /// is this track's error record, and the pool carries on.
-    pub fn analyze_file_with_id(&self, path: &Path, id: String) -> Track {
+    /// Analyses the file at `path` in a worker: with its content id `id`, or, if `None`, with
+    /// the id the worker hashes as it decodes. Never panics: a worker's death is this track's
+    /// error record (its id then hashed here), and the pool carries on.
+    pub fn analyze_file(&self, path: &Path, id: Option<String>) -> Track {
         let started = Instant::now();
         let request = Request {
             path: path.to_path_buf(),
@@ -173,7 +174,8 @@ impl WorkerPool {
             cpu_budget_s: self.limits.cpu_budget_s,
         };
         let fail = |error: AnalysisError| {
-            let mut record = Record::new(path.display().to_string(), Some(id.clone()));
+            let id = id.clone().or_else(|| content_id_of_file(path).ok());
+            let mut record = Record::new(path.display().to_string(), id);
             record.fail(error);
             Track {
                 record,

@@ -20,8 +20,9 @@ pub const MAX_FRAME_BYTES: u32 = 64 << 20;
 pub struct Request {
     /// The file, opened by the worker itself (uploads are spooled to a file first).
     pub path: PathBuf,
-    /// Its content id, computed by the parent.
-    pub id: String,
+    /// Its content id, computed by the parent; `None`: the worker hashes the bytes it decodes
+    /// (the record carries the id).
+    pub id: Option<String>,
     /// CPU seconds this analysis may use; over it, the kernel stops the worker (`RLIMIT_CPU`).
     pub cpu_budget_s: Option<f64>,
 }
@@ -77,12 +78,13 @@ mod tests {
         let mut buf = Vec::new();
         let request = Request {
             path: "/tmp/a.flac".into(),
-            id: "abc".into(),
+            id: Some("abc".into()),
             cpu_budget_s: Some(1.5),
         };
         write_frame(&mut buf, &request).unwrap();
         let back: Request = read_frame(&mut buf.as_slice()).unwrap().unwrap();
         assert_eq!(back.path, request.path);
+        assert_eq!(back.id.as_deref(), Some("abc"));
         assert_eq!(back.cpu_budget_s, Some(1.5));
         assert!(read_frame::<Request>(&mut &[][..]).unwrap().is_none());
         let bogus = u32::MAX.to_le_bytes();

@@ -27,7 +27,10 @@ pub fn run(analyzer: &Analyzer, memory_limit: Option<u64>) -> io::Result<()> {
         set_cpu_budget(request.cpu_budget_s)?;
         test_hooks::run(&request.path);
         let started = Instant::now();
-        let track = analyzer.analyze_file_with_id(&request.path, request.id);
+        let track = match request.id {
+            Some(id) => analyzer.analyze_file_with_id(&request.path, id),
+            None => analyzer.analyze_path(&request.path),
+        };
         let reply = Reply {
             record: track.record,
             total_s: started.elapsed().as_secs_f64(),

@@ -30,6 +30,7 @@
 
 use std::sync::OnceLock;
 
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use super::metre;
@@ -163,19 +164,21 @@ fn hypotheses(analysis: &Periodicity, frame_rate: f64) -> Vec<Candidate> {
 }
 
 /// Features of every hypothesis of a track, in the order of [`FEATURE_NAMES`], from its onset
-/// envelopes and their periodicity analysis.
+/// envelopes, the periodicity analysis of the whole envelope and the autocorrelation of the
+/// low-register one (`None`: too short or flat).
 pub fn describe(
     onsets: &OnsetEnvelope,
     frame_rate: f64,
     analysis: &Periodicity,
+    low_acf: Option<&[f64]>,
 ) -> Vec<Hypothesis> {
     let envelope = onsets.strength();
-    let low_acf = periodicity::analyse(onsets.low(), frame_rate).map(|p| p.acf);
-
     let onset = (onset_rate(envelope, frame_rate).max(0.05) / 4.0).log2();
     let low_share = onsets.low_share() - 0.5;
+    // Each hypothesis reads the whole envelope a few times; they are independent, and the
+    // order of the result is theirs whatever the threads.
     hypotheses(analysis, frame_rate)
-        .into_iter()
+        .into_par_iter()
         .map(|c| {
             let period = 60.0 * frame_rate / c.bpm;
             let x = (c.bpm / 120.0).log2();
@@ -186,7 +189,6 @@ pub fn describe(
                 periodicity::acf_at(&analysis.acf, period),
                 c.salience,
                 low_acf
-                    .as_deref()
                     .map(|a| periodicity::salience(a, period))
                     .unwrap_or(0.0),
                 offbeat,

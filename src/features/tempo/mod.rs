@@ -124,10 +124,16 @@ pub fn tempo_of_envelopes(
     if (envelope.len() as f64) < MIN_DURATION_S * frame_rate {
         return Err(NoTempo::TooShort);
     }
-    let Some(analysis) = periodicity::analyse(envelope, frame_rate) else {
+    // The two autocorrelations are independent: on a long track each is worth a core.
+    let (analysis, low) = rayon::join(
+        || periodicity::analyse(envelope, frame_rate),
+        || periodicity::analyse(onsets.low(), frame_rate),
+    );
+    let Some(analysis) = analysis else {
         return Err(NoTempo::NoOnsets);
     };
-    let hypotheses = level::describe(onsets, frame_rate, &analysis);
+    let low_acf = low.map(|p| p.acf);
+    let hypotheses = level::describe(onsets, frame_rate, &analysis, low_acf.as_deref());
     let Some(mut decision) = level::decide(hypotheses, tags) else {
         return Err(NoTempo::NoPulse);
     };
