@@ -15,7 +15,7 @@ use common::{read_csv, repo_path};
 /// machine never fails it; a file that ran for two minutes before the fix fails it.
 const MAX_CPU_S: f64 = 20.0;
 /// Peak resident memory one hostile file may cost. Generous (the bar of issue #16 is 300 MB for
-/// inputs under 1 MB, measured in the README); the 5 GB of a lying AIFF fails it.
+/// inputs under 1 MB); the 5 GB of a lying AIFF fails it.
 const MAX_RSS_BYTES: u64 = 600 << 20;
 /// A child still running after this long is killed and the test fails (a hang).
 const HANG: Duration = Duration::from_secs(300);
