@@ -102,6 +102,12 @@ fn extract_turns_each_worker_crash_into_that_files_record_and_goes_on() {
     for good in ["good.mp3", "good.flac"] {
         assert_eq!(kind(&by_name[good]), "ok", "{}", by_name[good]);
     }
+    // A fresh folder reads each file once, in the worker; a worker that dies leaves the id to
+    // the parent. Either way the record has the hash of the file.
+    for (name, record) in &by_name {
+        let id = sonovec::content_id_of_file(&corpus.join(name)).unwrap();
+        assert_eq!(record["id"], id.as_str(), "{name}");
+    }
     let message = |name: &str| {
         by_name[name]["error"]["message"]
             .as_str()
