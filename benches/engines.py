@@ -613,18 +613,21 @@ def main() -> None:
         else None
     print(f"load average before: {loadavg()}", flush=True)
     results = []
-    for name in args.engines.split(","):
-        r = run_one(name, inputs, work / name, args.embed_seconds)
+    for i, name in enumerate(args.engines.split(",")):
+        # An output folder per position: an engine named twice (to interleave repeats) must not
+        # append its rows to the first run's.
+        run = f"{i}-{name}"
+        r = run_one(name, inputs, work / run, args.embed_seconds)
         r["x_realtime_per_cpu_s"] = r["audio_s"] / r["cpu_s"]
         r["cpu_s_per_track"] = r["cpu_s"] / max(r["rows"], 1)
         if probe is not None:
-            p = run_one(name, probe, work / f"{name}-probe", args.embed_seconds)
+            p = run_one(name, probe, work / f"{run}-probe", args.embed_seconds)
             r["probe"] = p
             r["fixed_cpu_s"] = p["cpu_s"]
             r["steady_x_realtime_per_cpu_s"] = (r["audio_s"] - p["audio_s"]) / max(
                 r["cpu_s"] - p["cpu_s"], 1e-9)
         if larger is not None:
-            b = run_one(name, larger, work / f"{name}-larger", args.embed_seconds)
+            b = run_one(name, larger, work / f"{run}-larger", args.embed_seconds)
             r["larger"] = b
             rate = (b["audio_s"] - r["audio_s"]) / max(b["cpu_s"] - r["cpu_s"], 1e-9)
             r["steady_x_realtime_per_cpu_s"] = rate
