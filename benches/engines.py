@@ -6,14 +6,18 @@
 Runs, in one process each and one after the other: `sonovec extract --jobs 1` (`cli2`:
 `--jobs 2`), Ray Data (README.md's pipeline, 2 actors; `ray` ships the files' bytes from
 read_binary_files, `ray-paths` gives the actors paths to read) and Spark (local[2], mapInArrow
-over binaryFile; `spark-paths` selects the path column alone). For each it reports CPU seconds
-(user + system of every process of the run: for the engines the driver, the JVM or raylet/GCS
-and all workers, sampled from /proc every 0.5 s during the run, so processes that end early
-count too, and split by kind of process and by thread: the analysis runs on the extractor's
-`sonovec-N` threads, so the rest is what the engine adds), audio seconds per CPU-second
-(x-realtime per core), the peak resident memory of the largest worker, and wall time. CPU time,
-not wall time, is the comparable figure on a shared machine; wall time is printed for context
-only.
+over binaryFile; `spark-paths` selects the path column alone); `py` (`py2`) is the Python
+binding alone, SonovecUDF's call (`Extractor(jobs=1).extract_batch` on batches of two paths) in
+one process (two at once): against `cli` what the binding costs, against `ray-paths` what Ray
+adds to the same work, and `py2` against `py` what two analyses at once cost each other, without
+`cli2`'s pipelined stream (`--jobs 2` gives each track's stream three threads). For each it
+reports CPU seconds (user + system of every process of the run: for the engines the driver, the
+JVM or raylet/GCS and all workers, sampled from /proc every 0.5 s during the run, so processes
+that end early count too, and split by kind of process and by thread: the analysis runs on the
+extractor's `sonovec-N` threads, so the rest is what the engine adds), audio seconds per
+CPU-second (x-realtime per core), the peak resident memory of the largest worker, and wall time.
+CPU time, not wall time, is the comparable figure on a shared machine; wall time is printed for
+context only.
 
 The CLI is `target/release/sonovec` (`SONOVEC_BIN` names another build).
 
@@ -215,6 +219,50 @@ def run_cli(files_dir: Path, out: Path, embed_seconds: float | None, jobs: int =
                 worker_peak_mb=usage.ru_maxrss / 1024, exit=status >> 8)
 
 
+def _py_child(paths: list[str], out: Path, embed_seconds: float | None) -> None:
+    """One `run_py` process: an Extractor(jobs=1) over `paths` in batches of two, from paths,
+    as SonovecUDF calls it in each Ray actor."""
+    import pyarrow as pa
+
+    import sonovec
+
+    extractor = sonovec.Extractor("msd", embed_seconds=embed_seconds, jobs=1)
+    tables = [extractor.extract_batch(paths[i:i + 2], paths=paths[i:i + 2])
+              for i in range(0, len(paths), 2)]
+    pq.write_table(pa.concat_tables(tables), out)
+
+
+def run_py(files_dir: Path, out: Path, embed_seconds: float | None, procs: int = 1) -> dict:
+    """The Python binding without an engine: `procs` processes at once (forked from this
+    fresh interpreter after `import sonovec`), each analysing every `procs`-th file with
+    SonovecUDF's call (`Extractor(jobs=1).extract_batch`, batches of two paths). Against `cli`
+    it is what the binding costs, against `ray-paths` what Ray adds to the same actors' work."""
+    import sonovec  # noqa: F401  (imported once, before the fork, as Ray's workers import it)
+
+    files = sorted(str(p) for p in files_dir.iterdir())
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    pids = []
+    for k in range(procs):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                _py_child(files[k::procs], out / f"part-{k}.parquet", embed_seconds)
+            finally:
+                os._exit(0)
+        pids.append(pid)
+    peak = 0.0
+    for pid in pids:
+        _, _, usage = os.wait4(pid, 0)
+        peak = max(peak, usage.ru_maxrss / 1024)
+    wall = time.perf_counter() - started
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    table = pq.read_table(out)
+    return dict(engine=f"python, {procs} process{'es' if procs > 1 else ''}",
+                cpu_s=self_cpu() + children.ru_utime + children.ru_stime, wall_s=wall,
+                audio_s=audio_seconds(table), rows=table.num_rows, worker_peak_mb=peak)
+
+
 READ_CONCURRENCY = int(os.environ.get("SONOVEC_RAY_READ_CONCURRENCY", "1")) or None
 
 
@@ -281,6 +329,7 @@ def run_ray(files_dir: Path, out: Path, embed_seconds: float | None,
                 audio_s=audio_seconds(table), rows=table.num_rows,
                 worker_peak_mb=max(workers, default=0.0), cpu_split=split,
                 read_concurrency=READ_CONCURRENCY, write_cpus=RAY_WRITE_CPUS,
+                sampler_cpu_s=round(sampler.own_cpu, 2),
                 min_rows_per_file=RAY_MIN_ROWS,
                 top_processes=top_processes(sampler.cpu_by_process), **thread_split(sampler))
 
@@ -469,6 +518,7 @@ def link_inputs(folder: Path, files: list[Path]) -> Path:
 # `cli2`, the CLI on both cores: the engines run two workers at once, which share caches and
 # memory bandwidth, so this is the per-core figure their two workers can reach.
 RUNNERS = {"cli": run_cli, "cli2": functools.partial(run_cli, jobs=2), "ray": run_ray,
+           "py": run_py, "py2": functools.partial(run_py, procs=2),
            "spark": run_spark,
            "ray-paths": functools.partial(run_ray, source="paths"),
            "spark-paths": functools.partial(run_spark, source="paths")}
@@ -563,18 +613,21 @@ def main() -> None:
         else None
     print(f"load average before: {loadavg()}", flush=True)
     results = []
-    for name in args.engines.split(","):
-        r = run_one(name, inputs, work / name, args.embed_seconds)
+    for i, name in enumerate(args.engines.split(",")):
+        # An output folder per position: an engine named twice (to interleave repeats) must not
+        # append its rows to the first run's.
+        run = f"{i}-{name}"
+        r = run_one(name, inputs, work / run, args.embed_seconds)
         r["x_realtime_per_cpu_s"] = r["audio_s"] / r["cpu_s"]
         r["cpu_s_per_track"] = r["cpu_s"] / max(r["rows"], 1)
         if probe is not None:
-            p = run_one(name, probe, work / f"{name}-probe", args.embed_seconds)
+            p = run_one(name, probe, work / f"{run}-probe", args.embed_seconds)
             r["probe"] = p
             r["fixed_cpu_s"] = p["cpu_s"]
             r["steady_x_realtime_per_cpu_s"] = (r["audio_s"] - p["audio_s"]) / max(
                 r["cpu_s"] - p["cpu_s"], 1e-9)
         if larger is not None:
-            b = run_one(name, larger, work / f"{name}-larger", args.embed_seconds)
+            b = run_one(name, larger, work / f"{run}-larger", args.embed_seconds)
             r["larger"] = b
             rate = (b["audio_s"] - r["audio_s"]) / max(b["cpu_s"] - r["cpu_s"], 1e-9)
             r["steady_x_realtime_per_cpu_s"] = rate
@@ -584,6 +637,15 @@ def main() -> None:
                 r["steady_beyond_analysis_cpu_s"] = (b["cpu_s"] - b["analysis_cpu_s"]) - (
                     r["cpu_s"] - r["analysis_cpu_s"])
                 r["steady_analysis_cpu_s"] = b["analysis_cpu_s"] - r["analysis_cpu_s"]
+                # ... and by kind of process, the workers' own threads apart from the analysis.
+                def kinds(run: dict) -> dict[str, float]:
+                    split = dict(run["cpu_split"])
+                    workers = "ray workers" if "ray workers" in split else "python workers"
+                    split[workers] = split.get(workers, 0.0) - run["analysis_cpu_s"]
+                    return split
+                small, big = kinds(r), kinds(b)
+                r["steady_beyond_analysis_by_kind"] = {
+                    k: round(big.get(k, 0.0) - small.get(k, 0.0), 2) for k in sorted(big)}
         r["load_after"] = loadavg()
         results.append(r)
         print(json.dumps(r), flush=True)
@@ -621,7 +683,10 @@ def main() -> None:
         if "steady_beyond_analysis_cpu_s" in r:
             print(f"{r['engine']}: over the {args.larger - len(files)} extra files, analysis "
                   f"{r['steady_analysis_cpu_s']:.1f} CPU-s, everything else "
-                  f"{r['steady_beyond_analysis_cpu_s']:.1f}")
+                  f"{r['steady_beyond_analysis_cpu_s']:.1f} ("
+                  + ", ".join(f"{k} {v:+.2f}"
+                              for k, v in r["steady_beyond_analysis_by_kind"].items())
+                  + "; the workers' kind without their analysis threads)")
     shutil.rmtree(work, ignore_errors=True)
 
 
