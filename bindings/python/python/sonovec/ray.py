@@ -1,11 +1,16 @@
-"""Ray Data: a class UDF that analyses the files of ``ray.data.read_binary_files``.
+"""Ray Data: a class UDF that analyses audio files, from their paths or their bytes.
 
 >>> import ray, sonovec.ray
 >>> ray.init(include_dashboard=False, log_to_driver=False)
->>> files = ray.data.read_binary_files("music/", include_paths=True, num_cpus=0, concurrency=1)
->>> tracks = files.map_batches(sonovec.ray.SonovecUDF, compute=ray.data.ActorPoolStrategy(size=4),
+>>> paths = ray.data.from_items([{"path": p} for p in uris])  # or read_parquet("manifest.parquet")
+>>> tracks = paths.map_batches(sonovec.ray.SonovecUDF, compute=ray.data.ActorPoolStrategy(size=4),
 ...                           num_cpus=1, batch_size=8, batch_format="pyarrow")
 >>> tracks.write_parquet("out/", ray_remote_args={"num_cpus": 0}, concurrency=1)
+
+From paths each actor reads its own files (every actor must be able to open them: a local disk,
+a shared mount, or URIs that ``pyarrow.fs`` opens): less memory and CPU than shipping the bytes.
+When the actors cannot open them, let Ray read the files and ship their bytes:
+``ray.data.read_binary_files("music/", include_paths=True, num_cpus=0, concurrency=1)``.
 
 Each actor loads the model once (in ``__init__``) and analyses its batches with ``jobs``
 threads (give it ``num_cpus=jobs``); a fixed pool of one actor per core is
