@@ -70,9 +70,22 @@ fn bench_json_reports_every_stage_for_one_worker_and_for_all() {
                 parts += seconds;
             }
         }
-        // The stages do not overlap: together they are at most the whole pipeline.
         let whole = stages["pipeline"]["seconds"].as_f64().unwrap();
-        assert!(parts <= whole * 1.0001 + 1e-4, "{parts} > {whole}");
+        if run["jobs"] == 1 {
+            // On one thread the stages do not overlap: together they are at most the whole.
+            assert!(parts <= whole * 1.0001 + 1e-4, "{parts} > {whole}");
+        } else {
+            // Pipelined, decoding and the meter (with the mixdown) run on threads of their own
+            // beside the rest, so the stages overlap (StageTimings says so); each stage is still
+            // within its tracks' wall time.
+            for stage in STAGES {
+                let seconds = stages[stage]["seconds"].as_f64().unwrap();
+                assert!(
+                    seconds <= whole * 1.0001 + 1e-4,
+                    "{stage}: {seconds} > {whole}"
+                );
+            }
+        }
         assert!(stages["embedding"]["seconds"].as_f64().unwrap() > 0.0);
         for key in ["wall_s", "cpu_s", "files_per_s", "audio_hours_per_hour"] {
             assert!(run[key].as_f64().unwrap() > 0.0, "{key}");

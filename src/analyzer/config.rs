@@ -83,9 +83,9 @@ impl Default for Config {
 /// Wall-clock time spent in each stage of one analysis (for `bench` and profiling).
 ///
 /// On one thread the stages do not overlap and add up to `total` (up to the few instructions
-/// between the clocks); when decoding runs on a thread of its own (see [`StreamThreads`]),
-/// `decode`, `resample` and the native-rate part of `descriptors` are that thread's time and
-/// overlap the others. `descriptors` covers every feature other than tempo and the embedding: loudness,
+/// between the clocks); when the stream is pipelined (see [`StreamThreads`]), `decode` is the
+/// decoding thread's time, the mixdown in `resample` and the native-rate part of `descriptors`
+/// the meter thread's, and they overlap the others. `descriptors` covers every feature other than tempo and the embedding: loudness,
 /// spectral shape, chroma/key, the mel statistics and the content vector. `embedding` includes
 /// the patches run in parallel on the rayon pool (wall time of this thread while it waits).
 #[derive(Clone, Copy, Debug, Default)]
