@@ -147,7 +147,8 @@ impl Meter {
     /// on either thread.
     fn take(&mut self, native: &NativeBatch, mono: &mut MonoBatch) {
         let clock = Instant::now();
-        if let (Some(rate), false) = (native.rate, native.planar.is_empty()) {
+        // A batch with a rate holds at least one chunk, of at least one channel.
+        if let Some(rate) = native.rate {
             self.loudness.accept(&native.planar, rate);
         }
         let measured = Instant::now();

@@ -20,8 +20,9 @@ pub fn track_beats(envelope: &[f32], period_frames: f64) -> Vec<usize> {
     let local = local_score(envelope, period_frames);
     let min_step = (period_frames / 2.0).round().max(1.0) as usize;
     let max_step = (2.0 * period_frames).round() as usize;
-    // The cost of each interval, computed once rather than once per frame (a logarithm per
-    // frame and interval was a third of the tempo stage on long tracks).
+    // The cost of each interval depends on the interval alone: computed once, not once per
+    // frame (on a 954 s track the tracker was 1.2 of the tempo tail's 3.0 % of `perf` samples,
+    // with a logarithm per frame and interval).
     let costs: Vec<f64> = (min_step..=max_step)
         .map(|step| {
             let ratio = (step as f64 / period_frames).ln();
