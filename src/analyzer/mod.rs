@@ -247,11 +247,16 @@ impl Analyzer {
                 None => Embedder::new(model),
             }
         });
+        let pipelined = self.config.stream_threads.pipelined();
         let mut back = Back {
             analysis_rate: spectrogram_config.sample_rate,
             resampler: None,
             analysis: Vec::new(),
-            spectrogram: StreamingSpectrogram::new(&self.plan),
+            spectrogram: if pipelined {
+                StreamingSpectrogram::new(&self.plan).on_calling_thread()
+            } else {
+                StreamingSpectrogram::new(&self.plan)
+            },
             sinks: Extractors::new(
                 &spectrogram_config,
                 &self.config,
@@ -262,7 +267,7 @@ impl Analyzer {
             spectrogram_time: Duration::ZERO,
         };
         let front = Front::new(stream, self.config.max_duration_s);
-        let front = run_stream(front, &mut back, self.config.stream_threads)?;
+        let front = run_stream(front, &mut back, pipelined)?;
         timings.decode = front.timings.decode;
         timings.stream_threads_cpu = front.timings.threads_cpu;
         // The mixdown (front) and the resampling (back).

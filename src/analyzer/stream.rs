@@ -21,14 +21,16 @@
 //! Why these three: decoding is sequential and, for FLAC, half the work of `--model none`
 //! (`sonovec -j 1 bench`: 0.46 of 0.89 s on 684 s of FLAC); on Ogg Vorbis it is 41 % of the
 //! instructions (callgrind, 112 s: decoding 894 M, the meter 294 M, resampling 267 M, the rest
-//! of the back about 670 M, the spectrogram's frames among them, which the back already spreads
-//! over the rayon pool). So the decoder gets a thread to itself and does nothing else: on one
-//! long track at `-j 2` it is the busiest thread (52–55 % of the samples of `perf record` on
-//! 954 s of FLAC, Ogg and MP3 with the mixdown on it), so the mixdown goes to the meter, the
-//! lightest. Neither the front nor the meter uses the pool, so a thread blocked on a full
-//! channel never holds up work that another waits for, whatever the pool's size; the back,
-//! which may run on a pool thread, only ever waits for the meter, which only waits for the
-//! front.
+//! of the back about 670 M, the spectrogram's frames among them). So the decoder gets a thread to
+//! itself and does nothing else: on one long track at `-j 2` it is the busiest thread (52–55 % of
+//! the samples of `perf record` on 954 s of FLAC, Ogg and MP3 with the mixdown on it), so the
+//! mixdown goes to the meter, the lightest. The decoder bounds the pipeline, so nothing else
+//! competes with it for a core when it can be helped: the back computes its spectrogram frames
+//! itself rather than spreading them over the pool, and the meter thread runs at a lower
+//! priority (see `priority`). Neither the front nor the meter uses the pool, so a thread blocked
+//! on a full channel never holds up work that another waits for, whatever the pool's size; the
+//! back, which may run on a pool thread, only ever waits for the meter, which only waits for
+//! the front.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
@@ -69,7 +71,7 @@ pub enum StreamThreads {
 
 impl StreamThreads {
     /// Whether the stream runs as a pipeline here and now.
-    fn pipelined(self) -> bool {
+    pub(super) fn pipelined(self) -> bool {
         match self {
             StreamThreads::One => false,
             StreamThreads::Pipeline => true,
@@ -285,14 +287,11 @@ impl Back<'_, '_> {
     }
 }
 
-/// Streams the whole of `front` through the meter and the mixdown, then `back`, pipelined or
-/// not as `threads` says.
-pub(super) fn run(
-    front: Front<'_>,
-    back: &mut Back<'_, '_>,
-    threads: StreamThreads,
-) -> Result<FrontDone> {
-    if threads.pipelined() {
+/// Streams the whole of `front` through the meter and the mixdown, then `back`, as a pipeline
+/// of three threads or on the calling thread. A pipelined back computes its spectrogram on its
+/// own thread ([`StreamingSpectrogram::on_calling_thread`]).
+pub(super) fn run(front: Front<'_>, back: &mut Back<'_, '_>, pipelined: bool) -> Result<FrontDone> {
+    if pipelined {
         run_pipelined(front, back)
     } else {
         run_serial(front, back)
@@ -436,6 +435,7 @@ fn meter_thread(
     recycled: Receiver<MonoBatch>,
 ) -> Result<(Meter, Duration)> {
     super::ANALYSING.with(|a| a.set(true));
+    priority::lower_this_thread(priority::METER_NICE_INCREMENT);
     let cpu = thread_cpu_time();
     panic::catch_unwind(AssertUnwindSafe(|| {
         let mut meter = Meter::default();
@@ -459,5 +459,6 @@ fn meter_thread(
     .map_err(|payload| panic_error(false, &payload))
 }
 
+mod priority;
 #[cfg(test)]
 mod tests;

@@ -4,8 +4,9 @@
 //! `n_fft / 2` zeros on each side and frame `t` covers padded samples `[t·hop, t·hop + n_fft)`, so a
 //! signal of `n` samples gives `1 + n / hop` frames and frame `t` is centred on sample `t·hop`.
 //! Samples arrive in pieces of any size; whenever a block of frames is complete it is computed with
-//! rayon (frames are independent, so the result does not depend on the thread count) and handed
-//! to the [`FrameSink`]. Only one block of signal and spectra is held at a time.
+//! rayon, or on the calling thread alone (frames are independent, so the result is the same bit
+//! for bit either way) and handed to the [`FrameSink`]. Only one block of signal and spectra is
+//! held at a time.
 
 use std::sync::Arc;
 
@@ -158,9 +159,12 @@ pub struct StreamingSpectrogram<'p> {
     frames_done: usize,
     power: Vec<f32>,
     mel: Vec<f32>,
+    /// Frames of a block are spread over the rayon pool.
+    parallel: bool,
 }
 
 impl<'p> StreamingSpectrogram<'p> {
+    /// A spectrogram whose blocks are spread over the rayon pool the caller runs in.
     pub fn new(plan: &'p SpectrogramPlan) -> Self {
         let mut signal = Vec::with_capacity(BLOCK_FRAMES * plan.config.hop + plan.config.n_fft);
         signal.resize(plan.config.n_fft / 2, 0.0);
@@ -171,7 +175,16 @@ impl<'p> StreamingSpectrogram<'p> {
             frames_done: 0,
             power: Vec::new(),
             mel: Vec::new(),
+            parallel: true,
         }
+    }
+
+    /// Computes every block on the calling thread instead, for a caller that already keeps the
+    /// other cores busy: a task stolen by another pool thread would only compete with the
+    /// threads the caller waits for.
+    pub fn on_calling_thread(mut self) -> Self {
+        self.parallel = false;
+        self
     }
 
     /// Adds analysis-rate samples; hands every completed block of frames to `sink`.
@@ -213,22 +226,31 @@ impl<'p> StreamingSpectrogram<'p> {
         self.mel.resize(n_frames * n_mels, 0.0);
         let plan = self.plan;
         let signal = &self.signal;
-        self.power
-            .par_chunks_mut(FRAMES_PER_TASK * n_bins)
-            .zip(self.mel.par_chunks_mut(FRAMES_PER_TASK * n_mels))
-            .enumerate()
-            .for_each_init(
-                || FrameScratch::new(plan),
-                |scratch, (task, (power, mel))| {
-                    let frames = power
-                        .chunks_exact_mut(n_bins)
-                        .zip(mel.chunks_exact_mut(n_mels));
-                    for (i, (p, m)) in frames.enumerate() {
-                        let start = (task * FRAMES_PER_TASK + i) * hop;
-                        plan.frame(&signal[start..start + n_fft], scratch, p, m);
-                    }
-                },
-            );
+        let compute_task =
+            |scratch: &mut FrameScratch,
+             (task, (power, mel)): (usize, (&mut [f32], &mut [f32]))| {
+                let frames = power
+                    .chunks_exact_mut(n_bins)
+                    .zip(mel.chunks_exact_mut(n_mels));
+                for (i, (p, m)) in frames.enumerate() {
+                    let start = (task * FRAMES_PER_TASK + i) * hop;
+                    plan.frame(&signal[start..start + n_fft], scratch, p, m);
+                }
+            };
+        if self.parallel {
+            self.power
+                .par_chunks_mut(FRAMES_PER_TASK * n_bins)
+                .zip(self.mel.par_chunks_mut(FRAMES_PER_TASK * n_mels))
+                .enumerate()
+                .for_each_init(|| FrameScratch::new(plan), compute_task);
+        } else {
+            let mut scratch = FrameScratch::new(plan);
+            self.power
+                .chunks_mut(FRAMES_PER_TASK * n_bins)
+                .zip(self.mel.chunks_mut(FRAMES_PER_TASK * n_mels))
+                .enumerate()
+                .for_each(|task| compute_task(&mut scratch, task));
+        }
         sink.accept(&SpectrogramBlock {
             first_frame: self.frames_done,
             n_frames,
@@ -263,8 +285,15 @@ mod tests {
     }
 
     fn run(signal: &[f32], piece: usize) -> Collect {
+        run_with(signal, piece, true)
+    }
+
+    fn run_with(signal: &[f32], piece: usize, parallel: bool) -> Collect {
         let plan = SpectrogramPlan::new(SpectrogramConfig::default());
         let mut stft = StreamingSpectrogram::new(&plan);
+        if !parallel {
+            stft = stft.on_calling_thread();
+        }
         let mut sink = Collect::default();
         for chunk in signal.chunks(piece.max(1)) {
             stft.push(chunk, &mut sink);
@@ -293,6 +322,12 @@ mod tests {
             .unwrap()
             .install(|| run(&signal, 65_536));
         assert_eq!(a.mel, b.mel);
+        let c = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap()
+            .install(|| run_with(&signal, 4096, false));
+        assert_eq!(a.mel, c.mel);
     }
 
     #[test]
