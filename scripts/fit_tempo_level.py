@@ -17,7 +17,8 @@ refitted on every fitting clip.
 
 Two models are fitted: `without_tags` (the base features only: used with `--model none` or a
 model without these tags) and `with_tags`, which adds `log2(bpm/120) × p(tag)` for each tag of
-TAGS (musicnn MSD tags a listener's genre convention hangs on). The tags are kept only if they
+TAGS (musicnn MSD tags a listener's genre convention hangs on; `--tags` overrides the list, e.g.
+the MTT tags `fast,slow` of a `--model mtt` dump). The tags are kept only if they
 help across generators: when the with-tags model's cross-validated Acc1 (above) is below the
 tag-free model's, `with_tags` is written as the tag-free scorer with the tag columns at weight 0
 (the record still reads the tags; they change nothing). Held-out dumps given with `--eval` are
@@ -172,6 +173,8 @@ def main():
     ap.add_argument("--out")
     ap.add_argument("--eval", nargs="*", default=[], help="held-out dumps, scored only")
     ap.add_argument("--features", help="comma-separated feature names (default: FEATURES)")
+    ap.add_argument("--tags", help="comma-separated tag names for the with-tags model (default: TAGS, "
+                    "musicnn MSD; the dumps must hold them, e.g. `fast,slow` from a --model mtt dump)")
     ap.add_argument("--note", default="", help="provenance appended to the model's note")
     a = ap.parse_args()
     clips = load(a.fit)
@@ -179,7 +182,10 @@ def main():
     assert dumped[0] == "log2_bpm_120", "the tag interactions multiply the first dumped feature"
     names = a.features.split(",") if a.features else FEATURES
     COLUMNS[:] = [dumped.index(n) for n in names]
-    have_tags = all(c["F"] is None or all(t in c["tags"] for t in TAGS) for c in clips)
+    tag_names = a.tags.split(",") if a.tags else TAGS
+    have_tags = all(c["F"] is None or all(t in c["tags"] for t in tag_names) for c in clips)
+    if a.tags and not have_tags:
+        ap.error(f"--tags {a.tags}: some fitting clips lack one of these tags (a dump of another --model?)")
     reachable = np.mean([c["F"] is not None and c["target"] >= 0 for c in clips])
     print(f"{len(clips)} fitting clips; the label is among the hypotheses in {100 * reachable:.1f} %")
     out = {"features": names,
@@ -187,7 +193,7 @@ def main():
                    "; conditional logit over each clip's hypotheses, features standardised by mean/scale" +
                    (f"; {a.note}" if a.note else "") +
                    "; dumps sha256: " + ", ".join(f"{p}: {sha256(p)}" for p in a.fit)}
-    for key, tags in (("without_tags", []), ("with_tags", TAGS if have_tags else None)):
+    for key, tags in (("without_tags", []), ("with_tags", tag_names if have_tags else None)):
         if tags is None:
             print("the fitting dumps have no tags: with_tags = without_tags")
             out[key] = dict(out["without_tags"])
