@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Every test: the Rust crate (`cargo test --release`), then the Python package built into a venv
-# (pytest, mypy.stubtest), then the Ray Data and Spark pipelines in local mode. What CI runs.
+# Every test: the Rust crate (`cargo test --release`, then its docs' links), then the Python
+# package built into a venv (pytest, mypy.stubtest), then the Ray Data and Spark pipelines in
+# local mode. What CI runs.
 #
 # SONOVEC_TEST_VENV: the venv to use (default .venv-test, made if missing).
 # SONOVEC_SKIP_ENGINES=1: leave out the Ray and Spark step (it installs ray and pyspark).
@@ -32,6 +33,9 @@ else
   step "cargo build --release"
   cargo build --release
 fi
+
+step "cargo doc (a broken intra-doc link fails)"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --quiet -p sonovec
 
 step "python: venv and wheel"
 VENV=${SONOVEC_TEST_VENV:-.venv-test}

@@ -4,7 +4,7 @@
 //! `quality='HQ'`: linear phase, flat (−0.01 dB) to 0.913 of the narrower Nyquist, −6 dB at
 //! 0.957, ≥ 120 dB down from the Nyquist on. What a resampler keeps between 7.3 and 8 kHz moves
 //! the spectral centroid, the ZCR and the top mel bands, so sonovec uses the same response: one
-//! Kaiser-windowed sinc ([`kernel`]) fitted to soxr's measured impulse response (within 1.1e-3
+//! Kaiser-windowed sinc (`kernel`) fitted to soxr's measured impulse response (within 1.1e-3
 //! of it at every frequency; 130 dB stopband). No crate offers that filter: rubato's FFT
 //! resampler ties its cutoff to its block size, its sinc resamplers have no Kaiser window, and
 //! libsoxr (LGPL) cannot be linked into an MIT/Apache binary. `scripts/compare_resampler.py`
@@ -13,8 +13,8 @@
 //! The filter is applied by one of two exact methods, chosen from the reduced ratio `L/M`
 //! (output/input samples):
 //! - `M ≤ 1024` (44.1, 48, 22.05, 96, 192 kHz and every other usual rate): FFT overlap-save
-//!   ([`fft`]), a few dozen flops per input sample;
-//! - otherwise (primes, rates coprime to 16 kHz): a polyphase FIR ([`poly`]), ~200
+//!   (`fft`), a few dozen flops per input sample;
+//! - otherwise (primes, rates coprime to 16 kHz): a polyphase FIR (`poly`), ~200
 //!   multiply-adds per input sample (per output sample when upsampling).
 //!
 //! Values below [`OUTPUT_FLOOR`] (half a 24-bit step) come out as zero, and so does every

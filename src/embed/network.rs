@@ -1,7 +1,7 @@
 //! musicnn's forward pass for one patch of log-mel frames, by hand.
 //!
 //! The front end (81 % of the arithmetic) runs on the direct convolution kernels of
-//! [`super::conv`] where the CPU has AVX2 or AVX-512, with the max-pooling fused into them.
+//! `super::conv` where the CPU has AVX2 or AVX-512, with the max-pooling fused into them.
 //! Everything else, and the front end on other CPUs, is GEMMs over strided views of the input
 //! (zero-copy where the view is affine, an im2col copy for the 2-D timbral kernels), with
 //! ReLU, batch-norm and pooling applied after them.

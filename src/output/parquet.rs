@@ -17,7 +17,7 @@ use crate::record::Record;
 const ROWS_PER_GROUP: usize = 8192;
 
 /// Writes `records` to `path` atomically (a temporary file renamed into place), Snappy
-/// compressed, in row groups of [`ROWS_PER_GROUP`].
+/// compressed, in row groups of `ROWS_PER_GROUP`.
 pub fn write_records(path: &Path, meta: &TableMeta, records: &[Record]) -> io::Result<()> {
     let schema = Arc::new(schema(meta));
     let tmp = path.with_extension("parquet.tmp");

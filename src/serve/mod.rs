@@ -1,7 +1,7 @@
 //! `sonovec serve`: an HTTP service that analyses uploads into the catalog.
 //!
 //! The async threads (tokio) only move bytes: each upload is spooled to a temporary file, queued
-//! for a fixed pool of analysis threads (see [`pool`]) and answered when its record is stored.
+//! for a fixed pool of analysis threads (see `pool`) and answered when its record is stored.
 //! Admission is bounded twice: a request that finds every worker busy and the queue full is
 //! answered `503` with `Retry-After` before its body is read, so memory and disk stay bounded
 //! under any load.

@@ -31,7 +31,7 @@ pub struct Candidate {
 /// The periodicity analysis of a whole track.
 #[derive(Clone, Debug)]
 pub struct Periodicity {
-    /// Normalised autocorrelation of the detrended envelope, lags 0..len (A[0] = 1).
+    /// Normalised autocorrelation of the detrended envelope, lags 0..len (`A[0] = 1`).
     pub acf: Vec<f64>,
     /// Up to three best-scoring distinct tempo peaks, best first.
     pub candidates: Vec<Candidate>,
@@ -77,9 +77,9 @@ pub fn prior(bpm: f64) -> f64 {
     (-0.5 * octaves * octaves).exp()
 }
 
-/// Mean autocorrelation at 1…[`HARMONICS`] periods (those within the computed lags), clipped to
+/// Mean autocorrelation at 1…`HARMONICS` periods (those within the computed lags), clipped to
 /// 0–1. Summing over multiples sharpens the period estimate (the error grows with k) and makes
-/// the beat level and slower levels score alike; the prior and [`top_peaks`] choose among them.
+/// the beat level and slower levels score alike; the prior and `top_peaks` choose among them.
 pub fn salience(acf: &[f64], period: f64) -> f64 {
     let mut sum = 0.0;
     let mut count = 0;
