@@ -87,7 +87,8 @@ def main():
     ap.add_argument("--configs", default="none,30s,full")
     ap.add_argument("--inputs", default="long,folder", help="which of the two to measure")
     ap.add_argument("--jobs", default="1,2")
-    ap.add_argument("--out", type=Path, default=Path("scaling.jsonl"))
+    ap.add_argument("--out", type=Path, default=Path("data/scaling.jsonl"),
+                    help="JSON lines log of every run, appended to (default in git-ignored data/)")
     args = ap.parse_args()
     binaries = args.bin or [str(Path(__file__).resolve().parents[2] / "target/release/sonovec")]
     configs = args.configs.split(",")
@@ -95,6 +96,7 @@ def main():
     inputs = [(n, t) for n, t in (("long", args.long), ("folder", args.folder))
               if n in args.inputs.split(",")]
     rows = []
+    args.out.parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "a") as log:
         for rnd in range(args.rounds):
             for config in configs:
