@@ -41,6 +41,8 @@ mod tests {
         unsafe { libc::getpriority(libc::PRIO_PROCESS, libc::gettid() as libc::id_t) }
     }
 
+    /// Run at a nice value below 19, as CI does: a thread already at 19 cannot give way further,
+    /// and the test could not tell.
     #[test]
     fn only_the_calling_thread_gives_way() {
         let before = nice_of_this_thread();
@@ -52,7 +54,6 @@ mod tests {
         .join()
         .unwrap();
         assert_eq!(lowered.1, (lowered.0 + METER_NICE_INCREMENT).min(19));
-        assert!(lowered.1 > lowered.0 || lowered.0 == 19);
         assert_eq!(
             nice_of_this_thread(),
             before,
