@@ -21,6 +21,14 @@ context only.
 
 The CLI is `target/release/sonovec` (`SONOVEC_BIN` names another build).
 
+`py2-clock` and `ray-paths-clock` are `py2` and `ray-paths` with exact clocks of the analysis:
+around every batch, inside the process that analyses it, the scheduler's nanosecond CPU clock of
+each `sonovec-N` thread (/proc/self/task/TID/schedstat), its run-queue wait and context switches,
+and getrusage of the process (BatchClock). `py2-clock` deals out the batches Ray Data makes (pairs
+of consecutive paths), so each batch can be set against the same one in a Ray run. An engine
+written `name@KEY=VALUE` runs with that variable in its environment (and its children's: py2's
+processes, Ray's raylet and actors), e.g. `ray-paths-clock@MALLOC_ARENA_MAX=2`.
+
 Fixed cost (JVM and Ray start-up, model loads, Python imports) is separated from the cost per
 file in one of two ways. `--larger N` runs each engine again on N files: the steady state is
 the difference of the two runs (same processes, more files), the fixed cost what that leaves of
@@ -263,6 +271,180 @@ def run_py(files_dir: Path, out: Path, embed_seconds: float | None, procs: int =
                 audio_s=audio_seconds(table), rows=table.num_rows, worker_peak_mb=peak)
 
 
+# Exact clocks of the analysis, for `py2-clock` and `ray-paths-clock`: the sampler above reads
+# each thread's utime + stime from /proc every 0.5 s; these read, around every batch inside the
+# process that analyses it, the scheduler's own nanosecond clock of each `sonovec-N` thread
+# (field 1 of /proc/self/task/TID/schedstat, the thread's sum_exec_runtime; field 2 is the time it
+# waited on a run queue) and getrusage of the whole process.
+CLOCK_ENV = ("MALLOC_", "OMP_", "MKL_", "OPENBLAS_", "RAYON_", "LD_PRELOAD", "GLIBC_TUNABLES",
+             "PYTHONMALLOC", "CUDA_VISIBLE_DEVICES")
+
+
+def analysis_clocks() -> dict[str, list[int]]:
+    """tid -> [ns on CPU, ns waiting on a run queue, voluntary, involuntary context switches] of
+    every `sonovec-*` thread of this process."""
+    out: dict[str, list[int]] = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            if not Path(f"/proc/self/task/{tid}/comm").read_text().startswith("sonovec-"):
+                continue
+            run, wait, _ = Path(f"/proc/self/task/{tid}/schedstat").read_text().split()
+            status = Path(f"/proc/self/task/{tid}/status").read_text().splitlines()
+        except OSError:
+            continue
+        switches = [int(line.split()[1]) for line in status
+                    if line.startswith(("voluntary_ctxt", "nonvoluntary_ctxt"))]
+        out[tid] = [int(run), int(wait), *switches]
+    return out
+
+
+def clock_snapshot() -> dict:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return dict(t=time.time(), caller_ns=time.thread_time_ns(), analysis=analysis_clocks(),
+                proc_cpu_s=r.ru_utime + r.ru_stime, proc_sys_s=r.ru_stime, minflt=r.ru_minflt,
+                nvcsw=r.ru_nvcsw, nivcsw=r.ru_nivcsw)
+
+
+def clock_process_info() -> dict:
+    """What may differ between an analysis in an actor and in a plain process."""
+    names: dict[str, int] = {}
+    for tid in os.listdir("/proc/self/task"):
+        try:
+            name = Path(f"/proc/self/task/{tid}/comm").read_text().strip()
+        except OSError:
+            continue
+        name = name.rstrip("0123456789") + "N" if name[-1:].isdigit() else name
+        names[name] = names.get(name, 0) + 1
+    status = Path("/proc/self/status").read_text().splitlines()
+    return dict(pid=os.getpid(), comm=Path("/proc/self/comm").read_text().strip(),
+                affinity=sorted(os.sched_getaffinity(0)),
+                nice=os.getpriority(os.PRIO_PROCESS, 0), policy=os.sched_getscheduler(0),
+                timerslack_ns=int(Path("/proc/self/timerslack_ns").read_text()),
+                cgroup=Path("/proc/self/cgroup").read_text().strip(),
+                thp=[line for line in status if line.startswith("THP")],
+                env={k: v for k, v in os.environ.items() if k.startswith(CLOCK_ENV)},
+                jemalloc="jemalloc" in Path("/proc/self/maps").read_text(),
+                threads=names)
+
+
+class BatchClock:
+    """Appends one JSON line per batch (and one with the process's setup first) to
+    `log_dir/PID.jsonl`: the paths, the wall span, and the deltas of `clock_snapshot`."""
+
+    def __init__(self, log_dir: str) -> None:
+        self.path = Path(log_dir) / f"{os.getpid()}.jsonl"
+        self.started = False
+
+    def __call__(self, fn, paths: list[str]):
+        if not self.started:
+            self.started = True
+            with open(self.path, "a") as f:
+                f.write(json.dumps(dict(info=clock_process_info())) + "\n")
+        a = clock_snapshot()
+        out = fn()
+        b = clock_snapshot()
+        analysis = {tid: [y - x for x, y in zip(a["analysis"].get(tid, [0, 0, 0, 0]), v)]
+                    for tid, v in b["analysis"].items()}
+        line = dict(pid=os.getpid(), paths=list(paths), t0=a["t"], t1=b["t"],
+                    analysis_ns=sum(v[0] for v in analysis.values()),
+                    wait_ns=sum(v[1] for v in analysis.values()),
+                    vcsw=sum(v[2] for v in analysis.values()),
+                    ivcsw=sum(v[3] for v in analysis.values()),
+                    analysis_threads=len(analysis), caller_ns=b["caller_ns"] - a["caller_ns"],
+                    **{k: b[k] - a[k] for k in ("proc_cpu_s", "proc_sys_s", "minflt", "nvcsw",
+                                                "nivcsw")})
+        with open(self.path, "a") as f:
+            f.write(json.dumps(line) + "\n")
+        return out
+
+
+def clock_summary(log_dir: Path) -> dict:
+    """Sums the batches' exact clocks; `overlap_share` is the share of the analysis CPU spent in
+    batches during which another process's batch was in progress the whole time."""
+    batches: list[dict] = []
+    infos: list[dict] = []
+    for f in sorted(log_dir.glob("*.jsonl")):
+        for line in f.read_text().splitlines():
+            d = json.loads(line)
+            (infos if "info" in d else batches).append(d.get("info", d))
+    both = 0
+    for b in batches:
+        others = sorted((o["t0"], o["t1"]) for o in batches if o["pid"] != b["pid"])
+        covered, t = 0.0, b["t0"]
+        for s, e in others:
+            if e > t and s < b["t1"]:
+                covered += min(e, b["t1"]) - max(s, t)
+                t = max(t, min(e, b["t1"]))
+        b["overlap"] = covered / max(b["t1"] - b["t0"], 1e-9)
+        both += b["analysis_ns"] if b["overlap"] >= 0.99 else 0
+    total = sum(b["analysis_ns"] for b in batches)
+    return dict(
+        batches=len(batches), tracks=sum(len(b["paths"]) for b in batches),
+        analysis_s=total / 1e9, wait_s=sum(b["wait_ns"] for b in batches) / 1e9,
+        caller_s=sum(b["caller_ns"] for b in batches) / 1e9,
+        proc_cpu_s=sum(b["proc_cpu_s"] for b in batches),
+        proc_sys_s=sum(b["proc_sys_s"] for b in batches),
+        minflt=sum(b["minflt"] for b in batches), ivcsw=sum(b["ivcsw"] for b in batches),
+        vcsw=sum(b["vcsw"] for b in batches),
+        batch_wall_s=sum(b["t1"] - b["t0"] for b in batches),
+        overlap_share=both / max(total, 1),
+        analysis_threads=sorted({b["analysis_threads"] for b in batches}),
+        # By the batch's files (their numbers in the input folder): analysis CPU-s, the share
+        # of its wall time another batch ran beside it, run-queue wait s, minor faults.
+        per_batch={"|".join(Path(p).name[:3] for p in b["paths"]): [
+            round(b["analysis_ns"] / 1e9, 4), round(b["overlap"], 3), round(b["wait_ns"] / 1e9, 3),
+            b["minflt"]] for b in batches},
+        processes=infos)
+
+
+def _py_clock_child(batches: list[list[str]], out: Path, embed_seconds: float | None,
+                    log_dir: Path) -> None:
+    import pyarrow as pa
+
+    import sonovec
+
+    extractor = sonovec.Extractor("msd", embed_seconds=embed_seconds, jobs=1)
+    clock = BatchClock(str(log_dir))
+    tables = [clock(functools.partial(extractor.extract_batch, b, paths=b), b) for b in batches]
+    pq.write_table(pa.concat_tables(tables), out)
+
+
+def run_py_clock(files_dir: Path, out: Path, embed_seconds: float | None, procs: int = 2) -> dict:
+    """`py2` with the exact clocks: the same call in `procs` forked processes, but on the batches
+    Ray Data makes of the sorted paths (consecutive pairs), dealt out in turn, so that each batch
+    can be set against the same batch in `ray-paths-clock`."""
+    import sonovec  # noqa: F401
+
+    files = sorted(str(p) for p in files_dir.iterdir())
+    pairs = [files[i:i + 2] for i in range(0, len(files), 2)]
+    out.mkdir(parents=True, exist_ok=True)
+    log_dir = Path(tempfile.mkdtemp(prefix="sonovec-clock-"))
+    started = time.perf_counter()
+    pids = []
+    for k in range(procs):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                _py_clock_child(pairs[k::procs], out / f"part-{k}.parquet", embed_seconds,
+                                log_dir)
+            finally:
+                os._exit(0)
+        pids.append(pid)
+    peak = 0.0
+    for pid in pids:
+        _, _, usage = os.wait4(pid, 0)
+        peak = max(peak, usage.ru_maxrss / 1024)
+    wall = time.perf_counter() - started
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    table = pq.read_table(out)
+    clock = clock_summary(log_dir)
+    shutil.rmtree(log_dir, ignore_errors=True)
+    return dict(engine=f"python, {procs} processes, clocked",
+                cpu_s=self_cpu() + children.ru_utime + children.ru_stime, wall_s=wall,
+                audio_s=audio_seconds(table), rows=table.num_rows, worker_peak_mb=peak,
+                clock=clock)
+
+
 READ_CONCURRENCY = int(os.environ.get("SONOVEC_RAY_READ_CONCURRENCY", "1")) or None
 
 
@@ -287,12 +469,29 @@ RAY_MIN_ROWS = int(os.environ.get("SONOVEC_RAY_MIN_ROWS", "10000")) or None
 
 
 def run_ray(files_dir: Path, out: Path, embed_seconds: float | None,
-            source: str = "bytes") -> dict:
+            source: str = "bytes", clock: bool = False) -> dict:
     """Ray Data as README.md has it. `source` "bytes": read_binary_files ships each file
-    through the object store; "paths": a dataset of paths, each actor reading its files."""
+    through the object store; "paths": a dataset of paths, each actor reading its files.
+    `clock`: SonovecUDF with BatchClock around each batch (`ray-paths-clock`)."""
     import ray
 
     import sonovec.ray
+
+    udf: type = sonovec.ray.SonovecUDF
+    udf_kwargs: dict[str, object] = {"embed_seconds": embed_seconds}
+    if clock:
+        log_dir = Path(tempfile.mkdtemp(prefix="sonovec-clock-"))
+
+        class ClockedUDF(sonovec.ray.SonovecUDF):  # pickled by value into the actors
+            def __init__(self, log_dir: str, **kwargs) -> None:
+                super().__init__(**kwargs)
+                self.clock = BatchClock(log_dir)
+
+            def __call__(self, batch):
+                paths = batch.column("path").to_pylist()
+                return self.clock(functools.partial(super().__call__, batch), paths)
+
+        udf, udf_kwargs = ClockedUDF, {**udf_kwargs, "log_dir": str(log_dir)}
 
     sampler = TreeSampler()
     sampler.start()
@@ -308,8 +507,7 @@ def run_ray(files_dir: Path, out: Path, embed_seconds: float | None,
     else:
         ds = ray.data.read_binary_files(str(files_dir), include_paths=True, num_cpus=0,
                                         concurrency=READ_CONCURRENCY)
-    tracks = ds.map_batches(sonovec.ray.SonovecUDF,
-                            fn_constructor_kwargs={"embed_seconds": embed_seconds},
+    tracks = ds.map_batches(udf, fn_constructor_kwargs=udf_kwargs,
                             compute=ray.data.ActorPoolStrategy(size=2), num_cpus=1,
                             batch_size=2, batch_format="pyarrow")
     if RAY_WRITE_CPUS:
@@ -325,7 +523,12 @@ def run_ray(files_dir: Path, out: Path, embed_seconds: float | None,
     table = pq.read_table(out)
     # The whole interpreter counts (imports and start-up are the engine's cost), not the sampler.
     split["driver"] = self_cpu() - sampler.own_cpu
-    return dict(engine=f"ray (2 actors, {source})", cpu_s=cpu + split["driver"], wall_s=wall,
+    extra = {}
+    if clock:
+        extra["clock"] = clock_summary(log_dir)
+        shutil.rmtree(log_dir, ignore_errors=True)
+    return dict(engine=f"ray (2 actors, {source}{', clocked' if clock else ''})",
+                cpu_s=cpu + split["driver"], wall_s=wall, **extra,
                 audio_s=audio_seconds(table), rows=table.num_rows,
                 worker_peak_mb=max(workers, default=0.0), cpu_split=split,
                 read_concurrency=READ_CONCURRENCY, write_cpus=RAY_WRITE_CPUS,
@@ -522,17 +725,35 @@ RUNNERS = {"cli": run_cli, "cli2": functools.partial(run_cli, jobs=2), "ray": ru
            "py": run_py, "py2": functools.partial(run_py, procs=2),
            "spark": run_spark,
            "ray-paths": functools.partial(run_ray, source="paths"),
+           # The same two runs with exact clocks of the analysis threads (BatchClock).
+           "py2-clock": run_py_clock,
+           "ray-paths-clock": functools.partial(run_ray, source="paths", clock=True),
            "spark-paths": functools.partial(run_spark, source="paths")}
+
+
+def steal_s() -> float:
+    """The node's steal time so far (seconds, all CPUs): time the hypervisor ran something else
+    while a vCPU had work."""
+    return int(Path("/proc/stat").read_text().split()[8]) / TICK
 
 
 def run_one(engine: str, inputs: Path, out: Path, embed_seconds: float | None) -> dict:
     """One engine over one folder in a fresh interpreter, so no JVM, Ray cluster or loaded
-    model carries over from an earlier run."""
+    model carries over from an earlier run. `engine@KEY=VALUE@...` runs it with those variables
+    in its environment (and so in every process it starts: py2's children, Ray's raylet and
+    actors), e.g. `ray-paths-clock@MALLOC_ARENA_MAX=2`."""
+    engine, *assignments = engine.split("@")
+    env = dict(os.environ, **dict(a.split("=", 1) for a in assignments))
     cmd = [sys.executable, __file__, "--one", engine, "--inputs", str(inputs), "--out", str(out)]
     if embed_seconds:
         cmd += ["--embed-seconds", str(embed_seconds)]
-    done = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    steal = steal_s()
+    done = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True, env=env)
+    r = json.loads(done.stdout.strip().splitlines()[-1])
+    r["host_steal_s"] = round(steal_s() - steal, 2)
+    if assignments:
+        r["engine"] += " [" + " ".join(assignments) + "]"
+    return r
 
 
 def cpu_by_kind_beyond_analysis(run: dict) -> dict[str, float]:
@@ -626,7 +847,7 @@ def main() -> None:
     for i, name in enumerate(args.engines.split(",")):
         # An output folder per position: an engine named twice (to interleave repeats) must not
         # append its rows to the first run's.
-        run = f"{i}-{name}"
+        run = f"{i}-{name.split('@')[0]}"
         r = run_one(name, inputs, work / run, args.embed_seconds)
         r["x_realtime_per_cpu_s"] = r["audio_s"] / r["cpu_s"]
         r["cpu_s_per_track"] = r["cpu_s"] / max(r["rows"], 1)
@@ -692,7 +913,22 @@ def main() -> None:
                   + ", ".join(f"{k} {v:+.2f}"
                               for k, v in r["steady_beyond_analysis_by_kind"].items())
                   + "; the workers' kind without their analysis threads)")
+        if "clock" in r:
+            print_clock(r["engine"], r["clock"], r)
+        for b in ([r["larger"]] if "clock" in r.get("larger", {}) else []):
+            print_clock(b["engine"] + f", {b['rows']} files", b["clock"], b)
     shutil.rmtree(work, ignore_errors=True)
+
+
+def print_clock(engine: str, c: dict, run: dict) -> None:
+    sampled = (f"; the sampler's figure for the same threads {run['analysis_cpu_s']:.2f}"
+               if "analysis_cpu_s" in run else "")
+    print(f"{engine}: exact clock over {c['batches']} batches, {c['tracks']} tracks: analysis "
+          f"threads {c['analysis_s']:.2f} CPU-s{sampled}; calling threads {c['caller_s']:.2f}, "
+          f"whole processes during the batches {c['proc_cpu_s']:.2f} (system "
+          f"{c['proc_sys_s']:.2f}); analysis threads waited {c['wait_s']:.2f} s on a run queue, "
+          f"{c['ivcsw']} involuntary switches; {c['overlap_share']:.0%} of the analysis with "
+          f"the other one running beside it; host steal {run.get('host_steal_s', 0):.2f} s")
 
 
 if __name__ == "__main__":
