@@ -240,6 +240,26 @@ def _py_child(paths: list[str], out: Path, embed_seconds: float | None) -> None:
     pq.write_table(pa.concat_tables(tables), out)
 
 
+def _run_forked(jobs) -> tuple[float, float]:
+    """Runs each of `jobs` (no-argument callables) in a process forked from this one, all at
+    once; returns the wall seconds until the last ended and the largest peak RSS in MB."""
+    started = time.perf_counter()
+    pids = []
+    for job in jobs:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                job()
+            finally:
+                os._exit(0)
+        pids.append(pid)
+    peak = 0.0
+    for pid in pids:
+        _, _, usage = os.wait4(pid, 0)
+        peak = max(peak, usage.ru_maxrss / 1024)
+    return time.perf_counter() - started, peak
+
+
 def run_py(files_dir: Path, out: Path, embed_seconds: float | None, procs: int = 1) -> dict:
     """The Python binding without an engine: `procs` processes at once (forked from this
     fresh interpreter after `import sonovec`), each analysing every `procs`-th file with
@@ -249,21 +269,9 @@ def run_py(files_dir: Path, out: Path, embed_seconds: float | None, procs: int =
 
     files = sorted(str(p) for p in files_dir.iterdir())
     out.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    pids = []
-    for k in range(procs):
-        pid = os.fork()
-        if pid == 0:
-            try:
-                _py_child(files[k::procs], out / f"part-{k}.parquet", embed_seconds)
-            finally:
-                os._exit(0)
-        pids.append(pid)
-    peak = 0.0
-    for pid in pids:
-        _, _, usage = os.wait4(pid, 0)
-        peak = max(peak, usage.ru_maxrss / 1024)
-    wall = time.perf_counter() - started
+    wall, peak = _run_forked([
+        functools.partial(_py_child, files[k::procs], out / f"part-{k}.parquet", embed_seconds)
+        for k in range(procs)])
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     table = pq.read_table(out)
     return dict(engine=f"python, {procs} process{'es' if procs > 1 else ''}",
@@ -419,22 +427,10 @@ def run_py_clock(files_dir: Path, out: Path, embed_seconds: float | None, procs:
     pairs = [files[i:i + 2] for i in range(0, len(files), 2)]
     out.mkdir(parents=True, exist_ok=True)
     log_dir = Path(tempfile.mkdtemp(prefix="sonovec-clock-"))
-    started = time.perf_counter()
-    pids = []
-    for k in range(procs):
-        pid = os.fork()
-        if pid == 0:
-            try:
-                _py_clock_child(pairs[k::procs], out / f"part-{k}.parquet", embed_seconds,
-                                log_dir)
-            finally:
-                os._exit(0)
-        pids.append(pid)
-    peak = 0.0
-    for pid in pids:
-        _, _, usage = os.wait4(pid, 0)
-        peak = max(peak, usage.ru_maxrss / 1024)
-    wall = time.perf_counter() - started
+    wall, peak = _run_forked([
+        functools.partial(_py_clock_child, pairs[k::procs], out / f"part-{k}.parquet",
+                          embed_seconds, log_dir)
+        for k in range(procs)])
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     table = pq.read_table(out)
     clock = clock_summary(log_dir)
