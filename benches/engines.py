@@ -397,9 +397,9 @@ def clock_summary(log_dir: Path) -> dict:
         batch_wall_s=sum(b["t1"] - b["t0"] for b in batches),
         overlap_share=both / max(total, 1),
         analysis_threads=sorted({b["analysis_threads"] for b in batches}),
-        # By the batch's files (their numbers in the input folder): analysis CPU-s, the share
-        # of its wall time another batch ran beside it, run-queue wait s, minor faults.
-        per_batch={"|".join(Path(p).name[:3] for p in b["paths"]): [
+        # By the batch's file names: analysis CPU-s, the share of its wall time another batch
+        # ran beside it, run-queue wait s, minor faults.
+        per_batch={"|".join(Path(p).name for p in b["paths"]): [
             round(b["analysis_ns"] / 1e9, 4), round(b["overlap"], 3), round(b["wait_ns"] / 1e9, 3),
             b["minflt"]] for b in batches},
         processes=infos)
@@ -911,7 +911,8 @@ def main() -> None:
                   + "; the workers' kind without their analysis threads)")
         if "clock" in r:
             print_clock(r["engine"], r["clock"], r)
-        for b in ([r["larger"]] if "clock" in r.get("larger", {}) else []):
+        if "clock" in r.get("larger", {}):
+            b = r["larger"]
             print_clock(b["engine"] + f", {b['rows']} files", b["clock"], b)
     shutil.rmtree(work, ignore_errors=True)
 

@@ -252,11 +252,7 @@ impl Analyzer {
             analysis_rate: spectrogram_config.sample_rate,
             resampler: None,
             analysis: Vec::new(),
-            spectrogram: if pipelined {
-                StreamingSpectrogram::new(&self.plan).on_calling_thread()
-            } else {
-                StreamingSpectrogram::new(&self.plan)
-            },
+            spectrogram: StreamingSpectrogram::new(&self.plan).parallel_frames(!pipelined),
             sinks: Extractors::new(
                 &spectrogram_config,
                 &self.config,

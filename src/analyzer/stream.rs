@@ -289,7 +289,7 @@ impl Back<'_, '_> {
 
 /// Streams the whole of `front` through the meter and the mixdown, then `back`, as a pipeline
 /// of three threads or on the calling thread. A pipelined back computes its spectrogram on its
-/// own thread ([`StreamingSpectrogram::on_calling_thread`]).
+/// own thread ([`StreamingSpectrogram::parallel_frames`]).
 pub(super) fn run(front: Front<'_>, back: &mut Back<'_, '_>, pipelined: bool) -> Result<FrontDone> {
     if pipelined {
         run_pipelined(front, back)

@@ -179,11 +179,11 @@ impl<'p> StreamingSpectrogram<'p> {
         }
     }
 
-    /// Computes every block on the calling thread instead, for a caller that already keeps the
-    /// other cores busy: a task stolen by another pool thread would only compete with the
-    /// threads the caller waits for.
-    pub fn on_calling_thread(mut self) -> Self {
-        self.parallel = false;
+    /// With `false`, computes every block on the calling thread instead, for a caller that
+    /// already keeps the other cores busy: a task stolen by another pool thread would only
+    /// compete with the threads the caller waits for.
+    pub fn parallel_frames(mut self, parallel: bool) -> Self {
+        self.parallel = parallel;
         self
     }
 
@@ -290,10 +290,7 @@ mod tests {
 
     fn run_with(signal: &[f32], piece: usize, parallel: bool) -> Collect {
         let plan = SpectrogramPlan::new(SpectrogramConfig::default());
-        let mut stft = StreamingSpectrogram::new(&plan);
-        if !parallel {
-            stft = stft.on_calling_thread();
-        }
+        let mut stft = StreamingSpectrogram::new(&plan).parallel_frames(parallel);
         let mut sink = Collect::default();
         for chunk in signal.chunks(piece.max(1)) {
             stft.push(chunk, &mut sink);
