@@ -103,7 +103,14 @@ impl<'m> Extractors<'m> {
                     onset_rate,
                 };
                 let danceability = danceability.finish();
-                (loudness, spectral, tonal, energy, danceability, clock.elapsed())
+                (
+                    loudness,
+                    spectral,
+                    tonal,
+                    energy,
+                    danceability,
+                    clock.elapsed(),
+                )
             },
             || {
                 let clock = Instant::now();
@@ -116,7 +123,10 @@ impl<'m> Extractors<'m> {
                 // are any.
                 let clock = Instant::now();
                 let tags = embedded.as_ref().and_then(|(model, summary)| {
-                    summary.as_ref().filter(|s| finite(s)).map(|s| tag_scores(model, s))
+                    summary
+                        .as_ref()
+                        .filter(|s| finite(s))
+                        .map(|s| tag_scores(model, s))
                 });
                 let tempo = tempo.finish(keep_beats, tags.as_deref());
                 ((embedded, tags, embedding_time), (tempo, clock.elapsed()))

@@ -175,6 +175,11 @@ pub fn describe(
     let envelope = onsets.strength();
     let onset = (onset_rate(envelope, frame_rate).max(0.05) / 4.0).log2();
     let low_share = onsets.low_share() - 0.5;
+    let peaks = metre::Peaks::of(envelope);
+    let (low_peaks, mid_peaks) = (
+        metre::Peaks::of(onsets.low()),
+        metre::Peaks::of(onsets.mid()),
+    );
     // Each hypothesis reads the whole envelope a few times; they are independent, and the
     // order of the result is theirs whatever the threads.
     hypotheses(analysis, frame_rate)
@@ -182,7 +187,8 @@ pub fn describe(
         .map(|c| {
             let period = 60.0 * frame_rate / c.bpm;
             let x = (c.bpm / 120.0).log2();
-            let offbeat = metre::offbeat_ratio(envelope, period);
+            let accents = metre::accents(&peaks, period);
+            let offbeat = accents.offbeat;
             let features = vec![
                 x,
                 x * x,
@@ -192,12 +198,12 @@ pub fn describe(
                     .map(|a| periodicity::salience(a, period))
                     .unwrap_or(0.0),
                 offbeat,
-                metre::third_ratio(envelope, period),
+                accents.third,
                 x * onset,
                 x * low_share,
                 x.min(0.0) * offbeat,
                 c.score,
-                metre::backbeat(onsets.low(), onsets.mid(), period),
+                metre::backbeat(&low_peaks, &mid_peaks, period),
             ];
             Hypothesis {
                 bpm: c.bpm,

@@ -1,32 +1,55 @@
 //! Accents between beats: are the midpoints (or the thirds) between a level's beats beats too?
 
-/// The ratio of onset strength half-way between beats to onset strength on the beats, for beats
-/// `slow_period` frames apart, at the phase where the beats are strongest.
-///
-/// The envelope is folded at the slow period: `profile[φ]` is the mean of the envelope (its
-/// maximum over ±1 frame, tolerating played timing) at frames `φ, φ + P, φ + 2P …`. With `φ*` the
-/// strongest phase, the ratio is `profile[φ* + P/2] / profile[φ*]`, in 0–1. Near 1 both halves of
-/// each slow beat carry accents alike (the slow level is a half-time reading); near 0 the
-/// midpoints are mere subdivisions.
-pub fn offbeat_ratio(envelope: &[f32], slow_period: f64) -> f64 {
-    let Some((profile, best_phase, best)) = folded(envelope, slow_period) else {
-        return 0.0;
-    };
-    let period = profile.len();
-    let half = (best_phase as f64 + slow_period / 2.0).round() as usize % period;
-    (profile[half] / best).clamp(0.0, 1.0)
+/// An onset envelope's local peaks: at each frame, the envelope's maximum within ±1 frame
+/// (tolerating played timing). Made once per envelope; every fold below reads it, one value per
+/// visited frame, instead of taking the maximum again for each hypothesis.
+pub struct Peaks(Vec<f32>);
+
+impl Peaks {
+    pub fn of(envelope: &[f32]) -> Peaks {
+        let n = envelope.len();
+        Peaks(
+            (0..n)
+                .map(|t| {
+                    envelope[t.saturating_sub(1)..(t + 2).min(n)]
+                        .iter()
+                        .fold(0.0f32, |a, &b| a.max(b))
+                })
+                .collect(),
+        )
+    }
 }
 
-/// Like [`offbeat_ratio`] for the points one and two thirds of the way between beats (the mean
-/// of the two): near 1 when the level is a triple grouping of a faster pulse (a dotted or
-/// triplet reading), near 0 when the thirds are mere triplet subdivisions or empty.
-pub fn third_ratio(envelope: &[f32], period: f64) -> f64 {
-    let Some((profile, best_phase, best)) = folded(envelope, period) else {
-        return 0.0;
+/// How strongly the points between a level's beats are accented, relative to its beats, in 0–1.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Accents {
+    /// The ratio of onset strength half-way between beats to onset strength on the beats, at
+    /// the phase where the beats are strongest. Near 1 both halves of each beat carry accents
+    /// alike (the level is a half-time reading); near 0 the midpoints are mere subdivisions.
+    pub offbeat: f64,
+    /// The same for the points one and two thirds of the way between beats (the mean of the
+    /// two): near 1 when the level is a triple grouping of a faster pulse (a dotted or triplet
+    /// reading), near 0 when the thirds are mere triplet subdivisions or empty.
+    pub third: f64,
+}
+
+/// The [`Accents`] of beats `period` frames apart. The envelope is folded at the period:
+/// `profile[φ]` is the mean of its [`Peaks`] at frames `φ, φ + P, φ + 2P …`; with `φ*` the
+/// strongest phase, `offbeat = profile[φ* + P/2] / profile[φ*]`, and `third` likewise at
+/// `φ* + P/3` and `φ* + 2P/3`. Both 0 when the envelope is shorter than two periods or flat.
+pub fn accents(peaks: &Peaks, period: f64) -> Accents {
+    let Some((profile, best_phase, best)) = folded(peaks, period) else {
+        return Accents {
+            offbeat: 0.0,
+            third: 0.0,
+        };
     };
     let p = profile.len();
     let at = |f: f64| profile[(best_phase as f64 + period * f).round() as usize % p];
-    (0.5 * (at(1.0 / 3.0) + at(2.0 / 3.0)) / best).clamp(0.0, 1.0)
+    Accents {
+        offbeat: (at(0.5) / best).clamp(0.0, 1.0),
+        third: (0.5 * (at(1.0 / 3.0) + at(2.0 / 3.0)) / best).clamp(0.0, 1.0),
+    }
 }
 
 /// How strongly the low register (kick, bass) and the middle register (snare, claps) take turns
@@ -35,11 +58,11 @@ pub fn third_ratio(envelope: &[f32], period: f64) -> f64 {
 /// alternate beats sound different; at twice the period the kicks fall on every beat and the
 /// snares between them, at half the period kick and snare share a phase.
 ///
-/// Both envelopes are folded at two beats (see [`offbeat_ratio`]); with `L`, `M` the profiles
+/// Both registers' peaks are folded at two beats (see [`accents`]); with `L`, `M` the profiles
 /// scaled to their maxima, the score is the largest `√(ΔL·ΔM)` over the phases `φ` of one beat
 /// where `ΔL = L(φ) − L(φ + period) > 0` (a kick on `φ`, none a beat later) and
 /// `ΔM = M(φ + period) − M(φ) > 0` (a snare a beat later, none on `φ`); 0 when no phase has both.
-pub fn backbeat(low: &[f32], mid: &[f32], period: f64) -> f64 {
+pub fn backbeat(low: &Peaks, mid: &Peaks, period: f64) -> f64 {
     let (Some(l), Some(m)) = (profile(low, 2.0 * period), profile(mid, 2.0 * period)) else {
         return 0.0;
     };
@@ -63,9 +86,9 @@ pub fn backbeat(low: &[f32], mid: &[f32], period: f64) -> f64 {
         .fold(0.0, f64::max)
 }
 
-/// The envelope folded at `slow_period` (see [`offbeat_ratio`]), its strongest phase and value.
-fn folded(envelope: &[f32], slow_period: f64) -> Option<(Vec<f64>, usize, f64)> {
-    let profile = profile(envelope, slow_period)?;
+/// The peaks folded at `period` (see [`accents`]), the strongest phase and its value.
+fn folded(peaks: &Peaks, period: f64) -> Option<(Vec<f64>, usize, f64)> {
+    let profile = profile(peaks, period)?;
     let (best_phase, best) =
         profile
             .iter()
@@ -81,19 +104,15 @@ fn folded(envelope: &[f32], slow_period: f64) -> Option<(Vec<f64>, usize, f64)> 
     Some((profile, best_phase, best))
 }
 
-/// `profile[φ]`, `φ < round(period)`: the mean over `k` of the envelope's maximum within ±1 frame
-/// of frame `φ + k·period`. `None` when the envelope is shorter than two periods.
-fn profile(envelope: &[f32], period: f64) -> Option<Vec<f64>> {
-    let n = envelope.len();
+/// `profile[φ]`, `φ < round(period)`: the mean over `k` of the peaks at frame `φ + k·period`.
+/// `None` when the envelope is shorter than two periods.
+fn profile(peaks: &Peaks, period: f64) -> Option<Vec<f64>> {
+    let peaks = &peaks.0;
+    let n = peaks.len();
     let length = period.round() as usize;
     if length < 2 || n < 2 * length {
         return None;
     }
-    let peak = |t: usize| {
-        envelope[t.saturating_sub(1)..(t + 2).min(n)]
-            .iter()
-            .fold(0.0f32, |a, &b| a.max(b)) as f64
-    };
     Some(
         (0..length)
             .map(|phase| {
@@ -104,7 +123,7 @@ fn profile(envelope: &[f32], period: f64) -> Option<Vec<f64>> {
                     if t >= n {
                         break;
                     }
-                    sum += peak(t);
+                    sum += peaks[t] as f64;
                     count += 1;
                     k += 1;
                 }
@@ -124,12 +143,64 @@ mod tests {
         for t in (0..2000).step_by(20) {
             env[t] = 1.0;
         }
-        assert!(offbeat_ratio(&env, 40.0) > 0.95);
+        assert!(accents(&Peaks::of(&env), 40.0).offbeat > 0.95);
         for t in (10..2000).step_by(20) {
             env[t] = 0.2;
         }
-        let r = offbeat_ratio(&env, 20.0);
+        let r = accents(&Peaks::of(&env), 20.0).offbeat;
         assert!((r - 0.2).abs() < 0.05, "{r}");
+    }
+
+    /// The profile by its definition: for each phase, the mean over the beats of the
+    /// envelope's maximum within ±1 frame of the beat.
+    fn profile_by_definition(envelope: &[f32], period: f64) -> Vec<f64> {
+        let n = envelope.len();
+        (0..period.round() as usize)
+            .map(|phase| {
+                let beats: Vec<usize> = (0..)
+                    .map(|k| (phase as f64 + k as f64 * period).round() as usize)
+                    .take_while(|&t| t < n)
+                    .collect();
+                let peak = |t: usize| {
+                    let lo = t.saturating_sub(1);
+                    (lo..(t + 2).min(n))
+                        .map(|i| envelope[i])
+                        .fold(0.0f32, f32::max) as f64
+                };
+                beats.iter().map(|&t| peak(t)).sum::<f64>() / beats.len() as f64
+            })
+            .collect()
+    }
+
+    #[test]
+    fn folds_read_the_local_peaks() {
+        // An irregular envelope (no two neighbours alike), a period that is not a whole frame.
+        let envelope: Vec<f32> = (0..997u32)
+            .map(|i| ((i * 7919) % 104_729) as f32 / 104_729.0)
+            .collect();
+        let period = 23.37;
+        let peaks = Peaks::of(&envelope);
+        assert_eq!(
+            profile(&peaks, period).unwrap(),
+            profile_by_definition(&envelope, period)
+        );
+        let direct = profile_by_definition(&envelope, period);
+        let (best_phase, best) =
+            direct
+                .iter()
+                .copied()
+                .enumerate()
+                .fold(
+                    (0, f64::NEG_INFINITY),
+                    |a, (i, v)| if v > a.1 { (i, v) } else { a },
+                );
+        let at = |f: f64| direct[(best_phase as f64 + period * f).round() as usize % direct.len()];
+        let accents = accents(&peaks, period);
+        assert_eq!(accents.offbeat, (at(0.5) / best).clamp(0.0, 1.0));
+        assert_eq!(
+            accents.third,
+            (0.5 * (at(1.0 / 3.0) + at(2.0 / 3.0)) / best).clamp(0.0, 1.0)
+        );
     }
 
     #[test]
@@ -145,6 +216,7 @@ mod tests {
                 mid[t] = 1.0;
             }
         }
+        let (low, mid) = (Peaks::of(&low), Peaks::of(&mid));
         let at_beat = backbeat(&low, &mid, 30.0);
         assert!(at_beat > 0.9, "{at_beat}");
         for other in [60.0, 15.0, 45.0] {
