@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::Config;
 use crate::dsp::{FrameSink, SpectrogramBlock, SpectrogramConfig};
-use crate::embed::{Embedder, EmbeddingSummary, Model};
+use crate::embed::Embedder;
 use crate::features::danceability::DanceabilityMeter;
 use crate::features::energy::{EnergyInputs, EntropyMeter};
 use crate::features::loudness::R128Meter;
@@ -85,12 +85,13 @@ impl<'m> Extractors<'m> {
             mut spent,
         } = self;
         let onset_rate = tempo.onset_rate();
-        let (described, (embedded, tempo_result)) = rayon::join(
+        // Each side writes fields of its own, of the record and of `spent`.
+        rayon::join(
             || {
                 let clock = Instant::now();
                 let (loudness, spectral, tonal) = descriptors.finish(loudness);
                 let spectral_entropy = entropy.finish();
-                let energy = crate::features::energy::Energy {
+                record.energy = Some(crate::features::energy::Energy {
                     score: crate::features::energy::energy(&EnergyInputs {
                         loudness_lufs: loudness.integrated_lufs,
                         range_lu: loudness.range_lu,
@@ -101,103 +102,72 @@ impl<'m> Extractors<'m> {
                     }),
                     spectral_entropy: spectral_entropy.unwrap_or(0.0),
                     onset_rate,
-                };
-                let danceability = danceability.finish();
-                (
-                    loudness,
-                    spectral,
-                    tonal,
-                    energy,
-                    danceability,
-                    clock.elapsed(),
-                )
+                });
+                record.danceability = Some(danceability.finish());
+                record.loudness = Some(loudness);
+                record.spectral = Some(spectral);
+                record.tonal = Some(tonal);
+                spent.descriptors += clock.elapsed();
             },
             || {
                 let clock = Instant::now();
-                let embedded = embedder.map(|embedder| {
+                if let Some(embedder) = embedder {
                     let model = embedder.model();
-                    (model, embedder.finish())
-                });
-                let embedding_time = clock.elapsed();
+                    let finite = |s: &crate::embed::EmbeddingSummary| {
+                        s.embedding
+                            .iter()
+                            .chain(&s.embedding_std)
+                            .chain(&s.tags)
+                            .all(|x| x.is_finite())
+                    };
+                    match embedder.finish() {
+                        Some(summary) if !finite(&summary) => record.warnings.push(
+                            "the embedding model produced non-finite values (extreme sample \
+                             values?): embedding and tags are absent"
+                                .to_string(),
+                        ),
+                        Some(summary) => {
+                            record.model = Some(model.id.clone());
+                            record.tags = Some(
+                                model
+                                    .tags
+                                    .iter()
+                                    .zip(&summary.tags)
+                                    .map(|(tag, &p)| TagScore {
+                                        tag: tag.clone(),
+                                        p,
+                                    })
+                                    .collect(),
+                            );
+                            record.embedding = Some(summary.embedding);
+                            record.embedding_std = Some(summary.embedding_std);
+                            record.embedding_patches = Some(summary.patches);
+                        }
+                        None => record.warnings.push(
+                            "no spectrogram frames: embedding and tags are absent".to_string(),
+                        ),
+                    }
+                }
+                spent.embedding += clock.elapsed();
                 // After the embedding: the metrical-level decision reads its tags when there
                 // are any.
                 let clock = Instant::now();
-                let tags = embedded.as_ref().and_then(|(model, summary)| {
-                    summary
-                        .as_ref()
-                        .filter(|s| finite(s))
-                        .map(|s| tag_scores(model, s))
-                });
-                let tempo = tempo.finish(keep_beats, tags.as_deref());
-                ((embedded, tags, embedding_time), (tempo, clock.elapsed()))
+                match tempo.finish(keep_beats, record.tags.as_deref()) {
+                    Ok(tempo) => record.tempo = Some(Some(tempo)),
+                    Err(reason) => {
+                        record.tempo = Some(None);
+                        record.tempo_null_reason = Some(reason);
+                    }
+                }
+                spent.tempo += clock.elapsed();
             },
         );
-        let (loudness, spectral, tonal, energy, danceability, descriptors_time) = described;
-        record.energy = Some(energy);
-        record.danceability = Some(danceability);
-        record.loudness = Some(loudness);
-        record.spectral = Some(spectral);
-        record.tonal = Some(tonal);
-        spent.descriptors += descriptors_time;
-        let (embedded, tags, embedding_time) = embedded;
-        if let Some((model, summary)) = embedded {
-            match summary {
-                Some(summary) if !finite(&summary) => record.warnings.push(
-                    "the embedding model produced non-finite values (extreme sample values?): \
-                     embedding and tags are absent"
-                        .to_string(),
-                ),
-                Some(summary) => {
-                    record.model = Some(model.id.clone());
-                    record.tags = tags;
-                    record.embedding = Some(summary.embedding);
-                    record.embedding_std = Some(summary.embedding_std);
-                    record.embedding_patches = Some(summary.patches);
-                }
-                None => record
-                    .warnings
-                    .push("no spectrogram frames: embedding and tags are absent".to_string()),
-            }
-        }
-        spent.embedding += embedding_time;
-        let (tempo, tempo_time) = tempo_result;
-        match tempo {
-            Ok(tempo) => record.tempo = Some(Some(tempo)),
-            Err(reason) => {
-                record.tempo = Some(None);
-                record.tempo_null_reason = Some(reason);
-            }
-        }
-        spent.tempo += tempo_time;
         // Last: the vector is a view of the fields above.
         let (version, vector) = vector.assemble(record);
         record.vector_version = Some(version);
         record.vector = Some(vector);
         spent
     }
-}
-
-/// Whether the embedding's summary holds only finite values.
-fn finite(summary: &EmbeddingSummary) -> bool {
-    summary
-        .embedding
-        .iter()
-        .chain(&summary.embedding_std)
-        .chain(&summary.tags)
-        .all(|x| x.is_finite())
-}
-
-/// The model's tags, each with its probability averaged over the track.
-fn tag_scores(model: &Model, summary: &EmbeddingSummary) -> Vec<TagScore> {
-    model
-        .tags
-        .iter()
-        .zip(&summary.tags)
-        .map(|(tag, &p)| TagScore {
-            tag: tag.clone(),
-            p,
-        })
-        .collect()
 }
 
 impl FrameSink for Extractors<'_> {
