@@ -184,23 +184,21 @@ mod tests {
             profile(&peaks, period).unwrap(),
             profile_by_definition(&envelope, period)
         );
-        let direct = profile_by_definition(&envelope, period);
-        let (best_phase, best) =
-            direct
-                .iter()
-                .copied()
-                .enumerate()
-                .fold(
-                    (0, f64::NEG_INFINITY),
-                    |a, (i, v)| if v > a.1 { (i, v) } else { a },
-                );
-        let at = |f: f64| direct[(best_phase as f64 + period * f).round() as usize % direct.len()];
-        let accents = accents(&peaks, period);
-        assert_eq!(accents.offbeat, (at(0.5) / best).clamp(0.0, 1.0));
-        assert_eq!(
-            accents.third,
-            (0.5 * (at(1.0 / 3.0) + at(2.0 / 3.0)) / best).clamp(0.0, 1.0)
-        );
+    }
+
+    #[test]
+    fn triplet_accents_read_on_the_thirds_not_the_half() {
+        // Beats every 30 frames, half-strength accents a third and two thirds of the way,
+        // nothing half-way.
+        let mut envelope = vec![0.0f32; 3000];
+        for beat in (0..3000).step_by(30) {
+            envelope[beat] = 1.0;
+            envelope[beat + 10] = 0.5;
+            envelope[beat + 20] = 0.5;
+        }
+        let accents = accents(&Peaks::of(&envelope), 30.0);
+        assert_eq!(accents.third, 0.5);
+        assert_eq!(accents.offbeat, 0.0);
     }
 
     #[test]
