@@ -1,11 +1,12 @@
 //! A lower scheduling priority for the pipeline's thread that can afford to wait.
 //!
 //! On one long track the decoding thread bounds the pipeline (`sonovec -j 2 bench` on 954 s:
-//! 0.79 of 1.61 CPU-s on FLAC, 0.98 of 1.76 on MP3), and with two cores its two followers
-//! sometimes both have work: the scheduler then shares the two cores among three threads and the
-//! decoder loses a third of its core for that while. The meter has the most slack (under a fifth of the decoder's
-//! work), so it gives way: with a higher nice value the decoder and the back keep their cores and
-//! the meter catches up from the batches that queue for it. The total work is the same and the
+//! 0.79 of 1.61 CPU-s on FLAC, 0.98 of 1.76 on MP3 on an AVX-512 machine; 1.48 of 2.79 and 1.77
+//! of 3.47 on an AVX2-only one), and with two cores its two followers sometimes both have work:
+//! the scheduler then shares the two cores among three threads and the decoder loses a third of
+//! its core for that while. The meter has the most slack (under a fifth of the decoder's work),
+//! so it gives way: with a higher nice value the decoder and the back keep their cores and the
+//! meter catches up from the batches that queue for it. The total work is the same and the
 //! record is the same bit for bit; only who waits changes.
 
 /// How far the meter thread's nice value is raised: weight 110 against 1024 for nice 0, so the
