@@ -227,16 +227,22 @@ def run_cli(files_dir: Path, out: Path, embed_seconds: float | None, jobs: int =
                 worker_peak_mb=usage.ru_maxrss / 1024, exit=status >> 8)
 
 
-def _py_child(paths: list[str], out: Path, embed_seconds: float | None) -> None:
-    """One `run_py` process: an Extractor(jobs=1) over `paths` in batches of two, from paths,
-    as SonovecUDF calls it in each Ray actor."""
+def pairs(paths: list[str]) -> list[list[str]]:
+    """Consecutive pairs of `paths`, the batches Ray Data makes with batch_size=2."""
+    return [paths[i:i + 2] for i in range(0, len(paths), 2)]
+
+
+def _py_child(batches: list[list[str]], out: Path, embed_seconds: float | None,
+              log_dir: Path | None = None) -> None:
+    """One `run_py` or `run_py_clock` process: an Extractor(jobs=1) over `batches` of paths, as
+    SonovecUDF calls it in each Ray actor; with `log_dir`, a BatchClock around every batch."""
     import pyarrow as pa
 
     import sonovec
 
     extractor = sonovec.Extractor("msd", embed_seconds=embed_seconds, jobs=1)
-    tables = [extractor.extract_batch(paths[i:i + 2], paths=paths[i:i + 2])
-              for i in range(0, len(paths), 2)]
+    clock = BatchClock(str(log_dir)) if log_dir else lambda fn, _paths: fn()
+    tables = [clock(functools.partial(extractor.extract_batch, b, paths=b), b) for b in batches]
     pq.write_table(pa.concat_tables(tables), out)
 
 
@@ -270,7 +276,8 @@ def run_py(files_dir: Path, out: Path, embed_seconds: float | None, procs: int =
     files = sorted(str(p) for p in files_dir.iterdir())
     out.mkdir(parents=True, exist_ok=True)
     wall, peak = _run_forked([
-        functools.partial(_py_child, files[k::procs], out / f"part-{k}.parquet", embed_seconds)
+        functools.partial(_py_child, pairs(files[k::procs]), out / f"part-{k}.parquet",
+                          embed_seconds)
         for k in range(procs)])
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
     table = pq.read_table(out)
@@ -405,18 +412,6 @@ def clock_summary(log_dir: Path) -> dict:
         processes=infos)
 
 
-def _py_clock_child(batches: list[list[str]], out: Path, embed_seconds: float | None,
-                    log_dir: Path) -> None:
-    import pyarrow as pa
-
-    import sonovec
-
-    extractor = sonovec.Extractor("msd", embed_seconds=embed_seconds, jobs=1)
-    clock = BatchClock(str(log_dir))
-    tables = [clock(functools.partial(extractor.extract_batch, b, paths=b), b) for b in batches]
-    pq.write_table(pa.concat_tables(tables), out)
-
-
 def run_py_clock(files_dir: Path, out: Path, embed_seconds: float | None, procs: int = 2) -> dict:
     """`py2` with the exact clocks: the same call in `procs` forked processes, but on the batches
     Ray Data makes of the sorted paths (consecutive pairs), dealt out in turn, so that each batch
@@ -424,11 +419,11 @@ def run_py_clock(files_dir: Path, out: Path, embed_seconds: float | None, procs:
     import sonovec  # noqa: F401
 
     files = sorted(str(p) for p in files_dir.iterdir())
-    pairs = [files[i:i + 2] for i in range(0, len(files), 2)]
+    batches = pairs(files)
     out.mkdir(parents=True, exist_ok=True)
     log_dir = Path(tempfile.mkdtemp(prefix="sonovec-clock-"))
     wall, peak = _run_forked([
-        functools.partial(_py_clock_child, pairs[k::procs], out / f"part-{k}.parquet",
+        functools.partial(_py_child, batches[k::procs], out / f"part-{k}.parquet",
                           embed_seconds, log_dir)
         for k in range(procs)])
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
