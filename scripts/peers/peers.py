@@ -172,6 +172,8 @@ def commands(a, files, jobs):
              sonovec("before-none", "--model", "none", binary=a.sonovec_before), None),
             ("sonovec_before_embed_30s",
              sonovec("before-e30", "--embed-seconds", "30", binary=a.sonovec_before), None),
+            ("sonovec_before_full_embedding", sonovec("before-full", binary=a.sonovec_before),
+             None),
         ]
     return before + [
         ("ffmpeg_decode_16k", ffmpeg, None),
@@ -272,6 +274,7 @@ LABELS = {
     "sonovec_full_embedding": "sonovec extract (whole-track embedding)",
     "sonovec_before_no_embedding": "sonovec extract --model none (before: --sonovec-before)",
     "sonovec_before_embed_30s": "sonovec extract --embed-seconds 30 (before: --sonovec-before)",
+    "sonovec_before_full_embedding": "sonovec extract, whole-track embedding (before: --sonovec-before)",
 }
 REFERENCE = "sonovec_embed_30s"
 

@@ -20,8 +20,8 @@
 # Environment: SONOVEC=bin, BLISS=bin use those binaries instead of building; PEERS_DATA=dir
 # (default data/peers) holds the venv, the set and the output; MUSIC=dir (default data/music);
 # ONLY=tool,tool measures only those, in that order (names as in peers.py); JOBS=1,2 the worker
-# counts; SONOVEC_BEFORE=bin measures that sonovec too (--model none and --embed-seconds 30 rows
-# marked "before"), for a before/after comparison in the same run.
+# counts; SONOVEC_BEFORE=bin measures that sonovec too (--model none, --embed-seconds 30 and
+# default rows marked "before"), for a before/after comparison in the same run.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)

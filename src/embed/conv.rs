@@ -2,52 +2,107 @@
 //!
 //! Both front-end layers are correlations along a row of their input: output position `p` of
 //! filter `o` is `Σ_{i<rows, j<taps} x[base + i·row_stride + j + p] · w[i·taps + j, o]`. The
-//! kernel keeps an `MR filters × V vectors` block of outputs in registers for the whole sum:
-//! the `V` vectors are loaded straight from the input (consecutive positions are consecutive
-//! in memory, so there is nothing to copy or pack), the `MR` weights are broadcast from a copy
-//! of the kernel packed once at model load. The block is then pooled in registers (a max and
+//! kernel keeps a block of outputs in registers for the whole sum and pools it there (a max and
 //! a min over positions, or a running max and min across calls), so only pooled values reach
-//! memory. The last vector of a row starts at `P − LANES` and overlaps the one before it:
-//! max and min do not mind seeing a value twice, and no lane is ever masked.
+//! memory. A block is laid out one of two ways ([`Tile`]):
+//!
+//! - *positions in lanes*: `MR filters × V vectors` of consecutive positions. The vectors are
+//!   loaded straight from the input (nothing to copy or pack), the `MR` weights broadcast from
+//!   a copy of the kernel packed once at model load. The last vector of a row starts at
+//!   `P − LANES` and overlaps the one before it: max and min do not mind seeing a value twice,
+//!   and no lane is ever masked; but a row of 59 positions fills 64 lanes.
+//! - *filters in lanes*: `MR positions × V vectors` of consecutive filters, the input values
+//!   broadcast and the weights loaded as vectors. Used where the outputs are pooled over
+//!   positions and the row fits the lanes badly: on AVX2, 204 filters fill 208 lanes where 59
+//!   positions fill 64 (and 30 fill 32). The last tile of positions overlaps the one before it.
+//!
+//! Either way each output is summed in the same order (tap after tap, one FMA each), so the two
+//! layouts give the same bits.
 
 use super::simd::{Isa, Simd};
 
-/// A layer's kernel `(taps) × out`, repacked for [`Isa`]: panels of `mr` filters, and within a
-/// panel tap after tap, the `mr` weights of a tap contiguous. Filters past `out` are zero.
+/// A layer's kernel `(taps) × out`, repacked for [`Isa`]: panels of `width` filters, and within
+/// a panel tap after tap, the `width` weights of a tap contiguous. Filters past `out` are zero.
 pub struct Packed {
     pub isa: Isa,
-    mr: usize,
+    tile: Tile,
+    width: usize,
     taps: usize,
     out: usize,
     data: Vec<f32>,
 }
 
-/// `(MR, V)` of the kernel for this instruction set and row length: the `MR · V` accumulators,
-/// the `V` input vectors and a broadcast must fit the register file, or the kernel spills.
-/// AVX-512 has 32 registers: 24 accumulators, shaped to the row (59 positions: 4 vectors, 30:
-/// 2, 187: 12 = 2 × 6). AVX2 has 16: 6 × 2 = 12 accumulators, 2 inputs, 1 broadcast.
-fn blocking(isa: Isa, positions: usize) -> (usize, usize) {
-    match (isa, positions) {
-        (Isa::Avx512, p) if p <= 32 => (12, 2),
-        (Isa::Avx512, p) if p <= 64 => (6, 4),
-        (Isa::Avx512, _) => (4, 6),
-        _ => (6, 2),
+/// How a layer's outputs are pooled, which decides the [`Tile`] its kernel is packed for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reduce {
+    /// Over all positions of a call ([`Pool::Extremes`]).
+    OverPositions,
+    /// Position by position across calls ([`Pool::Running`]).
+    AcrossCalls,
+}
+
+/// A kernel's register block (see the module docs): `MR × V` accumulators, `V` vectors wide.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tile {
+    PositionsInLanes { filters: usize, vectors: usize },
+    FiltersInLanes { positions: usize, vectors: usize },
+}
+
+impl Tile {
+    /// The block for this instruction set, row length and pooling: the `MR · V` accumulators,
+    /// the `V` vectors and a broadcast must fit the register file, or the kernel spills.
+    /// AVX-512 has 32 registers: 24 accumulators, shaped to the row (59 positions: 4 vectors,
+    /// 30: 2, 187: 12 = 2 × 6). AVX2 has 16: 6 × 2 = 12 accumulators, 2 vectors, 1 broadcast;
+    /// filters in lanes where the pooling allows it (16 filters a panel: 204 fill 208 lanes).
+    fn choose(isa: Isa, positions: usize, reduce: Reduce) -> Tile {
+        let in_lanes = |filters, vectors| Tile::PositionsInLanes { filters, vectors };
+        match (isa, positions, reduce) {
+            (Isa::Avx512, p, _) if p <= 32 => in_lanes(12, 2),
+            (Isa::Avx512, p, _) if p <= 64 => in_lanes(6, 4),
+            (Isa::Avx512, _, _) => in_lanes(4, 6),
+            (_, p, Reduce::OverPositions) if p >= 6 => Tile::FiltersInLanes {
+                positions: 6,
+                vectors: 2,
+            },
+            _ => in_lanes(6, 2),
+        }
+    }
+
+    /// Filters per panel of the packed kernel.
+    fn width(self, lanes: usize) -> usize {
+        match self {
+            Tile::PositionsInLanes { filters, .. } => filters,
+            Tile::FiltersInLanes { vectors, .. } => vectors * lanes,
+        }
     }
 }
 
 impl Packed {
-    /// Packs the row-major `taps × out` `kernel` for rows of `positions` outputs.
-    pub fn new(isa: Isa, kernel: &[f32], taps: usize, out: usize, positions: usize) -> Packed {
+    /// Packs the row-major `taps × out` `kernel` for rows of `positions` outputs pooled as
+    /// `reduce` says.
+    pub fn new(
+        isa: Isa,
+        kernel: &[f32],
+        taps: usize,
+        out: usize,
+        positions: usize,
+        reduce: Reduce,
+    ) -> Packed {
         assert_eq!(kernel.len(), taps * out, "kernel is taps × out");
-        let (mr, _) = blocking(isa, positions);
-        let panels = out.div_ceil(mr);
-        let mut data = vec![0.0; panels * taps * mr];
-        for (p, panel) in data.chunks_exact_mut(taps * mr).enumerate() {
-            for (k, dst) in panel.chunks_exact_mut(mr).enumerate() {
+        let tile = Tile::choose(isa, positions, reduce);
+        let lanes = match isa {
+            Isa::Avx512 => 16,
+            _ => 8,
+        };
+        let width = tile.width(lanes);
+        let panels = out.div_ceil(width);
+        let mut data = vec![0.0; panels * taps * width];
+        for (p, panel) in data.chunks_exact_mut(taps * width).enumerate() {
+            for (k, dst) in panel.chunks_exact_mut(width).enumerate() {
                 for (r, d) in dst.iter_mut().enumerate() {
                     if let Some(&w) = kernel
-                        .get(k * out + p * mr + r)
-                        .filter(|_| p * mr + r < out)
+                        .get(k * out + p * width + r)
+                        .filter(|_| p * width + r < out)
                     {
                         *d = w;
                     }
@@ -56,7 +111,8 @@ impl Packed {
         }
         Packed {
             isa,
-            mr,
+            tile,
+            width,
             taps,
             out,
             data,
@@ -97,8 +153,9 @@ pub enum Pool<'a> {
 }
 
 /// Correlates `input` through `window` with `packed` (see the module docs) and pools the
-/// outputs as `pool` says. Panics if the window reads past `input`, if
-/// `positions < LANES`, or if the pool's slices are too short for `packed`'s filters.
+/// outputs as `pool` says. Panics if the window reads past `input`, if the row is shorter than
+/// the kernel's block (`positions < LANES`, or `< 6` with filters in lanes), if the pool's slices
+/// are too short for `packed`'s filters, or if `pool` is not the [`Reduce`] it was packed for.
 pub fn correlate(packed: &Packed, input: &[f32], window: Window, pool: Pool<'_>) {
     assert_eq!(
         window.rows * window.taps,
@@ -119,21 +176,62 @@ pub fn correlate(packed: &Packed, input: &[f32], window: Window, pool: Pool<'_>)
         }
     };
     assert!(ok, "pool slices too short");
-    let (_, v) = blocking(packed.isa, window.positions);
     // SAFETY: the instruction set was detected on this CPU (`Isa::detect`) before packing; the
-    // reads stay within `input` (checked above: the last vector of a row ends at the row's last
-    // position) and the writes within the pool slices (checked above).
+    // reads stay within `input` (checked above: the last vector or tile of a row ends at the
+    // row's last position) and the writes within the pool slices (checked above).
     unsafe {
-        match (packed.isa, packed.mr, v) {
+        match (packed.isa, packed.tile, pool) {
             #[cfg(target_arch = "x86_64")]
-            (Isa::Avx512, 12, 2) => avx512::<12, 2>(packed, input, window, pool),
+            (
+                Isa::Avx2,
+                Tile::FiltersInLanes {
+                    positions: 6,
+                    vectors: 2,
+                },
+                pool,
+            ) => {
+                let Pool::Extremes { max, min } = pool else {
+                    panic!("a kernel with filters in lanes pools over positions only")
+                };
+                avx2_across::<6, 2>(packed, input, window, max, min)
+            }
             #[cfg(target_arch = "x86_64")]
-            (Isa::Avx512, 6, 4) => avx512::<6, 4>(packed, input, window, pool),
+            (
+                Isa::Avx512,
+                Tile::PositionsInLanes {
+                    filters: 12,
+                    vectors: 2,
+                },
+                pool,
+            ) => avx512::<12, 2>(packed, input, window, pool),
             #[cfg(target_arch = "x86_64")]
-            (Isa::Avx512, 4, 6) => avx512::<4, 6>(packed, input, window, pool),
+            (
+                Isa::Avx512,
+                Tile::PositionsInLanes {
+                    filters: 6,
+                    vectors: 4,
+                },
+                pool,
+            ) => avx512::<6, 4>(packed, input, window, pool),
             #[cfg(target_arch = "x86_64")]
-            (Isa::Avx2, 6, 2) => avx2::<6, 2>(packed, input, window, pool),
-            other => panic!("no convolution kernel for {other:?}"),
+            (
+                Isa::Avx512,
+                Tile::PositionsInLanes {
+                    filters: 4,
+                    vectors: 6,
+                },
+                pool,
+            ) => avx512::<4, 6>(packed, input, window, pool),
+            #[cfg(target_arch = "x86_64")]
+            (
+                Isa::Avx2,
+                Tile::PositionsInLanes {
+                    filters: 6,
+                    vectors: 2,
+                },
+                pool,
+            ) => avx2::<6, 2>(packed, input, window, pool),
+            (isa, tile, _) => panic!("no convolution kernel for {isa:?} {tile:?}"),
         }
     }
 }
@@ -160,6 +258,18 @@ unsafe fn avx2<const MR: usize, const V: usize>(
     drive::<super::simd::Avx2, MR, V>(packed, input, window, pool)
 }
 
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn avx2_across<const MR: usize, const V: usize>(
+    packed: &Packed,
+    input: &[f32],
+    window: Window,
+    max: &mut [f32],
+    min: &mut [f32],
+) {
+    drive_across::<super::simd::Avx2, MR, V>(packed, input, window, max, min)
+}
+
 /// Every panel of filters over every chunk of `V` vectors of positions.
 #[inline(always)]
 unsafe fn drive<S: Simd, const MR: usize, const V: usize>(
@@ -173,7 +283,11 @@ unsafe fn drive<S: Simd, const MR: usize, const V: usize>(
     assert!(p >= lanes, "a row holds at least one vector");
     let vectors = p.div_ceil(lanes);
     let start = |v: usize| (v * lanes).min(p - lanes);
-    for (panel, weights) in packed.data.chunks_exact(packed.taps * MR).enumerate() {
+    for (panel, weights) in packed
+        .data
+        .chunks_exact(packed.taps * packed.width)
+        .enumerate()
+    {
         let filters = MR.min(packed.out - panel * MR);
         let first = panel * MR;
         if let Pool::Extremes { max, min } = &mut pool {
@@ -232,6 +346,72 @@ unsafe fn block<S: Simd, const MR: usize, const V: usize>(
                 }
             }
             w = w.add(MR);
+        }
+    }
+    acc
+}
+
+/// Filters in lanes: every panel of `V · LANES` filters over every tile of `MR` positions, the
+/// extremes over positions kept in registers across the tiles.
+#[inline(always)]
+unsafe fn drive_across<S: Simd, const MR: usize, const V: usize>(
+    packed: &Packed,
+    input: &[f32],
+    window: Window,
+    max: &mut [f32],
+    min: &mut [f32],
+) {
+    let lanes = S::LANES;
+    let p = window.positions;
+    assert!(p >= MR, "a row holds at least one tile");
+    let width = V * lanes;
+    let mut spill = [0.0f32; 64];
+    assert!(width <= spill.len(), "a panel is at most 64 filters");
+    for (panel, weights) in packed.data.chunks_exact(packed.taps * width).enumerate() {
+        let mut hi = [S::splat(f32::NEG_INFINITY); V];
+        let mut lo = [S::splat(f32::INFINITY); V];
+        for tile in 0..p.div_ceil(MR) {
+            let start = (tile * MR).min(p - MR);
+            let acc = block_across::<S, MR, V>(weights.as_ptr(), input.as_ptr(), window, start);
+            for row in &acc {
+                for v in 0..V {
+                    hi[v] = S::max(hi[v], row[v]);
+                    lo[v] = S::min(lo[v], row[v]);
+                }
+            }
+        }
+        let first = panel * width;
+        let filters = width.min(packed.out - first);
+        for (extremes, out) in [(hi, &mut *max), (lo, &mut *min)] {
+            for (v, &x) in extremes.iter().enumerate() {
+                S::store(spill.as_mut_ptr().add(v * lanes), x);
+            }
+            out[first..first + filters].copy_from_slice(&spill[..filters]);
+        }
+    }
+}
+
+/// One `MR positions × V vectors of filters` block of outputs, summed over every tap in
+/// registers; the positions start at `start`.
+#[inline(always)]
+unsafe fn block_across<S: Simd, const MR: usize, const V: usize>(
+    mut w: *const f32,
+    input: *const f32,
+    window: Window,
+    start: usize,
+) -> [[S::V; V]; MR] {
+    let mut acc = [[S::splat(0.0); V]; MR];
+    for i in 0..window.rows {
+        let row = input.add(window.base + i * window.row_stride + start);
+        for j in 0..window.taps {
+            let weights: [S::V; V] = std::array::from_fn(|v| S::load(w.add(v * S::LANES)));
+            for (r, acc_r) in acc.iter_mut().enumerate() {
+                let x = S::splat(*row.add(j + r));
+                for (a, &wv) in acc_r.iter_mut().zip(&weights) {
+                    *a = S::fma(wv, x, *a);
+                }
+            }
+            w = w.add(V * S::LANES);
         }
     }
     acc
@@ -307,27 +487,45 @@ mod tests {
                 let input = noise(w.last_read() + 1, n as u64);
                 let kernel = noise(rows * taps * out, 100 + n as u64);
                 let want = reference(&kernel, out, &input, w);
-                let packed = Packed::new(isa, &kernel, rows * taps, out, positions);
                 let tol = 1e-5 * (rows * taps) as f64;
 
-                let (mut max, mut min) = (vec![0.0; out], vec![0.0; out]);
-                correlate(
-                    &packed,
-                    &input,
-                    w,
-                    Pool::Extremes {
-                        max: &mut max,
-                        min: &mut min,
-                    },
-                );
-                for o in 0..out {
-                    let hi = want[o].iter().copied().fold(f64::MIN, f64::max);
-                    let lo = want[o].iter().copied().fold(f64::MAX, f64::min);
-                    assert!((max[o] as f64 - hi).abs() <= tol, "{isa:?} {n} max {o}");
-                    assert!((min[o] as f64 - lo).abs() <= tol, "{isa:?} {n} min {o}");
+                // Extremes over positions, with either tile (AVX2 packs filters in lanes for
+                // these, AVX-512 positions): right, and the same bits either way.
+                let mut bits = Vec::new();
+                for reduce in [Reduce::OverPositions, Reduce::AcrossCalls] {
+                    let packed = Packed::new(isa, &kernel, rows * taps, out, positions, reduce);
+                    let (mut max, mut min) = (vec![0.0; out], vec![0.0; out]);
+                    correlate(
+                        &packed,
+                        &input,
+                        w,
+                        Pool::Extremes {
+                            max: &mut max,
+                            min: &mut min,
+                        },
+                    );
+                    for o in 0..out {
+                        let hi = want[o].iter().copied().fold(f64::MIN, f64::max);
+                        let lo = want[o].iter().copied().fold(f64::MAX, f64::min);
+                        let at = format!("{isa:?} {reduce:?} {n} filter {o}");
+                        assert!((max[o] as f64 - hi).abs() <= tol, "max, {at}");
+                        assert!((min[o] as f64 - lo).abs() <= tol, "min, {at}");
+                    }
+                    bits.push(
+                        [max, min].map(|v| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>()),
+                    );
                 }
+                assert_eq!(bits[0], bits[1], "{isa:?} {n}: the two tiles differ");
 
                 // Running extremes: start from a ceiling/floor half the values cross.
+                let packed = Packed::new(
+                    isa,
+                    &kernel,
+                    rows * taps,
+                    out,
+                    positions,
+                    Reduce::AcrossCalls,
+                );
                 let (mut max, mut min) = (vec![0.0; out * positions], vec![0.0; out * positions]);
                 correlate(
                     &packed,

@@ -6,7 +6,7 @@
 //! (zero-copy where the view is affine, an im2col copy for the 2-D timbral kernels), with
 //! ReLU, batch-norm and pooling applied after them.
 
-use super::conv::{correlate, Packed, Pool, Window};
+use super::conv::{correlate, Packed, Pool, Reduce, Window};
 use super::gemm::{matmul, View};
 use super::simd::Isa;
 use super::weights::{BatchNorm, Layer, Weights};
@@ -75,21 +75,21 @@ impl Kernels {
         if isa == Isa::Fallback {
             return None;
         }
-        let pack = |(layer, _): &(Layer, BatchNorm), positions| {
+        let pack = |(layer, _): &(Layer, BatchNorm), positions, reduce| {
             let taps = layer.shape[0] * layer.shape[1];
-            Packed::new(isa, &layer.kernel, taps, layer.out, positions)
+            Packed::new(isa, &layer.kernel, taps, layer.out, positions, reduce)
         };
         let [t0, t1] = &weights.timbral;
         let [p0, p1, p2] = &weights.temporal;
         Some(Kernels {
             timbral: [
-                pack(t0, N_MELS - t0.0.shape[1] + 1),
-                pack(t1, N_MELS - t1.0.shape[1] + 1),
+                pack(t0, N_MELS - t0.0.shape[1] + 1, Reduce::OverPositions),
+                pack(t1, N_MELS - t1.0.shape[1] + 1, Reduce::OverPositions),
             ],
             temporal: [
-                pack(p0, PATCH_FRAMES),
-                pack(p1, PATCH_FRAMES),
-                pack(p2, PATCH_FRAMES),
+                pack(p0, PATCH_FRAMES, Reduce::AcrossCalls),
+                pack(p1, PATCH_FRAMES, Reduce::AcrossCalls),
+                pack(p2, PATCH_FRAMES, Reduce::AcrossCalls),
             ],
         })
     }
