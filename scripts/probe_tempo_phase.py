@@ -9,11 +9,16 @@ n_fft 512, hop 256, 96 mel bands to 8 kHz), computed here with librosa; each reg
 mean rise over its bands: low = the lowest 8 bands (< ~250 Hz, kick and bass), mid = bands
 24–71 (~0.75–3.6 kHz, snare, claps, comping), high = 72–95 (hats, cymbals); `wide` is the rise
 median-filtered over 9 bands first (broadband, percussive onsets). Each value is the maximum
-within ±1 frame. A ratio above 1 means that register is stronger on the beat than on the
+within ±1 frame. `harmony` is a chord-change novelty: the cosine distance between the mean
+chroma (librosa `chroma_stft`, n_fft 2048, same hop) of the 8 frames (128 ms) before and the 8
+after each frame; harmony tends to change on the beat (and the bar line) even where the
+comping is syncopated. A ratio above 1 means that register is stronger on the beat than on the
 off-beat: a tracker following it keeps the beat's phase. Median over the clips of each style,
 and the smallest clip's ratio.
 
-    .venv-ref/bin/python scripts/probe_tempo_phase.py data/heldout_grooves/labels.csv
+    .venv-ref/bin/python scripts/probe_tempo_phase.py data/heldout_grooves/labels.csv [LIMIT] [--clips]
+
+`LIMIT` clips per style at most; `--clips` also prints each clip's ratios.
 """
 import csv
 import os
@@ -31,12 +36,30 @@ def envelopes(path):
                                          fmax=8000, power=2)
     rise = np.maximum(0, np.diff(np.log10(1 + 10000 * mel), axis=1))
     return {"full": rise.mean(0), "low": rise[:8].mean(0), "mid": rise[24:72].mean(0),
-            "high": rise[72:].mean(0), "wide": nd.median_filter(rise, size=(9, 1)).mean(0)}
+            "high": rise[72:].mean(0), "wide": nd.median_filter(rise, size=(9, 1)).mean(0),
+            "harmony": chord_change(y, sr)}
+
+
+def chord_change(y, sr, half_window=8):
+    """Per frame, 1 − cosine(mean chroma of the frames before, mean chroma of those after)."""
+    import librosa
+    chroma = librosa.feature.chroma_stft(y=y, sr=sr, n_fft=2048, hop_length=256)
+    cum = np.concatenate([np.zeros((12, 1)), np.cumsum(chroma, axis=1)], axis=1)
+    n = chroma.shape[1]
+    t = np.arange(n)
+    lo, hi = np.clip(t - half_window, 0, n), np.clip(t + half_window, 0, n)
+    before = (cum[:, t] - cum[:, lo]).T
+    after = (cum[:, hi] - cum[:, t]).T
+    dot = (before * after).sum(1)
+    norm = np.linalg.norm(before, axis=1) * np.linalg.norm(after, axis=1) + 1e-9
+    return 1.0 - dot / norm
 
 
 def main():
-    labels = sys.argv[1]
-    limit = int(sys.argv[2]) if len(sys.argv) > 2 else 1 << 30
+    per_clip = "--clips" in sys.argv
+    args = [x for x in sys.argv[1:] if x != "--clips"]
+    labels = args[0]
+    limit = int(args[1]) if len(args) > 1 else 1 << 30
     base = os.path.dirname(labels)
     by_style, seen = defaultdict(list), defaultdict(int)
     names = None
@@ -54,6 +77,8 @@ def main():
             at = lambda t: e[np.clip(np.round(t * 62.5).astype(int), 0, len(e) - 1)].mean()
             out.append(at(beats) / (at(beats + half) + 1e-9))
         by_style[row["style"]].append(out)
+        if per_clip:
+            print(f"{row['file']:<40}" + "  ".join(f"{x:6.2f}" for x in out), flush=True)
     print(f"{'style':<18}{'n':>4}  on-beat / off-beat onset strength, median (min): " + ", ".join(names))
     for style, v in sorted(by_style.items()):
         v = np.array(v)

@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""Could a rule move sonovec's beats half a beat when they lock on the off-beat? A probe, not a
+model: nothing here is shipped.
+
+For every clip of the labelled sets (labels.csv of make_tempo_set.py / make_tempo_heldout.py):
+sonovec's beats (`--model none --beats analyze`), the same beats moved half a beat (the
+midpoints), the mir_eval F-measure of each against the labels, and the cues of
+probe_tempo_phase.py at both phases, as log(strength at the midpoints / strength at the beats):
+the onset envelope in full band and per register, and the chord-change novelty (`harmony`).
+Then a logistic rule "move the beats" is fitted on the fitting sets only (clips where moving
+changes F by more than 0.3), and every set is scored with it: mean F before and after, and how
+many clips were moved; plus each fitting generator scored by the rule fitted on the other.
+
+    .venv-ref/bin/python scripts/probe_phase_rule.py OUT_DIR \\
+        --fit data/tempo_fit/labels.csv data/heldout_grooves/labels.csv \\
+        --held data/heldout_midi/labels.csv data/heldout_blupi/labels.csv
+
+Needs target/release/sonovec, and numpy, scipy, librosa, mir_eval (.venv-ref).
+"""
+import argparse
+import csv
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ProcessPoolExecutor
+
+import mir_eval
+import numpy as np
+from scipy.optimize import minimize
+
+sys.path.insert(0, os.path.dirname(__file__))
+from probe_tempo_phase import envelopes  # noqa: E402
+
+CUES = [["harmony"], ["harmony", "full"], ["harmony", "full", "high"],
+        ["full", "low", "mid", "high", "wide", "harmony"]]
+
+
+def clip(job):
+    base, row = job
+    path = os.path.join(base, row["file"])
+    run = subprocess.run(["target/release/sonovec", "-j", "1", "--model", "none", "--beats",
+                          "analyze", path], capture_output=True, text=True)
+    beats = np.array((json.loads(run.stdout).get("tempo") or {}).get("beats_s", []))
+    if len(beats) < 4:
+        return None
+    moved = (beats[:-1] + beats[1:]) / 2
+    ref = mir_eval.beat.trim_beats(np.loadtxt(os.path.join(base, row["beats"]), ndmin=1))
+    f = [mir_eval.beat.f_measure(ref, mir_eval.beat.trim_beats(b)) for b in (beats, moved)]
+    cues = {}
+    for name, e in envelopes(path).items():
+        e = np.maximum.reduce([e, np.roll(e, 1), np.roll(e, -1)])
+        at = lambda t: e[np.clip(np.round(t * 62.5).astype(int), 0, len(e) - 1)].mean()
+        cues[name] = float(np.log((at(moved) + 1e-9) / (at(beats[:-1]) + 1e-9)))
+    return dict(file=row["file"], style=row["style"], f_tracked=f[0], f_moved=f[1], **cues)
+
+
+def dump(labels, out):
+    path = os.path.join(out, os.path.basename(os.path.dirname(labels)) + ".jsonl")
+    if not os.path.exists(path):
+        base = os.path.dirname(labels)
+        rows = list(csv.DictReader(open(labels)))
+        with ProcessPoolExecutor(2) as ex, open(path, "w") as f:
+            for r in ex.map(clip, [(base, r) for r in rows]):
+                if r:
+                    f.write(json.dumps(r) + "\n")
+    return [json.loads(line) for line in open(path)]
+
+
+def fit(rows, keys, lam):
+    rows = [r for r in rows if abs(r["f_moved"] - r["f_tracked"]) > 0.3]
+    x = np.array([[r[k] for k in keys] for r in rows])
+    y = np.array([r["f_moved"] > r["f_tracked"] for r in rows], float)
+
+    def loss(w):
+        z = x @ w[:-1] + w[-1]
+        return np.mean(np.logaddexp(0, z) - y * z) + lam * np.sum(w[:-1] ** 2)
+    return minimize(loss, np.zeros(len(keys) + 1)).x
+
+
+def score(rows, keys, w):
+    move = np.array([[r[k] for k in keys] for r in rows]) @ w[:-1] + w[-1] > 0
+    f = np.where(move, [r["f_moved"] for r in rows], [r["f_tracked"] for r in rows])
+    return f.mean(), int(move.sum())
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("out")
+    ap.add_argument("--fit", nargs=2, required=True)
+    ap.add_argument("--held", nargs="*", default=[])
+    a = ap.parse_args()
+    os.makedirs(a.out, exist_ok=True)
+    fits = [dump(p, a.out) for p in a.fit]
+    sets = {os.path.basename(os.path.dirname(p)): dump(p, a.out) for p in a.fit + a.held}
+    for name, rows in sets.items():
+        print(f"{name}: {len(rows)} clips, F {np.mean([r['f_tracked'] for r in rows]):.3f}; "
+              f"moved better (> +0.3) {sum(r['f_moved'] > r['f_tracked'] + 0.3 for r in rows)}, "
+              f"tracked better {sum(r['f_tracked'] > r['f_moved'] + 0.3 for r in rows)}")
+    for keys in CUES:
+        for lam in (0.01, 0.1):
+            w = fit(fits[0] + fits[1], keys, lam)
+            cells = [f"{n} {np.mean([r['f_tracked'] for r in rows]):.3f}→{score(rows, keys, w)[0]:.3f}"
+                     f" ({score(rows, keys, w)[1]} moved)" for n, rows in sets.items()]
+            across = [score(fits[i], keys, fit(fits[1 - i], keys, lam))[0] for i in (0, 1)]
+            print(f"{','.join(keys)} λ {lam}: weights {np.round(w, 2).tolist()}")
+            print("   " + "; ".join(cells) +
+                  f"; each generator by the other's rule: {across[0]:.3f}, {across[1]:.3f}")
+
+
+if __name__ == "__main__":
+    main()
