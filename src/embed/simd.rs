@@ -54,6 +54,15 @@ impl Isa {
         found
     }
 
+    /// `f32` lanes of one vector register (the fallback's GEMM path has none of its own: 1).
+    pub(crate) fn lanes(self) -> usize {
+        match self {
+            Isa::Avx512 => 16,
+            Isa::Avx2 => 8,
+            Isa::Fallback => 1,
+        }
+    }
+
     fn rank(self) -> u8 {
         match self {
             Isa::Fallback => 0,
