@@ -153,7 +153,8 @@ pub enum Pool<'a> {
 /// Correlates `input` through `window` with `packed` (see the module docs) and pools the
 /// outputs as `pool` says. Panics if the window reads past `input`, if the row is shorter than
 /// the kernel's block (`positions < LANES`, or `< 6` with filters in lanes), if the pool's slices
-/// are too short for `packed`'s filters, or if `pool` is not the [`Reduce`] it was packed for.
+/// are too short for `packed`'s filters, or if `pool` runs across calls on a kernel packed for
+/// [`Reduce::OverPositions`] with filters in lanes (AVX2).
 pub fn correlate(packed: &Packed, input: &[f32], window: Window, pool: Pool<'_>) {
     assert_eq!(
         window.rows * window.taps,
@@ -174,62 +175,32 @@ pub fn correlate(packed: &Packed, input: &[f32], window: Window, pool: Pool<'_>)
         }
     };
     assert!(ok, "pool slices too short");
+    // (filters in lanes, MR, V) of the packed tile.
+    let shape = match packed.tile {
+        Tile::PositionsInLanes { filters, vectors } => (false, filters, vectors),
+        Tile::FiltersInLanes { positions, vectors } => (true, positions, vectors),
+    };
     // SAFETY: the instruction set was detected on this CPU (`Isa::detect`) before packing; the
     // reads stay within `input` (checked above: the last vector or tile of a row ends at the
     // row's last position) and the writes within the pool slices (checked above).
     unsafe {
-        match (packed.isa, packed.tile, pool) {
+        match (packed.isa, shape, pool) {
             #[cfg(target_arch = "x86_64")]
-            (
-                Isa::Avx2,
-                Tile::FiltersInLanes {
-                    positions: 6,
-                    vectors: 2,
-                },
-                pool,
-            ) => {
-                let Pool::Extremes { max, min } = pool else {
-                    panic!("a kernel with filters in lanes pools over positions only")
-                };
+            (Isa::Avx2, (true, 6, 2), Pool::Extremes { max, min }) => {
                 avx2_across::<6, 2>(packed, input, window, max, min)
             }
             #[cfg(target_arch = "x86_64")]
-            (
-                Isa::Avx512,
-                Tile::PositionsInLanes {
-                    filters: 12,
-                    vectors: 2,
-                },
-                pool,
-            ) => avx512::<12, 2>(packed, input, window, pool),
+            (Isa::Avx512, (false, 12, 2), pool) => avx512::<12, 2>(packed, input, window, pool),
             #[cfg(target_arch = "x86_64")]
-            (
-                Isa::Avx512,
-                Tile::PositionsInLanes {
-                    filters: 6,
-                    vectors: 4,
-                },
-                pool,
-            ) => avx512::<6, 4>(packed, input, window, pool),
+            (Isa::Avx512, (false, 6, 4), pool) => avx512::<6, 4>(packed, input, window, pool),
             #[cfg(target_arch = "x86_64")]
-            (
-                Isa::Avx512,
-                Tile::PositionsInLanes {
-                    filters: 4,
-                    vectors: 6,
-                },
-                pool,
-            ) => avx512::<4, 6>(packed, input, window, pool),
+            (Isa::Avx512, (false, 4, 6), pool) => avx512::<4, 6>(packed, input, window, pool),
             #[cfg(target_arch = "x86_64")]
-            (
-                Isa::Avx2,
-                Tile::PositionsInLanes {
-                    filters: 6,
-                    vectors: 2,
-                },
-                pool,
-            ) => avx2::<6, 2>(packed, input, window, pool),
-            (isa, tile, _) => panic!("no convolution kernel for {isa:?} {tile:?}"),
+            (Isa::Avx2, (false, 6, 2), pool) => avx2::<6, 2>(packed, input, window, pool),
+            (isa, _, _) => panic!(
+                "no convolution kernel for {isa:?} {:?} with this pooling",
+                packed.tile
+            ),
         }
     }
 }
