@@ -7,17 +7,30 @@ of a labelled set: sonovec's tempo and beats (`--model none --beats analyze`), t
 dynamic-programming tracker (Ellis 2007, as sonovec's: tightness 100, at sonovec's tempo) on each
 envelope of probe_tempo_phase.py (full band, low, mid, high, wide, harmony), and the candidate
 with the highest mean F-measure against the others (`mma`; `mma_noharm` without the harmony
-envelope); and the same over the full band and three onset functions of other kinds
-(`csd`, `hfc`, `eflux`: see `other_kinds`), `mma_kinds`. Prints the mean mir_eval F-measure of each against the labels; `full` is the
-tracker on sonovec's own envelope, the like-for-like baseline of the others.
+envelope); and the same over the full band and three onset functions of other kinds (`csd`,
+`hfc`, `eflux`: see `other_kinds`), `mma_kinds`. Prints the mean mir_eval F-measure of each
+against the labels; `full` is the tracker on sonovec's own envelope, the like-for-like baseline
+of the others.
 
-    .venv-ref/bin/python scripts/probe_beat_consensus.py data/heldout_midi/labels.csv OUT.jsonl
+    .venv-ref/bin/python scripts/probe_beat_consensus.py data/heldout_midi/labels.csv \
+        data/consensus_midi.jsonl
 """
-import csv, json, os, subprocess, sys
-import numpy as np, mir_eval, librosa
-sys.path.insert(0, 'scripts')
-from probe_tempo_phase import envelopes
+import csv
+import json
+import os
+import subprocess
+import sys
 from concurrent.futures import ProcessPoolExecutor
+
+import librosa
+import mir_eval
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+from probe_tempo_phase import envelopes  # noqa: E402
+
+COLUMNS = ["ours", "full", "low", "mid", "high", "wide", "harmony", "mma", "mma_noharm",
+           "csd", "hfc", "eflux", "mma_kinds"]
 
 
 def other_kinds(path):
@@ -34,46 +47,58 @@ def other_kinds(path):
     rise = lambda x: np.maximum(0, np.diff(x, prepend=x[0]))
     return {"csd": np.concatenate([[0, 0], csd]), "hfc": rise(hfc), "eflux": rise(energy)}
 
-def one(job):
-    base, r = job
-    path = os.path.join(base, r['file'])
-    d = json.loads(subprocess.run(['target/release/sonovec','-j','1','--model','none','--beats','analyze',path],capture_output=True,text=True).stdout)
-    t = d.get('tempo') or {}
-    if not t: return None
-    ref = mir_eval.beat.trim_beats(np.loadtxt(os.path.join(base, r['beats']), ndmin=1))
-    ours = np.array(t.get('beats_s', []))
-    env = envelopes(path)
-    cands = {}
-    for k, e in env.items():
-        e = np.concatenate([[0], e]) if k != 'harmony' else e
-        _, fr = librosa.beat.beat_track(onset_envelope=e, sr=16000, hop_length=256, bpm=t['bpm'], tightness=100, trim=True)
-        cands[k] = librosa.frames_to_time(fr, sr=16000, hop_length=256)
-    for k, e in other_kinds(path).items():
-        _, fr = librosa.beat.beat_track(onset_envelope=e / (e.std() + 1e-12), sr=16000,
-                                        hop_length=256, bpm=t['bpm'], tightness=100, trim=True)
-        cands[k] = librosa.frames_to_time(fr, sr=16000, hop_length=256)
-    keys = [k for k in cands if k not in ('csd', 'hfc', 'eflux')]
-    agree = {a: np.mean([mir_eval.beat.f_measure(mir_eval.beat.trim_beats(cands[b]), mir_eval.beat.trim_beats(cands[a])) for b in keys if b != a]) for a in keys}
-    f = {k: mir_eval.beat.f_measure(ref, mir_eval.beat.trim_beats(v)) for k, v in cands.items()}
-    f['ours'] = mir_eval.beat.f_measure(ref, mir_eval.beat.trim_beats(ours))
-    best = max(keys, key=lambda k: agree[k])
-    f['mma'] = f[best]
-    keys2 = [k for k in keys if k != 'harmony']  # the same choice without the harmony envelope
-    best2 = max(keys2, key=lambda k: np.mean([mir_eval.beat.f_measure(mir_eval.beat.trim_beats(cands[b]), mir_eval.beat.trim_beats(cands[k])) for b in keys2 if b != k]))
-    f['mma_noharm'] = f[best2]
-    kinds = ['full', 'csd', 'hfc', 'eflux']  # sonovec's flux beside the other kinds
-    best3 = max(kinds, key=lambda k: np.mean([mir_eval.beat.f_measure(mir_eval.beat.trim_beats(cands[b]), mir_eval.beat.trim_beats(cands[k])) for b in kinds if b != k]))
-    f['mma_kinds'] = f[best3]
-    return dict(file=r['file'], style=r['style'], pick=best, **f)
 
-if __name__ == '__main__':
+def track(envelope, bpm):
+    """librosa's DP beat tracker on one envelope at a given tempo: trimmed beat times (s)."""
+    _, frames = librosa.beat.beat_track(onset_envelope=envelope, sr=16000, hop_length=256,
+                                        bpm=bpm, tightness=100, trim=True)
+    return mir_eval.beat.trim_beats(librosa.frames_to_time(frames, sr=16000, hop_length=256))
+
+
+def by_agreement(candidates, names):
+    """The name whose beats agree most (mean F-measure) with the others'."""
+    def agreement(a):
+        return np.mean([mir_eval.beat.f_measure(candidates[b], candidates[a])
+                        for b in names if b != a])
+    return max(names, key=agreement)
+
+
+def clip(job):
+    base, row = job
+    path = os.path.join(base, row["file"])
+    run = subprocess.run(["target/release/sonovec", "-j", "1", "--model", "none", "--beats",
+                          "analyze", path], capture_output=True, text=True)
+    tempo = json.loads(run.stdout).get("tempo")
+    if not tempo:
+        return None
+    ref = mir_eval.beat.trim_beats(np.loadtxt(os.path.join(base, row["beats"]), ndmin=1))
+    # sonovec's envelopes are rises between frames: one frame shorter, aligned by a leading 0.
+    flux = {k: e if k == "harmony" else np.concatenate([[0], e])
+            for k, e in envelopes(path).items()}
+    candidates = {k: track(e, tempo["bpm"]) for k, e in flux.items()}
+    candidates.update({k: track(e / (e.std() + 1e-12), tempo["bpm"])
+                       for k, e in other_kinds(path).items()})
+    f = {k: mir_eval.beat.f_measure(ref, b) for k, b in candidates.items()}
+    ours = mir_eval.beat.trim_beats(np.array(tempo.get("beats_s", [])))
+    f["ours"] = mir_eval.beat.f_measure(ref, ours)
+    for name, among in [("mma", list(flux)), ("mma_noharm", [k for k in flux if k != "harmony"]),
+                        ("mma_kinds", ["full", "csd", "hfc", "eflux"])]:
+        f[name] = f[by_agreement(candidates, among)]
+    return dict(file=row["file"], style=row["style"], **f)
+
+
+def main():
     labels, out = sys.argv[1], sys.argv[2]
     base = os.path.dirname(labels)
     rows = list(csv.DictReader(open(labels)))
-    with ProcessPoolExecutor(2) as ex, open(out, 'w') as fo:
-        for res in ex.map(one, [(base, r) for r in rows]):
-            if res: fo.write(json.dumps(res) + '\n')
-    R = [json.loads(l) for l in open(out)]
-    for k in ['ours', 'full', 'low', 'mid', 'high', 'wide', 'harmony', 'mma', 'mma_noharm',
-              'csd', 'hfc', 'eflux', 'mma_kinds']:
-        print(f"{k:10} {np.mean([r[k] for r in R]):.3f}")
+    with ProcessPoolExecutor(2) as ex, open(out, "w") as f:
+        for result in ex.map(clip, [(base, r) for r in rows]):
+            if result:
+                f.write(json.dumps(result) + "\n")
+    results = [json.loads(line) for line in open(out)]
+    for k in COLUMNS:
+        print(f"{k:10} {np.mean([r[k] for r in results]):.3f}")
+
+
+if __name__ == "__main__":
+    main()

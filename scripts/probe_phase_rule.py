@@ -100,8 +100,11 @@ def main():
     for keys in CUES:
         for lam in (0.01, 0.1):
             w = fit(fits[0] + fits[1], keys, lam)
-            cells = [f"{n} {np.mean([r['f_tracked'] for r in rows]):.3f}→{score(rows, keys, w)[0]:.3f}"
-                     f" ({score(rows, keys, w)[1]} moved)" for n, rows in sets.items()]
+            cells = []
+            for n, rows in sets.items():
+                after, moved = score(rows, keys, w)
+                before = np.mean([r["f_tracked"] for r in rows])
+                cells.append(f"{n} {before:.3f}→{after:.3f} ({moved} moved)")
             across = [score(fits[i], keys, fit(fits[1 - i], keys, lam))[0] for i in (0, 1)]
             print(f"{','.join(keys)} λ {lam}: weights {np.round(w, 2).tolist()}")
             print("   " + "; ".join(cells) +

@@ -16,9 +16,10 @@ comping is syncopated. A ratio above 1 means that register is stronger on the be
 off-beat: a tracker following it keeps the beat's phase. Median over the clips of each style,
 and the smallest clip's ratio.
 
-    .venv-ref/bin/python scripts/probe_tempo_phase.py data/heldout_grooves/labels.csv [LIMIT] [--clips]
+    .venv-ref/bin/python scripts/probe_tempo_phase.py LABELS [LIMIT] [--clips]
 
-`LIMIT` clips per style at most; `--clips` also prints each clip's ratios.
+e.g. LABELS = data/heldout_grooves/labels.csv; `LIMIT` clips per style at most; `--clips` also
+prints each clip's ratios.
 """
 import csv
 import os
