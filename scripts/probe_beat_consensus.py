@@ -15,19 +15,17 @@ of the others.
     .venv-ref/bin/python scripts/probe_beat_consensus.py data/heldout_midi/labels.csv \
         data/consensus_midi.jsonl
 """
-import csv
 import json
 import os
 import subprocess
 import sys
-from concurrent.futures import ProcessPoolExecutor
 
 import librosa
 import mir_eval
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from probe_tempo_phase import envelopes  # noqa: E402
+from probe_tempo_phase import dump_clips, envelopes  # noqa: E402
 
 COLUMNS = ["ours", "full", "low", "mid", "high", "wide", "harmony", "mma", "mma_noharm",
            "csd", "hfc", "eflux", "mma_kinds"]
@@ -88,14 +86,7 @@ def clip(job):
 
 
 def main():
-    labels, out = sys.argv[1], sys.argv[2]
-    base = os.path.dirname(labels)
-    rows = list(csv.DictReader(open(labels)))
-    with ProcessPoolExecutor(2) as ex, open(out, "w") as f:
-        for result in ex.map(clip, [(base, r) for r in rows]):
-            if result:
-                f.write(json.dumps(result) + "\n")
-    results = [json.loads(line) for line in open(out)]
+    results = dump_clips(sys.argv[1], clip, sys.argv[2])
     for k in COLUMNS:
         print(f"{k:10} {np.mean([r[k] for r in results]):.3f}")
 

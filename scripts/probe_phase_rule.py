@@ -18,19 +18,17 @@ many clips were moved; plus each fitting generator scored by the rule fitted on 
 Needs target/release/sonovec, and numpy, scipy, librosa, mir_eval (.venv-ref).
 """
 import argparse
-import csv
 import json
 import os
 import subprocess
 import sys
-from concurrent.futures import ProcessPoolExecutor
 
 import mir_eval
 import numpy as np
 from scipy.optimize import minimize
 
 sys.path.insert(0, os.path.dirname(__file__))
-from probe_tempo_phase import envelopes  # noqa: E402
+from probe_tempo_phase import dump_clips, envelopes  # noqa: E402
 
 CUES = [["harmony"], ["harmony", "full"], ["harmony", "full", "high"],
         ["full", "low", "mid", "high", "wide", "harmony"]]
@@ -56,15 +54,11 @@ def clip(job):
 
 
 def dump(labels, out):
+    """Every clip of `labels`, from OUT/<set>.jsonl when it is there (delete it to redo)."""
     path = os.path.join(out, os.path.basename(os.path.dirname(labels)) + ".jsonl")
-    if not os.path.exists(path):
-        base = os.path.dirname(labels)
-        rows = list(csv.DictReader(open(labels)))
-        with ProcessPoolExecutor(2) as ex, open(path, "w") as f:
-            for r in ex.map(clip, [(base, r) for r in rows]):
-                if r:
-                    f.write(json.dumps(r) + "\n")
-    return [json.loads(line) for line in open(path)]
+    if os.path.exists(path):
+        return [json.loads(line) for line in open(path)]
+    return dump_clips(labels, clip, path)
 
 
 def fit(rows, keys, lam):

@@ -41,6 +41,21 @@ def envelopes(path):
             "harmony": chord_change(y, sr)}
 
 
+def dump_clips(labels, per_clip, path, workers=2):
+    """`per_clip((folder of labels, row))` for every row of `labels` in `workers` processes: the
+    results other than None, written to `path` as JSON lines and returned."""
+    import csv
+    import json
+    from concurrent.futures import ProcessPoolExecutor
+    base = os.path.dirname(labels)
+    rows = list(csv.DictReader(open(labels)))
+    with ProcessPoolExecutor(workers) as ex, open(path, "w") as f:
+        for result in ex.map(per_clip, [(base, r) for r in rows]):
+            if result is not None:
+                f.write(json.dumps(result) + "\n")
+    return [json.loads(line) for line in open(path)]
+
+
 def chord_change(y, sr, half_window=8):
     """Per frame, 1 − cosine(mean chroma of the frames before, mean chroma of those after)."""
     import librosa
