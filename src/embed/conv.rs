@@ -26,7 +26,6 @@ use super::simd::{Isa, Simd};
 pub struct Packed {
     pub isa: Isa,
     tile: Tile,
-    width: usize,
     taps: usize,
     out: usize,
     data: Vec<f32>,
@@ -41,11 +40,20 @@ pub enum Reduce {
     AcrossCalls,
 }
 
-/// A kernel's register block (see the module docs): `MR × V` accumulators, `V` vectors wide.
+/// What a kernel's vectors hold (see the module docs).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Tile {
-    PositionsInLanes { filters: usize, vectors: usize },
-    FiltersInLanes { positions: usize, vectors: usize },
+enum Lanes {
+    Positions,
+    Filters,
+}
+
+/// A kernel's register block: `mr × v` accumulators, `v` vectors wide; `mr` counts filters when
+/// the lanes hold positions, and positions when they hold filters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Tile {
+    lanes: Lanes,
+    mr: usize,
+    v: usize,
 }
 
 impl Tile {
@@ -57,24 +65,21 @@ impl Tile {
     /// AVX-512 keeps positions in its lanes: its filter panels would waste more (32 filters a
     /// panel fill 224 lanes for 204; 16 a panel leave tiles of 24 positions, 72 for 59).
     fn choose(isa: Isa, positions: usize, reduce: Reduce) -> Tile {
-        let in_lanes = |filters, vectors| Tile::PositionsInLanes { filters, vectors };
+        let positions_in_lanes = |mr, v| Tile {
+            lanes: Lanes::Positions,
+            mr,
+            v,
+        };
         match (isa, positions, reduce) {
-            (Isa::Avx512, p, _) if p <= 32 => in_lanes(12, 2),
-            (Isa::Avx512, p, _) if p <= 64 => in_lanes(6, 4),
-            (Isa::Avx512, _, _) => in_lanes(4, 6),
-            (_, p, Reduce::OverPositions) if p >= 6 => Tile::FiltersInLanes {
-                positions: 6,
-                vectors: 2,
+            (Isa::Avx512, p, _) if p <= 32 => positions_in_lanes(12, 2),
+            (Isa::Avx512, p, _) if p <= 64 => positions_in_lanes(6, 4),
+            (Isa::Avx512, _, _) => positions_in_lanes(4, 6),
+            (_, p, Reduce::OverPositions) if p >= 6 => Tile {
+                lanes: Lanes::Filters,
+                mr: 6,
+                v: 2,
             },
-            _ => in_lanes(6, 2),
-        }
-    }
-
-    /// Filters per panel of the packed kernel.
-    fn width(self, lanes: usize) -> usize {
-        match self {
-            Tile::PositionsInLanes { filters, .. } => filters,
-            Tile::FiltersInLanes { vectors, .. } => vectors * lanes,
+            _ => positions_in_lanes(6, 2),
         }
     }
 }
@@ -92,7 +97,10 @@ impl Packed {
     ) -> Packed {
         assert_eq!(kernel.len(), taps * out, "kernel is taps × out");
         let tile = Tile::choose(isa, positions, reduce);
-        let width = tile.width(isa.lanes());
+        let width = match tile.lanes {
+            Lanes::Positions => tile.mr,
+            Lanes::Filters => tile.v * isa.lanes(),
+        };
         let panels = out.div_ceil(width);
         let mut data = vec![0.0; panels * taps * width];
         for (p, panel) in data.chunks_exact_mut(taps * width).enumerate() {
@@ -110,7 +118,6 @@ impl Packed {
         Packed {
             isa,
             tile,
-            width,
             taps,
             out,
             data,
@@ -175,29 +182,31 @@ pub fn correlate(packed: &Packed, input: &[f32], window: Window, pool: Pool<'_>)
         }
     };
     assert!(ok, "pool slices too short");
-    // (filters in lanes, MR, V) of the packed tile.
-    let shape = match packed.tile {
-        Tile::PositionsInLanes { filters, vectors } => (false, filters, vectors),
-        Tile::FiltersInLanes { positions, vectors } => (true, positions, vectors),
-    };
     // SAFETY: the instruction set was detected on this CPU (`Isa::detect`) before packing; the
     // reads stay within `input` (checked above: the last vector or tile of a row ends at the
     // row's last position) and the writes within the pool slices (checked above).
     unsafe {
-        match (packed.isa, shape, pool) {
+        let Tile { lanes, mr, v } = packed.tile;
+        match (packed.isa, lanes, mr, v, pool) {
             #[cfg(target_arch = "x86_64")]
-            (Isa::Avx2, (true, 6, 2), Pool::Extremes { max, min }) => {
+            (Isa::Avx2, Lanes::Filters, 6, 2, Pool::Extremes { max, min }) => {
                 avx2_across::<6, 2>(packed, input, window, max, min)
             }
             #[cfg(target_arch = "x86_64")]
-            (Isa::Avx512, (false, 12, 2), pool) => avx512::<12, 2>(packed, input, window, pool),
+            (Isa::Avx512, Lanes::Positions, 12, 2, pool) => {
+                avx512::<12, 2>(packed, input, window, pool)
+            }
             #[cfg(target_arch = "x86_64")]
-            (Isa::Avx512, (false, 6, 4), pool) => avx512::<6, 4>(packed, input, window, pool),
+            (Isa::Avx512, Lanes::Positions, 6, 4, pool) => {
+                avx512::<6, 4>(packed, input, window, pool)
+            }
             #[cfg(target_arch = "x86_64")]
-            (Isa::Avx512, (false, 4, 6), pool) => avx512::<4, 6>(packed, input, window, pool),
+            (Isa::Avx512, Lanes::Positions, 4, 6, pool) => {
+                avx512::<4, 6>(packed, input, window, pool)
+            }
             #[cfg(target_arch = "x86_64")]
-            (Isa::Avx2, (false, 6, 2), pool) => avx2::<6, 2>(packed, input, window, pool),
-            (isa, _, _) => panic!(
+            (Isa::Avx2, Lanes::Positions, 6, 2, pool) => avx2::<6, 2>(packed, input, window, pool),
+            (isa, ..) => panic!(
                 "no convolution kernel for {isa:?} {:?} with this pooling",
                 packed.tile
             ),
@@ -252,11 +261,7 @@ unsafe fn drive<S: Simd, const MR: usize, const V: usize>(
     assert!(p >= lanes, "a row holds at least one vector");
     let vectors = p.div_ceil(lanes);
     let start = |v: usize| (v * lanes).min(p - lanes);
-    for (panel, weights) in packed
-        .data
-        .chunks_exact(packed.taps * packed.width)
-        .enumerate()
-    {
+    for (panel, weights) in packed.data.chunks_exact(packed.taps * MR).enumerate() {
         let filters = MR.min(packed.out - panel * MR);
         let first = panel * MR;
         if let Pool::Extremes { max, min } = &mut pool {

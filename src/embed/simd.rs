@@ -54,12 +54,15 @@ impl Isa {
         found
     }
 
-    /// `f32` lanes of one vector register (the fallback's GEMM path has none of its own: 1).
+    /// `f32` lanes of one vector register, [`Simd::LANES`] of its kernels (the fallback's GEMM
+    /// path has none of its own: 1).
     pub(crate) fn lanes(self) -> usize {
         match self {
-            Isa::Avx512 => 16,
-            Isa::Avx2 => 8,
-            Isa::Fallback => 1,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => <Avx512 as Simd>::LANES,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2 => <Avx2 as Simd>::LANES,
+            _ => 1,
         }
     }
 
