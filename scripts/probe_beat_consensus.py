@@ -15,9 +15,7 @@ of the others.
     .venv-ref/bin/python scripts/probe_beat_consensus.py data/heldout_midi/labels.csv \
         data/consensus_midi.jsonl
 """
-import json
 import os
-import subprocess
 import sys
 
 import librosa
@@ -25,17 +23,16 @@ import mir_eval
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from probe_tempo_phase import dump_clips, envelopes  # noqa: E402
+from probe_tempo_phase import dump_clips, envelopes, load, sonovec_tempo  # noqa: E402
 
 COLUMNS = ["ours", "full", "low", "mid", "high", "wide", "harmony", "mma", "mma_noharm",
            "csd", "hfc", "eflux", "mma_kinds"]
 
 
-def other_kinds(path):
+def other_kinds(y):
     """Onset functions of other kinds than sonovec's flux (n_fft 1024, hop 256, 16 kHz): the
     complex spectral difference (Bello et al. 2004; rising bins only), the rise of the
     high-frequency content and of the energy."""
-    y, sr = librosa.load(path, sr=16000)
     spec = librosa.stft(y, n_fft=1024, hop_length=256, window="hann", center=True)
     mag, phase = np.abs(spec), np.angle(spec)
     predicted = mag[:, 1:-1] * np.exp(1j * (2 * phase[:, 1:-1] - phase[:, :-2]))
@@ -64,18 +61,16 @@ def by_agreement(candidates, names):
 def clip(job):
     base, row = job
     path = os.path.join(base, row["file"])
-    run = subprocess.run(["target/release/sonovec", "-j", "1", "--model", "none", "--beats",
-                          "analyze", path], capture_output=True, text=True)
-    tempo = json.loads(run.stdout).get("tempo")
+    tempo = sonovec_tempo(path)
     if not tempo:
         return None
     ref = mir_eval.beat.trim_beats(np.loadtxt(os.path.join(base, row["beats"]), ndmin=1))
     # sonovec's envelopes are rises between frames: one frame shorter, aligned by a leading 0.
-    flux = {k: e if k == "harmony" else np.concatenate([[0], e])
-            for k, e in envelopes(path).items()}
+    y = load(path)
+    flux = {k: e if k == "harmony" else np.concatenate([[0], e]) for k, e in envelopes(y).items()}
     candidates = {k: track(e, tempo["bpm"]) for k, e in flux.items()}
     candidates.update({k: track(e / (e.std() + 1e-12), tempo["bpm"])
-                       for k, e in other_kinds(path).items()})
+                       for k, e in other_kinds(y).items()})
     f = {k: mir_eval.beat.f_measure(ref, b) for k, b in candidates.items()}
     ours = mir_eval.beat.trim_beats(np.array(tempo.get("beats_s", [])))
     f["ours"] = mir_eval.beat.f_measure(ref, ours)

@@ -20,7 +20,6 @@ Needs target/release/sonovec, and numpy, scipy, librosa, mir_eval (.venv-ref).
 import argparse
 import json
 import os
-import subprocess
 import sys
 
 import mir_eval
@@ -28,7 +27,8 @@ import numpy as np
 from scipy.optimize import minimize
 
 sys.path.insert(0, os.path.dirname(__file__))
-from probe_tempo_phase import dump_clips, envelopes  # noqa: E402
+from probe_tempo_phase import (dump_clips, envelopes, load, sonovec_tempo,  # noqa: E402
+                               strength_at)
 
 CUES = [["harmony"], ["harmony", "full"], ["harmony", "full", "high"],
         ["full", "low", "mid", "high", "wide", "harmony"]]
@@ -37,19 +37,15 @@ CUES = [["harmony"], ["harmony", "full"], ["harmony", "full", "high"],
 def clip(job):
     base, row = job
     path = os.path.join(base, row["file"])
-    run = subprocess.run(["target/release/sonovec", "-j", "1", "--model", "none", "--beats",
-                          "analyze", path], capture_output=True, text=True)
-    beats = np.array((json.loads(run.stdout).get("tempo") or {}).get("beats_s", []))
+    beats = np.array((sonovec_tempo(path) or {}).get("beats_s", []))
     if len(beats) < 4:
         return None
     moved = (beats[:-1] + beats[1:]) / 2
     ref = mir_eval.beat.trim_beats(np.loadtxt(os.path.join(base, row["beats"]), ndmin=1))
     f = [mir_eval.beat.f_measure(ref, mir_eval.beat.trim_beats(b)) for b in (beats, moved)]
-    cues = {}
-    for name, e in envelopes(path).items():
-        e = np.maximum.reduce([e, np.roll(e, 1), np.roll(e, -1)])
-        at = lambda t: e[np.clip(np.round(t * 62.5).astype(int), 0, len(e) - 1)].mean()
-        cues[name] = float(np.log((at(moved) + 1e-9) / (at(beats[:-1]) + 1e-9)))
+    cues = {name: float(np.log((strength_at(e, moved) + 1e-9)
+                               / (strength_at(e, beats[:-1]) + 1e-9)))
+            for name, e in envelopes(load(path)).items()}
     return dict(file=row["file"], style=row["style"], f_tracked=f[0], f_moved=f[1], **cues)
 
 

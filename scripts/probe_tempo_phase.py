@@ -22,17 +22,28 @@ e.g. LABELS = data/heldout_grooves/labels.csv; `LIMIT` clips per style at most; 
 prints each clip's ratios.
 """
 import csv
+import json
 import os
+import subprocess
 import sys
 from collections import defaultdict
+from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
+SR = 16000
+FRAMES_PER_S = SR / 256
 
-def envelopes(path):
+
+def load(path):
+    """The file decoded and resampled to 16 kHz mono, as librosa does it."""
+    import librosa
+    return librosa.load(path, sr=SR)[0]
+
+
+def envelopes(y, sr=SR):
     import librosa
     import scipy.ndimage as nd
-    y, sr = librosa.load(path, sr=16000)
     mel = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=512, hop_length=256, n_mels=96,
                                          fmax=8000, power=2)
     rise = np.maximum(0, np.diff(np.log10(1 + 10000 * mel), axis=1))
@@ -41,12 +52,23 @@ def envelopes(path):
             "harmony": chord_change(y, sr)}
 
 
+def strength_at(envelope, times):
+    """Mean over `times` (s) of the envelope's maximum within ±1 frame."""
+    e = np.maximum.reduce([envelope, np.roll(envelope, 1), np.roll(envelope, -1)])
+    return e[np.clip(np.round(times * FRAMES_PER_S).astype(int), 0, len(e) - 1)].mean()
+
+
+def sonovec_tempo(path):
+    """The `tempo` of the record `target/release/sonovec -j 1 --model none --beats analyze` writes
+    for `path` (with `beats_s`), or None."""
+    run = subprocess.run(["target/release/sonovec", "-j", "1", "--model", "none", "--beats",
+                          "analyze", path], capture_output=True, text=True)
+    return json.loads(run.stdout).get("tempo")
+
+
 def dump_clips(labels, per_clip, path, workers=2):
     """`per_clip((folder of labels, row))` for every row of `labels` in `workers` processes: the
     results other than None, written to `path` as JSON lines and returned."""
-    import csv
-    import json
-    from concurrent.futures import ProcessPoolExecutor
     base = os.path.dirname(labels)
     rows = list(csv.DictReader(open(labels)))
     with ProcessPoolExecutor(workers) as ex, open(path, "w") as f:
@@ -83,19 +105,17 @@ def main():
         if seen[row["style"]] >= limit or not row.get("beats"):
             continue
         seen[row["style"]] += 1
-        env = envelopes(os.path.join(base, row["file"]))
+        env = envelopes(load(os.path.join(base, row["file"])))
         names = list(env)
         beats = np.loadtxt(os.path.join(base, row["beats"]), ndmin=1)
         half = 30.0 / float(row["bpm"])
-        out = []
-        for e in env.values():
-            e = np.maximum.reduce([e, np.roll(e, 1), np.roll(e, -1)])
-            at = lambda t: e[np.clip(np.round(t * 62.5).astype(int), 0, len(e) - 1)].mean()
-            out.append(at(beats) / (at(beats + half) + 1e-9))
+        out = [strength_at(e, beats) / (strength_at(e, beats + half) + 1e-9)
+               for e in env.values()]
         by_style[row["style"]].append(out)
         if per_clip:
             print(f"{row['file']:<40}" + "  ".join(f"{x:6.2f}" for x in out), flush=True)
-    print(f"{'style':<18}{'n':>4}  on-beat / off-beat onset strength, median (min): " + ", ".join(names))
+    print(f"{'style':<18}{'n':>4}  on-beat / off-beat onset strength, median (min): "
+          + ", ".join(names))
     for style, v in sorted(by_style.items()):
         v = np.array(v)
         cells = "  ".join(f"{m:5.2f} ({lo:4.2f})" for m, lo in zip(np.median(v, 0), v.min(0)))

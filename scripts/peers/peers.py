@@ -274,7 +274,8 @@ LABELS = {
     "sonovec_full_embedding": "sonovec extract (whole-track embedding)",
     "sonovec_before_no_embedding": "sonovec extract --model none (before: --sonovec-before)",
     "sonovec_before_embed_30s": "sonovec extract --embed-seconds 30 (before: --sonovec-before)",
-    "sonovec_before_full_embedding": "sonovec extract, whole-track embedding (before: --sonovec-before)",
+    "sonovec_before_full_embedding":
+        "sonovec extract, whole-track embedding (before: --sonovec-before)",
 }
 REFERENCE = "sonovec_embed_30s"
 
