@@ -8,8 +8,9 @@
 #   FIT_ONLY=1 bash scripts/fit_tempo.sh   # dump and fit, print the held-out scores, write nothing
 #
 # Fitting sets (the model sees their labels): make_tempo_set.py --seed 1 --clips 165
-# (our generator, fluidsynth) and make_tempo_heldout.py grooves --seed 7 --clips 150 (the second
-# generator, TiMidity++). Held out (scored only, never fitted on), when present:
+# (our generator, fluidsynth), make_tempo_heldout.py grooves --seed 7 --clips 150 (the second
+# generator, TiMidity++) and make_tempo_synth.py --seed 11 --clips 96 (the third: drum-machine
+# grooves synthesised without MIDI or SoundFont). Held out (scored only, never fitted on), when present:
 # data/heldout_midi (openttd-openmsx, 31 real compositions) and data/heldout_blupi (planetblupi,
 # 10, fluidsynth + MuseScore_General_Lite); make them as README.md's tempo section says.
 # The dumps depend on the build: the features move in the last digits whenever decoding,
@@ -31,6 +32,8 @@ mkdir -p "$OUT"
     python3 scripts/make_tempo_set.py --seed 1 --clips 165 --out "$DATA/tempo_fit"
 [ -f "$DATA/heldout_grooves/labels.csv" ] ||
     "$PY" scripts/make_tempo_heldout.py grooves --seed 7 --clips 150 --out "$DATA/heldout_grooves"
+[ -f "$DATA/tempo_synth/labels.csv" ] ||
+    python3 scripts/make_tempo_synth.py --seed 11 --clips 96 --out "$DATA/tempo_synth"
 
 cargo build --release --quiet
 commit=$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- src Cargo.lock || echo "+dirty")
@@ -39,6 +42,7 @@ dump() { # labels.csv name
 }
 dump "$DATA/tempo_fit/labels.csv" fit
 dump "$DATA/heldout_grooves/labels.csv" grooves
+dump "$DATA/tempo_synth/labels.csv" synth
 held=()
 for set in midi blupi; do
     if [ -f "$DATA/heldout_$set/labels.csv" ]; then
@@ -49,7 +53,7 @@ done
 
 model=models/tempo_level.json
 [ -n "${FIT_ONLY:-}" ] && model=$OUT/tempo_level.json
-"$PY" scripts/fit_tempo_level.py "$OUT/fit.jsonl" "$OUT/grooves.jsonl" --out "$model" \
+"$PY" scripts/fit_tempo_level.py "$OUT/fit.jsonl" "$OUT/grooves.jsonl" "$OUT/synth.jsonl" --out "$model" \
     --note "features dumped by sonovec $commit (scripts/fit_tempo.sh)" \
     --eval "${held[@]}" | tee "$OUT/fit_log.txt"
 [ -n "${FIT_ONLY:-}" ] && exit 0

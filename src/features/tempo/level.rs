@@ -13,14 +13,17 @@
 //!   halves are as strong as its beats is too slow),
 //! - onset density and spectral character as interactions with the tempo (busy, bright music is
 //!   counted faster),
+//! - the backbeat at that level: the low register on one beat and the middle register on the
+//!   next (kick on 1 and 3, snare on 2 and 4: what makes drum and bass 174 rather than 87),
 //! - optionally the embedding model's genre/mood tags, also as interactions with the tempo
 //!   (drum and bass is tapped at ~174, a ballad at ~66): genre is the cue a listener uses.
 //!
 //! [`describe`] computes every feature of [`FEATURE_NAMES`] (the dumps carry them all, for
-//! fitting); a model reads those its `features` list names. `backbeat` (kick and snare taking
-//! turns at one beat, [`metre::backbeat`]) is computed but no shipped model uses it: it lowered
-//! both cross-validations of the fit. The fit keeps the tags only when they improve its
-//! leave-one-generator-out accuracy; the shipped model carries them at weight 0 (they did not).
+//! fitting); a model reads those its `features` list names. The shipped model reads all twelve,
+//! `backbeat` ([`metre::backbeat`]) since its fit took in a third generator whose two-step drum
+//! and bass barely repeats at the beat (with the two others alone it had lowered both
+//! cross-validations). The fit keeps the tags only when they improve its leave-one-generator-out
+//! accuracy; the shipped model carries them at weight 0 (they did not).
 //!
 //! The weights are fitted by `scripts/fit_tempo_level.py` (a conditional logistic regression: a
 //! softmax over each clip's hypotheses, the correct one within 4 % of the label) and stored in
