@@ -32,6 +32,10 @@ import tempfile
 
 SOUNDFONTS = ["/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/TimGM6mb.sf2"]
 CODECS = ["flac", "mp3", "ogg", "opus", "wav"]
+# ffmpeg's encoder arguments for each of CODECS (make_tempo_synth.py encodes with them too).
+ENCODER_ARGS = {"flac": ["-c:a", "flac"], "mp3": ["-c:a", "libmp3lame", "-b:a", "160k"],
+                "ogg": ["-c:a", "libvorbis", "-q:a", "4"], "opus": ["-c:a", "libopus", "-b:a", "96k"],
+                "wav": ["-c:a", "pcm_s16le"]}
 
 # GM percussion keys.
 KICK, SNARE, RIM, CLAP, HAT, OPEN_HAT, RIDE, SHAKER, CONGA_HI, CONGA_LO, CLAVE, TAMB = (
@@ -263,10 +267,8 @@ def render(job):
     mid, wav, out, sf, codec, seconds = job
     subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.7", "-r", "44100", "-F", wav, sf, mid],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    args = {"flac": ["-c:a", "flac"], "mp3": ["-c:a", "libmp3lame", "-b:a", "160k"],
-            "ogg": ["-c:a", "libvorbis", "-q:a", "4"], "opus": ["-c:a", "libopus", "-b:a", "96k"],
-            "wav": ["-c:a", "pcm_s16le"]}[codec]
-    subprocess.run(["ffmpeg", "-y", "-loglevel", "error", "-i", wav, "-t", str(seconds), *args, out],
+    subprocess.run(["ffmpeg", "-y", "-loglevel", "error", "-i", wav, "-t", str(seconds),
+                    *ENCODER_ARGS[codec], out],
                    check=True)
     os.remove(wav)
 

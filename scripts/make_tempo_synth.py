@@ -32,6 +32,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_samples import Mix, bass, hat, kick, midi_hz, snare, stab, step_time, write_wav  # noqa: E402
+from make_tempo_set import ENCODER_ARGS  # noqa: E402
 
 # Style: (tempo range in BPM at the labelled level, kick steps, snare steps) on a bar of 16
 # sixteenths. Kick and snare steps are alternatives drawn per clip.
@@ -47,8 +48,7 @@ STYLES = {
 }
 # How the hats play: every eighth, only the off-beat eighths, every sixteenth, or not at all.
 HAT_MODES = ["eighths", "offbeats", "sixteenths", "none"]
-CODECS = {"flac": ["-c:a", "flac"], "mp3": ["-c:a", "libmp3lame", "-b:a", "160k"],
-          "ogg": ["-c:a", "libvorbis", "-q:a", "4"], "opus": ["-c:a", "libopus", "-b:a", "96k"]}
+CODECS = ["flac", "mp3", "ogg", "opus"]
 
 
 def hat_steps(mode):
@@ -101,7 +101,7 @@ def render(job):
     style, bpm, seconds, seed, codec, out, tmp = job
     wav = os.path.join(tmp, f"{seed}.wav")
     write_wav(wav, render_clip(style, bpm, seconds, seed))
-    subprocess.run(["ffmpeg", "-y", "-loglevel", "error", "-i", wav, *CODECS[codec], out],
+    subprocess.run(["ffmpeg", "-y", "-loglevel", "error", "-i", wav, *ENCODER_ARGS[codec], out],
                    check=True)
     os.remove(wav)
 
@@ -124,7 +124,7 @@ def main():
         lo, hi = STYLES[style][0]
         bpm = round(rng.uniform(lo, hi), 1)
         seconds = round(a.seconds * rng.uniform(0.85, 1.15), 2)
-        codec = rng.choice(sorted(CODECS))
+        codec = rng.choice(CODECS)
         stem = f"{i:03d}_{style}_{bpm:g}"
         beat = 60.0 / bpm
         with open(os.path.join(a.out, "beats", stem + ".txt"), "w") as f:
