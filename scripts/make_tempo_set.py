@@ -143,6 +143,23 @@ def cymbal_filter(hits, mode):
     return out
 
 
+def beat_grid(bpm, seconds):
+    """Beat k at k·60/bpm s, every beat before `seconds`."""
+    beat = 60.0 / bpm
+    return [i * beat for i in range(int(seconds / beat) + 1) if i * beat < seconds]
+
+
+def write_set(out, rows, render, jobs, workers):
+    """Renders every job with `render` on `workers` processes, then writes OUT/labels.csv."""
+    with cf.ProcessPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(render, jobs))
+    with open(os.path.join(out, "labels.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["file", "bpm", "meter", "style", "beats"])
+        w.writeheader()
+        w.writerows(rows)
+    print(f"{len(rows)} clips in {out}")
+
+
 def make_clip(style, bpm, seconds, rng, cymbals="eighths"):
     """Note events (time s, dur s, channel, key, velocity), beat times (s), meter string."""
     (_, bar_beats, sub, drums, swing) = STYLES[style]
@@ -223,8 +240,7 @@ def make_clip(style, bpm, seconds, rng, cymbals="eighths"):
                     n = notes[rng.randrange(3)] + 12
                     events.append((hum(at(t0 + p)), beat * 0.5, 3, n, vel(75)))
     events = [e for e in events if e[0] < seconds]
-    n_beats = int(seconds / beat) + 1
-    beats = [i * beat for i in range(n_beats) if i * beat < seconds]
+    beats = beat_grid(bpm, seconds)
     meter = {"waltz": "3/4", "shuffle-12-8": "12/8"}.get(style, "4/4")
     programs = {1: bass_prog, 2: chord_prog, 3: lead_prog}
     return events, beats, meter, programs
@@ -307,13 +323,7 @@ def main():
                      "beats": f"beats/{stem}.txt"})
         jobs.append((mid, os.path.join(tmp, f"{i:03d}.wav"), os.path.join(a.out, name),
                      rng.choice(SOUNDFONTS), codec, round(seconds, 2)))
-    with cf.ProcessPoolExecutor(max_workers=a.jobs) as pool:
-        list(pool.map(render, jobs))
-    with open(os.path.join(a.out, "labels.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["file", "bpm", "meter", "style", "beats"])
-        w.writeheader()
-        w.writerows(rows)
-    print(f"{len(rows)} clips in {a.out}")
+    write_set(a.out, rows, render, jobs, a.jobs)
 
 
 if __name__ == "__main__":

@@ -15,15 +15,13 @@ It is a fitting set, not a held-out one: the bundled samples/dnb_174.opus comes 
 instruments, so its reading says nothing about held-out accuracy. The held-out sets stay the
 MIDI compositions of make_tempo_heldout.py.
 
-    python3 scripts/make_tempo_synth.py --seed 11 --clips 90 --out data/tempo_synth
+    python3 scripts/make_tempo_synth.py --seed 11 --clips 96 --out data/tempo_synth
 
 Writes OUT/labels.csv (file,bpm,meter,style,beats) and OUT/beats/*.txt (beat k at k·60/bpm s).
 Needs python3 (standard library) and ffmpeg with libopus, libvorbis and libmp3lame.
 """
 
 import argparse
-import concurrent.futures as cf
-import csv
 import os
 import random
 import subprocess
@@ -32,7 +30,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_samples import Mix, bass, hat, kick, midi_hz, snare, stab, step_time, write_wav  # noqa: E402
-from make_tempo_set import ENCODER_ARGS  # noqa: E402
+from make_tempo_set import ENCODER_ARGS, beat_grid, write_set  # noqa: E402
 
 # Style: (tempo range in BPM at the labelled level, kick steps, snare steps) on a bar of 16
 # sixteenths. Kick and snare steps are alternatives drawn per clip.
@@ -109,7 +107,7 @@ def render(job):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seed", type=int, required=True)
-    ap.add_argument("--clips", type=int, default=90)
+    ap.add_argument("--clips", type=int, default=96)
     ap.add_argument("--seconds", type=float, default=22.0)
     ap.add_argument("--out", required=True)
     ap.add_argument("--jobs", type=int, default=2)
@@ -126,21 +124,13 @@ def main():
         seconds = round(a.seconds * rng.uniform(0.85, 1.15), 2)
         codec = rng.choice(CODECS)
         stem = f"{i:03d}_{style}_{bpm:g}"
-        beat = 60.0 / bpm
         with open(os.path.join(a.out, "beats", stem + ".txt"), "w") as f:
-            f.writelines(f"{k * beat:.6f}\n" for k in range(int(seconds / beat) + 1)
-                         if k * beat < seconds)
+            f.writelines(f"{b:.6f}\n" for b in beat_grid(bpm, seconds))
         rows.append({"file": f"{stem}.{codec}", "bpm": bpm, "meter": "4/4", "style": style,
                      "beats": f"beats/{stem}.txt"})
         jobs.append((style, bpm, seconds, a.seed * 1000 + i, codec,
                      os.path.join(a.out, f"{stem}.{codec}"), tmp))
-    with cf.ProcessPoolExecutor(max_workers=a.jobs) as pool:
-        list(pool.map(render, jobs))
-    with open(os.path.join(a.out, "labels.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["file", "bpm", "meter", "style", "beats"])
-        w.writeheader()
-        w.writerows(rows)
-    print(f"{len(rows)} clips in {a.out}")
+    write_set(a.out, rows, render, jobs, a.jobs)
 
 
 if __name__ == "__main__":
