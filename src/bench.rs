@@ -50,32 +50,14 @@ pub fn decode_only(path: &Path) -> Result<f64> {
     Ok(stream.frames_decoded() as f64 / rate.max(1) as f64)
 }
 
-/// GFLOP/s of plain `matrixmultiply::sgemm` (the crate the embedding uses) on this thread, for
+/// GFLOP/s of a plain `f32` GEMM of the crate the embedding uses (`gemm`) on this thread, for
 /// dense row-major `m × k` by `k × n`, repeated for at least `min_time` after one warm-up call.
 pub fn sgemm_gflops(m: usize, k: usize, n: usize, min_time: Duration) -> f64 {
     let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.25 - 0.5).collect();
     let b: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.125 - 0.25).collect();
     let mut c = vec![0.0f32; m * n];
     let once = |c: &mut [f32]| {
-        // SAFETY: a, b and c are dense row-major buffers of exactly the sizes passed.
-        unsafe {
-            matrixmultiply::sgemm(
-                m,
-                k,
-                n,
-                1.0,
-                a.as_ptr(),
-                k as isize,
-                1,
-                b.as_ptr(),
-                n as isize,
-                1,
-                0.0,
-                c.as_mut_ptr(),
-                n as isize,
-                1,
-            );
-        }
+        crate::embed::dense_product(&a, &b, c, m, k, n);
         black_box(&c[0]);
     };
     once(&mut c);
@@ -158,7 +140,7 @@ mod peak {
 
     /// The instruction set the embedding's kernels run on ([`crate::embed::simd::Isa::detect`],
     /// so `SONOVEC_EMBED_ISA=avx2` narrows both): the peak is that of the vectors the embedding
-    /// uses. The embedding's `fallback` path is `matrixmultiply`, which picks its own widest
+    /// uses. The embedding's `fallback` path is the `gemm` crate, which picks its own widest
     /// kernel, so there the peak is the widest this CPU has.
     pub fn detect() -> Isa {
         use crate::embed::simd::Isa as Kernels;

@@ -17,6 +17,8 @@ use std::time::Duration;
 
 use crate::bench::thread_cpu_time;
 
+pub(crate) use gemm::dense_product;
+
 pub use network::{
     Kernels, Workspace, DOMINANT_GEMM, EMBEDDING_DIM, MACS_PER_PATCH, N_MELS, N_TAGS, PATCH_FRAMES,
 };
@@ -186,7 +188,7 @@ impl Model {
     }
 
     /// The instruction set the network's front end runs on: `avx512f`, `avx2+fma`, or
-    /// `fallback` (the GEMM path, `matrixmultiply`).
+    /// `fallback` (the GEMM path, the `gemm` crate).
     pub fn isa(&self) -> &'static str {
         self.core
             .kernels

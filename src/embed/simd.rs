@@ -11,7 +11,7 @@ pub enum Isa {
     Avx512,
     /// 8-lane AVX2 with FMA (16 vector registers).
     Avx2,
-    /// Neither: the network falls back to its GEMM path (`matrixmultiply`).
+    /// Neither: the network falls back to its GEMM path (the `gemm` crate).
     Fallback,
 }
 
