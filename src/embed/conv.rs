@@ -3,8 +3,8 @@
 //! Both front-end layers are correlations along a row of their input: output position `p` of
 //! filter `o` is `Σ_{i<rows, j<taps} x[base + i·row_stride + j + p] · w[i·taps + j, o]`. The
 //! kernel keeps a block of outputs in registers for the whole sum and pools it there (a max and
-//! a min over positions, or a running max and min across calls), so only pooled values reach
-//! memory. A block is laid out one of two ways ([`Tile`]):
+//! a min over positions, or over the same positions of several windows), so only pooled values
+//! reach memory. A block is laid out one of two ways ([`Tile`]):
 //!
 //! - *positions in lanes*: `MR filters × V vectors` of consecutive positions. The vectors are
 //!   loaded straight from the input (nothing to copy or pack), the `MR` weights broadcast from
@@ -36,8 +36,8 @@ pub struct Packed {
 pub enum Reduce {
     /// Over all positions of a call ([`Pool::Extremes`]).
     OverPositions,
-    /// Position by position across calls ([`Pool::Running`]).
-    AcrossCalls,
+    /// Position by position over several windows ([`Pool::AcrossWindows`]).
+    AcrossWindows,
 }
 
 /// What a kernel's vectors hold (see the module docs).
@@ -149,18 +149,22 @@ pub enum Pool<'a> {
         max: &'a mut [f32],
         min: &'a mut [f32],
     },
-    /// `max[o·P + p] = max(max[o·P + p], y)` and likewise `min`, for every output `y` of filter
-    /// `o` at position `p` (running extremes across calls, e.g. over mel bands).
-    Running {
+    /// `max[o·P + p]`, `min[o·P + p]` = the max and min of filter `o`'s output at position `p`
+    /// over `count` windows, the window moved `stride` further into the input each time (e.g.
+    /// one window per mel band). Kept in registers from window to window: a block of outputs is
+    /// summed for every window before the next block, and only the extremes are stored.
+    AcrossWindows {
         max: &'a mut [f32],
         min: &'a mut [f32],
+        count: usize,
+        stride: usize,
     },
 }
 
 /// Correlates `input` through `window` with `packed` (see the module docs) and pools the
-/// outputs as `pool` says. Panics if the window reads past `input`, if the row is shorter than
+/// outputs as `pool` says. Panics if a window reads past `input`, if the row is shorter than
 /// the kernel's block (`positions < LANES`, or `< 6` with filters in lanes), if the pool's slices
-/// are too short for `packed`'s filters, or if `pool` runs across calls on a kernel packed for
+/// are too short for `packed`'s filters, or if `pool` runs across windows on a kernel packed for
 /// [`Reduce::OverPositions`] with filters in lanes (AVX2).
 pub fn correlate(packed: &Packed, input: &[f32], window: Window, pool: Pool<'_>) {
     assert_eq!(
@@ -168,23 +172,26 @@ pub fn correlate(packed: &Packed, input: &[f32], window: Window, pool: Pool<'_>)
         packed.taps,
         "window and kernel differ"
     );
-    assert!(
-        window.last_read() < input.len(),
-        "window reads past its input"
-    );
-    let need = match &pool {
-        Pool::Extremes { .. } => packed.out,
-        Pool::Running { .. } => packed.out * window.positions,
+    let (need, last_read) = match &pool {
+        Pool::Extremes { .. } => (packed.out, window.last_read()),
+        Pool::AcrossWindows { count, stride, .. } => {
+            assert!(*count > 0, "no window to pool over");
+            let last = (count - 1).checked_mul(*stride);
+            let last = last.and_then(|l| l.checked_add(window.last_read()));
+            (packed.out * window.positions, last.unwrap_or(usize::MAX))
+        }
     };
+    assert!(last_read < input.len(), "window reads past its input");
     let ok = match &pool {
-        Pool::Extremes { max, min } | Pool::Running { max, min } => {
+        Pool::Extremes { max, min } | Pool::AcrossWindows { max, min, .. } => {
             max.len() >= need && min.len() >= need
         }
     };
     assert!(ok, "pool slices too short");
     // SAFETY: the instruction set was detected on this CPU (`Isa::detect`) before packing; the
     // reads stay within `input` (checked above: the last vector or tile of a row ends at the
-    // row's last position) and the writes within the pool slices (checked above).
+    // row's last position, in the last window) and the writes within the pool slices (checked
+    // above).
     unsafe {
         let Tile { lanes, mr, v } = packed.tile;
         match (packed.isa, lanes, mr, v, pool) {
@@ -271,11 +278,11 @@ unsafe fn drive<S: Simd, const MR: usize, const V: usize>(
         for chunk in (0..vectors).step_by(V) {
             // A short last chunk repeats its last vector: wasted work, never a wrong value.
             let starts: [usize; V] = std::array::from_fn(|v| start((chunk + v).min(vectors - 1)));
-            let acc = block::<S, MR, V>(weights.as_ptr(), input.as_ptr(), window, &starts);
-            for (r, row) in acc.iter().enumerate().take(filters) {
-                let o = first + r;
-                match &mut pool {
-                    Pool::Extremes { max, min } => {
+            match &mut pool {
+                Pool::Extremes { max, min } => {
+                    let acc = block::<S, MR, V>(weights.as_ptr(), input.as_ptr(), window, &starts);
+                    for (r, row) in acc.iter().enumerate().take(filters) {
+                        let o = first + r;
                         let (mut hi, mut lo) = (row[0], row[0]);
                         for &x in &row[1..] {
                             hi = S::max(hi, x);
@@ -284,13 +291,36 @@ unsafe fn drive<S: Simd, const MR: usize, const V: usize>(
                         max[o] = max[o].max(S::reduce_max(hi));
                         min[o] = min[o].min(S::reduce_min(lo));
                     }
-                    Pool::Running { max, min } => {
-                        for (&x, &s) in row.iter().zip(&starts) {
+                }
+                Pool::AcrossWindows {
+                    max,
+                    min,
+                    count,
+                    stride,
+                } => {
+                    let mut hi =
+                        block::<S, MR, V>(weights.as_ptr(), input.as_ptr(), window, &starts);
+                    let mut lo = hi;
+                    for k in 1..*count {
+                        let moved = Window {
+                            base: window.base + k * *stride,
+                            ..window
+                        };
+                        let acc =
+                            block::<S, MR, V>(weights.as_ptr(), input.as_ptr(), moved, &starts);
+                        for r in 0..MR {
+                            for v in 0..V {
+                                hi[r][v] = S::max(hi[r][v], acc[r][v]);
+                                lo[r][v] = S::min(lo[r][v], acc[r][v]);
+                            }
+                        }
+                    }
+                    for r in 0..filters {
+                        let o = first + r;
+                        for (v, &s) in starts.iter().enumerate() {
                             let at = o * p + s;
-                            let hi = max[at..at + lanes].as_mut_ptr();
-                            let lo = min[at..at + lanes].as_mut_ptr();
-                            S::store(hi, S::max(S::load(hi), x));
-                            S::store(lo, S::min(S::load(lo), x));
+                            S::store(max[at..at + lanes].as_mut_ptr(), hi[r][v]);
+                            S::store(min[at..at + lanes].as_mut_ptr(), lo[r][v]);
                         }
                     }
                 }
@@ -466,7 +496,7 @@ mod tests {
                 // Extremes over positions, with either tile (AVX2 packs filters in lanes for
                 // these, AVX-512 positions): right, and the same bits either way.
                 let mut bits = Vec::new();
-                for reduce in [Reduce::OverPositions, Reduce::AcrossCalls] {
+                for reduce in [Reduce::OverPositions, Reduce::AcrossWindows] {
                     let packed = Packed::new(isa, &kernel, rows * taps, out, positions, reduce);
                     let (mut max, mut min) = (vec![0.0; out], vec![0.0; out]);
                     correlate(
@@ -491,32 +521,48 @@ mod tests {
                 }
                 assert_eq!(bits[0], bits[1], "{isa:?} {n}: the two tiles differ");
 
-                // Running extremes: start from a ceiling/floor half the values cross.
+                // Extremes over three windows, each `taps + 1` further on: against the
+                // reference of each window.
                 let packed = Packed::new(
                     isa,
                     &kernel,
                     rows * taps,
                     out,
                     positions,
-                    Reduce::AcrossCalls,
+                    Reduce::AcrossWindows,
                 );
+                let (count, stride) = (3, taps + 1);
+                let input = noise(w.last_read() + (count - 1) * stride + 1, 50 + n as u64);
+                let wants: Vec<_> = (0..count)
+                    .map(|k| {
+                        let moved = Window {
+                            base: w.base + k * stride,
+                            ..w
+                        };
+                        reference(&kernel, out, &input, moved)
+                    })
+                    .collect();
                 let (mut max, mut min) = (vec![0.0; out * positions], vec![0.0; out * positions]);
                 correlate(
                     &packed,
                     &input,
                     w,
-                    Pool::Running {
+                    Pool::AcrossWindows {
                         max: &mut max,
                         min: &mut min,
+                        count,
+                        stride,
                     },
                 );
                 for o in 0..out {
                     for p in 0..positions {
-                        let y = want[o][p];
-                        let (hi, lo) =
+                        let ys = wants.iter().map(|want| want[o][p]);
+                        let hi = ys.clone().fold(f64::MIN, f64::max);
+                        let lo = ys.fold(f64::MAX, f64::min);
+                        let (got_hi, got_lo) =
                             (max[o * positions + p] as f64, min[o * positions + p] as f64);
-                        assert!((hi - y.max(0.0)).abs() <= tol, "{isa:?} {n} running max");
-                        assert!((lo - y.min(0.0)).abs() <= tol, "{isa:?} {n} running min");
+                        assert!((got_hi - hi).abs() <= tol, "{isa:?} {n} max over windows");
+                        assert!((got_lo - lo).abs() <= tol, "{isa:?} {n} min over windows");
                     }
                 }
             }

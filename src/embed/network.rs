@@ -87,9 +87,9 @@ impl Kernels {
                 pack(t1, N_MELS - t1.0.shape[1] + 1, Reduce::OverPositions),
             ],
             temporal: [
-                pack(p0, PATCH_FRAMES, Reduce::AcrossCalls),
-                pack(p1, PATCH_FRAMES, Reduce::AcrossCalls),
-                pack(p2, PATCH_FRAMES, Reduce::AcrossCalls),
+                pack(p0, PATCH_FRAMES, Reduce::AcrossWindows),
+                pack(p1, PATCH_FRAMES, Reduce::AcrossWindows),
+                pack(p2, PATCH_FRAMES, Reduce::AcrossWindows),
             ],
         })
     }
@@ -225,8 +225,8 @@ fn timbral_direct(
     }
 }
 
-/// [`temporal`] on a direct kernel: the running max and min over mel bands of every filter's
-/// output at every time step.
+/// [`temporal`] on a direct kernel: the max and min over mel bands of every filter's output at
+/// every time step, one window per band, pooled in the kernel's registers.
 fn temporal_direct(
     packed: &Packed,
     layer: &Layer,
@@ -241,22 +241,20 @@ fn temporal_direct(
         &mut ws.high[..out * PATCH_FRAMES],
         &mut ws.low[..out * PATCH_FRAMES],
     );
-    high.fill(f32::NEG_INFINITY);
-    low.fill(f32::INFINITY);
-    for band in 0..N_MELS {
-        let window = Window {
-            base: band * stride_t + TEMPORAL_BEFORE - (k - 1) / 2,
-            rows: 1,
-            row_stride: 0,
-            taps: k,
-            positions: PATCH_FRAMES,
-        };
-        let pool = Pool::Running {
-            max: &mut *high,
-            min: &mut *low,
-        };
-        correlate(packed, &ws.transposed, window, pool);
-    }
+    let window = Window {
+        base: TEMPORAL_BEFORE - (k - 1) / 2,
+        rows: 1,
+        row_stride: 0,
+        taps: k,
+        positions: PATCH_FRAMES,
+    };
+    let pool = Pool::AcrossWindows {
+        max: &mut *high,
+        min: &mut *low,
+        count: N_MELS,
+        stride: stride_t,
+    };
+    correlate(packed, &ws.transposed, window, pool);
     for t in 0..PATCH_FRAMES {
         let dst = &mut ws.front[(t + PAD7) * FRONT + offset..][..out];
         for (o, d) in dst.iter_mut().enumerate() {
