@@ -399,6 +399,16 @@ def midis(a, tmp):
     return rows, jobs
 
 
+def write_labels(out, rows):
+    """OUT/labels.csv of a held-out set (file,bpm,meter,style,beats,source); make_tempo_lmms.py
+    writes its set with it too."""
+    with open(os.path.join(out, "labels.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["file", "bpm", "meter", "style", "beats", "source"])
+        w.writeheader()
+        w.writerows(rows)
+    print(f"{len(rows)} clips in {out}")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("kind", choices=["grooves", "midi"])
@@ -416,11 +426,7 @@ def main():
     rows, jobs = (grooves if a.kind == "grooves" else midis)(a, tmp)
     with cf.ProcessPoolExecutor(max_workers=a.jobs) as pool:
         list(pool.map(render, jobs))
-    with open(os.path.join(a.out, "labels.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["file", "bpm", "meter", "style", "beats", "source"])
-        w.writeheader()
-        w.writerows(rows)
-    print(f"{len(rows)} clips in {a.out}")
+    write_labels(a.out, rows)
 
 
 if __name__ == "__main__":

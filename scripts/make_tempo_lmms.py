@@ -19,7 +19,6 @@ at a quarter of the song (intros are left out), encoded by ffmpeg in a codec dra
 Writes OUT/labels.csv (file,bpm,meter,style,beats,source) and OUT/beats/*.txt.
 """
 import argparse
-import csv
 import glob
 import os
 import random
@@ -29,6 +28,7 @@ import tempfile
 import zlib
 from concurrent.futures import ProcessPoolExecutor
 
+from make_tempo_heldout import write_labels
 from make_tempo_set import ENCODER_ARGS
 
 PROJECTS = "/usr/share/lmms/projects"
@@ -110,11 +110,7 @@ def main():
             f.writelines(f"{b:.6f}\n" for b in beats)
         rows.append({"file": f"{stem}.{codec}", "bpm": bpm, "meter": meter, "style": "lmms",
                      "beats": f"beats/{stem}.txt", "source": "lmms-common"})
-    with open(os.path.join(a.out, "labels.csv"), "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=["file", "bpm", "meter", "style", "beats", "source"])
-        w.writeheader()
-        w.writerows(rows)
-    print(f"{len(rows)} clips in {a.out}")
+    write_labels(a.out, rows)
 
 
 if __name__ == "__main__":
