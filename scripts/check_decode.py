@@ -32,7 +32,6 @@ Needs ffmpeg, vorbis-tools, opus-tools, mpg123, flac (Debian packages) and numpy
 """
 
 import json
-import os
 import subprocess
 import sys
 import tempfile

@@ -60,7 +60,6 @@ STYLES = {
 def drum_hits(style, bar_beats, sub, rng):
     """(beat position within the bar in beats, key, velocity) of one bar of the style's groove."""
     h = []
-    step = 1.0 / sub
     if style == "rock":
         for b in range(4):
             h += [(b, HAT, 80), (b + 0.5, HAT, 60)]
