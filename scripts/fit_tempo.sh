@@ -11,8 +11,9 @@
 # (our generator, fluidsynth), make_tempo_heldout.py grooves --seed 7 --clips 150 (the second
 # generator, TiMidity++) and make_tempo_synth.py --seed 11 --clips 96 (the third: drum-machine
 # grooves synthesised without MIDI or SoundFont). Held out (scored only, never fitted on), when
-# present: data/heldout_midi (openttd-openmsx, 31 real compositions) and data/heldout_blupi (planetblupi,
-# 10, fluidsynth + MuseScore_General_Lite); make them as README.md's tempo section says.
+# present: data/heldout_midi (openttd-openmsx, 31 real compositions) and data/heldout_blupi
+# (planetblupi, 10, fluidsynth + MuseScore_General_Lite); make them as README.md's tempo section
+# says.
 # The dumps depend on the build: the features move in the last digits whenever decoding,
 # resampling or the spectrogram change, so a model is reproducible only with the dumps of the
 # binary it ships in. This script always dumps with the current tree's binary.

@@ -10,8 +10,9 @@ Labels come from the project file: its tempo (LMMS counts quarter notes per minu
 time signature, and none of these projects automates it) and its grid, which starts at 0 s. The
 beat is the quarter note, as for ``make_tempo_heldout.py midi``: the composer's notated beat, not
 a listener's tap; where the two differ (a half-time groove written at 180) Acc2 forgives the
-octave and Acc1 does not. One clip per song, ``--seconds`` long (default 30), cut on a bar line
-at a quarter of the song (intros are left out), encoded by ffmpeg in a codec drawn per clip.
+octave and Acc1 does not. One clip per song, ``--seconds`` long (default 30), from the last bar
+line at or before a quarter of the song (intros are left out; earlier when the song is too short
+for that), encoded by ffmpeg in a codec drawn per clip.
 
     apt-get install -y --no-install-recommends lmms lmms-common ffmpeg
     python3 scripts/make_tempo_lmms.py --out data/heldout_lmms
@@ -29,7 +30,7 @@ import zlib
 from concurrent.futures import ProcessPoolExecutor
 
 from make_tempo_heldout import write_labels
-from make_tempo_set import ENCODER_ARGS
+from make_tempo_set import ENCODER_ARGS, beat_grid
 
 PROJECTS = "/usr/share/lmms/projects"
 CODECS = ["flac", "mp3", "ogg", "opus"]
@@ -66,7 +67,7 @@ def render(job):
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-ss", f"{start:.6f}", "-t", f"{take:.6f}",
                     "-i", wav, *ENCODER_ARGS[codec], out], check=True)
     os.remove(wav)
-    return duration, start, take
+    return duration, take
 
 
 def main():
@@ -99,15 +100,13 @@ def main():
     with ProcessPoolExecutor(max_workers=a.jobs) as pool:
         cuts = list(pool.map(render, jobs))
     rows = []
-    for (stem, codec, bpm, meter), (duration, start, take), job in zip(meta, cuts, jobs):
+    for (stem, codec, bpm, meter), (duration, take) in zip(meta, cuts):
         if take < a.min_seconds:
             print(f"skip {stem}: the song is {duration:.1f} s")
-            os.remove(job[2])
+            os.remove(os.path.join(a.out, f"{stem}.{codec}"))
             continue
-        beat = 60.0 / bpm
-        beats = [k * beat for k in range(int(take / beat) + 1) if k * beat < take]
         with open(os.path.join(a.out, "beats", stem + ".txt"), "w") as f:
-            f.writelines(f"{b:.6f}\n" for b in beats)
+            f.writelines(f"{b:.6f}\n" for b in beat_grid(bpm, take))
         rows.append({"file": f"{stem}.{codec}", "bpm": bpm, "meter": meter, "style": "lmms",
                      "beats": f"beats/{stem}.txt", "source": "lmms-common"})
     write_labels(a.out, rows)

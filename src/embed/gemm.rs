@@ -2,11 +2,11 @@
 //!
 //! `gemm` picks its kernel at run time (AVX-512, AVX2 + FMA, or portable code) and packs strided
 //! operands itself. It replaced `matrixmultiply` (whose default build also has an AVX-512
-//! kernel). On an AVX-512 core (Xeon, Emerald Rapids), the mid end's shape, 187 × 3 927 by 64 with
-//! rows 561 floats apart, ran at 123–159 GFLOP/s against 64–118, and the dense layer
-//! (1 × 1 506 by 200) at 17–20 against 4–5; with both crates built for AVX2 only, on the same core,
-//! 68–82 against 49–62 and 15–21 against 5–6. The convolutions' own kernels (`super::conv`) stay
-//! faster than either on their shapes.
+//! kernel). On an AVX-512 core (Xeon, Emerald Rapids), the mid end's shape, 187 × 3 927 by 64
+//! with rows 561 floats apart, ran at 123–159 GFLOP/s against 64–118, and the dense layer
+//! (1 × 1 506 by 200) at 17–20 against 4–5; with both crates built for AVX2 only, on the same
+//! core, 68–80 against 53–62 and 15–21 against 5–6 (BENCHMARKS.md, session 10). The
+//! convolutions' own kernels (`super::conv`) stay faster than either on their shapes.
 
 /// A read-only matrix view: element `(r, c)` is `data[r * row_stride + c * col_stride]`.
 ///

@@ -22,8 +22,8 @@
 //! fitting); a model reads those its `features` list names. The shipped model reads all twelve.
 //! `backbeat` ([`metre::backbeat`]) joined the others when the fit took in a third generator,
 //! whose two-step drum and bass barely repeats at the beat; with the first two generators alone
-//! it had lowered both cross-validations. The fit keeps the tags only when they improve its leave-one-generator-out
-//! accuracy; the shipped model carries them at weight 0 (they did not).
+//! it had lowered both cross-validations. The fit keeps the tags only when they improve its
+//! leave-one-generator-out accuracy; the shipped model carries them at weight 0 (they did not).
 //!
 //! The weights are fitted by `scripts/fit_tempo_level.py` (a conditional logistic regression: a
 //! softmax over each clip's hypotheses, the correct one within 4 % of the label) and stored in
