@@ -36,13 +36,15 @@ pub struct SourceInfo {
     pub declared_duration_s: Option<f64>,
 }
 
-/// Every decoder symphonia offers, plus libopus for Opus.
+/// Every decoder symphonia offers, plus libopus for Opus and nanomp3 for MP3 (registered after
+/// symphonia's, so they take the place of its decoders for those codecs).
 fn codecs() -> &'static CodecRegistry {
     static REGISTRY: OnceLock<CodecRegistry> = OnceLock::new();
     REGISTRY.get_or_init(|| {
         let mut registry = CodecRegistry::new();
         symphonia::default::register_enabled_codecs(&mut registry);
         registry.register_audio_decoder::<symphonia_adapter_libopus::OpusDecoder>();
+        registry.register_audio_decoder::<super::mp3::Mp3Decoder>();
         registry
     })
 }

@@ -1,5 +1,6 @@
 //! Signal processing shared by every feature: windows, the STFT and the mel filterbank.
 
+pub mod lanes;
 pub mod mel;
 pub mod stft;
 pub mod window;

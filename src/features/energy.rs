@@ -29,6 +29,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::dsp::lanes::{self, pair_sums};
 use crate::dsp::{FrameSink, SpectrogramBlock};
 
 /// The `energy` object of a record.
@@ -85,6 +86,8 @@ pub fn energy(inputs: &EnergyInputs) -> f64 {
 pub struct EntropyMeter {
     sum: f64,
     frames: usize,
+    /// The frame's `ln p` per band.
+    ln_power: Vec<f64>,
 }
 
 impl EntropyMeter {
@@ -105,12 +108,16 @@ impl FrameSink for EntropyMeter {
             if total.is_nan() || total <= 1e-12 || frame.len() < 2 {
                 continue;
             }
-            let h: f64 = frame
-                .iter()
-                .map(|&p| p as f64 / total)
-                .filter(|&q| q > 0.0)
-                .map(|q| -q * q.ln())
-                .sum();
+            // −Σ q·ln q over q = p / total is ln total − Σ p·ln p / total; a band without
+            // power adds 0 · ln(MIN_POSITIVE) = 0, as 0 · ln 0 = 0 by the entropy's convention.
+            self.ln_power.resize(frame.len(), 0.0);
+            lanes::ln_floored(frame, f64::MIN_POSITIVE, &mut self.ln_power);
+            let [p_ln_p] = pair_sums(
+                frame,
+                &self.ln_power,
+                |p, ln_p| [(p as f64).max(0.0) * ln_p],
+            );
+            let h = total.ln() - p_ln_p / total;
             self.sum += h / (frame.len() as f64).ln();
             self.frames += 1;
         }

@@ -5,6 +5,8 @@
 //! is read once and never buffered: frame `t` covers samples `[256·t − 256, 256·t + 256)`, which
 //! is hops `t − 1` and `t`.
 
+use crate::dsp::lanes::lane_sums;
+
 use super::stats::MeanStd;
 
 /// Frame length and hop of the shared spectrogram, in samples at 16 kHz.
@@ -22,7 +24,9 @@ const RMS_FLOOR: f64 = 1e-5;
 /// hop `t − 2`), and every crossing of hop `t`.
 #[derive(Clone, Debug, Default)]
 pub struct FrameLevels {
-    samples: u64,
+    /// The samples of a hop that came in pieces, until the hop is whole: each hop is summed at
+    /// once, so its rounding does not depend on how the stream was cut.
+    partial: Vec<f32>,
     last_negative: Option<bool>,
     hop: HopSums,
     prev: HopSums,
@@ -41,29 +45,60 @@ struct HopSums {
     inner_crossings: u32,
 }
 
+/// librosa.zero_crossings: |x| ≤ 1e-10 counts as +0, a crossing is a sign-bit change.
+fn negative(x: f32) -> bool {
+    x.is_sign_negative() && x.abs() > 1e-10
+}
+
 impl FrameLevels {
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Adds the next samples of the 16 kHz mono signal.
-    pub fn accept(&mut self, samples: &[f32]) {
-        for &x in samples {
-            // librosa.zero_crossings: |x| ≤ 1e-10 counts as +0, a crossing is a sign-bit change.
-            let negative = x.is_sign_negative() && x.abs() > 1e-10;
-            let crossed = self.last_negative.is_some_and(|n| n != negative) as u32;
-            self.last_negative = Some(negative);
-            if self.samples.is_multiple_of(HOP as u64) {
-                self.hop.first_crossing = crossed;
-            } else {
-                self.hop.inner_crossings += crossed;
+    pub fn accept(&mut self, mut samples: &[f32]) {
+        while !samples.is_empty() {
+            if self.partial.is_empty() && samples.len() >= HOP {
+                let (hop, rest) = samples.split_at(HOP);
+                self.close_hop(hop);
+                samples = rest;
+                continue;
             }
-            self.hop.energy += x as f64 * x as f64;
-            self.samples += 1;
-            if self.samples.is_multiple_of(HOP as u64) {
-                self.emit_frame();
-                self.prev = std::mem::take(&mut self.hop);
+            let take = (HOP - self.partial.len()).min(samples.len());
+            self.partial.extend_from_slice(&samples[..take]);
+            samples = &samples[take..];
+            if self.partial.len() == HOP {
+                let hop = std::mem::take(&mut self.partial);
+                self.close_hop(&hop);
+                self.partial = hop;
+                self.partial.clear();
             }
+        }
+    }
+
+    /// Sums a whole hop, emits the frame that ends with it and makes it the previous hop.
+    fn close_hop(&mut self, hop: &[f32]) {
+        self.hop = self.hop_sums(hop);
+        self.emit_frame();
+        self.prev = std::mem::take(&mut self.hop);
+    }
+
+    /// The sums of a hop's samples (all of them, or the last hop's few), in four partial sums.
+    fn hop_sums(&mut self, hop: &[f32]) -> HopSums {
+        let Some((&first, &last)) = hop.first().zip(hop.last()) else {
+            return HopSums::default();
+        };
+        let first_crossing = self.last_negative.is_some_and(|n| n != negative(first)) as u32;
+        self.last_negative = Some(negative(last));
+        let inner_crossings = hop
+            .windows(2)
+            .map(|pair| u32::from(negative(pair[0]) != negative(pair[1])))
+            .sum();
+        let [energy] = lane_sums(hop, |_, x| [x as f64 * x as f64]);
+        HopSums {
+            energy,
+            first_crossing,
+            inner_crossings,
         }
     }
 
@@ -84,6 +119,8 @@ impl FrameLevels {
     /// Emits the last frame (the last, partial or empty, hop and the padding) and returns the
     /// statistics over all `1 + n / 256` frames, the frames of the shared spectrogram.
     pub fn finish(mut self) -> FrameLevelStats {
+        let partial = std::mem::take(&mut self.partial);
+        self.hop = self.hop_sums(&partial);
         self.emit_frame();
         FrameLevelStats {
             frames: self.rms_dbfs.count(),

@@ -9,7 +9,7 @@
 //! (−100 dB) instead, so a value never depends on later audio. Parity tests pass librosa the same
 //! `top_db=None`.
 
-use crate::dsp::{FrameSink, SpectrogramBlock};
+use crate::dsp::{lanes, FrameSink, SpectrogramBlock};
 
 use super::stats::MeanStd;
 
@@ -17,14 +17,17 @@ use super::stats::MeanStd;
 pub const N_MFCC: usize = 13;
 /// `power_to_db`'s `amin`: mel power is floored here before the logarithm (−100 dB).
 const AMIN: f64 = 1e-10;
+/// `10 · log10(x) = DB_PER_NEPER · ln(x)`.
+const DB_PER_NEPER: f64 = 10.0 / std::f64::consts::LN_10;
 
 /// Running mean and standard deviation of each MFCC over the frames of a track.
 #[derive(Clone, Debug)]
 pub struct MfccStats {
-    /// `N_MFCC × n_mels` orthonormal DCT-II rows.
+    /// `N_MFCC × n_mels` orthonormal DCT-II rows, times [`DB_PER_NEPER`].
     dct: Vec<f64>,
     n_mels: usize,
-    db: Vec<f64>,
+    /// The frame's `ln(max(AMIN, mel))`.
+    log_mel: Vec<f64>,
     coefficients: Vec<MeanStd>,
 }
 
@@ -39,7 +42,8 @@ impl MfccStats {
                     (2.0 / n).sqrt()
                 };
                 (0..n_mels).map(move |m| {
-                    scale
+                    DB_PER_NEPER
+                        * scale
                         * (std::f64::consts::PI * k as f64 * (2.0 * m as f64 + 1.0) / (2.0 * n))
                             .cos()
                 })
@@ -48,7 +52,7 @@ impl MfccStats {
         MfccStats {
             dct,
             n_mels,
-            db: vec![0.0; n_mels],
+            log_mel: vec![0.0; n_mels],
             coefficients: vec![MeanStd::default(); N_MFCC],
         }
     }
@@ -64,15 +68,14 @@ impl MfccStats {
 impl FrameSink for MfccStats {
     fn accept(&mut self, block: &SpectrogramBlock<'_>) {
         for frame in block.mel_frames() {
-            for (db, &mel) in self.db.iter_mut().zip(frame) {
-                *db = 10.0 * (mel as f64).max(AMIN).log10();
-            }
+            // The DCT rows hold the factor 10 / ln 10 that turns these logarithms into dB.
+            lanes::ln_floored(frame, AMIN, &mut self.log_mel);
             for (row, stats) in self
                 .dct
                 .chunks_exact(self.n_mels)
                 .zip(&mut self.coefficients)
             {
-                stats.push(row.iter().zip(&self.db).map(|(w, x)| w * x).sum());
+                stats.push(lanes::dot(row, &self.log_mel));
             }
         }
     }

@@ -13,6 +13,9 @@
 //! A silent frame (`Σ |X| = 0`) has centroid, bandwidth and roll-off 0 and flatness 1, exactly as
 //! librosa returns; such frames are kept in the statistics, as librosa users would average them.
 
+use wide::f64x4;
+
+use crate::dsp::lanes::{lane_sums, pair_sums};
 use crate::dsp::{FrameSink, SpectrogramBlock};
 
 use super::stats::MeanStd;
@@ -59,31 +62,13 @@ impl SpectralShape {
         self.current
             .extend(power.iter().map(|&p| (p.max(0.0) as f64).sqrt()));
         let magnitude = &self.current;
-        let total: f64 = magnitude.iter().sum();
+        let [total, moment] = lane_sums(magnitude, |k, m| [m, k * m]);
 
         let (centroid, bandwidth, rolloff) = if total > 0.0 {
-            let centroid = magnitude
-                .iter()
-                .enumerate()
-                .map(|(k, m)| k as f64 * self.bin_hz * m)
-                .sum::<f64>()
-                / total;
-            let variance = magnitude
-                .iter()
-                .enumerate()
-                .map(|(k, m)| m * (k as f64 * self.bin_hz - centroid).powi(2))
-                .sum::<f64>()
-                / total;
-            let threshold = ROLL_PERCENT * total;
-            let mut cumulative = 0.0;
-            let bin = magnitude
-                .iter()
-                .position(|m| {
-                    cumulative += m;
-                    cumulative >= threshold
-                })
-                .unwrap_or(magnitude.len() - 1);
-            (centroid, variance.sqrt(), bin as f64 * self.bin_hz)
+            let centroid = moment * self.bin_hz / total;
+            let [spread] = lane_sums(magnitude, |k, m| [m * (k * self.bin_hz - centroid).powi(2)]);
+            let bin = rolloff_bin(magnitude, ROLL_PERCENT * total);
+            (centroid, (spread / total).sqrt(), bin as f64 * self.bin_hz)
         } else {
             (0.0, 0.0, 0.0)
         };
@@ -91,33 +76,60 @@ impl SpectralShape {
         self.bandwidth_hz.push(bandwidth);
         self.rolloff_hz.push(rolloff);
 
-        // Σ ln p as ln of products of 16 values: one logarithm per 16 bins instead of one per bin
-        // (a product of 16 powers in [1e-10, 1e12] stays well inside f64's range).
-        let (mut log_sum, mut sum) = (0.0, 0.0);
-        for chunk in power.chunks(16) {
-            let mut product = 1.0f64;
-            for &p in chunk {
-                let p = (p as f64).max(FLATNESS_AMIN);
-                product *= p;
-                sum += p;
-            }
-            log_sum += product.ln();
-        }
+        let (log_sum, sum) = log_and_sum(power);
         let n = power.len() as f64;
         self.flatness.push((log_sum / n).exp() / (sum / n));
 
         if !self.previous.is_empty() {
-            let flux = self
-                .previous
-                .iter()
-                .zip(magnitude)
-                .map(|(a, b)| ((b - a) * self.amplitude_scale).powi(2))
-                .sum::<f64>()
-                .sqrt();
-            self.flux.push(flux);
+            let [change] = pair_sums(&self.previous, magnitude, |a, b| [(b - a).powi(2)]);
+            self.flux.push(change.sqrt() * self.amplitude_scale);
         }
         std::mem::swap(&mut self.previous, &mut self.current);
     }
+}
+
+/// The first bin at which the running sum of `magnitude` reaches `threshold` (the last bin if it
+/// never does): blocks of 16 bins are summed on their own, and only the block where the running
+/// sum crosses is walked bin by bin.
+fn rolloff_bin(magnitude: &[f64], threshold: f64) -> usize {
+    let mut cumulative = 0.0;
+    for (b, block) in magnitude.chunks(16).enumerate() {
+        let [block_sum] = lane_sums(block, |_, m| [m]);
+        if cumulative + block_sum >= threshold {
+            for (i, m) in block.iter().enumerate() {
+                cumulative += m;
+                if cumulative >= threshold {
+                    return 16 * b + i;
+                }
+            }
+        }
+        cumulative += block_sum;
+    }
+    magnitude.len() - 1
+}
+
+/// `(Σ ln max(amin, p), Σ max(amin, p))` over a power spectrum.
+///
+/// The logarithms are taken of products: four lanes each multiply 16 values (a product of 16
+/// powers in [1e-10, 1e5] stays far inside f64's range), and one vector logarithm serves the
+/// four products, 64 bins.
+fn log_and_sum(power: &[f32]) -> (f64, f64) {
+    let (mut log_sum, mut sums) = (0.0, f64x4::ZERO);
+    for group in power.chunks(64) {
+        let mut products = f64x4::ONE;
+        for quad in group.chunks(4) {
+            let mut p = [1.0f64; 4];
+            let mut s = [0.0f64; 4];
+            for (j, &v) in quad.iter().enumerate() {
+                p[j] = (v as f64).max(FLATNESS_AMIN);
+                s[j] = p[j];
+            }
+            products *= f64x4::new(p);
+            sums += f64x4::new(s);
+        }
+        log_sum += products.ln().reduce_add();
+    }
+    (log_sum, sums.reduce_add())
 }
 
 impl FrameSink for SpectralShape {

@@ -116,7 +116,15 @@ impl FftPath {
 
     fn block(&mut self, out: &mut Vec<f32>, produced: &mut u64, limit: u64) {
         let window = self.consumed..self.consumed + self.size_in;
-        if self.pending[window.clone()].iter().all(|&x| x == 0.0) {
+        // Converted and scanned for zeros in one branch-free pass (it vectorises; a scan that
+        // stops at the first zero does not, and cost as much as the conversion on music).
+        let (mut all_zero, mut any_zero) = (true, false);
+        for (t, &x) in self.time_in.iter_mut().zip(&self.pending[window]) {
+            *t = x as f64;
+            all_zero &= x == 0.0;
+            any_zero |= x == 0.0;
+        }
+        if all_zero {
             // Digital silence in, digital silence out: every output's span is silent, so
             // `keep_silence_silent` would zero each one the transforms computed.
             let room = (limit - *produced).min(self.hop_out as u64) as usize;
@@ -125,18 +133,16 @@ impl FftPath {
             self.consumed += self.hop_in;
             return;
         }
-        for (t, &x) in self.time_in.iter_mut().zip(&self.pending[window]) {
-            *t = x as f64;
-        }
         self.forward
             .process_with_scratch(&mut self.time_in, &mut self.spectrum_in, &mut self.scratch)
             .expect("buffers come from the plan");
-        for (k, y) in self.spectrum_out.iter_mut().enumerate() {
-            *y = match (self.spectrum_in.get(k), self.response.get(k)) {
-                (Some(x), Some(&gain)) => x * gain,
-                _ => Complex::default(),
-            };
+        // Bins past the input's Nyquist (when upsampling) stay zero.
+        let shared = self.spectrum_in.len().min(self.spectrum_out.len());
+        let bins = self.spectrum_out.iter_mut().zip(&self.spectrum_in);
+        for ((y, x), &gain) in bins.zip(&self.response) {
+            *y = x * gain;
         }
+        self.spectrum_out[shared..].fill(Complex::default());
         // The inverse real transform wants real DC and Nyquist bins (the latter's gain is zero).
         self.spectrum_out[0].im = 0.0;
         if let Some(last) = self.spectrum_out.last_mut() {
@@ -156,21 +162,21 @@ impl FftPath {
                 .iter()
                 .map(|&y| y as f32),
         );
-        self.keep_silence_silent(&mut out[first..]);
+        if any_zero {
+            self.keep_silence_silent(&mut out[first..]);
+        }
         *produced += room as u64;
         self.consumed += self.hop_in;
     }
 
-    /// Sets to exactly zero the outputs whose whole kernel span of input is digital silence.
+    /// Sets to exactly zero the outputs whose whole kernel span of input is digital silence (for a
+    /// block that has zeros).
     ///
     /// The transforms spread rounding noise (~1e-7 of the block's peak) over the whole block,
     /// where a direct filter, and soxr, give exact zeros. Around silence the spectral centroid
     /// and the ZCR of a frame would otherwise be those of that noise.
     fn keep_silence_silent(&mut self, emitted: &mut [f32]) {
         let block = &self.pending[self.consumed..][..self.size_in];
-        if block.iter().all(|&x| x != 0.0) {
-            return;
-        }
         self.nonzero.clear();
         self.nonzero.push(0);
         let mut count = 0;

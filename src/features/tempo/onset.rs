@@ -1,6 +1,7 @@
 //! The onset-strength envelope: half-wave-rectified spectral flux of the log-mel spectrogram.
 
-use crate::dsp::{log_mel, FrameSink, SpectrogramBlock};
+use crate::dsp::lanes::log_mel_into;
+use crate::dsp::{FrameSink, SpectrogramBlock};
 
 /// Onset strength per spectrogram frame (62.5 per second by default), kept as one `f32` a frame.
 ///
@@ -84,9 +85,7 @@ impl FrameSink for OnsetEnvelope {
     fn accept(&mut self, block: &SpectrogramBlock<'_>) {
         for frame in block.mel_frames() {
             self.current.resize(frame.len(), 0.0);
-            for (c, &power) in self.current.iter_mut().zip(frame) {
-                *c = log_mel(power);
-            }
+            log_mel_into(frame, &mut self.current);
             let n = self.current.len();
             let (n_low, (mid_start, mid_end)) = registers(n);
             // The full flux is summed as low + rest (in that order) so its f32 rounding, which
