@@ -4,12 +4,11 @@ estimated beat from the nearest labelled beat (estimate minus label, ms), over t
 tempo is right (Acc1), and the mean beat F-measure (mir_eval, ±70 ms, beats before 5 s ignored)
 if every estimated beat were moved by a constant shift.
 
-    python3 scripts/probe_beat_offset.py RECORDS LABELS [--clips]
+    .venv-ref/bin/python scripts/probe_beat_offset.py RECORDS LABELS [--clips]
 
 RECORDS is the `tracks.jsonl` of `sonovec --model none extract --beats DIR -o OUT` over the
 clips of LABELS (a labels.csv with `file`, `bpm`, `style` and beat files in `beats/STEM.txt`,
-as the make_tempo_*.py scripts write). Pure Python: the F-measure follows mir_eval's
-definition (one-to-one matching within the window), as `src/eval/beat_metrics.rs` does.
+as the make_tempo_*.py scripts write). The F-measure is mir_eval's (scripts/make_venv.sh).
 """
 import csv
 import json
@@ -18,30 +17,10 @@ import statistics
 import sys
 from collections import defaultdict
 
-WINDOW = 0.07
+import numpy as np
+from mir_eval.beat import f_measure, trim_beats
+
 SHIFTS_MS = [-40, -30, -20, -15, -10, -5, 0, 5, 10, 15, 20, 30, 40]
-
-
-def f_measure(reference, estimate):
-    """mir_eval.beat.f_measure: greedy one-to-one matching is exact here because both sequences
-    are sorted and the window is shorter than half a beat."""
-    if not reference or not estimate:
-        return 0.0
-    i = j = hits = 0
-    while i < len(reference) and j < len(estimate):
-        d = estimate[j] - reference[i]
-        if abs(d) <= WINDOW:
-            hits += 1
-            i += 1
-            j += 1
-        elif d < 0:
-            j += 1
-        else:
-            i += 1
-    if hits == 0:
-        return 0.0
-    p, r = hits / len(estimate), hits / len(reference)
-    return 2 * p * r / (p + r)
 
 
 def main():
@@ -62,14 +41,14 @@ def main():
         if rec is None or not os.path.exists(beats_file):
             continue
         reference = [float(x) for x in open(beats_file) if x.strip()]
-        reference = [b for b in reference if b >= 5.0]
+        trimmed = trim_beats(np.array(reference))
         tempo = rec.get("tempo") or {}
         estimate = tempo.get("beats_s") or []
         bpm, label = tempo.get("bpm"), float(row["bpm"])
         style = row.get("style", "")
         for shift in SHIFTS_MS:
-            moved = [b + shift / 1000 for b in estimate if b + shift / 1000 >= 5.0]
-            gains[style][shift].append(f_measure(reference, moved))
+            moved = trim_beats(np.array(estimate, dtype=float) + shift / 1000)
+            gains[style][shift].append(f_measure(trimmed, moved))
             gains["ALL"][shift].append(gains[style][shift][-1])
         if bpm is None or abs(bpm - label) > 0.04 * label:
             continue
@@ -78,7 +57,7 @@ def main():
         for b in estimate:
             if b < 5.0:
                 continue
-            nearest = min(reference, key=lambda r: abs(r - b), default=None)
+            nearest = min(trimmed, key=lambda r: abs(r - b), default=None)
             if nearest is not None and abs(b - nearest) < half:
                 clip.append(1000 * (b - nearest))
         offsets[style] += clip

@@ -13,26 +13,7 @@ use wide::{f32x8, f64x4};
 /// per term.
 #[inline(always)]
 pub fn lane_sums<T: Copy, const N: usize>(x: &[T], f: impl Fn(f64, T) -> [f64; N]) -> [f64; N] {
-    let mut lanes = [[0.0f64; N]; 4];
-    let quads = x.chunks_exact(4);
-    let rest = quads.remainder();
-    for (q, quad) in quads.enumerate() {
-        for (j, lane) in lanes.iter_mut().enumerate() {
-            for (acc, term) in lane.iter_mut().zip(f((4 * q + j) as f64, quad[j])) {
-                *acc += term;
-            }
-        }
-    }
-    let mut sums = [0.0; N];
-    for (i, sum) in sums.iter_mut().enumerate() {
-        *sum = (lanes[0][i] + lanes[1][i]) + (lanes[2][i] + lanes[3][i]);
-    }
-    for (j, &v) in rest.iter().enumerate() {
-        for (sum, term) in sums.iter_mut().zip(f((x.len() - rest.len() + j) as f64, v)) {
-            *sum += term;
-        }
-    }
-    sums
+    four_lane_sums(x, x, |k, v, _| f(k as f64, v))
 }
 
 /// `Σ_k f(a_k, b_k)` for each of the `N` terms `f` returns, in four partial sums per term, over
@@ -43,14 +24,25 @@ pub fn pair_sums<A: Copy, B: Copy, const N: usize>(
     b: &[B],
     f: impl Fn(A, B) -> [f64; N],
 ) -> [f64; N] {
+    four_lane_sums(a, b, |_, x, y| f(x, y))
+}
+
+/// The loop of both reductions: `term(k, a_k, b_k)` added into lane `k mod 4` over whole
+/// groups of four, the lanes combined as `(l0 + l1) + (l2 + l3)`, then the last `n mod 4` terms
+/// added in order.
+#[inline(always)]
+fn four_lane_sums<A: Copy, B: Copy, const N: usize>(
+    a: &[A],
+    b: &[B],
+    term: impl Fn(usize, A, B) -> [f64; N],
+) -> [f64; N] {
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
     let mut lanes = [[0.0f64; N]; 4];
-    let (a4, b4) = (a.chunks_exact(4), b.chunks_exact(4));
-    for (x, y) in a4.zip(b4) {
+    for (q, (x, y)) in a.chunks_exact(4).zip(b.chunks_exact(4)).enumerate() {
         for (j, lane) in lanes.iter_mut().enumerate() {
-            for (acc, term) in lane.iter_mut().zip(f(x[j], y[j])) {
-                *acc += term;
+            for (acc, t) in lane.iter_mut().zip(term(4 * q + j, x[j], y[j])) {
+                *acc += t;
             }
         }
     }
@@ -59,9 +51,9 @@ pub fn pair_sums<A: Copy, B: Copy, const N: usize>(
         *sum = (lanes[0][i] + lanes[1][i]) + (lanes[2][i] + lanes[3][i]);
     }
     let done = n - n % 4;
-    for (&x, &y) in a[done..].iter().zip(&b[done..]) {
-        for (sum, term) in sums.iter_mut().zip(f(x, y)) {
-            *sum += term;
+    for (k, (&x, &y)) in a[done..].iter().zip(&b[done..]).enumerate() {
+        for (sum, t) in sums.iter_mut().zip(term(done + k, x, y)) {
+            *sum += t;
         }
     }
     sums

@@ -50,6 +50,26 @@ fn negative(x: f32) -> bool {
     x.is_sign_negative() && x.abs() > 1e-10
 }
 
+/// The sums of a hop's samples (all of them, or the last hop's few), in four partial sums;
+/// `last_negative` is the sign of the sample before the hop, and becomes that of its last one.
+fn hop_sums(last_negative: &mut Option<bool>, hop: &[f32]) -> HopSums {
+    let Some((&first, &last)) = hop.first().zip(hop.last()) else {
+        return HopSums::default();
+    };
+    let first_crossing = last_negative.is_some_and(|n| n != negative(first)) as u32;
+    *last_negative = Some(negative(last));
+    let inner_crossings = hop
+        .windows(2)
+        .map(|pair| u32::from(negative(pair[0]) != negative(pair[1])))
+        .sum();
+    let [energy] = lane_sums(hop, |_, x| [x as f64 * x as f64]);
+    HopSums {
+        energy,
+        first_crossing,
+        inner_crossings,
+    }
+}
+
 impl FrameLevels {
     pub fn new() -> Self {
         Self::default()
@@ -60,7 +80,8 @@ impl FrameLevels {
         while !samples.is_empty() {
             if self.partial.is_empty() && samples.len() >= HOP {
                 let (hop, rest) = samples.split_at(HOP);
-                self.close_hop(hop);
+                let sums = hop_sums(&mut self.last_negative, hop);
+                self.close_hop(sums);
                 samples = rest;
                 continue;
             }
@@ -68,38 +89,18 @@ impl FrameLevels {
             self.partial.extend_from_slice(&samples[..take]);
             samples = &samples[take..];
             if self.partial.len() == HOP {
-                let hop = std::mem::take(&mut self.partial);
-                self.close_hop(&hop);
-                self.partial = hop;
+                let sums = hop_sums(&mut self.last_negative, &self.partial);
+                self.close_hop(sums);
                 self.partial.clear();
             }
         }
     }
 
-    /// Sums a whole hop, emits the frame that ends with it and makes it the previous hop.
-    fn close_hop(&mut self, hop: &[f32]) {
-        self.hop = self.hop_sums(hop);
+    /// Emits the frame that ends with the hop of these sums and makes it the previous hop.
+    fn close_hop(&mut self, sums: HopSums) {
+        self.hop = sums;
         self.emit_frame();
         self.prev = std::mem::take(&mut self.hop);
-    }
-
-    /// The sums of a hop's samples (all of them, or the last hop's few), in four partial sums.
-    fn hop_sums(&mut self, hop: &[f32]) -> HopSums {
-        let Some((&first, &last)) = hop.first().zip(hop.last()) else {
-            return HopSums::default();
-        };
-        let first_crossing = self.last_negative.is_some_and(|n| n != negative(first)) as u32;
-        self.last_negative = Some(negative(last));
-        let inner_crossings = hop
-            .windows(2)
-            .map(|pair| u32::from(negative(pair[0]) != negative(pair[1])))
-            .sum();
-        let [energy] = lane_sums(hop, |_, x| [x as f64 * x as f64]);
-        HopSums {
-            energy,
-            first_crossing,
-            inner_crossings,
-        }
     }
 
     /// Emits the frame made of the previous hop and the current one.
@@ -119,8 +120,7 @@ impl FrameLevels {
     /// Emits the last frame (the last, partial or empty, hop and the padding) and returns the
     /// statistics over all `1 + n / 256` frames, the frames of the shared spectrogram.
     pub fn finish(mut self) -> FrameLevelStats {
-        let partial = std::mem::take(&mut self.partial);
-        self.hop = self.hop_sums(&partial);
+        self.hop = hop_sums(&mut self.last_negative, &self.partial);
         self.emit_frame();
         FrameLevelStats {
             frames: self.rms_dbfs.count(),
@@ -189,6 +189,27 @@ mod tests {
                 (stats.zcr.mean().unwrap() - mean(&zcr)).abs() < 1e-12,
                 "n = {n}"
             );
+        }
+    }
+
+    /// However the stream is cut into pieces, every hop is summed whole: the same bits.
+    #[test]
+    fn the_cut_of_the_stream_does_not_change_a_bit() {
+        let signal: Vec<f32> = (0..5000)
+            .map(|i| ((i as f32 * 0.37).sin() + 0.2) * (1.0 + (i % 13) as f32 / 10.0))
+            .collect();
+        let bits = |piece: usize| {
+            let mut levels = FrameLevels::new();
+            for chunk in signal.chunks(piece) {
+                levels.accept(chunk);
+            }
+            let stats = levels.finish();
+            let (rms, zcr) = (stats.rms_dbfs, stats.zcr);
+            [rms.mean(), rms.std(), zcr.mean(), zcr.std()].map(|v| v.unwrap().to_bits())
+        };
+        let whole = bits(signal.len());
+        for piece in [1, 7, 100, 256, 300, 1024] {
+            assert_eq!(bits(piece), whole, "pieces of {piece}");
         }
     }
 
