@@ -48,6 +48,8 @@ FEATURES = ["log2_bpm_120", "log2_bpm_120_sq", "acf_1", "salience", "low_salienc
             "tempogram_score", "backbeat"]
 TAGS = ["electronic", "dance", "electro", "House", "Hip-Hop", "punk", "metal", "rock", "jazz",
         "Mellow", "chill", "ambient", "easy listening", "beautiful", "instrumental", "funk"]
+# A hypothesis below this salience is never reported (src/features/tempo/mod.rs).
+MIN_CONFIDENCE = 0.10
 LAMBDAS = [0.003, 0.01, 0.03, 0.1, 0.3, 1.0]
 
 
@@ -64,10 +66,12 @@ def load(paths):
                 continue
             F = np.array([h["features"] for h in d["hypotheses"]], float)
             bpms = np.array([h["bpm"] for h in d["hypotheses"]])
+            salience = np.array([h["salience"] for h in d["hypotheses"]])
             tags = dict((t, p) for t, p in d["tags"])
             err = np.abs(bpms / c["bpm"] - 1)
             target = int(np.argmin(err)) if err.min() <= 0.04 else -1
-            clips.append({"style": c["style"], "bpm": c["bpm"], "F": F, "bpms": bpms, "tags": tags,
+            clips.append({"style": c["style"], "bpm": c["bpm"], "F": F, "bpms": bpms,
+                          "salience": salience, "tags": tags,
                           "target": target, "file": c["file"], "names": c["feature_names"],
                           "source": source})
     return clips
@@ -117,10 +121,15 @@ def fit(clips, tags, lam, mean=None, scale=None):
 
 
 def choose(clip, tags, model):
+    """The tempo sonovec reports: the most probable hypothesis whose salience reaches
+    MIN_CONFIDENCE (src/features/tempo/mod.rs), or None (no pulse) when none does."""
     mean, scale, w = model
     if clip["F"] is None:
         return None
     s = ((design(clip, tags) - mean) / scale) @ w
+    s[clip["salience"] < MIN_CONFIDENCE] = -np.inf
+    if not np.isfinite(s).any():
+        return None
     return clip["bpms"][int(np.argmax(s))]
 
 

@@ -2,6 +2,7 @@
 
 pub mod lanes;
 pub mod mel;
+pub mod plans;
 pub mod stft;
 pub mod window;
 

@@ -11,7 +11,9 @@
 use std::sync::Arc;
 
 use realfft::num_complex::Complex;
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use realfft::{ComplexToReal, RealToComplex};
+
+use crate::dsp::plans;
 
 use super::kernel::Kernel;
 
@@ -66,9 +68,8 @@ impl FftPath {
         let (size_in, size_out) = (blocks * m, blocks * l);
         let hop_in = size_in - 2 * overlap;
 
-        let mut planner = RealFftPlanner::<f64>::new();
-        let forward = planner.plan_fft_forward(size_in);
-        let inverse = planner.plan_fft_inverse(size_out);
+        let forward = plans::forward(size_in);
+        let inverse = plans::inverse(size_out);
         let scratch_len = forward.get_scratch_len().max(inverse.get_scratch_len());
         FftPath {
             l,
@@ -221,7 +222,7 @@ fn response(
             taps[size - m] = v;
         }
     }
-    let plan = RealFftPlanner::<f64>::new().plan_fft_forward(size);
+    let plan = plans::forward(size);
     let mut spectrum = plan.make_output_vec();
     plan.process(&mut taps, &mut spectrum)
         .expect("buffers come from the plan");

@@ -2,7 +2,8 @@
 //! multiples, weighted by a tempo prior, with an explicit choice between metrical levels.
 
 use realfft::num_complex::Complex;
-use realfft::RealFftPlanner;
+
+use crate::dsp::plans;
 
 /// Lowest and highest tempo considered, in BPM.
 pub const MIN_BPM: f64 = 30.0;
@@ -187,9 +188,8 @@ fn autocorrelation(x: &[f64], max_lag: usize) -> Option<Vec<f64>> {
         })
         .collect();
     let size = (2 * n).next_power_of_two();
-    let mut planner = RealFftPlanner::<f64>::new();
-    let forward = planner.plan_fft_forward(size);
-    let inverse = planner.plan_fft_inverse(size);
+    let forward = plans::forward(size);
+    let inverse = plans::inverse(size);
     let mut buffer = vec![0.0; size];
     buffer[..n].copy_from_slice(&smoothed);
     let mut spectrum = forward.make_output_vec();
