@@ -261,10 +261,72 @@ def write_midi(path, events, tempo_map, programs):
     mid.save(path)
 
 
+# Before fluidsynth renders a MIDI file, it is cut this long after its excerpt ends: fluidsynth
+# writes the whole piece, over 12 GB of WAV for some hour-long quartet movements. Its excerpts
+# are the same samples either way (the 10 planetblupi excerpts, decoded and compared). TiMidity++
+# is not given cut files: its output changes partway into 25 of the 31 openmsx excerpts when the
+# file is cut.
+CUT_AFTER_EXCERPT_S = 2.0
+
+
+def tick_at(midi, seconds):
+    """The tick `seconds` into a MidiFile, its tempo changes followed; None if it ends before."""
+    import mido
+    tempo, elapsed, tick = 500000, 0.0, 0
+    for msg in mido.merge_tracks(midi.tracks):
+        step = mido.tick2second(msg.time, midi.ticks_per_beat, tempo)
+        if elapsed + step >= seconds:
+            return tick + int((seconds - elapsed) / mido.tick2second(1, midi.ticks_per_beat, tempo))
+        elapsed += step
+        tick += msg.time
+        if msg.type == "set_tempo":
+            tempo = msg.tempo
+    return None
+
+
+def cut_at_tick(midi, limit):
+    """Cuts every track of a MidiFile at tick `limit`: later events are dropped and every note
+    still sounding is released there."""
+    import mido
+    for k, track in enumerate(midi.tracks):
+        kept, sounding, tick, last = [], set(), 0, 0
+        for msg in track:
+            tick += msg.time
+            if msg.is_meta and msg.type == "end_of_track":
+                break
+            if tick > limit:
+                break
+            kept.append(msg.copy(time=tick - last))
+            last = tick
+            if msg.type == "note_on" and msg.velocity > 0:
+                sounding.add((msg.channel, msg.note))
+            elif msg.type in ("note_off", "note_on"):
+                sounding.discard((msg.channel, msg.note))
+        for n, (channel, note) in enumerate(sorted(sounding)):
+            kept.append(mido.Message("note_off", channel=channel, note=note,
+                                     time=(max(limit, last) - last) if n == 0 else 0))
+        kept.append(mido.MetaMessage("end_of_track", time=0))
+        midi.tracks[k] = mido.MidiTrack(kept)
+
+
+def cut_copy(mid, seconds, path):
+    """`mid` cut `seconds` in, written to `path` (returned); `mid` itself if it is shorter."""
+    import mido
+    midi = mido.MidiFile(mid)
+    limit = tick_at(midi, seconds)
+    if limit is None:
+        return mid
+    cut_at_tick(midi, limit)
+    midi.save(path)
+    return path
+
+
 def render(job):
     """TiMidity++ (freepats), or fluidsynth through a SoundFont, → WAV → ffmpeg excerpt
-    [start, start + seconds) → codec."""
-    mid, wav, out, codec, start, seconds, soundfont = job
+    [start, start + seconds) → codec. With `cut`, the MIDI file is cut after the excerpt first."""
+    mid, wav, out, codec, start, seconds, soundfont, cut = job
+    if cut:
+        mid = cut_copy(mid, start + seconds + CUT_AFTER_EXCERPT_S, wav + ".mid")
     if soundfont:
         cmd = ["fluidsynth", "-n", "-i", "-q", "-r", "44100", "-F", wav, soundfont, mid]
     else:
@@ -273,6 +335,8 @@ def render(job):
     subprocess.run(["ffmpeg", "-y", "-loglevel", "error", "-ss", f"{start:.4f}", "-i", wav, "-t", f"{seconds:.3f}",
                     "-ac", "2", *ENC[codec], out], check=True)
     os.remove(wav)
+    if mid == wav + ".mid":
+        os.remove(mid)
 
 
 def grooves(a, tmp):
@@ -295,7 +359,8 @@ def grooves(a, tmp):
             f.writelines(f"{b:.6f}\n" for b in beat_times)
         rows.append({"file": f"{stem}.{codec}", "bpm": round(label, 2), "meter": meter, "style": style,
                      "beats": f"beats/{stem}.txt", "source": "grooves-timidity"})
-        jobs.append((mid, os.path.join(tmp, stem + ".wav"), os.path.join(a.out, f"{stem}.{codec}"), codec, 0.0, seconds, None))
+        jobs.append((mid, os.path.join(tmp, stem + ".wav"), os.path.join(a.out, f"{stem}.{codec}"), codec, 0.0, seconds, None,
+                     False))
     return rows, jobs
 
 
@@ -395,7 +460,7 @@ def midis(a, tmp):
         rows.append({"file": f"{stem}.{codec}", "bpm": round(bpm, 2), "meter": meter, "style": "midi-" + meter.replace("/", "-"),
                      "beats": f"beats/{stem}.txt", "source": a.source})
         jobs.append((path, os.path.join(tmp, stem + ".wav"), os.path.join(a.out, f"{stem}.{codec}"), codec, start, take,
-                     a.soundfont))
+                     a.soundfont, a.soundfont is not None))
     return rows, jobs
 
 

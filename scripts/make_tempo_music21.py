@@ -29,7 +29,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from make_tempo_heldout import beat_unit  # noqa: E402
+from make_tempo_heldout import beat_unit, cut_at_tick  # noqa: E402
 
 # Corpus folder: pieces drawn from it (the folders differ in size by a factor of 100).
 DRAW = {"bach": 60, "ryansMammoth": 40, "oneills1850": 20, "essenFolksong": 15, "palestrina": 15,
@@ -43,30 +43,9 @@ KEEP_S = 120.0
 
 
 def truncate(midi, seconds):
-    """Cuts a MIDI file of one tempo at `seconds`: later events are dropped and every note still
-    sounding is released there."""
-    import mido
+    """Cuts a MIDI file of one tempo at `seconds` (make_tempo_heldout.cut_at_tick)."""
     tempo = next((m.tempo for t in midi.tracks for m in t if m.type == "set_tempo"), 500000)
-    limit = int(seconds * 1e6 / tempo * midi.ticks_per_beat)
-    for k, track in enumerate(midi.tracks):
-        kept, sounding, tick, last = [], set(), 0, 0
-        for msg in track:
-            tick += msg.time
-            if msg.is_meta and msg.type == "end_of_track":
-                break
-            if tick > limit:
-                break
-            kept.append(msg.copy(time=tick - last))
-            last = tick
-            if msg.type == "note_on" and msg.velocity > 0:
-                sounding.add((msg.channel, msg.note))
-            elif msg.type in ("note_off", "note_on"):
-                sounding.discard((msg.channel, msg.note))
-        for n, (channel, note) in enumerate(sorted(sounding)):
-            kept.append(mido.Message("note_off", channel=channel, note=note,
-                                     time=(max(limit, last) - last) if n == 0 else 0))
-        kept.append(mido.MetaMessage("end_of_track", time=0))
-        midi.tracks[k] = mido.MidiTrack(kept)
+    cut_at_tick(midi, int(seconds * 1e6 / tempo * midi.ticks_per_beat))
 
 
 def export(job):
