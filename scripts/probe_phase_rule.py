@@ -9,7 +9,7 @@ probe_tempo_phase.py at both phases, as log(strength at the midpoints / strength
 the onset envelope in full band and per register, and the chord-change novelty (`harmony`).
 Then a logistic rule "move the beats" is fitted on the fitting sets only (clips where moving
 changes F by more than 0.3), and every set is scored with it: mean F before and after, and how
-many clips were moved; plus each fitting generator scored by the rule fitted on the other.
+many clips were moved; plus each fitting set scored by the rule fitted on the others.
 
     .venv-ref/bin/python scripts/probe_phase_rule.py OUT_DIR \\
         --fit data/tempo_fit/labels.csv data/heldout_grooves/labels.csv \\
@@ -77,7 +77,7 @@ def score(rows, keys, w):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("out")
-    ap.add_argument("--fit", nargs=2, required=True)
+    ap.add_argument("--fit", nargs="+", required=True, help="two or more fitting sets")
     ap.add_argument("--held", nargs="*", default=[])
     a = ap.parse_args()
     os.makedirs(a.out, exist_ok=True)
@@ -89,16 +89,17 @@ def main():
               f"tracked better {sum(r['f_tracked'] > r['f_moved'] + 0.3 for r in rows)}")
     for keys in CUES:
         for lam in (0.01, 0.1):
-            w = fit(fits[0] + fits[1], keys, lam)
+            w = fit([r for rows in fits for r in rows], keys, lam)
             cells = []
             for n, rows in sets.items():
                 after, moved = score(rows, keys, w)
                 before = np.mean([r["f_tracked"] for r in rows])
                 cells.append(f"{n} {before:.3f}→{after:.3f} ({moved} moved)")
-            across = [score(fits[i], keys, fit(fits[1 - i], keys, lam))[0] for i in (0, 1)]
+            others = [[r for j, rows in enumerate(fits) if j != i for r in rows] for i in range(len(fits))]
+            across = [score(fits[i], keys, fit(others[i], keys, lam))[0] for i in range(len(fits))]
             print(f"{','.join(keys)} λ {lam}: weights {np.round(w, 2).tolist()}")
-            print("   " + "; ".join(cells) +
-                  f"; each generator by the other's rule: {across[0]:.3f}, {across[1]:.3f}")
+            print("   " + "; ".join(cells) + "; each fitting set by the rule fitted on the others: "
+                  + ", ".join(f"{x:.3f}" for x in across))
 
 
 if __name__ == "__main__":
