@@ -102,11 +102,19 @@ def fit(clips, tags, lam, mean=None, scale=None):
         mean, scale = allx.mean(0), allx.std(0) + 1e-9
     Zs = [(X - mean) / scale for X in Xs]
     targets = [c["target"] for c in usable]
+    return mean, scale, conditional_logit(Zs, targets, lam)
 
+
+def conditional_logit(Zs, targets, lam, masks=None):
+    """The weights w that minimise the mean negative log-likelihood of each clip's target
+    hypothesis under the softmax of Z @ w over the clip's hypotheses (only those `masks` keeps,
+    if given), plus lam·‖w‖²."""
     def loss(w):
         total, grad = 0.0, np.zeros_like(w)
-        for Z, t in zip(Zs, targets):
+        for i, (Z, t) in enumerate(zip(Zs, targets)):
             s = Z @ w
+            if masks is not None:
+                s = np.where(masks[i], s, -np.inf)
             s -= s.max()
             p = np.exp(s)
             p /= p.sum()
@@ -115,9 +123,7 @@ def fit(clips, tags, lam, mean=None, scale=None):
         n = len(Zs)
         return total / n + lam * w @ w, grad / n + 2 * lam * w
 
-    w0 = np.zeros(Zs[0].shape[1])
-    res = minimize(loss, w0, jac=True, method="L-BFGS-B")
-    return mean, scale, res.x
+    return minimize(loss, np.zeros(Zs[0].shape[1]), jac=True, method="L-BFGS-B").x
 
 
 def choose(clip, tags, model):

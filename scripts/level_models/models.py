@@ -2,7 +2,7 @@
 import numpy as np
 from scipy.optimize import minimize
 
-from common import rel_features, tag_features, usable
+from common import ftl, rel_features, tag_features, usable
 
 _cache = {}
 
@@ -41,22 +41,8 @@ def train_cl(train, lam=0.003, kind="base", elig_only=False):
     masks = [c["elig"] if elig_only else np.ones(len(c["bpms"]), bool) for c in us]
     ts = [c["target"] for c in us]
     keep = [i for i in range(len(us)) if masks[i][ts[i]]]
-
-    def loss(w):
-        tot, g = 0.0, np.zeros_like(w)
-        for i in keep:
-            Z, t, m = Zs[i], ts[i], masks[i]
-            s = Z @ w
-            s = np.where(m, s, -np.inf)
-            s -= s.max()
-            p = np.exp(s)
-            p /= p.sum()
-            tot -= np.log(p[t] + 1e-300)
-            g -= Z[t] - p @ Z
-        n = len(keep)
-        return tot / n + lam * w @ w, g / n + 2 * lam * w
-
-    w = minimize(loss, np.zeros(Zs[0].shape[1]), jac=True, method="L-BFGS-B").x
+    w = ftl.conditional_logit([Zs[i] for i in keep], [ts[i] for i in keep], lam,
+                              [masks[i] for i in keep])
     return lambda c: ((feats(c, kind) - mean) / scale) @ w
 
 
