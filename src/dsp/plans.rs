@@ -1,32 +1,66 @@
 //! Real FFT plans in double precision, shared by every track of the process.
 //!
 //! Planning a transform can cost more than running it: for the 2^17 points of the tempo's
-//! autocorrelation on 954 s of audio, planning took 6–12 ms and the two transforms 2–8 ms. The
-//! planner caches each length's plan, so the track's second autocorrelation (the low band's, of
-//! the same length), and later tracks of a folder with the same lengths (powers of two for the
-//! tempo, one per source rate for the resampler) reuse it. A cached plan is the object a fresh
-//! planner would make, so the results are the same bit for bit.
+//! autocorrelation on 954 s of audio, planning took 6–12 ms and the two transforms 2–8 ms. So the
+//! last few lengths planned are kept: the track's second autocorrelation (the low band's, of the
+//! same length), and later tracks of a folder with the same lengths (powers of two for the tempo,
+//! one per source rate for the resampler), reuse them. A kept plan is the object a fresh planner
+//! would make, so the results are the same bit for bit.
+//!
+//! The cache is bounded, because a server lives long and its uploads choose the lengths (every
+//! odd source rate has its own resampler sizes): at most [`KEPT`] lengths per direction, none
+//! over [`MAX_KEPT_LEN`] points (a plan holds tables of about its length).
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
-fn planner() -> &'static Mutex<RealFftPlanner<f64>> {
-    static PLANNER: OnceLock<Mutex<RealFftPlanner<f64>>> = OnceLock::new();
-    PLANNER.get_or_init(|| Mutex::new(RealFftPlanner::new()))
+/// Lengths kept per direction; planning one more forgets the oldest.
+pub const KEPT: usize = 6;
+/// Longer transforms (tracks over about 17 minutes, for the tempo) are planned each time.
+pub const MAX_KEPT_LEN: usize = 1 << 17;
+
+/// The last lengths planned and their plans, oldest first.
+struct Kept<P: ?Sized> {
+    plans: Mutex<Vec<(usize, Arc<P>)>>,
 }
+
+impl<P: ?Sized> Kept<P> {
+    const fn new() -> Self {
+        Kept {
+            plans: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn get(&self, len: usize, plan: impl FnOnce() -> Arc<P>) -> Arc<P> {
+        if len > MAX_KEPT_LEN {
+            return plan();
+        }
+        // A panic while planning leaves nothing half-made in the list: take it anyway.
+        let mut plans = self.plans.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, kept)) = plans.iter().find(|(n, _)| *n == len) {
+            return Arc::clone(kept);
+        }
+        let made = plan();
+        if plans.len() == KEPT {
+            plans.remove(0);
+        }
+        plans.push((len, Arc::clone(&made)));
+        made
+    }
+}
+
+static FORWARD: Kept<dyn RealToComplex<f64>> = Kept::new();
+static INVERSE: Kept<dyn ComplexToReal<f64>> = Kept::new();
 
 /// The forward real FFT of `len` points.
 pub fn forward(len: usize) -> Arc<dyn RealToComplex<f64>> {
-    // A panic while planning leaves nothing half-made in the cache: take the planner anyway.
-    let mut planner = planner().lock().unwrap_or_else(|e| e.into_inner());
-    planner.plan_fft_forward(len)
+    FORWARD.get(len, || RealFftPlanner::new().plan_fft_forward(len))
 }
 
 /// The inverse real FFT of `len` points.
 pub fn inverse(len: usize) -> Arc<dyn ComplexToReal<f64>> {
-    let mut planner = planner().lock().unwrap_or_else(|e| e.into_inner());
-    planner.plan_fft_inverse(len)
+    INVERSE.get(len, || RealFftPlanner::new().plan_fft_inverse(len))
 }
 
 #[cfg(test)]
@@ -47,5 +81,25 @@ mod tests {
         first.process(&mut a, &mut sa).unwrap();
         fresh.process(&mut b, &mut sb).unwrap();
         assert_eq!(sa, sb);
+    }
+
+    #[test]
+    fn the_cache_keeps_a_bounded_number_of_short_lengths() {
+        let kept = Kept::<dyn ComplexToReal<f64>>::new();
+        let plan = |n: usize| kept.get(n, || RealFftPlanner::new().plan_fft_inverse(n));
+        let first = plan(6);
+        for n in 1..=KEPT {
+            plan(6 + 4 * n);
+        }
+        assert_eq!(kept.plans.lock().unwrap().len(), KEPT);
+        assert!(
+            !Arc::ptr_eq(&first, &plan(6)),
+            "the oldest length was forgotten"
+        );
+        let long = 2 * MAX_KEPT_LEN;
+        assert!(
+            !Arc::ptr_eq(&plan(long), &plan(long)),
+            "long lengths are not kept"
+        );
     }
 }
