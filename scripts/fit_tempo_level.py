@@ -95,7 +95,7 @@ def design(clip, tags):
 
 
 def fit(clips, tags, lam, mean=None, scale=None):
-    usable = [c for c in clips if c["F"] is not None and c["target"] >= 0]
+    usable = fittable(clips)
     Xs = [design(c, tags) for c in usable]
     if mean is None:
         allx = np.vstack(Xs)
@@ -126,28 +126,51 @@ def conditional_logit(Zs, targets, lam, masks=None):
     return minimize(loss, np.zeros(Zs[0].shape[1]), jac=True, method="L-BFGS-B").x
 
 
-def choose(clip, tags, model):
-    """The tempo sonovec reports: the most probable hypothesis whose salience reaches
-    MIN_CONFIDENCE (src/features/tempo/mod.rs), or None (no pulse) when none does."""
-    mean, scale, w = model
+def fittable(clips):
+    """The clips a model can be fitted on: with hypotheses, one of them at the label."""
+    return [c for c in clips if c["F"] is not None and c["target"] >= 0]
+
+
+def pick(clip, s):
+    """The tempo sonovec reports from the scores `s` of the clip's hypotheses: the best-scoring
+    hypothesis whose salience reaches MIN_CONFIDENCE (src/features/tempo/mod.rs), or None (no
+    pulse) when none does."""
     if clip["F"] is None:
         return None
-    s = ((design(clip, tags) - mean) / scale) @ w
-    s[clip["salience"] < MIN_CONFIDENCE] = -np.inf
+    s = np.where(clip["salience"] < MIN_CONFIDENCE, -np.inf, s)
     if not np.isfinite(s).any():
         return None
     return clip["bpms"][int(np.argmax(s))]
 
 
-def scores(clips, tags, model):
+def choose(clip, tags, model):
+    mean, scale, w = model
+    if clip["F"] is None:
+        return None
+    return pick(clip, ((design(clip, tags) - mean) / scale) @ w)
+
+
+def within(est, bpm, factors=(1,)):
+    """Whether `est` is within 4 % of `bpm` times one of `factors` (Acc1; Acc2 with ACC2)."""
+    return est is not None and any(abs(est / (bpm * f) - 1) <= 0.04 for f in factors)
+
+
+ACC2 = (1, 2, 3, 0.5, 1 / 3)
+
+
+def tally(clips, choose_one):
+    """Per style, and over ALL: (Acc1 hit, Acc2 hit) of each clip, its tempo `choose_one(clip)`."""
     by = defaultdict(list)
     for c in clips:
-        est = choose(c, tags, model)
-        ok1 = est is not None and abs(est / c["bpm"] - 1) <= 0.04
-        ok2 = est is not None and any(abs(est / (c["bpm"] * f) - 1) <= 0.04 for f in (1, 2, 3, 0.5, 1 / 3))
-        by[c["style"]].append((ok1, ok2))
-        by["ALL"].append((ok1, ok2))
+        est = choose_one(c)
+        hit = (within(est, c["bpm"]), within(est, c["bpm"], ACC2))
+        by[c["style"]].append(hit)
+        by["ALL"].append(hit)
     return by
+
+
+def scores(clips, tags, model):
+    return tally(clips, lambda c: choose(c, tags, model))
 
 
 def print_scores(title, by):
@@ -166,8 +189,7 @@ def leave_one_out(clips, tags, lam, key):
         model = fit(train, tags, lam)
         for c in clips:
             if c[key] == g:
-                est = choose(c, tags, model)
-                hits.append(est is not None and abs(est / c["bpm"] - 1) <= 0.04)
+                hits.append(within(choose(c, tags, model), c["bpm"]))
     return float(np.mean(hits))
 
 

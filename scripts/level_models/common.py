@@ -6,7 +6,6 @@ is a miss. Acc1: within 4 % of the label; Acc2 also x2, x1/2, x3, x1/3.
 """
 import importlib.util
 from pathlib import Path
-from collections import defaultdict
 
 import numpy as np
 
@@ -19,7 +18,6 @@ D = str(ROOT / "data" / "level_fit") + "/"
 FIT = {"fit": D + "fit.jsonl", "grooves": D + "grooves.jsonl", "synth": D + "synth.jsonl"}
 HELD = {"openmsx": D + "midi.jsonl", "planetblupi": D + "blupi.jsonl", "lmms": D + "lmms.jsonl",
         "music21": D + "m21.jsonl"}
-MIN_CONFIDENCE = 0.10
 BASE = ftl.FEATURES
 TAGS = ftl.TAGS
 
@@ -32,9 +30,7 @@ def load(name, path):
             continue
         names = c["names"]
         c["X"] = c["F"][:, [names.index(n) for n in BASE]]
-        c["sal"] = c["F"][:, names.index("salience")]
-        c["elig"] = c["sal"] >= MIN_CONFIDENCE
-        c["tagv"] = c["tags"]
+        c["elig"] = c["salience"] >= ftl.MIN_CONFIDENCE
     return clips
 
 
@@ -72,11 +68,6 @@ def rel_features(c):
     return np.column_stack(out)
 
 
-REL_NAMES = [f"{k}_{s}" for k in ("salience", "tempogram_score", "acf_1", "low_salience", "backbeat")
-             for s in ("minus_max", "rank")] + ["log2_over_top_sal"] + \
-            [f"{w}_{f}" for f in ("x2", "x0.5", "x3", "x1/3") for w in ("has", "sal_diff")] + ["n_hyp"]
-
-
 def tag_features(c, tags=TAGS):
     x = c["X"][:, 0:1]
     p = np.array([[c["tags"].get(t, 0.0) for t in tags]])
@@ -84,19 +75,9 @@ def tag_features(c, tags=TAGS):
 
 
 def evaluate(clips, scorer):
-    """scorer(clip) -> score per hypothesis. Returns per-style list of (ok1, ok2)."""
-    by = defaultdict(list)
-    for c in clips:
-        est = None
-        if c["F"] is not None and c["elig"].any():
-            s = np.asarray(scorer(c), float).copy()
-            s[~c["elig"]] = -np.inf
-            est = c["bpms"][int(np.argmax(s))]
-        ok1 = est is not None and abs(est / c["bpm"] - 1) <= 0.04
-        ok2 = est is not None and any(abs(est / (c["bpm"] * f) - 1) <= 0.04 for f in (1, 2, 3, 0.5, 1 / 3))
-        by[c["style"]].append((ok1, ok2))
-        by["ALL"].append((ok1, ok2))
-    return by
+    """Per style, the (Acc1, Acc2) hits of each clip decided as the binary decides from
+    `scorer(clip)`, one score per hypothesis."""
+    return ftl.tally(clips, lambda c: None if c["F"] is None else ftl.pick(c, scorer(c)))
 
 
 def acc(by, k="ALL", which=0):
@@ -105,7 +86,8 @@ def acc(by, k="ALL", which=0):
 
 
 def logo(fit, train_fn, **kw):
-    """Leave-one-generator-out: per fitting set Acc1 and pooled."""
+    """Leave-one-source-out over the sets of `fit` (the fitting generators: LOGO): each set's
+    Acc1 by the model fitted on the others, and pooled."""
     res, pooled = {}, []
     for g in fit:
         train = [c for k, v in fit.items() if k != g for c in v]
@@ -136,11 +118,7 @@ def heldout(fit, held, train_fn, **kw):
     for k, v in held.items():
         out[k] = evaluate(v, scorer)
     insample = {k: evaluate(v, scorer) for k, v in fit.items()}
-    return out, insample, scorer
-
-
-def usable(clips):
-    return [c for c in clips if c["F"] is not None and c["target"] >= 0]
+    return out, insample
 
 
 def low_styles(by, thr=70.0):

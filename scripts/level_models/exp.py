@@ -42,7 +42,7 @@ for p in G:
     print(name, p, {k: round(v, 1) for k, v in cv.items()}, f"{time.time()-t0:.0f}s", flush=True)
 best_i = max(range(len(res)), key=lambda i: (round(res[i][1]["pooled"], 6), -i))
 p, cv = res[best_i]
-out, ins, _ = heldout(fit, held, fn, **p)
+out, ins = heldout(fit, held, fn, **p)
 print("\nCHOSEN", name, p)
 print("LOGO", {k: round(v, 1) for k, v in cv.items()})
 print("in-sample", {k: round(acc(v), 1) for k, v in ins.items()})

@@ -2,8 +2,7 @@
 fitting source; leave-one-source-out across all of them; the hyper-parameter chosen by pooled
 leave-one-source-out Acc1. usage: loso_all.py MODEL [with_m21]"""
 import sys
-import numpy as np
-from common import acc, evaluate, load_all
+from common import load_all, logo
 import models as M
 
 fit, held = load_all()
@@ -21,13 +20,7 @@ G = {"cl_base": (M.train_cl, [dict(lam=l) for l in (0.1, 0.03, 0.01, 0.003, 0.00
 fn, grid = G[sys.argv[1]]
 best = None
 for p in grid:
-    res, pooled = {}, []
-    for g in src:
-        train = [c for k, v in src.items() if k != g for c in v]
-        by = evaluate(src[g], fn(train, **p))
-        res[g] = acc(by)
-        pooled += [x[0] for x in by["ALL"]]
-    res["pooled"] = 100 * np.mean(pooled)
+    res = logo(src, fn, **p)
     print(sys.argv[1:], p, " ".join(f"{k} {v:.1f}" for k, v in res.items()), flush=True)
     if best is None or res["pooled"] > best[1]["pooled"]:
         best = (p, res)

@@ -2,7 +2,7 @@
 import numpy as np
 from scipy.optimize import minimize
 
-from common import ftl, rel_features, tag_features, usable
+from common import ftl, rel_features, tag_features
 
 _cache = {}
 
@@ -33,7 +33,7 @@ def feats(c, kind):
 
 # ---------- conditional logit (the shipped model's form) ----------
 def train_cl(train, lam=0.003, kind="base", elig_only=False):
-    us = usable(train)
+    us = ftl.fittable(train)
     Xs = [feats(c, kind) for c in us]
     allx = np.vstack(Xs)
     mean, scale = allx.mean(0), allx.std(0) + 1e-9
@@ -48,7 +48,7 @@ def train_cl(train, lam=0.003, kind="base", elig_only=False):
 
 # ---------- conditional MLP: score = v·tanh(W z + b) + u·z, softmax over the clip ----------
 def train_mlp(train, hidden=8, lam=0.01, kind="base", seed=0, restarts=3):
-    us = usable(train)
+    us = ftl.fittable(train)
     Xs = [feats(c, kind) for c in us]
     allx = np.vstack(Xs)
     mean, scale = allx.mean(0), allx.std(0) + 1e-9
@@ -107,7 +107,7 @@ def train_mlp(train, hidden=8, lam=0.01, kind="base", seed=0, restarts=3):
 # ---------- gradient-boosted trees, pointwise (is this hypothesis the label's?) ----------
 def train_hgb(train, kind="base+rel", max_depth=3, max_iter=100, lr=0.1, l2=1.0, min_leaf=20, seed=0):
     from sklearn.ensemble import HistGradientBoostingClassifier
-    us = usable(train)
+    us = ftl.fittable(train)
     X = np.vstack([feats(c, kind) for c in us])
     y = np.concatenate([np.arange(len(c["bpms"])) == c["target"] for c in us]).astype(int)
     m = HistGradientBoostingClassifier(max_depth=max_depth, max_iter=max_iter, learning_rate=lr,
@@ -121,7 +121,7 @@ def train_hgb(train, kind="base+rel", max_depth=3, max_iter=100, lr=0.1, l2=1.0,
 def train_lgb(train, kind="base+rel", objective="lambdarank", num_leaves=4, n_estimators=100, lr=0.1,
               min_leaf=20, l2=1.0, seed=0):
     import lightgbm as lgb
-    us = usable(train)
+    us = ftl.fittable(train)
     X = np.vstack([feats(c, kind) for c in us])
     y = np.concatenate([np.arange(len(c["bpms"])) == c["target"] for c in us]).astype(int)
     group = [len(c["bpms"]) for c in us]
@@ -135,7 +135,7 @@ def train_lgb(train, kind="base+rel", objective="lambdarank", num_leaves=4, n_es
 # ---------- pairwise GBDT: P(a beats b) from [z(a)-z(b), z(a), z(b)], Borda score ----------
 def train_pair(train, kind="base+rel", max_depth=3, max_iter=100, lr=0.1, l2=1.0, min_leaf=20, seed=0):
     from sklearn.ensemble import HistGradientBoostingClassifier
-    us = usable(train)
+    us = ftl.fittable(train)
     rows, ys = [], []
     for c in us:
         F = feats(c, kind)
