@@ -1,72 +1,158 @@
-//! Beat tracking by dynamic programming (Ellis 2007, "Beat tracking by dynamic programming").
+//! Beat tracking at a known period: the most probable beat sequence under the model of Degara et
+//! al. (2012, "Reliability-informed beat tracking of musical signals", the tracker behind
+//! Essentia's `BeatTrackerDegara`), found by dynamic programming over beat positions.
 
-/// How strongly the tracker keeps beat intervals at the global period: the cost of an interval
-/// `Δ` is `TIGHTNESS · ln(Δ / period)²` (librosa's default, 100).
-const TIGHTNESS: f64 = 100.0;
+/// Standard deviation of a beat interval around the period, in seconds (Degara's 25 ms).
+const INTERVAL_SD_S: f64 = 0.025;
+/// Intervals considered: the period plus or minus this many standard deviations.
+const INTERVAL_SPAN_SD: f64 = 4.0;
+/// The envelope over its maximum, times this, is a frame's probability of being a beat (below 1,
+/// so that the frame with the strongest onset may still be a no-beat).
+const BEAT_PROBABILITY_SCALE: f64 = 0.99;
+/// The least probability of a beat, where the envelope is 0: `ln 0` must not occur, and a beat on
+/// a frame without onset costs `ln` of this (about −16) against one on a frame with one.
+const BEAT_PROBABILITY_FLOOR: f64 = f32::EPSILON as f64;
 
 /// Beat frames (indices into `envelope`, ascending) for a track whose beat period is
-/// `period_frames`.
+/// `period_frames`, the envelope having `frame_rate` frames per second.
 ///
-/// The local score is the onset envelope divided by its standard deviation and smoothed by a
-/// Gaussian of width `period / 32`; the best chain of beats maximises the sum of local scores
-/// minus the interval costs, every interval within half to twice the period. The chain ends at
-/// the last strong local maximum of the cumulative score, and weak beats at either end (quiet
-/// intro and outro) are dropped.
-pub fn track_beats(envelope: &[f32], period_frames: f64) -> Vec<usize> {
+/// Each frame is a beat with probability `p = 0.99 · envelope / max(envelope)` (at least
+/// [`BEAT_PROBABILITY_FLOOR`]); each interval `Δ` between beats has the log-probability
+/// `−½ ((Δ − period) / σ)²`, σ = 25 ms, within four σ of the period. The sequence maximises the sum
+/// over its beats of `ln(p / (1 − p))` (a beat's log-odds against a no-beat) plus the sum over its
+/// intervals, with equal weight. Because a beat on a frame without onset costs about 16, the
+/// sequence keeps to the phase with an onset at every beat rather than the one with louder onsets
+/// at some: where an off-beat bass line or hi-hat enters, a tracker that sums the envelope (Ellis
+/// 2007, librosa's) drifts onto it, this one stays. The phase is chosen with a free start and end
+/// (the first beat anywhere within one longest interval of the start, the last within one of the
+/// end); beats are then added at either end one interval at a time while one fits, and those at
+/// either end whose smoothed onset strength is weak (a quiet intro or outro) are dropped. An
+/// envelope that is silent throughout has no beats.
+pub fn track_beats(envelope: &[f32], period_frames: f64, frame_rate: f64) -> Vec<usize> {
     let n = envelope.len();
-    if n == 0 || period_frames.is_nan() || period_frames < 1.0 {
+    if n == 0
+        || period_frames.is_nan()
+        || period_frames < 1.0
+        || frame_rate.is_nan()
+        || frame_rate <= 0.0
+    {
         return Vec::new();
     }
-    let local = local_score(envelope, period_frames);
-    let min_step = (period_frames / 2.0).round().max(1.0) as usize;
-    let max_step = (2.0 * period_frames).round() as usize;
-    // The cost of each interval depends on the interval alone: computed once, not once per
-    // frame (on a 954 s track the tracker was 1.2 of the tempo tail's 3.0 % of `perf` samples,
-    // with a logarithm per frame and interval).
-    let costs: Vec<f64> = (min_step..=max_step)
+    let Some(log_odds) = beat_log_odds(envelope) else {
+        return Vec::new();
+    };
+    let sd = INTERVAL_SD_S * frame_rate;
+    let min_step = ((period_frames - INTERVAL_SPAN_SD * sd).floor() as usize).max(1);
+    let max_step = ((period_frames + INTERVAL_SPAN_SD * sd).ceil() as usize).max(min_step);
+    let interval_log_p: Vec<f64> = (min_step..=max_step)
         .map(|step| {
-            let ratio = (step as f64 / period_frames).ln();
-            TIGHTNESS * ratio * ratio
+            let z = (step as f64 - period_frames) / sd;
+            -0.5 * z * z
         })
         .collect();
-    let mut cumulative = vec![0.0f64; n];
-    let mut backlink = vec![usize::MAX; n];
+    let mut score = vec![f64::NEG_INFINITY; n];
+    let mut previous = vec![usize::MAX; n];
     for i in 0..n {
         let mut best = f64::NEG_INFINITY;
         let mut from = usize::MAX;
-        for (step, cost) in (min_step..=max_step.min(i)).zip(&costs) {
-            let j = i - step;
-            let candidate = cumulative[j] - cost;
+        for (step, log_p) in (min_step..=max_step.min(i)).zip(&interval_log_p) {
+            let candidate = score[i - step] + log_p;
             if candidate > best {
                 best = candidate;
-                from = j;
+                from = i - step;
             }
         }
-        // A chain may also start here: before the first beat nothing is owed.
-        if from == usize::MAX || best < 0.0 {
-            cumulative[i] = local[i];
+        // Within the first longest interval a sequence may start here, owing nothing for the
+        // beats it did not have before.
+        if from == usize::MAX || (i < max_step && best < 0.0) {
+            score[i] = log_odds[i];
         } else {
-            cumulative[i] = local[i] + best;
-            backlink[i] = from;
+            score[i] = log_odds[i] + best;
+            previous[i] = from;
         }
     }
-    let Some(last) = last_strong_peak(&cumulative) else {
-        return Vec::new();
-    };
+    let tail = n.saturating_sub(max_step);
+    let last = (tail..n).fold(
+        tail,
+        |best, i| if score[i] > score[best] { i } else { best },
+    );
     let mut beats = vec![last];
     while let Some(&b) = beats.last() {
-        match backlink[b] {
+        match previous[b] {
             usize::MAX => break,
-            prev => beats.push(prev),
+            before => beats.push(before),
         }
     }
     beats.reverse();
-    trim_weak_ends(&mut beats, &local);
+    extend_to_the_ends(&mut beats, &log_odds, min_step, &interval_log_p);
+    trim_weak_ends(&mut beats, &local_score(envelope, period_frames));
     beats
 }
 
+/// Adds beats before the first and after the last while a whole interval fits, each at the frame
+/// most probably a beat one interval away (the interval model applies).
+///
+/// Every beat lowers a sequence's score (its log-odds are negative unless its onset is the
+/// loudest), so the free start and end let the sequence leave out a beat at either end; put back,
+/// the trimming keeps those that onsets carry.
+fn extend_to_the_ends(
+    beats: &mut Vec<usize>,
+    log_odds: &[f64],
+    min_step: usize,
+    interval_log_p: &[f64],
+) {
+    let n = log_odds.len();
+    let steps = || (min_step..).zip(interval_log_p);
+    let most_probable = |candidates: &mut dyn Iterator<Item = (usize, f64)>| {
+        candidates
+            .max_by(|a, b| a.1.total_cmp(&b.1))
+            .map(|(frame, _)| frame)
+    };
+    let mut head = Vec::new();
+    let mut first = beats[0];
+    while let Some(before) = most_probable(
+        &mut steps()
+            .filter(|&(step, _)| step <= first)
+            .map(|(step, log_p)| (first - step, log_odds[first - step] + log_p)),
+    ) {
+        head.push(before);
+        first = before;
+    }
+    let mut last = beats[beats.len() - 1];
+    while let Some(after) = most_probable(
+        &mut steps()
+            .filter(|&(step, _)| last + step < n)
+            .map(|(step, log_p)| (last + step, log_odds[last + step] + log_p)),
+    ) {
+        beats.push(after);
+        last = after;
+    }
+    head.reverse();
+    beats.splice(0..0, head);
+}
+
+/// Each frame's log-odds of being a beat, `ln(p / (1 − p))` with `p` as [`track_beats`] says, or
+/// `None` when the envelope has no onset at all.
+fn beat_log_odds(envelope: &[f32]) -> Option<Vec<f64>> {
+    let peak = envelope.iter().copied().fold(0.0f32, f32::max) as f64;
+    if peak <= 0.0 || !peak.is_finite() {
+        return None;
+    }
+    let scale = BEAT_PROBABILITY_SCALE / peak;
+    Some(
+        envelope
+            .iter()
+            .map(|&x| {
+                // `max` also maps a NaN frame to the floor.
+                let p = (x as f64 * scale).max(BEAT_PROBABILITY_FLOOR);
+                p.ln() - (-p).ln_1p()
+            })
+            .collect(),
+    )
+}
+
 /// The onset envelope in units of its standard deviation, smoothed by a Gaussian of standard
-/// deviation `period / 32` frames (truncated at ±one period).
+/// deviation `period / 32` frames (truncated at ±one period): what the trimming of weak ends reads.
 fn local_score(envelope: &[f32], period: f64) -> Vec<f64> {
     let n = envelope.len() as f64;
     let mean = envelope.iter().map(|&x| x as f64).sum::<f64>() / n;
@@ -109,37 +195,6 @@ fn local_score(envelope: &[f32], period: f64) -> Vec<f64> {
         .collect()
 }
 
-/// The last local maximum of the cumulative score above half the median of all its local maxima
-/// (librosa's rule: the chain's true end, not a weak tail).
-fn last_strong_peak(cumulative: &[f64]) -> Option<usize> {
-    let n = cumulative.len();
-    let is_peak = |i: usize| {
-        let left = if i == 0 {
-            f64::NEG_INFINITY
-        } else {
-            cumulative[i - 1]
-        };
-        let right = if i + 1 == n {
-            f64::NEG_INFINITY
-        } else {
-            cumulative[i + 1]
-        };
-        cumulative[i] > left && cumulative[i] >= right
-    };
-    let mut peaks: Vec<f64> = (0..n)
-        .filter(|&i| is_peak(i))
-        .map(|i| cumulative[i])
-        .collect();
-    if peaks.is_empty() {
-        return None;
-    }
-    peaks.sort_by(f64::total_cmp);
-    let median = peaks[peaks.len() / 2];
-    (0..n)
-        .rev()
-        .find(|&i| is_peak(i) && cumulative[i] >= 0.5 * median)
-}
-
 /// Drops beats at the start and end whose Hann-smoothed local score is below half the RMS of the
 /// smoothed scores at all beats (librosa's trimming).
 fn trim_weak_ends(beats: &mut Vec<usize>, local: &[f64]) {
@@ -177,18 +232,25 @@ fn trim_weak_ends(beats: &mut Vec<usize>, local: &[f64]) {
 mod tests {
     use super::*;
 
+    const FRAME_RATE: f64 = 62.5;
+
+    /// Frames of a click every `period` frames from `first`, rounded.
+    fn clicks(first: f64, period: f64, len: usize) -> Vec<usize> {
+        (0..)
+            .map(|k| (first + k as f64 * period).round() as usize)
+            .take_while(|&t| t < len)
+            .collect()
+    }
+
     #[test]
     fn follows_a_click_train_with_an_offset() {
         let period = 31.25; // 120 BPM at 62.5 frames/s
+        let truth = clicks(7.0, period, 1500);
         let mut env = vec![0.0f32; 1500];
-        let mut t: f64 = 7.0;
-        let mut truth = Vec::new();
-        while (t as usize) < env.len() {
-            env[t.round() as usize] = 1.0;
-            truth.push(t.round() as usize);
-            t += period;
+        for &t in &truth {
+            env[t] = 1.0;
         }
-        let beats = track_beats(&env, period);
+        let beats = track_beats(&env, period, FRAME_RATE);
         assert!(beats.len() + 2 >= truth.len(), "{beats:?}");
         for b in &beats {
             assert!(
@@ -199,9 +261,83 @@ mod tests {
     }
 
     #[test]
-    fn empty_and_silent_envelopes_give_no_crash() {
-        assert!(track_beats(&[], 30.0).is_empty());
-        let beats = track_beats(&[0.0; 500], 30.0);
-        assert!(beats.len() < 40);
+    fn keeps_the_clicks_at_the_very_start_and_end() {
+        // Soft clicks and one loud one: every soft beat has negative log-odds, so a sequence that
+        // starts and ends freely would leave out the click at frame 1 and the one a frame before
+        // the end.
+        let period = 40.76; // 92 BPM
+        let truth = clicks(1.0, period, 1000);
+        let mut env = vec![0.0f32; truth.last().unwrap() + 2];
+        for &t in &truth {
+            env[t] = 0.3;
+        }
+        env[truth[truth.len() / 2]] = 1.0;
+        assert_eq!(track_beats(&env, period, FRAME_RATE), truth);
+    }
+
+    #[test]
+    fn keeps_the_phase_with_an_onset_at_every_beat() {
+        // Soft onsets on every beat, and twice as loud ones on every other off-beat: summing the
+        // envelope prefers the off-beats (1.0 against 0.5 + 0.5 per two beats, plus the odd
+        // half), but half of those beats would fall on frames without onset.
+        let period = 31.25;
+        let len = 2000;
+        let on_beats = clicks(10.0, period, len);
+        let mut env = vec![0.0f32; len];
+        for &t in &on_beats {
+            env[t] = 0.5;
+        }
+        for t in clicks(10.0 + period / 2.0, 2.0 * period, len) {
+            env[t] = 1.2;
+        }
+        let beats = track_beats(&env, period, FRAME_RATE);
+        assert!(beats.len() >= on_beats.len() - 4, "{beats:?}");
+        for b in &beats {
+            assert!(
+                on_beats.iter().any(|t| t.abs_diff(*b) <= 1),
+                "beat {b} not on the beat"
+            );
+        }
+    }
+
+    #[test]
+    fn follows_a_slowly_drifting_tempo_from_its_mean_period() {
+        // Intervals from 30.25 to 32.25 frames (119 to 124 BPM) around the mean of 31.25:
+        // within the interval model's few frames, every beat stays on its click.
+        let mut truth = vec![5usize];
+        let mut t = 5.0f64;
+        for k in 0..60 {
+            t += 30.25 + 2.0 * k as f64 / 59.0;
+            truth.push(t.round() as usize);
+        }
+        let mut env = vec![0.0f32; *truth.last().unwrap() + 20];
+        for &c in &truth {
+            env[c] = 1.0;
+        }
+        let beats = track_beats(&env, 31.25, FRAME_RATE);
+        assert!(beats.len() + 2 >= truth.len(), "{beats:?}");
+        for b in &beats {
+            assert!(
+                truth.iter().any(|c| c.abs_diff(*b) <= 1),
+                "beat {b} off the clicks"
+            );
+        }
+    }
+
+    #[test]
+    fn empty_silent_and_broken_envelopes_give_no_beats_and_no_crash() {
+        assert!(track_beats(&[], 30.0, FRAME_RATE).is_empty());
+        assert!(track_beats(&[0.0; 500], 30.0, FRAME_RATE).is_empty());
+        assert!(track_beats(&[1.0; 500], f64::NAN, FRAME_RATE).is_empty());
+        assert!(track_beats(&[1.0; 500], 30.0, 0.0).is_empty());
+        let mut env = vec![0.0f32; 500];
+        env[100] = f32::NAN;
+        env[200] = 1.0;
+        let beats = track_beats(&env, 30.0, FRAME_RATE);
+        assert!(beats.len() < 20, "{beats:?}");
+        // A period shorter than the interval model's spread still gives beats one frame apart at
+        // the least.
+        let beats = track_beats(&[1.0; 100], 1.0, FRAME_RATE);
+        assert!(beats.windows(2).all(|w| w[1] > w[0]));
     }
 }
