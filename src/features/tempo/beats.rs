@@ -242,22 +242,32 @@ mod tests {
             .collect()
     }
 
+    /// An envelope of `len` frames, 0 but at `frames`, where it is `strength`.
+    fn envelope_of(len: usize, frames: &[usize], strength: f32) -> Vec<f32> {
+        let mut envelope = vec![0.0f32; len];
+        for &t in frames {
+            envelope[t] = strength;
+        }
+        envelope
+    }
+
+    /// Every beat within a frame of one of `truth`, and at most `missing` of those without one.
+    fn assert_on(beats: &[usize], truth: &[usize], missing: usize) {
+        assert!(beats.len() + missing >= truth.len(), "{beats:?}");
+        for b in beats {
+            assert!(
+                truth.iter().any(|t| t.abs_diff(*b) <= 1),
+                "beat {b} off {truth:?}"
+            );
+        }
+    }
+
     #[test]
     fn follows_a_click_train_with_an_offset() {
         let period = 31.25; // 120 BPM at 62.5 frames/s
         let truth = clicks(7.0, period, 1500);
-        let mut env = vec![0.0f32; 1500];
-        for &t in &truth {
-            env[t] = 1.0;
-        }
-        let beats = track_beats(&env, period, FRAME_RATE);
-        assert!(beats.len() + 2 >= truth.len(), "{beats:?}");
-        for b in &beats {
-            assert!(
-                truth.iter().any(|t| t.abs_diff(*b) <= 1),
-                "beat {b} off the clicks"
-            );
-        }
+        let env = envelope_of(1500, &truth, 1.0);
+        assert_on(&track_beats(&env, period, FRAME_RATE), &truth, 2);
     }
 
     #[test]
@@ -267,10 +277,7 @@ mod tests {
         // the end.
         let period = 40.76; // 92 BPM
         let truth = clicks(1.0, period, 1000);
-        let mut env = vec![0.0f32; truth.last().unwrap() + 2];
-        for &t in &truth {
-            env[t] = 0.3;
-        }
+        let mut env = envelope_of(truth.last().unwrap() + 2, &truth, 0.3);
         env[truth[truth.len() / 2]] = 1.0;
         assert_eq!(track_beats(&env, period, FRAME_RATE), truth);
     }
@@ -283,21 +290,11 @@ mod tests {
         let period = 31.25;
         let len = 2000;
         let on_beats = clicks(10.0, period, len);
-        let mut env = vec![0.0f32; len];
-        for &t in &on_beats {
-            env[t] = 0.5;
-        }
+        let mut env = envelope_of(len, &on_beats, 0.5);
         for t in clicks(10.0 + period / 2.0, 2.0 * period, len) {
             env[t] = 1.2;
         }
-        let beats = track_beats(&env, period, FRAME_RATE);
-        assert!(beats.len() >= on_beats.len() - 4, "{beats:?}");
-        for b in &beats {
-            assert!(
-                on_beats.iter().any(|t| t.abs_diff(*b) <= 1),
-                "beat {b} not on the beat"
-            );
-        }
+        assert_on(&track_beats(&env, period, FRAME_RATE), &on_beats, 4);
     }
 
     #[test]
@@ -310,18 +307,8 @@ mod tests {
             t += 30.25 + 2.0 * k as f64 / 59.0;
             truth.push(t.round() as usize);
         }
-        let mut env = vec![0.0f32; *truth.last().unwrap() + 20];
-        for &c in &truth {
-            env[c] = 1.0;
-        }
-        let beats = track_beats(&env, 31.25, FRAME_RATE);
-        assert!(beats.len() + 2 >= truth.len(), "{beats:?}");
-        for b in &beats {
-            assert!(
-                truth.iter().any(|c| c.abs_diff(*b) <= 1),
-                "beat {b} off the clicks"
-            );
-        }
+        let env = envelope_of(*truth.last().unwrap() + 20, &truth, 1.0);
+        assert_on(&track_beats(&env, 31.25, FRAME_RATE), &truth, 2);
     }
 
     #[test]
