@@ -17,7 +17,7 @@ const BEAT_PROBABILITY_FLOOR: f64 = f32::EPSILON as f64;
 /// `period_frames`, the envelope having `frame_rate` frames per second.
 ///
 /// Each frame is a beat with probability `p = 0.99 · envelope / max(envelope)` (at least
-/// [`BEAT_PROBABILITY_FLOOR`]); each interval `Δ` between beats has the log-probability
+/// `f32::EPSILON`); each interval `Δ` between beats has the log-probability
 /// `−½ ((Δ − period) / σ)²`, σ = 25 ms, within four σ of the period. The sequence maximises the sum
 /// over its beats of `ln(p / (1 − p))` (a beat's log-odds against a no-beat) plus the sum over its
 /// intervals, with equal weight. Because a beat on a frame without onset costs about 16, the
