@@ -18,27 +18,21 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
+from probe_beat_trackers import essentia_rhythm, tempo_records
+
 warnings.filterwarnings("ignore")
 
 
 def essentia_beats(path):
-    import essentia.standard as es
     import librosa
-    audio = librosa.load(path, sr=44100, mono=True)[0].astype(np.float32)
-    bpm, ticks, *_ = es.RhythmExtractor2013(method="multifeature")(audio)
-    return float(bpm), [float(t) for t in ticks]
-
-
-def records(path):
-    rows = (json.loads(line) for line in open(path))
-    return {os.path.basename(r["path"]): r.get("tempo") or {} for r in rows}
+    return essentia_rhythm(librosa.load(path, sr=44100, mono=True)[0].astype(np.float32))
 
 
 def main():
     import mir_eval
     folder, before_path, after_path = sys.argv[1:4]
     cache = sys.argv[4] if len(sys.argv) > 4 else None
-    before, after = records(before_path), records(after_path)
+    before, after = tempo_records(before_path), tempo_records(after_path)
     names = sorted(before)
     if cache and os.path.exists(cache):
         essentia = json.load(open(cache))

@@ -42,6 +42,19 @@ def complex_difference(y, sr, size, hop):
     return np.array(values, np.float32)
 
 
+def essentia_rhythm(y44):
+    """RhythmExtractor2013 (multifeature) on mono 44.1 kHz audio: its tempo and beat times."""
+    import essentia.standard as es
+    bpm, ticks, *_ = es.RhythmExtractor2013(method="multifeature")(y44)
+    return float(bpm), [float(t) for t in ticks]
+
+
+def tempo_records(path):
+    """The `tempo` block of each record of a sonovec `tracks.jsonl`, by file name."""
+    rows = (json.loads(line) for line in open(path))
+    return {os.path.basename(r["path"]): r.get("tempo") or {} for r in rows}
+
+
 def run_one(args):
     path, sonovec_bpm = args
     import essentia.standard as es
@@ -49,7 +62,7 @@ def run_one(args):
     from probe_tempo_phase import envelopes
     out = {}
     y44 = librosa.load(path, sr=44100, mono=True)[0].astype(np.float32)
-    out["essentia RhythmExtractor2013"] = es.RhythmExtractor2013(method="multifeature")(y44)[1]
+    out["essentia RhythmExtractor2013"] = essentia_rhythm(y44)[1]
     out["essentia BeatTrackerDegara"] = es.BeatTrackerDegara()(y44)
     y16 = librosa.load(path, sr=16000, mono=True)[0].astype(np.float32)
     flux = np.concatenate([[0.0], envelopes(y16)["full"]]).astype(np.float32)  # index = frame
@@ -67,10 +80,7 @@ def main():
     import mir_eval
     labels, records = sys.argv[1:3]
     base = os.path.dirname(labels)
-    by_name = {}
-    for line in open(records):
-        record = json.loads(line)
-        by_name[os.path.basename(record["path"])] = record.get("tempo") or {}
+    by_name = tempo_records(records)
     rows = list(csv.DictReader(open(labels)))
     tempi = [by_name.get(os.path.basename(r["file"]), {}) for r in rows]
     jobs = [(os.path.join(base, r["file"]), t.get("bpm")) for r, t in zip(rows, tempi)]

@@ -85,7 +85,7 @@ pub fn track_beats(envelope: &[f32], period_frames: f64, frame_rate: f64) -> Vec
     }
     beats.reverse();
     extend_to_the_ends(&mut beats, &log_odds, min_step, &interval_log_p);
-    trim_weak_ends(&mut beats, &local_score(envelope, period_frames));
+    trim_weak_ends(&mut beats, envelope, period_frames);
     beats
 }
 
@@ -102,33 +102,28 @@ fn extend_to_the_ends(
     interval_log_p: &[f64],
 ) {
     let n = log_odds.len();
-    let steps = || (min_step..).zip(interval_log_p);
-    let most_probable = |candidates: &mut dyn Iterator<Item = (usize, f64)>| {
-        candidates
+    // The frame one interval before `beat` (or after it), if one fits, most probably a beat.
+    let next = |beat: usize, after: bool| {
+        (min_step..)
+            .zip(interval_log_p)
+            .filter_map(|(step, log_p)| {
+                let frame = if after {
+                    Some(beat + step).filter(|&f| f < n)
+                } else {
+                    beat.checked_sub(step)
+                }?;
+                Some((frame, log_odds[frame] + log_p))
+            })
             .max_by(|a, b| a.1.total_cmp(&b.1))
             .map(|(frame, _)| frame)
     };
-    let mut head = Vec::new();
-    let mut first = beats[0];
-    while let Some(before) = most_probable(
-        &mut steps()
-            .filter(|&(step, _)| step <= first)
-            .map(|(step, log_p)| (first - step, log_odds[first - step] + log_p)),
-    ) {
-        head.push(before);
-        first = before;
-    }
-    let mut last = beats[beats.len() - 1];
-    while let Some(after) = most_probable(
-        &mut steps()
-            .filter(|&(step, _)| last + step < n)
-            .map(|(step, log_p)| (last + step, log_odds[last + step] + log_p)),
-    ) {
-        beats.push(after);
-        last = after;
-    }
-    head.reverse();
-    beats.splice(0..0, head);
+    let mut extended: Vec<usize> =
+        std::iter::successors(next(beats[0], false), |&b| next(b, false)).collect();
+    extended.reverse();
+    extended.extend_from_slice(beats);
+    let last = beats[beats.len() - 1];
+    extended.extend(std::iter::successors(next(last, true), |&b| next(b, true)));
+    *beats = extended;
 }
 
 /// Each frame's log-odds of being a beat, `ln(p / (1 − p))` with `p` as [`track_beats`] says, or
@@ -152,8 +147,9 @@ fn beat_log_odds(envelope: &[f32]) -> Option<Vec<f64>> {
 }
 
 /// The onset envelope in units of its standard deviation, smoothed by a Gaussian of standard
-/// deviation `period / 32` frames (truncated at ±one period): what the trimming of weak ends reads.
-fn local_score(envelope: &[f32], period: f64) -> Vec<f64> {
+/// deviation `period / 32` frames (truncated at ±one period), at each of `frames`: what the
+/// trimming of weak ends reads (only at the beats, so only there).
+fn local_score_at(envelope: &[f32], period: f64, frames: &[usize]) -> Vec<f64> {
     let n = envelope.len() as f64;
     let mean = envelope.iter().map(|&x| x as f64).sum::<f64>() / n;
     let var = envelope
@@ -167,9 +163,10 @@ fn local_score(envelope: &[f32], period: f64) -> Vec<f64> {
         .map(|k| (-0.5 * (k as f64 * 32.0 / period).powi(2)).exp())
         .collect();
     let len = envelope.len() as isize;
-    (0..len)
-        .map(|t| {
-            let (first, last) = (t - radius, t + radius);
+    frames
+        .iter()
+        .map(|&t| {
+            let (first, last) = (t as isize - radius, t as isize + radius);
             // Away from the ends the whole kernel applies: the same terms, in the same order, as
             // the bounds-checked sum near them, without a check per tap.
             let sum = if first >= 0 && last < len {
@@ -197,11 +194,11 @@ fn local_score(envelope: &[f32], period: f64) -> Vec<f64> {
 
 /// Drops beats at the start and end whose Hann-smoothed local score is below half the RMS of the
 /// smoothed scores at all beats (librosa's trimming).
-fn trim_weak_ends(beats: &mut Vec<usize>, local: &[f64]) {
+fn trim_weak_ends(beats: &mut Vec<usize>, envelope: &[f32], period: f64) {
     if beats.len() < 3 {
         return;
     }
-    let at_beats: Vec<f64> = beats.iter().map(|&b| local[b]).collect();
+    let at_beats = local_score_at(envelope, period, beats);
     let window = [0.25, 0.75, 1.0, 0.75, 0.25];
     let smoothed: Vec<f64> = (0..at_beats.len() as isize)
         .map(|i| {
