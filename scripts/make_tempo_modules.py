@@ -1,0 +1,236 @@
+#!/usr/bin/env python3
+"""A held-out tempo/beat set of real songs written in trackers: the music modules (.mod, .xm, .s3m,
+.it) that Debian's game data packages ship.
+
+Each module is a song written by a person in a tracker (ProTracker, FastTracker 2, Scream Tracker,
+Impulse Tracker): their own drum samples and programming, their own harmony, played by libopenmpt,
+the player engine of OpenMPT. Nothing in it was made by this project, nor by a process the tempo
+decision (models/tempo_level.json) was fitted on.
+
+Labels come from the player, not from an estimate: the module is rendered through libopenmpt's C
+API (ctypes), a few frames at a time, and each row's start is read from the playback position, to
+within one read (16 frames, 0.36 ms at 44.1 kHz). A beat is every `rows per beat`-th row of a
+pattern, counted from the pattern's first row. Trackers define their tempo (the "BPM" of
+ProTracker, FastTracker 2, Scream Tracker and Impulse Tracker) as beats of 24 ticks: at the
+default speed of 6 ticks a row, four rows a beat and sixteen a bar. Rows per beat is the power of
+two nearest 24 ticks at the row's speed (4 at speed 5–8, 8 at speed 3–4, 2 at speed 9–16), so a
+song written at speed 3 with eight rows a beat is labelled at its tempo field, not at twice it.
+That is the composer's grid, not a listener's tap (the same caveat as the MIDI and LMMS sets, where
+the label is the notated quarter note): where the two differ, Acc2 forgives the octave and Acc1
+does not. Rows-per-beat highlights that a format may store are not read.
+
+One clip per module, ``--seconds`` long (default 30), inside the longest stretch whose beats are
+evenly spaced (every interval within 0.5 % of the stretch's first: the tempo and the rows per beat
+hold; a swing that alternates speeds evens out within a beat): from the first bar line (a beat
+whose row is a multiple of four beats) at or after a quarter of the song, earlier when the stretch
+is too short for that. Modules without such a stretch of ``--min-seconds`` are left out, as are
+clips that are nearly silent. Each clip is encoded by ffmpeg in a codec drawn per clip.
+
+    apt-get install -y --no-install-recommends libopenmpt0 ffmpeg
+    .venv-ref/bin/python scripts/make_tempo_modules.py data/modules --out data/heldout_modules
+
+The packages (PACKAGES, 25 of them, about 100 MB) are fetched with `apt-get download` and unpacked
+with `dpkg-deb -x` into one folder each under the first argument, unless they are there already;
+nothing is installed. Needs libopenmpt (Debian's libopenmpt0) and ffmpeg. Writes OUT/labels.csv
+(file,bpm,meter,style,beats,source; style and source are the Debian package) and OUT/beats/*.txt.
+"""
+import argparse
+import ctypes
+import glob
+import math
+import os
+import random
+import re
+import subprocess
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+
+from make_tempo_heldout import write_labels
+from make_tempo_set import ENCODER_ARGS
+
+EXTENSIONS = (".mod", ".xm", ".s3m", ".it")
+CODECS = ["flac", "mp3", "ogg", "opus"]
+RATE = 44100
+READ_FRAMES = 16
+STEADY = 0.005
+BEATS_PER_BAR = 4
+# ProTracker's tempo counts beats of 24 ticks (speed 6, four rows); XM, S3M and IT kept it.
+TICKS_PER_BEAT = 24
+
+
+# Debian (bookworm) game data packages that ship music modules, found in the archive's
+# Contents-all index by extension.
+PACKAGES = [
+    "ballz-data", "biniax2-data", "bomberclone-data", "ceferino-data", "circuslinux-data",
+    "criticalmass-data", "cuyo-data", "freedroid-data", "gl-117-data", "heroes-sound-tracks",
+    "ironseed-data", "madbomber-data", "monsterz-data", "njam-data", "open-invaders-data",
+    "pachi-data", "pekka-kana-2-data", "pingus-data", "rafkill-data", "ri-li-data", "solarwolf",
+    "tecnoballz-data", "tomatoes-data", "tuxmath-data", "tuxtype-data",
+]
+
+
+def unpack_packages(folder):
+    """Each of PACKAGES unpacked into FOLDER/PACKAGE, downloaded first where it is missing."""
+    missing = [p for p in PACKAGES if not os.path.isdir(os.path.join(folder, p))]
+    if not missing:
+        return
+    debs = os.path.join(folder, "debs")
+    os.makedirs(debs, exist_ok=True)
+    subprocess.run(["apt-get", "download", *missing], cwd=debs, check=True)
+    for package in missing:
+        deb = glob.glob(os.path.join(debs, f"{package}_*.deb"))[0]
+        subprocess.run(["dpkg-deb", "-x", deb, os.path.join(folder, package)], check=True)
+
+
+def libopenmpt():
+    lib = ctypes.CDLL("libopenmpt.so.0")
+    lib.openmpt_module_create_from_memory2.restype = ctypes.c_void_p
+    lib.openmpt_module_create_from_memory2.argtypes = [
+        ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p,
+        ctypes.c_void_p, ctypes.POINTER(ctypes.c_int), ctypes.c_void_p, ctypes.c_void_p]
+    for name, res in [("read_float_mono", ctypes.c_size_t), ("get_current_order", ctypes.c_int32),
+                      ("get_current_row", ctypes.c_int32), ("get_current_speed", ctypes.c_int32),
+                      ("set_repeat_count", ctypes.c_int), ("destroy", None)]:
+        getattr(lib, "openmpt_module_" + name).restype = res
+    lib.openmpt_module_read_float_mono.argtypes = [ctypes.c_void_p, ctypes.c_int32, ctypes.c_size_t,
+                                                   ctypes.POINTER(ctypes.c_float)]
+    for name in ["get_current_order", "get_current_row", "get_current_speed", "destroy"]:
+        getattr(lib, "openmpt_module_" + name).argtypes = [ctypes.c_void_p]
+    lib.openmpt_module_set_repeat_count.argtypes = [ctypes.c_void_p, ctypes.c_int32]
+    return lib
+
+
+def play(path, max_seconds=900):
+    """The module played once at RATE, mono: (samples, rows), where rows lists each row as it
+    starts: (seconds, order, row, speed in ticks per row)."""
+    lib = libopenmpt()
+    data = open(path, "rb").read()
+    error = ctypes.c_int(0)
+    module = lib.openmpt_module_create_from_memory2(data, len(data), None, None, None, None,
+                                                    ctypes.byref(error), None, None)
+    if not module:
+        raise ValueError(f"libopenmpt cannot open it (error {error.value})")
+    try:
+        lib.openmpt_module_set_repeat_count(module, 0)
+        buffer = (ctypes.c_float * READ_FRAMES)()
+        chunks, rows, done, last = [], [], 0, None
+        while done < max_seconds * RATE:
+            n = lib.openmpt_module_read_float_mono(module, RATE, READ_FRAMES, buffer)
+            if n == 0:
+                break
+            position = (lib.openmpt_module_get_current_order(module), lib.openmpt_module_get_current_row(module))
+            if position != last:
+                # The row started within this read: its middle is within 0.2 ms of it.
+                rows.append(((done + n / 2) / RATE, *position, lib.openmpt_module_get_current_speed(module)))
+                last = position
+            chunks.append(np.frombuffer(buffer, np.float32, n).copy())
+            done += n
+        return np.concatenate(chunks) if chunks else np.zeros(0, np.float32), rows
+    finally:
+        lib.openmpt_module_destroy(module)
+
+
+def rows_per_beat(speed):
+    """The power of two rows nearest a beat of TICKS_PER_BEAT ticks at `speed` ticks a row."""
+    return 2 ** max(0, round(math.log2(TICKS_PER_BEAT / max(speed, 1))))
+
+
+def beats_of(rows):
+    """Beat times from the rows: a row starts a beat when its index in the pattern is a multiple
+    of the rows per beat at its speed; with whether it starts a bar, and the rows per beat."""
+    beats = []
+    for t, order, row, speed in rows:
+        per_beat = rows_per_beat(speed)
+        if row % per_beat == 0:
+            beats.append((t, row % (per_beat * BEATS_PER_BAR) == 0, per_beat))
+    return beats
+
+
+def steady_stretch(beats):
+    """The longest run of beats, as (first, last) indices, whose intervals all stay within STEADY
+    of the run's first interval and whose rows per beat do not change."""
+    best, start = (0, 0), 0
+    for i in range(1, len(beats)):
+        interval = beats[i][0] - beats[i - 1][0]
+        first = beats[start + 1][0] - beats[start][0] if i - start >= 2 else interval
+        if abs(interval / first - 1) > STEADY or beats[i][2] != beats[start][2]:
+            start = i - 1
+        if beats[i][0] - beats[start][0] > beats[best[1]][0] - beats[best[0]][0]:
+            best = (start, i)
+    return best
+
+
+def render(job):
+    path, out, codec, seconds, min_seconds = job
+    try:
+        audio, rows = play(path)
+    except ValueError as e:
+        return f"{path}: {e}"
+    beats = beats_of(rows)
+    if len(beats) < 8:
+        return f"{path}: {len(beats)} beats"
+    first, last = steady_stretch(beats)
+    span_end = beats[last][0]
+    if span_end - beats[first][0] < min_seconds:
+        return f"{path}: no steady stretch of {min_seconds:.0f} s (longest {span_end - beats[first][0]:.1f} s)"
+    song_s = len(audio) / RATE
+    bars = [i for i in range(first, last + 1) if beats[i][1]]
+    fits = [i for i in bars if beats[i][0] + seconds <= span_end] or [first]
+    start = next((i for i in fits if beats[i][0] >= song_s / 4), fits[-1])
+    t0 = beats[start][0]
+    take = min(seconds, span_end - t0)
+    if take < min_seconds:
+        return f"{path}: the stretch after its first bar line is {take:.1f} s"
+    clip = audio[int(round(t0 * RATE)):int(round((t0 + take) * RATE))]
+    if float(np.sqrt(np.mean(clip.astype(np.float64) ** 2))) < 1e-3:
+        return f"{path}: the clip is nearly silent"
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "f32le", "-ar", str(RATE), "-ac", "1",
+                    "-i", "-", *ENCODER_ARGS[codec], out], input=clip.tobytes(), check=True)
+    times = [b[0] - t0 for b in beats[start:last + 1] if b[0] - t0 < take]
+    bpm = 60.0 * (len(times) - 1) / (times[-1] - times[0])
+    return {"beats": times, "bpm": round(bpm, 3), "rows_per_beat": beats[start][2]}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("packages", help="folder with one folder per unpacked Debian package (filled if empty)")
+    ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--min-seconds", type=float, default=20.0)
+    ap.add_argument("--seed", type=int, default=13, help="draws the codec of each clip")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--jobs", type=int, default=2)
+    a = ap.parse_args()
+    rng = random.Random(a.seed)
+    os.makedirs(os.path.join(a.out, "beats"), exist_ok=True)
+    unpack_packages(a.packages)
+    modules = [path for package in PACKAGES
+               for path in sorted(glob.glob(os.path.join(a.packages, package, "**", "*"), recursive=True))
+               if path.lower().endswith(EXTENSIONS) and os.path.isfile(path)]
+    seen, meta, jobs = set(), [], []
+    for path in modules:
+        content = open(path, "rb").read()
+        if content in seen:  # the same song shipped twice
+            continue
+        seen.add(content)
+        package = os.path.relpath(path, a.packages).split(os.sep)[0]
+        stem = f"t{len(meta):03d}_" + re.sub(r"[^A-Za-z0-9]+", "_", os.path.basename(path)).strip("_")
+        codec = rng.choice(CODECS)
+        meta.append((stem, codec, package))
+        jobs.append((path, os.path.join(a.out, f"{stem}.{codec}"), codec, a.seconds, a.min_seconds))
+    with ProcessPoolExecutor(max_workers=a.jobs) as pool:
+        results = list(pool.map(render, jobs))
+    rows = []
+    for (stem, codec, package), result in zip(meta, results):
+        if isinstance(result, str):
+            print("skip", result)
+            continue
+        with open(os.path.join(a.out, "beats", stem + ".txt"), "w") as f:
+            f.writelines(f"{b:.6f}\n" for b in result["beats"])
+        rows.append({"file": f"{stem}.{codec}", "bpm": result["bpm"], "meter": f"{result['rows_per_beat']} rows/beat",
+                     "style": package.removesuffix("-data"), "beats": f"beats/{stem}.txt", "source": package})
+    write_labels(a.out, rows)
+
+
+if __name__ == "__main__":
+    main()
