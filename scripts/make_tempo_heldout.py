@@ -464,6 +464,16 @@ def midis(a, tmp):
     return rows, jobs
 
 
+def clip_set_options(ap, seed):
+    """The options of a held-out set cut one clip from each song (make_tempo_lmms.py,
+    make_tempo_modules.py)."""
+    ap.add_argument("--seconds", type=float, default=30.0)
+    ap.add_argument("--min-seconds", type=float, default=20.0, help="songs shorter than this are left out")
+    ap.add_argument("--seed", type=int, default=seed, help="draws the codec of each clip")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--jobs", type=int, default=2)
+
+
 def write_labels(out, rows):
     """OUT/labels.csv of a held-out set (file,bpm,meter,style,beats,source); make_tempo_lmms.py
     writes its set with it too."""

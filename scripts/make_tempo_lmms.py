@@ -29,7 +29,7 @@ import tempfile
 import zlib
 from concurrent.futures import ProcessPoolExecutor
 
-from make_tempo_heldout import write_labels
+from make_tempo_heldout import clip_set_options, write_labels
 from make_tempo_set import ENCODER_ARGS, beat_grid
 
 PROJECTS = "/usr/share/lmms/projects"
@@ -73,11 +73,7 @@ def render(job):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--projects", default=PROJECTS, help="folder searched for .mmp/.mmpz (default: lmms-common's)")
-    ap.add_argument("--seconds", type=float, default=30.0)
-    ap.add_argument("--min-seconds", type=float, default=20.0, help="songs shorter than this are left out")
-    ap.add_argument("--seed", type=int, default=5, help="draws the codec of each clip")
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--jobs", type=int, default=2)
+    clip_set_options(ap, seed=5)
     a = ap.parse_args()
     rng = random.Random(a.seed)
     os.makedirs(os.path.join(a.out, "beats"), exist_ok=True)

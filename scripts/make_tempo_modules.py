@@ -46,7 +46,7 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from make_tempo_heldout import write_labels
+from make_tempo_heldout import clip_set_options, write_labels
 from make_tempo_set import ENCODER_ARGS
 
 EXTENSIONS = (".mod", ".xm", ".s3m", ".it")
@@ -195,11 +195,7 @@ def render(job):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("packages", help="folder with one folder per unpacked Debian package (filled if empty)")
-    ap.add_argument("--seconds", type=float, default=30.0)
-    ap.add_argument("--min-seconds", type=float, default=20.0)
-    ap.add_argument("--seed", type=int, default=13, help="draws the codec of each clip")
-    ap.add_argument("--out", required=True)
-    ap.add_argument("--jobs", type=int, default=2)
+    clip_set_options(ap, seed=13)
     a = ap.parse_args()
     rng = random.Random(a.seed)
     os.makedirs(os.path.join(a.out, "beats"), exist_ok=True)
