@@ -13,8 +13,10 @@ within one read (16 frames, 0.36 ms at 44.1 kHz). A beat is every `rows per beat
 pattern, counted from the pattern's first row. Trackers define their tempo (the "BPM" of
 ProTracker, FastTracker 2, Scream Tracker and Impulse Tracker) as beats of 24 ticks: at the
 default speed of 6 ticks a row, four rows a beat and sixteen a bar. Rows per beat is the power of
-two nearest 24 ticks at the row's speed (4 at speed 5–8, 8 at speed 3–4, 2 at speed 9–16), so a
-song written at speed 3 with eight rows a beat is labelled at its tempo field, not at twice it.
+two nearest 24 ticks at the row's speed (4 at speed 5–8, 8 at speed 3–4, 16 at speed 2, 2 at
+speed 9–16), so a song written at speed 3 with eight rows a beat is labelled at its tempo field,
+not at twice it. At speed 4 a beat of 24 ticks is 6 rows, which no power of two is: those songs
+are labelled at 8 rows (32 ticks), and a song meant in three eighths a beat reads 4:3 of it.
 That is the composer's grid, not a listener's tap (the same caveat as the MIDI and LMMS sets, where
 the label is the notated quarter note): where the two differ, Acc2 forgives the octave and Acc1
 does not. Rows-per-beat highlights that a format may store are not read.
@@ -32,7 +34,8 @@ clips that are nearly silent. Each clip is encoded by ffmpeg in a codec drawn pe
 The packages (PACKAGES, 25 of them, about 100 MB) are fetched with `apt-get download` and unpacked
 with `dpkg-deb -x` into one folder each under the first argument, unless they are there already;
 nothing is installed. Needs libopenmpt (Debian's libopenmpt0) and ffmpeg. Writes OUT/labels.csv
-(file,bpm,meter,style,beats,source; style and source are the Debian package) and OUT/beats/*.txt.
+(file,bpm,meter,style,beats,source; meter is the rows per beat, source the Debian package and
+style its name without `-data`) and OUT/beats/*.txt.
 """
 import argparse
 import ctypes
