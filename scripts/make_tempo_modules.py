@@ -39,6 +39,7 @@ style its name without `-data`) and OUT/beats/*.txt.
 """
 import argparse
 import ctypes
+import functools
 import glob
 import math
 import os
@@ -46,6 +47,7 @@ import random
 import re
 import subprocess
 from concurrent.futures import ProcessPoolExecutor
+from typing import NamedTuple
 
 import numpy as np
 
@@ -60,6 +62,18 @@ STEADY = 0.005
 BEATS_PER_BAR = 4
 # ProTracker's tempo counts beats of 24 ticks (speed 6, four rows); XM, S3M and IT kept it.
 TICKS_PER_BEAT = 24
+
+
+class Row(NamedTuple):
+    time: float  # seconds from the start of the song
+    row: int  # index in its pattern
+    speed: int  # ticks a row
+
+
+class Beat(NamedTuple):
+    time: float
+    starts_bar: bool
+    rows: int  # rows a beat
 
 
 # Debian (bookworm) game data packages that ship music modules, found in the archive's
@@ -86,7 +100,9 @@ def unpack_packages(folder):
         subprocess.run(["dpkg-deb", "-x", deb, os.path.join(folder, package)], check=True)
 
 
+@functools.cache
 def libopenmpt():
+    """libopenmpt's C API, with the signatures of the calls used here (once per process)."""
     lib = ctypes.CDLL("libopenmpt.so.0")
     lib.openmpt_module_create_from_memory2.restype = ctypes.c_void_p
     lib.openmpt_module_create_from_memory2.argtypes = [
@@ -94,19 +110,21 @@ def libopenmpt():
         ctypes.c_void_p, ctypes.POINTER(ctypes.c_int), ctypes.c_void_p, ctypes.c_void_p]
     for name, res in [("read_float_mono", ctypes.c_size_t), ("get_current_order", ctypes.c_int32),
                       ("get_current_row", ctypes.c_int32), ("get_current_speed", ctypes.c_int32),
-                      ("set_repeat_count", ctypes.c_int), ("destroy", None)]:
+                      ("get_duration_seconds", ctypes.c_double), ("set_repeat_count", ctypes.c_int),
+                      ("destroy", None)]:
         getattr(lib, "openmpt_module_" + name).restype = res
+    # The output is an address (an int), so each read can write further into one array.
     lib.openmpt_module_read_float_mono.argtypes = [ctypes.c_void_p, ctypes.c_int32, ctypes.c_size_t,
-                                                   ctypes.POINTER(ctypes.c_float)]
-    for name in ["get_current_order", "get_current_row", "get_current_speed", "destroy"]:
+                                                   ctypes.c_void_p]
+    for name in ["get_current_order", "get_current_row", "get_current_speed", "get_duration_seconds", "destroy"]:
         getattr(lib, "openmpt_module_" + name).argtypes = [ctypes.c_void_p]
     lib.openmpt_module_set_repeat_count.argtypes = [ctypes.c_void_p, ctypes.c_int32]
     return lib
 
 
 def play(path, max_seconds=900):
-    """The module played once at RATE, mono: (samples, rows), where rows lists each row as it
-    starts: (seconds, order, row, speed in ticks per row)."""
+    """The module played once at RATE, mono: (samples, rows), where rows lists each Row as it
+    starts."""
     lib = libopenmpt()
     data = open(path, "rb").read()
     error = ctypes.c_int(0)
@@ -116,20 +134,27 @@ def play(path, max_seconds=900):
         raise ValueError(f"libopenmpt cannot open it (error {error.value})")
     try:
         lib.openmpt_module_set_repeat_count(module, 0)
-        buffer = (ctypes.c_float * READ_FRAMES)()
-        chunks, rows, done, last = [], [], 0, None
-        while done < max_seconds * RATE:
-            n = lib.openmpt_module_read_float_mono(module, RATE, READ_FRAMES, buffer)
+        # Read straight into one array sized from the duration libopenmpt computes; grown if the
+        # song plays longer than that.
+        limit = int(max_seconds * RATE)
+        expected = int(lib.openmpt_module_get_duration_seconds(module) * RATE) + READ_FRAMES
+        audio = np.zeros(min(max(expected, READ_FRAMES), limit + READ_FRAMES), np.float32)
+        rows, done, last, address = [], 0, None, audio.ctypes.data
+        while done < limit:
+            if done + READ_FRAMES > len(audio):
+                audio = np.concatenate([audio, np.zeros(len(audio), np.float32)])
+                address = audio.ctypes.data
+            n = lib.openmpt_module_read_float_mono(module, RATE, READ_FRAMES, address + done * 4)
             if n == 0:
                 break
             position = (lib.openmpt_module_get_current_order(module), lib.openmpt_module_get_current_row(module))
             if position != last:
                 # The row started within this read: its middle is within 0.2 ms of it.
-                rows.append(((done + n / 2) / RATE, *position, lib.openmpt_module_get_current_speed(module)))
+                rows.append(Row((done + n / 2) / RATE, row=position[1],
+                                speed=lib.openmpt_module_get_current_speed(module)))
                 last = position
-            chunks.append(np.frombuffer(buffer, np.float32, n).copy())
             done += n
-        return np.concatenate(chunks) if chunks else np.zeros(0, np.float32), rows
+        return audio[:done], rows
     finally:
         lib.openmpt_module_destroy(module)
 
@@ -140,13 +165,13 @@ def rows_per_beat(speed):
 
 
 def beats_of(rows):
-    """Beat times from the rows: a row starts a beat when its index in the pattern is a multiple
-    of the rows per beat at its speed; with whether it starts a bar, and the rows per beat."""
+    """The Beats among the rows: a row starts a beat when its index in the pattern is a multiple
+    of the rows per beat at its speed."""
     beats = []
-    for t, order, row, speed in rows:
-        per_beat = rows_per_beat(speed)
-        if row % per_beat == 0:
-            beats.append((t, row % (per_beat * BEATS_PER_BAR) == 0, per_beat))
+    for r in rows:
+        per_beat = rows_per_beat(r.speed)
+        if r.row % per_beat == 0:
+            beats.append(Beat(r.time, r.row % (per_beat * BEATS_PER_BAR) == 0, per_beat))
     return beats
 
 
@@ -155,11 +180,11 @@ def steady_stretch(beats):
     of the run's first interval and whose rows per beat do not change."""
     best, start = (0, 0), 0
     for i in range(1, len(beats)):
-        interval = beats[i][0] - beats[i - 1][0]
-        first = beats[start + 1][0] - beats[start][0] if i - start >= 2 else interval
-        if abs(interval / first - 1) > STEADY or beats[i][2] != beats[start][2]:
+        interval = beats[i].time - beats[i - 1].time
+        first = beats[start + 1].time - beats[start].time if i - start >= 2 else interval
+        if abs(interval / first - 1) > STEADY or beats[i].rows != beats[start].rows:
             start = i - 1
-        if beats[i][0] - beats[start][0] > beats[best[1]][0] - beats[best[0]][0]:
+        if beats[i].time - beats[start].time > beats[best[1]].time - beats[best[0]].time:
             best = (start, i)
     return best
 
@@ -174,14 +199,14 @@ def render(job):
     if len(beats) < 8:
         return f"{path}: {len(beats)} beats"
     first, last = steady_stretch(beats)
-    span_end = beats[last][0]
-    if span_end - beats[first][0] < min_seconds:
-        return f"{path}: no steady stretch of {min_seconds:.0f} s (longest {span_end - beats[first][0]:.1f} s)"
+    span_end = beats[last].time
+    if span_end - beats[first].time < min_seconds:
+        return f"{path}: no steady stretch of {min_seconds:.0f} s (longest {span_end - beats[first].time:.1f} s)"
     song_s = len(audio) / RATE
-    bars = [i for i in range(first, last + 1) if beats[i][1]]
-    fits = [i for i in bars if beats[i][0] + seconds <= span_end] or [first]
-    start = next((i for i in fits if beats[i][0] >= song_s / 4), fits[-1])
-    t0 = beats[start][0]
+    bars = [i for i in range(first, last + 1) if beats[i].starts_bar]
+    fits = [i for i in bars if beats[i].time + seconds <= span_end] or [first]
+    start = next((i for i in fits if beats[i].time >= song_s / 4), fits[-1])
+    t0 = beats[start].time
     take = min(seconds, span_end - t0)
     if take < min_seconds:
         return f"{path}: the stretch after its first bar line is {take:.1f} s"
@@ -190,9 +215,9 @@ def render(job):
         return f"{path}: the clip is nearly silent"
     subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "f32le", "-ar", str(RATE), "-ac", "1",
                     "-i", "-", *ENCODER_ARGS[codec], out], input=clip.tobytes(), check=True)
-    times = [b[0] - t0 for b in beats[start:last + 1] if b[0] - t0 < take]
+    times = [b.time - t0 for b in beats[start:last + 1] if b.time - t0 < take]
     bpm = 60.0 * (len(times) - 1) / (times[-1] - times[0])
-    return {"beats": times, "bpm": round(bpm, 3), "rows_per_beat": beats[start][2]}
+    return {"beats": times, "bpm": round(bpm, 3), "rows_per_beat": beats[start].rows}
 
 
 def main():

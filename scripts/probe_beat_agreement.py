@@ -18,14 +18,9 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-from probe_beat_trackers import essentia_rhythm, tempo_records
+from probe_beat_trackers import essentia_rhythm_of_file, tempo_records
 
 warnings.filterwarnings("ignore")
-
-
-def essentia_beats(path):
-    import librosa
-    return essentia_rhythm(librosa.load(path, sr=44100, mono=True)[0].astype(np.float32))
 
 
 def main():
@@ -38,7 +33,7 @@ def main():
         essentia = json.load(open(cache))
     else:
         with ProcessPoolExecutor(max_workers=int(os.environ.get("JOBS", "2"))) as pool:
-            essentia = dict(zip(names, pool.map(essentia_beats, [os.path.join(folder, n) for n in names])))
+            essentia = dict(zip(names, pool.map(essentia_rhythm_of_file, [os.path.join(folder, n) for n in names])))
         if cache:
             json.dump(essentia, open(cache, "w"))
     scores = []

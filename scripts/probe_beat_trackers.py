@@ -49,6 +49,12 @@ def essentia_rhythm(y44):
     return float(bpm), [float(t) for t in ticks]
 
 
+def essentia_rhythm_of_file(path):
+    """`essentia_rhythm` of the file at `path`, decoded by librosa's loader to mono 44.1 kHz."""
+    import librosa
+    return essentia_rhythm(librosa.load(path, sr=44100, mono=True)[0].astype(np.float32))
+
+
 def tempo_records(path):
     """The `tempo` block of each record of a sonovec `tracks.jsonl`, by file name."""
     rows = (json.loads(line) for line in open(path))

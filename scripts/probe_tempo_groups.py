@@ -22,12 +22,7 @@ import numpy as np
 
 warnings.filterwarnings("ignore")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-
-def essentia_on(path):
-    import librosa
-    from probe_beat_trackers import essentia_rhythm
-    return essentia_rhythm(librosa.load(path, sr=44100, mono=True)[0])
+from probe_beat_trackers import essentia_rhythm_of_file  # noqa: E402
 
 
 def main():
@@ -42,7 +37,7 @@ def main():
     rows = list(csv.DictReader(open(a.labels)))
     sonovec = {os.path.basename(r["file"]): r for r in csv.DictReader(open(a.details))}
     with ProcessPoolExecutor(max_workers=a.jobs) as pool:
-        essentia = list(pool.map(essentia_on, [os.path.join(base, r["file"]) for r in rows]))
+        essentia = list(pool.map(essentia_rhythm_of_file, [os.path.join(base, r["file"]) for r in rows]))
     right = lambda bpm, label: abs(bpm - label) <= 0.04 * label
     counts, phase = {}, Counter()
     for row, (ess_bpm, ticks) in zip(rows, essentia):
