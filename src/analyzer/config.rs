@@ -5,6 +5,7 @@ use std::time::Duration;
 use super::StreamThreads;
 use crate::dsp::SpectrogramConfig;
 use crate::embed::ModelChoice;
+use crate::features::tempo::BpmRange;
 use crate::vector::{BlockWeights, VectorSpec};
 
 /// Inputs smaller than this run the embedding on at most [`SMALL_INPUT_EMBEDDING_S`] seconds of
@@ -32,6 +33,9 @@ pub struct Config {
     pub embedding: Option<EmbeddingConfig>,
     /// Block weights of the content vector; `None` for those of `models/vector.json`.
     pub vector_weights: Option<BlockWeights>,
+    /// The tempo is chosen within this range (`--bpm-range`); `None` lets the metrical-level
+    /// model choose from 40–260 BPM.
+    pub bpm_range: Option<BpmRange>,
     /// Whether decoding and the native-rate meter run on threads of their own beside the
     /// features (the same record either way).
     pub stream_threads: StreamThreads,
@@ -46,7 +50,7 @@ impl Config {
             .embedding
             .as_ref()
             .map(|e| e.model.id().unwrap_or_else(|_| e.model.name()));
-        VectorSpec::new(model, self.vector_weights)
+        VectorSpec::new(model, self.vector_weights).with_bpm_range(self.bpm_range)
     }
 }
 
@@ -75,6 +79,7 @@ impl Default for Config {
             beats: false,
             embedding: Some(EmbeddingConfig::default()),
             vector_weights: None,
+            bpm_range: None,
             stream_threads: StreamThreads::Auto,
         }
     }

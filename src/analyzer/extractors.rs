@@ -48,7 +48,11 @@ impl<'m> Extractors<'m> {
     ) -> Self {
         Extractors {
             descriptors: Descriptors::new(spectrogram),
-            tempo: TempoTracker::new(spectrogram.n_mels, spectrogram.frame_rate()),
+            tempo: TempoTracker::new(
+                spectrogram.n_mels,
+                spectrogram.frame_rate(),
+                config.bpm_range,
+            ),
             entropy: EntropyMeter::new(),
             danceability: DanceabilityMeter::new(spectrogram.sample_rate),
             keep_beats: config.beats,

@@ -87,7 +87,8 @@ impl Analyzer {
             Some(embedding) => Some(Model::load(&embedding.model)?),
             None => None,
         };
-        let vector = VectorSpec::new(model.as_ref().map(|m| m.id.clone()), config.vector_weights);
+        let vector = VectorSpec::new(model.as_ref().map(|m| m.id.clone()), config.vector_weights)
+            .with_bpm_range(config.bpm_range);
         Ok(Analyzer {
             config,
             plan,

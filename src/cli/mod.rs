@@ -31,6 +31,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand};
 
 use sonovec::embed::{Model, ModelChoice};
+use sonovec::features::tempo::BpmRange;
 use sonovec::isolate::{Engine, Limits, WorkerCommand, WorkerPool};
 use sonovec::vector::{BlockWeights, VectorModel};
 use sonovec::{Config, EmbeddingConfig, ErrorKind};
@@ -53,6 +54,13 @@ pub struct Cli {
     /// Include the beat times (`tempo.beats_s`, seconds) in each record.
     #[arg(long, global = true)]
     beats: bool,
+
+    /// Report the tempo within LOW-HIGH BPM, an octave or more wide (e.g. `70-140`, Mixxx's
+    /// default; `120-240` where drum and bass is counted at 174): the catalog's convention for
+    /// which metrical level is the beat. The beats follow it, and the vectors get their own
+    /// `vector_version` (`…+bpm70-140`).
+    #[arg(long, global = true, value_name = "LOW-HIGH")]
+    bpm_range: Option<BpmRange>,
     /// Embedding model: `msd` (musicnn MSD: genre, mood, era), `mtt` (musicnn MagnaTagATune:
     /// instruments, timbre), `none` (skip the embedding), or a `.safetensors` file exported by
     /// scripts/export_musicnn.py with its `.json` model card beside it.
@@ -151,6 +159,9 @@ fn worker_command(cli: &Cli, memory_bytes: u64) -> io::Result<WorkerCommand> {
             w.embedding, w.tags, w.descriptors
         );
         push("--vector-weights", weights.into());
+    }
+    if let Some(range) = cli.bpm_range {
+        push("--bpm-range", range.to_string().into());
     }
     if cli.beats {
         args.push("--beats".into());
@@ -277,6 +288,7 @@ pub fn run(cli: Cli) -> io::Result<Outcome> {
             seconds: cli.embed_seconds,
         }),
         vector_weights: cli.vector_weights,
+        bpm_range: cli.bpm_range,
         ..Default::default()
     };
     match cli.command {

@@ -16,6 +16,7 @@ mod weights;
 
 use serde::Serialize;
 
+use crate::features::tempo::BpmRange;
 use crate::record::Record;
 
 pub use descriptors::{descriptor_names, raw_descriptors, N_DESCRIPTORS};
@@ -34,13 +35,16 @@ pub fn default_model_id() -> String {
         .expect("the bundled model is compiled in")
 }
 
-/// What a run's vectors are made of: the embedding model (if any) and the block weights.
+/// What a run's vectors are made of: the embedding model (if any), the block weights, and the
+/// tempo range imposed on the tempo descriptor (if any).
 #[derive(Clone, Debug, PartialEq)]
 pub struct VectorSpec {
     /// Id of the embedding model (`<name>@<sha256 prefix>`, see `ModelChoice::id`), `None`
     /// for descriptors only.
     pub model: Option<String>,
     pub weights: BlockWeights,
+    /// The `--bpm-range` of the analysis: it moves `log(tempo.bpm)` by octaves.
+    pub bpm_range: Option<BpmRange>,
 }
 
 impl Default for VectorSpec {
@@ -55,6 +59,15 @@ impl VectorSpec {
         VectorSpec {
             model,
             weights: weights.unwrap_or(VectorModel::bundled().weights),
+            bpm_range: None,
+        }
+    }
+
+    /// The same spec for records whose tempo was chosen within `range`.
+    pub fn with_bpm_range(self, range: Option<BpmRange>) -> VectorSpec {
+        VectorSpec {
+            bpm_range: range,
+            ..self
         }
     }
 
@@ -62,12 +75,13 @@ impl VectorSpec {
     /// the version names everything that changes them: the base version of `models/vector.json`,
     /// then `+<model id>` for a model other than the bundled MSD musicnn (named by its content
     /// hash, so a retrained model with the same file name gets its own version) and
-    /// `+w<e>,<t>,<d>` for non-default weights; `<base>-descriptors` without a model (the weights then do not matter).
+    /// `+w<e>,<t>,<d>` for non-default weights; `<base>-descriptors` without a model (the weights then do not matter);
+    /// last, `+bpm<low>-<high>` for a tempo range.
     pub fn version(&self) -> String {
-        let bundled = VectorModel::bundled();
         let Some(model) = &self.model else {
-            return descriptors_only_version();
+            return self.descriptors_only_version();
         };
+        let bundled = VectorModel::bundled();
         let mut version = bundled.version.clone();
         // The hash decides: the bundled weights under another file name are the same model.
         let hash = |id: &str| id.rsplit_once('@').map(|(_, h)| h.to_string());
@@ -79,7 +93,17 @@ impl VectorSpec {
             let w = self.weights;
             version.push_str(&format!("+w{},{},{}", w.embedding, w.tags, w.descriptors));
         }
-        version
+        version + &self.range_suffix()
+    }
+
+    /// The version of this spec's vectors made of the descriptor block alone.
+    fn descriptors_only_version(&self) -> String {
+        descriptors_only_version() + &self.range_suffix()
+    }
+
+    fn range_suffix(&self) -> String {
+        self.bpm_range
+            .map_or_else(String::new, |r| format!("+bpm{r}"))
     }
 
     /// Values per vector.
@@ -103,7 +127,7 @@ impl VectorSpec {
             _ => None,
         };
         let Some((embedding, tags)) = learned else {
-            return (descriptors_only_version(), to_f32(unit(descriptors)));
+            return (self.descriptors_only_version(), to_f32(unit(descriptors)));
         };
         let w = self.weights;
         let mut vector = Vec::with_capacity(self.dim());

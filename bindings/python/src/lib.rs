@@ -16,6 +16,7 @@ use pyo3::types::{PyBytes, PyDict, PyTuple};
 use rayon::prelude::*;
 
 use sonovec::embed::ModelChoice;
+use sonovec::features::tempo::BpmRange;
 use sonovec::output::table::{self, TableMeta};
 use sonovec::vector::{BlockWeights, VectorModel};
 use sonovec::{Analyzer, Config, EmbeddingConfig, Record};
@@ -33,6 +34,8 @@ struct Settings {
     beats: bool,
     /// As the CLI's `--vector-weights`, `None` for the defaults.
     vector_weights: Option<String>,
+    /// As the CLI's `--bpm-range` (`LOW-HIGH`), `None` for none.
+    bpm_range: Option<String>,
 }
 
 impl Settings {
@@ -69,6 +72,12 @@ impl Settings {
             ),
             None => None,
         };
+        let bpm_range: Option<BpmRange> = self
+            .bpm_range
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(PyValueError::new_err)?;
         Ok(Config {
             max_duration_s: self.max_duration,
             beats: self.beats,
@@ -77,6 +86,7 @@ impl Settings {
                 seconds: self.embed_seconds,
             }),
             vector_weights,
+            bpm_range,
             ..Default::default()
         })
     }
@@ -144,7 +154,7 @@ impl Extractor {
 #[pymethods]
 impl Extractor {
     #[new]
-    #[pyo3(signature = (model = Some("msd".into()), embed_seconds = None, jobs = 1, max_duration = 21600.0, beats = false, vector_weights = None))]
+    #[pyo3(signature = (model = Some("msd".into()), embed_seconds = None, jobs = 1, max_duration = 21600.0, beats = false, vector_weights = None, bpm_range = None))]
     fn new(
         model: Option<PathOrName>,
         embed_seconds: Option<f64>,
@@ -152,6 +162,7 @@ impl Extractor {
         max_duration: f64,
         beats: bool,
         vector_weights: Option<Bound<'_, PyAny>>,
+        bpm_range: Option<Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let jobs = match jobs {
             None | Some(0) => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -164,6 +175,7 @@ impl Extractor {
             max_duration,
             beats,
             vector_weights: vector_weights.map(|w| weights_arg(&w)).transpose()?,
+            bpm_range: bpm_range.map(|r| range_arg(&r)).transpose()?,
         };
         let engine = Engine::new(&settings)?;
         let meta = TableMeta::of_layout(&engine.analyzer.vector_layout());
@@ -274,6 +286,11 @@ impl Extractor {
         self.settings.vector_weights.clone()
     }
 
+    #[getter]
+    fn bpm_range(&self) -> Option<String> {
+        self.settings.bpm_range.clone()
+    }
+
     /// Pickles by configuration: the unpickled copy loads its own model.
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
         let py = slf.py();
@@ -285,6 +302,7 @@ impl Extractor {
             s.max_duration,
             s.beats,
             s.vector_weights.clone(),
+            s.bpm_range.clone(),
         );
         (slf.get_type(), args).into_pyobject(py)
     }
@@ -340,6 +358,17 @@ fn weights_arg(value: &Bound<'_, PyAny>) -> PyResult<String> {
     Ok(parts.join(","))
 }
 
+/// `bpm_range` as the CLI's `LOW-HIGH` string, from that string or a `(low, high)` pair.
+fn range_arg(value: &Bound<'_, PyAny>) -> PyResult<String> {
+    if let Ok(s) = value.extract::<String>() {
+        return Ok(s);
+    }
+    let (low, high): (f64, f64) = value.extract().map_err(|_| {
+        PyTypeError::new_err("bpm_range must be a (low, high) pair or a string like '70-140'")
+    })?;
+    Ok(format!("{low}-{high}"))
+}
+
 fn schema_bytes<'py>(py: Python<'py>, meta: &TableMeta) -> PyResult<Bound<'py, PyBytes>> {
     let bytes = table::ipc_stream(&table::schema(meta), None)
         .map_err(|e| PyValueError::new_err(e.to_string()))?;
@@ -348,11 +377,12 @@ fn schema_bytes<'py>(py: Python<'py>, meta: &TableMeta) -> PyResult<Bound<'py, P
 
 /// The table schema of an extractor made with these arguments, without making one.
 #[pyfunction]
-#[pyo3(signature = (model = Some("msd".into()), vector_weights = None))]
+#[pyo3(signature = (model = Some("msd".into()), vector_weights = None, bpm_range = None))]
 fn _schema<'py>(
     py: Python<'py>,
     model: Option<PathOrName>,
     vector_weights: Option<Bound<'py, PyAny>>,
+    bpm_range: Option<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyBytes>> {
     let settings = Settings {
         model: model.map_or_else(|| "none".to_string(), |m| m.0),
@@ -361,6 +391,7 @@ fn _schema<'py>(
         max_duration: 1.0,
         beats: false,
         vector_weights: vector_weights.map(|w| weights_arg(&w)).transpose()?,
+        bpm_range: bpm_range.map(|r| range_arg(&r)).transpose()?,
     };
     let analyzer = py.detach(|| settings.analyzer())?;
     schema_bytes(py, &TableMeta::of_layout(&analyzer.vector_layout()))

@@ -14,7 +14,7 @@ import pyarrow as pa
 import pytest
 
 import sonovec
-from conftest import read_jsonl, run_cli
+from conftest import SAMPLES, read_jsonl, run_cli
 
 
 def test_record_equals_the_cli_record(extractor, cli_out):
@@ -148,6 +148,25 @@ def test_pickles_by_configuration(samples):
     )
     none = pickle.loads(pickle.dumps(sonovec.Extractor(None)))
     assert none.model is None and none.vector_version.endswith("-descriptors")
+
+
+def test_a_bpm_range_reaches_the_record_the_vector_version_and_the_schema():
+    dnb = str(SAMPLES / "dnb_174.opus")
+    free = sonovec.Extractor(None).extract(dnb)["tempo"]["bpm"]
+    extractor = sonovec.Extractor(None, bpm_range=(60, 120))
+    record = extractor.extract(dnb)
+    assert abs(free / 174 - 1) < 0.04 and abs(record["tempo"]["bpm"] / 87 - 1) < 0.04
+    assert extractor.bpm_range == "60-120"
+    assert extractor.vector_version.endswith("-descriptors+bpm60-120")
+    assert record["vector_version"] == extractor.vector_version
+    metadata = sonovec.schema(None, bpm_range="60-120").metadata
+    assert metadata[b"vector_version"].decode() == extractor.vector_version
+    copy = pickle.loads(pickle.dumps(extractor))
+    assert copy.bpm_range == "60-120" and copy.extract(dnb)["tempo"] == record["tempo"]
+    with pytest.raises(ValueError, match="at least an octave"):
+        sonovec.Extractor(None, bpm_range=(150, 200))
+    with pytest.raises(TypeError):
+        sonovec.Extractor(None, bpm_range=150)
 
 
 def _vector_in_child(extractor, path, queue):

@@ -38,13 +38,14 @@ use serde::{Deserialize, Serialize};
 
 use super::metre;
 use super::periodicity::{self, Candidate, Periodicity};
+use super::range::BpmRange;
 use super::{onset_rate, OnsetEnvelope};
 use crate::record::TagScore;
 
 /// Ratios to the best tempogram peak whose tempi are also considered.
 const RELATIVES: [f64; 6] = [2.0, 0.5, 1.5, 2.0 / 3.0, 3.0, 1.0 / 3.0];
 /// Hypotheses closer than this (relative) are one.
-const SAME_TEMPO: f64 = 0.04;
+pub const SAME_TEMPO: f64 = 0.04;
 /// A relative is refined to the strongest salience within this relative distance.
 const REFINE: f64 = 0.03;
 /// Tempo range of the hypotheses, BPM.
@@ -140,8 +141,8 @@ fn model() -> &'static LevelModel {
 }
 
 /// The hypotheses of a track: the tempogram's peaks and the relatives of the best, refined to
-/// the local salience maximum, deduplicated, within 40–260 BPM.
-fn hypotheses(analysis: &Periodicity, frame_rate: f64) -> Vec<Candidate> {
+/// the local salience maximum, deduplicated, within 40–260 BPM; then `extra`, if given, last.
+fn hypotheses(analysis: &Periodicity, frame_rate: f64, extra: Option<InRange>) -> Vec<Candidate> {
     let mut out: Vec<Candidate> = Vec::new();
     let mut push = |c: Candidate| {
         if (LOWEST_BPM..=HIGHEST_BPM).contains(&c.bpm)
@@ -163,17 +164,40 @@ fn hypotheses(analysis: &Periodicity, frame_rate: f64) -> Vec<Candidate> {
             ));
         }
     }
+    if let Some(InRange { bpm, range }) = extra {
+        // Refining may step across the range's edge; the tempo asked for stays inside. Not
+        // deduplicated: a hypothesis this close lies outside the range.
+        let refined = periodicity::refine(&analysis.acf, frame_rate, bpm, REFINE);
+        out.push(if range.contains(refined.bpm) {
+            refined
+        } else {
+            let salience = periodicity::salience(&analysis.acf, 60.0 * frame_rate / bpm);
+            Candidate {
+                bpm,
+                salience,
+                score: salience * periodicity::prior(bpm),
+            }
+        });
+    }
     out
+}
+
+/// A tempo to add to a track's hypotheses, kept within `range`.
+#[derive(Clone, Copy, Debug)]
+pub struct InRange {
+    pub bpm: f64,
+    pub range: BpmRange,
 }
 
 /// Features of every hypothesis of a track, in the order of [`FEATURE_NAMES`], from its onset
 /// envelopes, the periodicity analysis of the whole envelope and the autocorrelation of the
-/// low-register one (`None`: too short or flat).
+/// low-register one (`None`: too short or flat). `extra`, if given, is the last hypothesis.
 pub fn describe(
     onsets: &OnsetEnvelope,
     frame_rate: f64,
     analysis: &Periodicity,
     low_acf: Option<&[f64]>,
+    extra: Option<InRange>,
 ) -> Vec<Hypothesis> {
     let envelope = onsets.strength();
     let onset = (onset_rate(envelope, frame_rate).max(0.05) / 4.0).log2();
@@ -185,7 +209,7 @@ pub fn describe(
     );
     // Each hypothesis reads the whole envelope a few times; they are independent, and the
     // order of the result is theirs whatever the threads.
-    hypotheses(analysis, frame_rate)
+    hypotheses(analysis, frame_rate, extra)
         .into_par_iter()
         .map(|c| {
             let period = 60.0 * frame_rate / c.bpm;
@@ -292,6 +316,47 @@ mod tests {
             .iter()
             .chain(&m.with_tags.weights)
             .all(|w| w.is_finite()));
+    }
+
+    #[test]
+    fn an_extra_tempo_comes_last_and_stays_in_its_range() {
+        // A click every 15 frames: the autocorrelation peaks at 250 BPM and its divisions.
+        let frame_rate = 62.5;
+        let acf: Vec<f64> = (0..400)
+            .map(|lag| if lag % 15 == 0 { 1.0 } else { 0.0 })
+            .collect();
+        let best = Candidate {
+            bpm: 250.0,
+            salience: 1.0,
+            score: 1.0,
+        };
+        let analysis = Periodicity {
+            acf,
+            candidates: vec![best],
+        };
+        let free = hypotheses(&analysis, frame_rate, None);
+        let range: BpmRange = "40-80".parse().unwrap();
+        assert!(free.iter().all(|h| !range.contains(h.bpm)), "{free:?}");
+        // 62.5 BPM, a click every 60 frames, is refined onto itself.
+        let extra = InRange { bpm: 63.0, range };
+        let with = hypotheses(&analysis, frame_rate, Some(extra));
+        assert_eq!(with[..free.len()], free[..]);
+        let last = with.last().unwrap();
+        assert!(
+            (last.bpm / 62.5 - 1.0).abs() < 0.005 && last.salience > 0.8,
+            "{last:?}"
+        );
+        // At the range's edge, refining towards the peak would leave it: the tempo stays.
+        let edge: BpmRange = "64-128".parse().unwrap();
+        let with = hypotheses(
+            &analysis,
+            frame_rate,
+            Some(InRange {
+                bpm: 64.0,
+                range: edge,
+            }),
+        );
+        assert_eq!(with.last().unwrap().bpm, 64.0);
     }
 
     #[test]

@@ -9,12 +9,14 @@ pub mod level;
 pub mod metre;
 pub mod onset;
 pub mod periodicity;
+pub mod range;
 
 use serde::{Deserialize, Serialize};
 
 use crate::dsp::{FrameSink, SpectrogramBlock};
 use crate::record::TagScore;
 pub use onset::OnsetEnvelope;
+pub use range::BpmRange;
 
 /// Below this pulse salience a track has no pulse to report (`tempo: null`, reason `no_pulse`).
 pub const MIN_CONFIDENCE: f64 = 0.10;
@@ -28,7 +30,8 @@ const STABILITY_SCALE: f64 = 0.05;
 /// The `tempo` object of a record.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Tempo {
-    /// Global tempo at the beat level, beats per minute, 30–300.
+    /// Global tempo at the beat level, beats per minute, 40–260; within the [`BpmRange`] the
+    /// analysis was given, if any.
     pub bpm: f64,
     /// Pulse salience of `bpm`, 0–1: the mean autocorrelation of the onset envelope (detrended,
     /// normalised so lag 0 is 1) at 1, 2, 3 and 4 beat periods. About 0.5 and more for a steady
@@ -37,6 +40,8 @@ pub struct Tempo {
     /// The three most probable metrical levels, best first; see [`TempoCandidate`]. The first
     /// is `bpm`: the most probable level whose salience reaches [`MIN_CONFIDENCE`] (nearly
     /// always the most probable level; when that one has no pulse, the chosen level leads).
+    /// With a [`BpmRange`], `bpm` is that level moved by octaves into the range (its salience
+    /// may then be under [`MIN_CONFIDENCE`]); the others may lie outside.
     pub candidates: Vec<TempoCandidate>,
     /// Number of beats tracked.
     pub beat_count: usize,
@@ -82,14 +87,17 @@ pub enum NoTempo {
 pub struct TempoTracker {
     onsets: OnsetEnvelope,
     frame_rate: f64,
+    range: Option<BpmRange>,
 }
 
 impl TempoTracker {
-    /// A tracker for spectrogram frames of `n_mels` bands at `frame_rate` frames per second.
-    pub fn new(n_mels: usize, frame_rate: f64) -> Self {
+    /// A tracker for spectrogram frames of `n_mels` bands at `frame_rate` frames per second,
+    /// whose tempo lies within `range` when one is given.
+    pub fn new(n_mels: usize, frame_rate: f64, range: Option<BpmRange>) -> Self {
         TempoTracker {
             onsets: OnsetEnvelope::new(n_mels),
             frame_rate,
+            range,
         }
     }
 
@@ -103,7 +111,7 @@ impl TempoTracker {
     /// uses them when they include the tags its model names ([`level`]), and decides without
     /// them otherwise. Deterministic: depends only on the frames, in order, and the tags.
     pub fn finish(self, keep_beats: bool, tags: Option<&[TagScore]>) -> Result<Tempo, NoTempo> {
-        tempo_of_envelopes(&self.onsets, self.frame_rate, keep_beats, tags)
+        tempo_of_envelopes(&self.onsets, self.frame_rate, keep_beats, tags, self.range)
     }
 }
 
@@ -119,6 +127,7 @@ pub fn tempo_of_envelopes(
     frame_rate: f64,
     keep_beats: bool,
     tags: Option<&[TagScore]>,
+    range: Option<BpmRange>,
 ) -> Result<Tempo, NoTempo> {
     let envelope = onsets.strength();
     if (envelope.len() as f64) < MIN_DURATION_S * frame_rate {
@@ -133,8 +142,9 @@ pub fn tempo_of_envelopes(
         return Err(NoTempo::NoOnsets);
     };
     let low_acf = low.map(|p| p.acf);
-    let hypotheses = level::describe(onsets, frame_rate, &analysis, low_acf.as_deref());
-    let Some(mut decision) = level::decide(hypotheses, tags) else {
+    let describe =
+        |extra| level::describe(onsets, frame_rate, &analysis, low_acf.as_deref(), extra);
+    let Some(mut decision) = level::decide(describe(None), tags) else {
         return Err(NoTempo::NoPulse);
     };
     // Whether a track has a pulse must not depend on the level model (the fit reads the
@@ -143,9 +153,31 @@ pub fn tempo_of_envelopes(
     let pulsed = (0..decision.hypotheses.len())
         .filter(|&i| decision.hypotheses[i].salience >= MIN_CONFIDENCE)
         .max_by(|&a, &b| decision.probabilities[a].total_cmp(&decision.probabilities[b]));
-    let Some(chosen) = pulsed else {
+    let Some(mut chosen) = pulsed else {
         return Err(NoTempo::NoPulse);
     };
+    // A range moves that level by octaves, as DJ software does: onto a hypothesis there, or
+    // onto a new one (and the decision is made again, to give it a probability).
+    let free = decision.hypotheses[chosen].bpm;
+    if let Some((range, target)) = range
+        .filter(|r| !r.contains(free))
+        .and_then(|r| Some((r, r.fold(free)?)))
+    {
+        let near = |h: &level::Hypothesis| {
+            range.contains(h.bpm) && (h.bpm / target - 1.0).abs() < level::SAME_TEMPO
+        };
+        match decision.hypotheses.iter().position(near) {
+            Some(i) => chosen = i,
+            None => {
+                let extra = level::InRange { bpm: target, range };
+                let Some(again) = level::decide(describe(Some(extra)), tags) else {
+                    return Err(NoTempo::NoPulse);
+                };
+                decision = again;
+                chosen = decision.hypotheses.len() - 1;
+            }
+        }
+    }
     decision.chosen = chosen;
     let best = &decision.hypotheses[chosen];
     let period = 60.0 * frame_rate / best.bpm;

@@ -80,8 +80,9 @@ class Extractor(_sonovec.Extractor):
 def schema(
     model: str | os.PathLike[str] | None = "msd",
     vector_weights: str | Mapping[str, float] | None = None,
+    bpm_range: str | tuple[float, float] | None = None,
 ) -> pa.Schema:
-    return _table(_sonovec._schema(model, vector_weights)).schema
+    return _table(_sonovec._schema(model, vector_weights, bpm_range)).schema
 
 
 def load(

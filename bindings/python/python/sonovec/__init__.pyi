@@ -43,6 +43,9 @@ class Extractor(_sonovec.Extractor):
     (``None`` or 0: one per core); every call runs on them with the GIL released.
     ``max_duration``: longer tracks fail with ``too_long``. ``beats``: include
     ``tempo.beats_s``. ``vector_weights``: block weights, e.g. ``{"tags": 0.5}``.
+    ``bpm_range``: report the tempo within ``(low, high)`` BPM (or ``"70-140"``), at least an
+    octave wide, as the CLI's ``--bpm-range``: the catalog's convention for which metrical level
+    is the beat; the vectors get their own ``vector_version``.
 
     Pickles by its configuration (the copy loads its own model) and is safe to use in a
     child process after ``fork``.
@@ -73,6 +76,7 @@ class Extractor(_sonovec.Extractor):
 def schema(
     model: str | os.PathLike[str] | None = "msd",
     vector_weights: str | Mapping[str, float] | None = None,
+    bpm_range: str | tuple[float, float] | None = None,
 ) -> pa.Schema:
     """The Arrow schema of ``extract_batch`` and of the CLI's ``tracks.parquet``. Its metadata
     holds ``schema`` (layout version), ``vector_version``, ``model`` (id with content hash),

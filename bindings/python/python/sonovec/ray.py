@@ -51,6 +51,7 @@ class SonovecUDF:
         jobs: int = 1,
         max_duration: float = 21600.0,
         vector_weights: str | Mapping[str, float] | None = None,
+        bpm_range: str | tuple[float, float] | None = None,
     ) -> None:
         self.extractor = Extractor(
             model,
@@ -58,6 +59,7 @@ class SonovecUDF:
             jobs=jobs,
             max_duration=max_duration,
             vector_weights=vector_weights,
+            bpm_range=bpm_range,
         )
 
     def __call__(self, batch: pa.Table | Mapping[str, Any]) -> pa.Table:

@@ -38,9 +38,10 @@ def _spark_type(t: pa.DataType) -> pa.DataType:
 def arrow_spark_schema(
     model: str | os.PathLike[str] | None = "msd",
     vector_weights: str | Mapping[str, float] | None = None,
+    bpm_range: str | tuple[float, float] | None = None,
 ) -> pa.Schema:
     """:func:`sonovec.schema` with the types Spark has (unsigned integers as int64)."""
-    s = arrow_schema(model, vector_weights)
+    s = arrow_schema(model, vector_weights, bpm_range)
     return pa.schema(
         [pa.field(f.name, _spark_type(f.type), f.nullable, f.metadata) for f in s],
         metadata=s.metadata,
@@ -50,11 +51,12 @@ def arrow_spark_schema(
 def schema(
     model: str | os.PathLike[str] | None = "msd",
     vector_weights: str | Mapping[str, float] | None = None,
+    bpm_range: str | tuple[float, float] | None = None,
 ) -> Any:
     """The ``pyspark.sql.types.StructType`` of :func:`analyze`'s output."""
     from pyspark.sql.pandas.types import from_arrow_schema
 
-    return from_arrow_schema(arrow_spark_schema(model, vector_weights))
+    return from_arrow_schema(arrow_spark_schema(model, vector_weights, bpm_range))
 
 
 def analyze(
@@ -63,6 +65,7 @@ def analyze(
     jobs: int = 1,
     max_duration: float = 21600.0,
     vector_weights: str | Mapping[str, float] | None = None,
+    bpm_range: str | tuple[float, float] | None = None,
 ) -> Callable[[Iterable[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
     """A function for ``DataFrame.mapInArrow`` over a ``binaryFile`` DataFrame (columns
     ``path`` and ``content``, or ``path`` alone); yields one row per file in the order of
@@ -73,6 +76,7 @@ def analyze(
         jobs=jobs,
         max_duration=max_duration,
         vector_weights=vector_weights,
+        bpm_range=bpm_range,
     )
 
     def run(batches: Iterable[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
