@@ -45,6 +45,14 @@ fn the_tempo_lies_in_the_range_and_the_beats_follow_it() {
                 // A range that holds the free reading changes nothing, beats included.
                 assert_eq!(tempo, free, "{path} in {range}");
             } else {
+                // Moved by octaves, as DJ software does, not to another relative.
+                let octaves = (tempo.bpm / free.bpm).log2();
+                assert!(
+                    (octaves.round().exp2() * free.bpm / tempo.bpm - 1.0).abs() < 0.04,
+                    "{path} in {range}: {} BPM from {}",
+                    tempo.bpm,
+                    free.bpm
+                );
                 let ibi = tempo.median_ibi_s.unwrap();
                 assert!(
                     (ibi * tempo.bpm / 60.0 - 1.0).abs() < 0.05,

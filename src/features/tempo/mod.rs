@@ -163,10 +163,14 @@ pub fn tempo_of_envelopes(
         .filter(|r| !r.contains(free))
         .and_then(|r| Some((r, r.fold(free)?)))
     {
-        let near = |h: &level::Hypothesis| {
-            range.contains(h.bpm) && (h.bpm / target - 1.0).abs() < level::SAME_TEMPO
-        };
-        match decision.hypotheses.iter().position(near) {
+        let off = |h: &level::Hypothesis| (h.bpm / target - 1.0).abs();
+        let nearest = (0..decision.hypotheses.len())
+            .filter(|&i| {
+                let h = &decision.hypotheses[i];
+                range.contains(h.bpm) && off(h) < level::SAME_TEMPO
+            })
+            .min_by(|&a, &b| off(&decision.hypotheses[a]).total_cmp(&off(&decision.hypotheses[b])));
+        match nearest {
             Some(i) => chosen = i,
             None => {
                 let extra = level::InRange { bpm: target, range };
