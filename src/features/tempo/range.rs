@@ -32,14 +32,19 @@ impl BpmRange {
         }
         if low < min || high > max {
             return Err(format!(
-                "a BPM range must lie within {min}–{max}, got {low}–{high}"
+                "a BPM range must lie within {min}-{max}, got {low}-{high}"
             ));
         }
         if high < 2.0 * low {
+            // A suggestion that is itself a valid range.
+            let (try_low, try_high) = if 2.0 * low <= max {
+                (low, 2.0 * low)
+            } else {
+                (high / 2.0, high)
+            };
             return Err(format!(
                 "a BPM range must span at least an octave (high ≥ 2 × low), so that every \
-                 pulse has a reading inside it; got {low}–{high} (try {low}–{})",
-                2.0 * low
+                 pulse has a reading inside it; got {low}-{high} (try {try_low}-{try_high})"
             ));
         }
         Ok(BpmRange { low, high })
@@ -116,6 +121,16 @@ mod tests {
             "70", "70-", "-140", "a-b", "70-139", "30-80", "130-270", "NaN-200",
         ] {
             assert!(bad.parse::<BpmRange>().is_err(), "{bad}");
+        }
+        // The error of a narrow range suggests one that parses.
+        for narrow in ["150-200", "70-100"] {
+            let message = narrow.parse::<BpmRange>().unwrap_err();
+            let suggested = message
+                .rsplit_once("(try ")
+                .unwrap()
+                .1
+                .trim_end_matches(')');
+            assert!(suggested.parse::<BpmRange>().is_ok(), "{message}");
         }
     }
 
