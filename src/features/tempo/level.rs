@@ -4,7 +4,8 @@
 //! subdivisions, so the tempogram alone cannot tell drum and bass at 174 from its half-time
 //! reading at 87, or a ballad at 66 from its eighth notes at 132. The decision looks at a small
 //! set of hypotheses (the tempogram's peaks and the 2:1, 1:2, 3:2, 2:3, 3:1 and 1:3 relatives of
-//! the best one) and scores each with a linear model of features sonovec already has:
+//! the best one; under a user's [`BpmRange`], also the chosen level moved into it when none lies
+//! there) and scores each with a linear model of features sonovec already has:
 //!
 //! - the tempo itself (`log2(bpm/120)` and its square: the listener's prior, learned),
 //! - the strength of the pulse at that level (autocorrelation at one period, salience over 1–4
