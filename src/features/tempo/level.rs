@@ -5,7 +5,8 @@
 //! reading at 87, or a ballad at 66 from its eighth notes at 132. The decision looks at a small
 //! set of hypotheses (the tempogram's peaks and the 2:1, 1:2, 3:2, 2:3, 3:1 and 1:3 relatives of
 //! the best one; under a user's [`BpmRange`], also the chosen level moved into it when none lies
-//! there) and scores each with a linear model of features sonovec already has:
+//! there, [`Describer::in_range`]) and scores each with a linear model of features sonovec
+//! already has:
 //!
 //! - the tempo itself (`log2(bpm/120)` and its square: the listener's prior, learned),
 //! - the strength of the pulse at that level (autocorrelation at one period, salience over 1–4
@@ -19,7 +20,7 @@
 //! - optionally the embedding model's genre/mood tags, also as interactions with the tempo
 //!   (drum and bass is tapped at ~174, a ballad at ~66): genre is the cue a listener uses.
 //!
-//! [`describe`] computes every feature of [`FEATURE_NAMES`] (the dumps carry them all, for
+//! [`Describer`] computes every feature of [`FEATURE_NAMES`] (the dumps carry them all, for
 //! fitting); a model reads those its `features` list names. The shipped model reads all twelve.
 //! `backbeat` ([`metre::backbeat`]) joined the others when the fit took in a third generator,
 //! whose two-step drum and bass barely repeats at the beat; with the first two generators alone
@@ -49,9 +50,9 @@ const RELATIVES: [f64; 6] = [2.0, 0.5, 1.5, 2.0 / 3.0, 3.0, 1.0 / 3.0];
 pub const SAME_TEMPO: f64 = 0.04;
 /// A relative is refined to the strongest salience within this relative distance.
 const REFINE: f64 = 0.03;
-/// Tempo range of the hypotheses, BPM.
-const LOWEST_BPM: f64 = 40.0;
-const HIGHEST_BPM: f64 = 260.0;
+/// Tempo range of the hypotheses, BPM (and so of a user's [`BpmRange`]).
+pub const LOWEST_BPM: f64 = 40.0;
+pub const HIGHEST_BPM: f64 = 260.0;
 
 /// Names of the per-hypothesis features, in the order of [`Hypothesis::features`]. A model uses
 /// those it names (`features` in `models/tempo_level.json`), in its own order.
@@ -142,8 +143,8 @@ fn model() -> &'static LevelModel {
 }
 
 /// The hypotheses of a track: the tempogram's peaks and the relatives of the best, refined to
-/// the local salience maximum, deduplicated, within 40–260 BPM; then `extra`, if given, last.
-fn hypotheses(analysis: &Periodicity, frame_rate: f64, extra: Option<InRange>) -> Vec<Candidate> {
+/// the local salience maximum, deduplicated, within 40–260 BPM.
+fn hypotheses(analysis: &Periodicity, frame_rate: f64) -> Vec<Candidate> {
     let mut out: Vec<Candidate> = Vec::new();
     let mut push = |c: Candidate| {
         if (LOWEST_BPM..=HIGHEST_BPM).contains(&c.bpm)
@@ -165,81 +166,112 @@ fn hypotheses(analysis: &Periodicity, frame_rate: f64, extra: Option<InRange>) -
             ));
         }
     }
-    if let Some(InRange { bpm, range }) = extra {
-        // Refining may step across the range's edge; the tempo asked for stays inside. Not
-        // deduplicated: a hypothesis this close lies outside the range.
-        let refined = periodicity::refine(&analysis.acf, frame_rate, bpm, REFINE);
-        out.push(if range.contains(refined.bpm) {
-            refined
-        } else {
-            let salience = periodicity::salience(&analysis.acf, 60.0 * frame_rate / bpm);
-            Candidate {
-                bpm,
-                salience,
-                score: salience * periodicity::prior(bpm),
-            }
-        });
-    }
     out
 }
 
-/// A tempo to add to a track's hypotheses, kept within `range`.
-#[derive(Clone, Copy, Debug)]
-pub struct InRange {
-    pub bpm: f64,
-    pub range: BpmRange,
+/// The candidate at `bpm` (within `range`), refined as the relatives are but kept inside the
+/// range: refining may step across its edge, where `bpm` itself stays.
+fn candidate_in_range(
+    analysis: &Periodicity,
+    frame_rate: f64,
+    bpm: f64,
+    range: BpmRange,
+) -> Candidate {
+    let refined = periodicity::refine(&analysis.acf, frame_rate, bpm, REFINE);
+    if range.contains(refined.bpm) {
+        return refined;
+    }
+    let salience = periodicity::salience(&analysis.acf, 60.0 * frame_rate / bpm);
+    Candidate {
+        bpm,
+        salience,
+        score: salience * periodicity::prior(bpm),
+    }
 }
 
-/// Features of every hypothesis of a track, in the order of [`FEATURE_NAMES`], from its onset
-/// envelopes, the periodicity analysis of the whole envelope and the autocorrelation of the
-/// low-register one (`None`: too short or flat). `extra`, if given, is the last hypothesis.
-pub fn describe(
-    onsets: &OnsetEnvelope,
+/// What the features of a track's hypotheses are computed from: its onset envelopes' peaks and
+/// rates, the periodicity analysis of the whole envelope and the autocorrelation of the
+/// low-register one (`None`: too short or flat). Made once per track; each hypothesis then
+/// reads it.
+pub struct Describer<'a> {
+    analysis: &'a Periodicity,
+    low_acf: Option<&'a [f64]>,
     frame_rate: f64,
-    analysis: &Periodicity,
-    low_acf: Option<&[f64]>,
-    extra: Option<InRange>,
-) -> Vec<Hypothesis> {
-    let envelope = onsets.strength();
-    let onset = (onset_rate(envelope, frame_rate).max(0.05) / 4.0).log2();
-    let low_share = onsets.low_share() - 0.5;
-    let peaks = metre::Peaks::of(envelope);
-    let (low_peaks, mid_peaks) = (
-        metre::Peaks::of(onsets.low()),
-        metre::Peaks::of(onsets.mid()),
-    );
-    // Each hypothesis reads the whole envelope a few times; they are independent, and the
-    // order of the result is theirs whatever the threads.
-    hypotheses(analysis, frame_rate, extra)
-        .into_par_iter()
-        .map(|c| {
-            let period = 60.0 * frame_rate / c.bpm;
-            let x = (c.bpm / 120.0).log2();
-            let accents = metre::accents(&peaks, period);
-            let offbeat = accents.offbeat;
-            let features = vec![
-                x,
-                x * x,
-                periodicity::acf_at(&analysis.acf, period),
-                c.salience,
-                low_acf
-                    .map(|a| periodicity::salience(a, period))
-                    .unwrap_or(0.0),
-                offbeat,
-                accents.third,
-                x * onset,
-                x * low_share,
-                x.min(0.0) * offbeat,
-                c.score,
-                metre::backbeat(&low_peaks, &mid_peaks, period),
-            ];
-            Hypothesis {
-                bpm: c.bpm,
-                salience: c.salience,
-                features,
-            }
-        })
-        .collect()
+    onset: f64,
+    low_share: f64,
+    peaks: metre::Peaks,
+    low_peaks: metre::Peaks,
+    mid_peaks: metre::Peaks,
+}
+
+impl<'a> Describer<'a> {
+    pub fn new(
+        onsets: &OnsetEnvelope,
+        frame_rate: f64,
+        analysis: &'a Periodicity,
+        low_acf: Option<&'a [f64]>,
+    ) -> Self {
+        let envelope = onsets.strength();
+        Describer {
+            analysis,
+            low_acf,
+            frame_rate,
+            onset: (onset_rate(envelope, frame_rate).max(0.05) / 4.0).log2(),
+            low_share: onsets.low_share() - 0.5,
+            peaks: metre::Peaks::of(envelope),
+            low_peaks: metre::Peaks::of(onsets.low()),
+            mid_peaks: metre::Peaks::of(onsets.mid()),
+        }
+    }
+
+    /// Every hypothesis of the track with its features, in the order of [`FEATURE_NAMES`].
+    pub fn all(&self) -> Vec<Hypothesis> {
+        // Each hypothesis reads the whole envelope a few times; they are independent, and the
+        // order of the result is theirs whatever the threads.
+        hypotheses(self.analysis, self.frame_rate)
+            .into_par_iter()
+            .map(|c| self.describe(c))
+            .collect()
+    }
+
+    /// The hypothesis at `bpm`, inside `range`: refined as the relatives are, but where refining
+    /// would step across the range's edge, at `bpm` itself.
+    pub fn in_range(&self, bpm: f64, range: BpmRange) -> Hypothesis {
+        self.describe(candidate_in_range(
+            self.analysis,
+            self.frame_rate,
+            bpm,
+            range,
+        ))
+    }
+
+    fn describe(&self, c: Candidate) -> Hypothesis {
+        let period = 60.0 * self.frame_rate / c.bpm;
+        let x = (c.bpm / 120.0).log2();
+        let accents = metre::accents(&self.peaks, period);
+        let offbeat = accents.offbeat;
+        let features = vec![
+            x,
+            x * x,
+            periodicity::acf_at(&self.analysis.acf, period),
+            c.salience,
+            self.low_acf
+                .map(|a| periodicity::salience(a, period))
+                .unwrap_or(0.0),
+            offbeat,
+            accents.third,
+            x * self.onset,
+            x * self.low_share,
+            x.min(0.0) * offbeat,
+            c.score,
+            metre::backbeat(&self.low_peaks, &self.mid_peaks, period),
+        ];
+        Hypothesis {
+            bpm: c.bpm,
+            salience: c.salience,
+            features,
+        }
+    }
 }
 
 /// Chooses among `hypotheses` with the fitted model: with tags when `tags` holds every tag the
@@ -320,7 +352,7 @@ mod tests {
     }
 
     #[test]
-    fn an_extra_tempo_comes_last_and_stays_in_its_range() {
+    fn a_tempo_asked_for_in_a_range_is_refined_and_stays_in_it() {
         // A click every 15 frames: the autocorrelation peaks at 250 BPM and its divisions.
         let frame_rate = 62.5;
         let acf: Vec<f64> = (0..400)
@@ -335,29 +367,21 @@ mod tests {
             acf,
             candidates: vec![best],
         };
-        let free = hypotheses(&analysis, frame_rate, None);
+        let free = hypotheses(&analysis, frame_rate);
         let range: BpmRange = "40-80".parse().unwrap();
         assert!(free.iter().all(|h| !range.contains(h.bpm)), "{free:?}");
         // 62.5 BPM, a click every 60 frames, is refined onto itself.
-        let extra = InRange { bpm: 63.0, range };
-        let with = hypotheses(&analysis, frame_rate, Some(extra));
-        assert_eq!(with[..free.len()], free[..]);
-        let last = with.last().unwrap();
+        let asked = candidate_in_range(&analysis, frame_rate, 63.0, range);
         assert!(
-            (last.bpm / 62.5 - 1.0).abs() < 0.005 && last.salience > 0.8,
-            "{last:?}"
+            (asked.bpm / 62.5 - 1.0).abs() < 0.005 && asked.salience > 0.8,
+            "{asked:?}"
         );
         // At the range's edge, refining towards the peak would leave it: the tempo stays.
         let edge: BpmRange = "64-128".parse().unwrap();
-        let with = hypotheses(
-            &analysis,
-            frame_rate,
-            Some(InRange {
-                bpm: 64.0,
-                range: edge,
-            }),
+        assert_eq!(
+            candidate_in_range(&analysis, frame_rate, 64.0, edge).bpm,
+            64.0
         );
-        assert_eq!(with.last().unwrap().bpm, 64.0);
     }
 
     #[test]

@@ -142,9 +142,8 @@ pub fn tempo_of_envelopes(
         return Err(NoTempo::NoOnsets);
     };
     let low_acf = low.map(|p| p.acf);
-    let describe =
-        |extra| level::describe(onsets, frame_rate, &analysis, low_acf.as_deref(), extra);
-    let Some(mut decision) = level::decide(describe(None), tags) else {
+    let describer = level::Describer::new(onsets, frame_rate, &analysis, low_acf.as_deref());
+    let Some(mut decision) = level::decide(describer.all(), tags) else {
         return Err(NoTempo::NoPulse);
     };
     // Whether a track has a pulse must not depend on the level model (the fit reads the
@@ -156,29 +155,25 @@ pub fn tempo_of_envelopes(
     let Some(mut chosen) = pulsed else {
         return Err(NoTempo::NoPulse);
     };
-    // A range moves that level by octaves, as DJ software does: onto a hypothesis there, or
-    // onto a new one (and the decision is made again, to give it a probability).
+    // A range moves that level by octaves, as DJ software does: onto the nearest hypothesis
+    // there, or onto a new one (and the decision is made again, to give it a probability).
     let free = decision.hypotheses[chosen].bpm;
     if let Some((range, target)) = range
         .filter(|r| !r.contains(free))
         .and_then(|r| Some((r, r.fold(free)?)))
     {
-        let off = |h: &level::Hypothesis| (h.bpm / target - 1.0).abs();
-        let nearest = (0..decision.hypotheses.len())
-            .filter(|&i| {
-                let h = &decision.hypotheses[i];
-                range.contains(h.bpm) && off(h) < level::SAME_TEMPO
-            })
-            .min_by(|&a, &b| off(&decision.hypotheses[a]).total_cmp(&off(&decision.hypotheses[b])));
+        let nearest = (decision.hypotheses.iter().enumerate())
+            .filter(|(_, h)| range.contains(h.bpm))
+            .map(|(i, h)| (i, (h.bpm / target - 1.0).abs()))
+            .filter(|&(_, off)| off < level::SAME_TEMPO)
+            .min_by(|a, b| a.1.total_cmp(&b.1));
         match nearest {
-            Some(i) => chosen = i,
+            Some((i, _)) => chosen = i,
             None => {
-                let extra = level::InRange { bpm: target, range };
-                let Some(again) = level::decide(describe(Some(extra)), tags) else {
-                    return Err(NoTempo::NoPulse);
-                };
-                decision = again;
-                chosen = decision.hypotheses.len() - 1;
+                let mut hypotheses = std::mem::take(&mut decision.hypotheses);
+                hypotheses.push(describer.in_range(target, range));
+                chosen = hypotheses.len() - 1;
+                decision = level::decide(hypotheses, tags).expect("it has a hypothesis");
             }
         }
     }

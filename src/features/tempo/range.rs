@@ -11,8 +11,8 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// Lowest `low` and highest `high` a range may name: the span of the tempo hypotheses.
-pub const RANGE_LIMITS_BPM: (f64, f64) = (40.0, 260.0);
+// A range may name no tempo the hypotheses cannot reach.
+use super::level::{HIGHEST_BPM, LOWEST_BPM};
 
 /// Beats per minute from `low` to `high`, both included, with `high ≥ 2 × low`.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -24,7 +24,7 @@ pub struct BpmRange {
 impl BpmRange {
     /// The range `low`–`high`, or why it cannot be one.
     pub fn new(low: f64, high: f64) -> Result<BpmRange, String> {
-        let (min, max) = RANGE_LIMITS_BPM;
+        let (min, max) = (LOWEST_BPM, HIGHEST_BPM);
         if !(low.is_finite() && high.is_finite()) {
             return Err(format!(
                 "a BPM range needs two numbers, got {low} and {high}"
