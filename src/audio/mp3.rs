@@ -96,10 +96,9 @@ impl Mp3Decoder {
             // As symphonia's decoder: one signal specification per stream.
             return decode_error("mp3: the frame's rate or channels differ from the stream's");
         }
-        let samples = frames * info.channels.num() as usize;
         self.buf.clear();
         self.buf.render_uninit(Some(frames));
-        self.buf.copy_from_slice_interleaved(&&self.pcm[..samples]);
+        deinterleave(&self.pcm[..], &mut self.buf);
         if self.opts.gapless {
             self.buf.trim(
                 packet.trim_start.get() as usize,
@@ -107,6 +106,24 @@ impl Mp3Decoder {
             );
         }
         Ok(())
+    }
+}
+
+/// Splits the first frames of `pcm`, interleaved, into `buf`'s one or two planes.
+///
+/// Why not symphonia's `copy_from_slice_interleaved`: it converts sample by sample through its
+/// generic `Sample` traits and does not vectorise. On a stereo frame it took 0.66 µs against
+/// 0.16 µs for these loops (200 000 frames each, one process), and on one long MP3 at `-j 2` it
+/// was 2 % of the run's samples, all on the decoding thread that bounds the pipeline.
+fn deinterleave(pcm: &[f32], buf: &mut AudioBuffer<f32>) {
+    let frames = buf.frames();
+    if let Some((left, right)) = buf.plane_pair_mut(0, 1) {
+        let pairs = pcm[..2 * frames].chunks_exact(2);
+        for ((pair, l), r) in pairs.zip(left.iter_mut()).zip(right.iter_mut()) {
+            (*l, *r) = (pair[0], pair[1]);
+        }
+    } else if let Some(mono) = buf.plane_mut(0) {
+        mono.copy_from_slice(&pcm[..frames]);
     }
 }
 
@@ -207,10 +224,9 @@ mod tests {
         out
     }
 
-    /// Every packet of a real MP3, gapless trims included, against symphonia's own decoder.
-    #[test]
-    fn frames_agree_with_symphonias_decoder_to_rounding() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/hiphop_92.mp3");
+    /// Decodes every packet of `path` with this decoder and with symphonia's own, checking that
+    /// they give the same channels and frames. Returns the frames and the largest difference.
+    fn against_symphonia(path: &str) -> (usize, f32) {
         let (mut format, track, params) = open(path);
         let opts = AudioDecoderOptions::default();
         let mut theirs = symphonia::default::get_codecs()
@@ -234,8 +250,28 @@ mod tests {
             frames += expected[0].len();
             packets += 1;
         }
+        (frames, worst)
+    }
+
+    /// Every packet of a real MP3, gapless trims included, against symphonia's own decoder.
+    #[test]
+    fn frames_agree_with_symphonias_decoder_to_rounding() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/hiphop_92.mp3");
+        let (frames, worst) = against_symphonia(path);
         // mpg123's length of this file (scripts/check_decode.py), gapless trims applied.
-        assert_eq!(frames, 402_652, "{packets} packets");
+        assert_eq!(frames, 402_652);
+        assert!(worst < 2e-5, "largest difference {worst}");
+    }
+
+    /// The same on a mono stream, whose frames take the other path out of the decoder.
+    #[test]
+    fn mono_frames_agree_with_symphonias_decoder_to_rounding() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/bad/truncated.mp3"
+        );
+        let (frames, worst) = against_symphonia(path);
+        assert!(frames > 0);
         assert!(worst < 2e-5, "largest difference {worst}");
     }
 
