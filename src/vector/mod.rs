@@ -98,7 +98,8 @@ impl VectorSpec {
 
     /// The version of this spec's vectors made of the descriptor block alone.
     fn descriptors_only_version(&self) -> String {
-        descriptors_only_version() + &self.range_suffix()
+        let base = &VectorModel::bundled().version;
+        format!("{base}-descriptors{}", self.range_suffix())
     }
 
     fn range_suffix(&self) -> String {
@@ -183,11 +184,6 @@ impl VectorSpec {
             descriptor_standardisation: bundled.descriptors.clone(),
         }
     }
-}
-
-/// The version of vectors made of the descriptor block alone.
-pub fn descriptors_only_version() -> String {
-    format!("{}-descriptors", VectorModel::bundled().version)
 }
 
 /// The version this build writes by default (MSD musicnn, default weights).

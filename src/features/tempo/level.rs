@@ -181,12 +181,7 @@ fn candidate_in_range(
     if range.contains(refined.bpm) {
         return refined;
     }
-    let salience = periodicity::salience(&analysis.acf, 60.0 * frame_rate / bpm);
-    Candidate {
-        bpm,
-        salience,
-        score: salience * periodicity::prior(bpm),
-    }
+    Candidate::at(&analysis.acf, frame_rate, bpm)
 }
 
 /// What the features of a track's hypotheses are computed from: its onset envelopes' peaks and

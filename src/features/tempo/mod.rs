@@ -160,7 +160,7 @@ pub fn tempo_of_envelopes(
     let free = decision.hypotheses[chosen].bpm;
     if let Some((range, target)) = range
         .filter(|r| !r.contains(free))
-        .and_then(|r| Some((r, r.fold(free)?)))
+        .and_then(|r| r.fold(free).map(|target| (r, target)))
     {
         let nearest = (decision.hypotheses.iter().enumerate())
             .filter(|(_, h)| range.contains(h.bpm))

@@ -29,6 +29,19 @@ pub struct Candidate {
     pub score: f64,
 }
 
+impl Candidate {
+    /// The candidate at `bpm`, scored from the autocorrelation `acf` of an envelope at
+    /// `frame_rate` frames per second.
+    pub fn at(acf: &[f64], frame_rate: f64, bpm: f64) -> Candidate {
+        let salience = salience(acf, 60.0 * frame_rate / bpm);
+        Candidate {
+            bpm,
+            salience,
+            score: salience * prior(bpm),
+        }
+    }
+}
+
 /// The periodicity analysis of a whole track.
 #[derive(Clone, Debug)]
 pub struct Periodicity {
@@ -51,15 +64,7 @@ pub fn analyse(envelope: &[f32], frame_rate: f64) -> Option<Periodicity> {
     let detrended = detrend(envelope, (DETREND_S * frame_rate) as usize);
     let acf = autocorrelation(&detrended, max_lag)?;
     let scored: Vec<Candidate> = bpm_grid()
-        .map(|bpm| {
-            let period = 60.0 * frame_rate / bpm;
-            let salience = salience(&acf, period);
-            Candidate {
-                bpm,
-                salience,
-                score: salience * prior(bpm),
-            }
-        })
+        .map(|bpm| Candidate::at(&acf, frame_rate, bpm))
         .collect();
     let candidates = top_peaks(&scored, 3);
     Some(Periodicity { acf, candidates })
@@ -115,15 +120,7 @@ pub fn acf_at(acf: &[f64], period: f64) -> f64 {
 pub fn refine(acf: &[f64], frame_rate: f64, bpm: f64, relative: f64) -> Candidate {
     let steps = (GRID_PER_OCTAVE * (1.0 + relative).log2()).ceil() as i32;
     (-steps..=steps)
-        .map(|k| bpm * (k as f64 / GRID_PER_OCTAVE).exp2())
-        .map(|b| {
-            let salience = salience(acf, 60.0 * frame_rate / b);
-            Candidate {
-                bpm: b,
-                salience,
-                score: salience * prior(b),
-            }
-        })
+        .map(|k| Candidate::at(acf, frame_rate, bpm * (k as f64 / GRID_PER_OCTAVE).exp2()))
         .fold(None, |best: Option<Candidate>, c| match best {
             Some(b) if b.salience >= c.salience => Some(b),
             _ => Some(c),

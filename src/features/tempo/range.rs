@@ -92,14 +92,9 @@ impl FromStr for BpmRange {
     type Err = String;
 
     fn from_str(s: &str) -> Result<BpmRange, String> {
-        let (low, high) = s
-            .split_once('-')
-            .ok_or_else(|| format!("a BPM range is written LOW-HIGH, e.g. 70-140; got {s:?}"))?;
-        let number = |part: &str| {
-            part.trim()
-                .parse::<f64>()
-                .map_err(|_| format!("a BPM range is written LOW-HIGH, e.g. 70-140; got {s:?}"))
-        };
+        let malformed = || format!("a BPM range is written LOW-HIGH, e.g. 70-140; got {s:?}");
+        let (low, high) = s.split_once('-').ok_or_else(malformed)?;
+        let number = |part: &str| part.trim().parse::<f64>().map_err(|_| malformed());
         BpmRange::new(number(low)?, number(high)?)
     }
 }
