@@ -83,7 +83,14 @@ pub struct Pool {
 pub type SharedCatalog = Arc<Mutex<Catalog>>;
 
 impl Pool {
-    /// Starts `workers` threads sharing `engine`, with room for `queue` waiting jobs.
+    /// Starts `workers` threads sharing `engine`, with room for `queue` waiting jobs besides one
+    /// for each worker.
+    ///
+    /// The server's admission (`workers + queue` permits, taken before a body is read) is what
+    /// bounds the jobs; the channel holds as many, so a job that was admitted is never refused
+    /// here. With room for `queue` alone, `--queue 0` made a rendezvous channel, which hands a
+    /// job over only to a worker already waiting in `recv`: an upload that came while the one
+    /// worker was between two jobs (or not yet started) was answered 503 on an idle server.
     pub fn start(
         workers: usize,
         queue: usize,
@@ -91,7 +98,7 @@ impl Pool {
         catalog: SharedCatalog,
         metrics: Arc<Metrics>,
     ) -> Pool {
-        let (sender, receiver) = sync_channel::<Job>(queue);
+        let (sender, receiver) = sync_channel::<Job>(workers.max(1) + queue);
         let receiver = Arc::new(Mutex::new(receiver));
         let workers = (0..workers.max(1))
             .map(|n| {
@@ -202,5 +209,72 @@ fn store(catalog: &SharedCatalog, record: Record) -> Outcome {
         }
     } else {
         Outcome::Failed(Box::new(record))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analyzer::{Analyzer, Config};
+
+    /// One second of a sine at `hz`, as a WAV file deleted with its `TempPath`.
+    fn tone_file(dir: &std::path::Path, hz: f32) -> TempPath {
+        let path = tempfile::Builder::new()
+            .suffix(".wav")
+            .tempfile_in(dir)
+            .unwrap()
+            .into_temp_path();
+        let spec = hound::WavSpec {
+            channels: 1,
+            sample_rate: 16_000,
+            bits_per_sample: 16,
+            sample_format: hound::SampleFormat::Int,
+        };
+        let mut wav = hound::WavWriter::create(&*path, spec).unwrap();
+        for n in 0..16_000 {
+            let x = (std::f32::consts::TAU * hz * n as f32 / 16_000.0).sin();
+            wav.write_sample((x * 8000.0) as i16).unwrap();
+        }
+        wav.finalize().unwrap();
+        path
+    }
+
+    #[test]
+    fn with_one_worker_and_no_queue_an_admitted_job_is_never_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::in_process(Analyzer::new(Config {
+            embedding: None,
+            ..Config::default()
+        }));
+        let catalog = Arc::new(Mutex::new(Catalog::open(&dir.path().join("c.db")).unwrap()));
+        let metrics = Arc::new(Metrics::new());
+        // Written before the start, so that nothing slow comes between two submissions.
+        let files: Vec<TempPath> = [440.0, 660.0, 880.0]
+            .into_iter()
+            .map(|hz| tone_file(dir.path(), hz))
+            .collect();
+        let pool = Pool::start(1, 0, Arc::new(engine), catalog, Arc::clone(&metrics));
+        // Admitted one at a time, as the server's single permit admits them: the first right
+        // after the start (the worker may not be waiting yet), the next right after the answer
+        // (the worker may not be waiting again yet). Neither may be refused.
+        for (n, file) in files.into_iter().enumerate() {
+            let (reply, answer) = oneshot::channel();
+            let job = Job {
+                file,
+                id: format!("id{n}"),
+                label: format!("upload:{n}"),
+                ticket: Arc::new(Ticket::default()),
+                reply,
+                timeout_s: 60.0,
+            };
+            assert!(pool.submit(job, &metrics).is_ok(), "job {n} refused");
+            match answer.blocking_recv() {
+                Ok(Outcome::Stored { created, .. }) => assert!(created),
+                Ok(Outcome::Failed(record)) => panic!("failed: {:?}", record.error),
+                Ok(Outcome::StoreError(e)) => panic!("not stored: {e}"),
+                Err(_) => panic!("no answer"),
+            }
+        }
+        pool.finish();
     }
 }
