@@ -567,3 +567,31 @@ fn content_stored_with_another_model_gets_a_row_of_its_own() {
     let (status, _dir) = second.terminate();
     assert!(status.success());
 }
+
+/// Worker and queue counts no machine needs are refused by the command line (exit 2), before
+/// anything starts: `--queue` sizes a queue allocated whole at the start, and `--workers` or
+/// `-j` the threads started.
+#[test]
+fn worker_and_queue_counts_beyond_their_limits_are_usage_errors() {
+    for (args, option) in [
+        (&["serve", "--queue", "100000000000"][..], "--queue"),
+        (&["serve", "--workers", "1025"][..], "--workers"),
+        (&["-j", "1025", "serve"][..], "--jobs"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let output = Command::new(env!("CARGO_BIN_EXE_sonovec"))
+            .args(args)
+            .args(["--addr", "127.0.0.1:0", "--catalog"])
+            .arg(dir.path().join("catalog.db"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(option), "{args:?}: {stderr}");
+        assert!(output.stdout.is_empty(), "{args:?} started a server");
+    }
+    // The limits themselves are allowed.
+    let server = Server::start(&["--model", "none", "--workers", "2", "--queue", "100000"]);
+    let (status, _dir) = server.terminate();
+    assert!(status.success(), "{status:?}");
+}

@@ -43,8 +43,8 @@ pub struct Cli {
     #[command(subcommand)]
     command: Command,
 
-    /// Worker threads (default: one per core).
-    #[arg(short = 'j', long, global = true)]
+    /// Worker threads (default: one per core; at most 1024).
+    #[arg(short = 'j', long, global = true, value_parser = worker_count())]
     jobs: Option<usize>,
 
     /// Reject tracks longer than this many seconds (as error kind `too_long`).
@@ -305,6 +305,16 @@ pub fn run(cli: Cli) -> io::Result<Outcome> {
         Command::Bench(args) => bench::run(args, config, cli.jobs),
         Command::Worker(args) => worker::run(args, config),
     }
+}
+
+/// The most workers a run may start (`-j`, `serve --workers`): more than the cores of any machine
+/// this is meant for, and few enough that starting them cannot exhaust the process's threads or
+/// memory before the first track (a mistyped `-j 100000` is a usage error, not a crash).
+pub const MAX_WORKERS: u64 = 1024;
+
+/// Parses a worker count, 0 (taken as 1) to [`MAX_WORKERS`].
+fn worker_count() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::new().range(0..=MAX_WORKERS)
 }
 
 /// Paths on the command line are plain paths; this keeps clap's type in one place.

@@ -12,6 +12,10 @@ use sonovec::Config;
 
 use super::{Isolation, Outcome};
 
+/// The most uploads that may wait for a worker: each holds a spooled file and a slot of the
+/// analysis queue, which is allocated whole when the server starts.
+const MAX_QUEUE: u64 = 100_000;
+
 #[derive(clap::Args, Debug)]
 pub struct Args {
     /// The catalog the uploads are stored in (SQLite; created if missing).
@@ -22,13 +26,13 @@ pub struct Args {
     #[arg(long, default_value = "127.0.0.1:7878")]
     addr: SocketAddr,
 
-    /// Analysis threads (default: one per core, or -j).
-    #[arg(long, value_name = "N")]
+    /// Analysis threads (default: one per core, or -j; at most 1024).
+    #[arg(long, value_name = "N", value_parser = super::worker_count())]
     workers: Option<usize>,
 
     /// Uploads that may wait for a free worker before new ones are answered 503 (default:
-    /// 4 per worker).
-    #[arg(long, value_name = "N")]
+    /// 4 per worker; at most 100000).
+    #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=MAX_QUEUE))]
     queue: Option<usize>,
 
     /// Largest accepted upload in bytes (larger ones are answered 413).

@@ -88,6 +88,7 @@ async fn serve(config: ServeConfig, engine: Engine) -> io::Result<()> {
     );
     let listener = TcpListener::bind(config.addr).await?;
     let local = listener.local_addr()?;
+    let shutdown = shutdown_signal()?;
     println!("listening on http://{local}");
     if !local.ip().is_loopback() && config.token.is_none() {
         eprintln!("sonovec: warning: listening on {local} without --token-file: anyone who can reach it may upload");
@@ -103,7 +104,7 @@ async fn serve(config: ServeConfig, engine: Engine) -> io::Result<()> {
     });
     let router = routes::router(Arc::clone(&app));
     axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await?;
     // Every connection has been answered, so every admitted job is done; close the queue and
     // join the workers so nothing is cut off mid-write.
@@ -115,12 +116,20 @@ async fn serve(config: ServeConfig, engine: Engine) -> io::Result<()> {
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// Installs the SIGTERM and SIGINT handlers now and returns what resolves at the first of them.
+///
+/// Installed before the server says it is listening: a signal that comes any time after that
+/// line (a supervisor stopping a server it just started) must stop it gracefully, where the
+/// default action would kill it.
+fn shutdown_signal() -> io::Result<impl std::future::Future<Output = ()>> {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("install the SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
-    eprintln!("sonovec: signal received: finishing the accepted uploads");
+    let mut term = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
+        }
+        eprintln!("sonovec: signal received: finishing the accepted uploads");
+    })
 }
