@@ -256,7 +256,7 @@ mod tests {
         let pool = Pool::start(1, 0, Arc::new(engine), catalog, Arc::clone(&metrics));
         // Admitted one at a time, as the server's single permit admits them: the first right
         // after the start (the worker may not be waiting yet), the next right after the answer
-        // (the worker may not be waiting again yet). Neither may be refused.
+        // (the worker may not be waiting again yet). None may be refused.
         for (n, file) in files.into_iter().enumerate() {
             let (reply, answer) = oneshot::channel();
             let job = Job {
