@@ -6,7 +6,8 @@ it (a numpy copy, without the trimming of weak ends) on each of these functions 
 16 kHz, one value per frame of sonovec's grid (hop 256, centred frames):
 
 - `flux`: sonovec's envelope, the mean rise of the log-mel spectrogram (96 bands, 512-point
-  frames); `low`, `mid`, `high`: the same over the lowest 8, the middle 48 and the top 24 bands;
+  frames); `low`, `mid`, `high`: the same over the lowest 8, the middle 48 and the top 24 bands
+  (all four as `probe_tempo_phase.envelopes` computes them);
 - `complex 512`, `complex 1024`: the complex-domain difference (Bello et al. 2004), the distance
   of each bin from its value predicted by the two frames before (previous magnitude, phase
   extrapolated), summed over the bins of a 512- or 1024-point frame;
@@ -21,8 +22,9 @@ before Degara's.
 
 Printed: mean mir_eval beat F-measure (±70 ms, beats before 5 s ignored) per function, with
 `sonovec` (its own beats, from RECORDS) first; `flux` should match it within a few thousandths.
+With DETAILS, also each clip's F per function, as CSV (`file`, `style`, one column a function).
 
-    .venv-ref/bin/python scripts/probe_beat_onsets.py LABELS RECORDS
+    .venv-ref/bin/python scripts/probe_beat_onsets.py LABELS RECORDS [DETAILS]
 """
 import csv
 import json
@@ -34,6 +36,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 
 warnings.filterwarnings("ignore")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 SR, HOP = 16000, 256
 FRAME_RATE = SR / HOP
 COMMITTEE = ["flux", "low", "mid", "high", "complex 1024"]
@@ -59,16 +62,15 @@ def complex_difference(y, n_fft, rising_only=False):
 
 
 def onset_functions(y):
-    import librosa
-    power = np.abs(spectrum(y, 512)) ** 2
-    mel = librosa.feature.melspectrogram(S=power, sr=SR, n_mels=96, fmax=8000)
-    rise = np.maximum(0, np.diff(np.log10(1 + 10000 * mel), axis=1))
-    rise = np.concatenate([np.zeros((96, 1)), rise], axis=1)  # frame 0 has no rise
-    return {"flux": rise.mean(0), "low": rise[:8].mean(0), "mid": rise[24:72].mean(0),
-            "high": rise[72:].mean(0),
-            "complex 512": complex_difference(y, 512),
-            "complex 1024": complex_difference(y, 1024),
-            "complex 1024 rising": complex_difference(y, 1024, rising_only=True)}
+    from probe_tempo_phase import envelopes
+    rise = envelopes(y, SR)  # the log-mel rise, whole and by register, from frame 1 on
+    functions = {name: np.concatenate([[0.0], rise[key]])  # frame 0 has no rise
+                 for name, key in [("flux", "full"), ("low", "low"), ("mid", "mid"),
+                                   ("high", "high")]}
+    functions["complex 512"] = complex_difference(y, 512)
+    functions["complex 1024"] = complex_difference(y, 1024)
+    functions["complex 1024 rising"] = complex_difference(y, 1024, rising_only=True)
+    return functions
 
 
 def track_beats(envelope, period, sd_s=0.025, span=4.0):
@@ -142,7 +144,7 @@ def main():
     with ProcessPoolExecutor(max_workers=int(os.environ.get("JOBS", "2"))) as pool:
         beats = list(pool.map(clip, [(os.path.join(base, c["file"]), t["bpm"])
                                      for c, t in zip(clips, tempi) if t.get("bpm")]))
-    scores, found = {}, iter(beats)
+    scores, found, details = {}, iter(beats), []
     for c, t in zip(clips, tempi):
         reference = mir_eval.beat.trim_beats(np.loadtxt(os.path.join(base, c["beats"]), ndmin=1))
         if t.get("bpm"):
@@ -151,9 +153,16 @@ def main():
         else:  # no tempo, no beats: F 0 for every function
             estimates = dict.fromkeys(FUNCTIONS + ["committee"], [])
         estimates = {"sonovec": t.get("beats_s") or [], **estimates}
+        details.append({"file": c["file"], "style": c.get("style", "")})
         for name, b in estimates.items():
             estimate = mir_eval.beat.trim_beats(np.sort(np.asarray(b, float)))
             scores.setdefault(name, []).append(mir_eval.beat.f_measure(reference, estimate))
+            details[-1][name] = f"{scores[name][-1]:.3f}"
+    if len(sys.argv) > 3:
+        with open(sys.argv[3], "w", newline="") as out:
+            writer = csv.DictWriter(out, fieldnames=list(details[0]))
+            writer.writeheader()
+            writer.writerows(details)
     print(f"{labels} ({len(clips)} clips)")
     for name, values in scores.items():
         print(f"  {name:22} {np.mean(values):.3f}")

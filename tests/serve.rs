@@ -590,7 +590,7 @@ fn worker_and_queue_counts_beyond_their_limits_are_usage_errors() {
         assert!(stderr.contains(option), "{args:?}: {stderr}");
         assert!(output.stdout.is_empty(), "{args:?} started a server");
     }
-    // The limits themselves are allowed.
+    // The queue's limit itself is allowed.
     let server = Server::start(&["--model", "none", "--workers", "2", "--queue", "100000"]);
     let (status, _dir) = server.terminate();
     assert!(status.success(), "{status:?}");

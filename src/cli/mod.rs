@@ -44,7 +44,7 @@ pub struct Cli {
     command: Command,
 
     /// Worker threads (default: one per core; at most 1024).
-    #[arg(short = 'j', long, global = true, value_parser = worker_count())]
+    #[arg(short = 'j', long, global = true, value_parser = count_up_to(MAX_WORKERS))]
     jobs: Option<usize>,
 
     /// Reject tracks longer than this many seconds (as error kind `too_long`).
@@ -310,11 +310,11 @@ pub fn run(cli: Cli) -> io::Result<Outcome> {
 /// The most workers a run may start (`-j`, `serve --workers`): more than the cores of any machine
 /// this is meant for, and few enough that starting them cannot exhaust the process's threads or
 /// memory before the first track (a mistyped `-j 100000` is a usage error, not a crash).
-pub const MAX_WORKERS: u64 = 1024;
+const MAX_WORKERS: u64 = 1024;
 
-/// Parses a worker count, 0 (taken as 1) to [`MAX_WORKERS`].
-fn worker_count() -> clap::builder::RangedU64ValueParser<usize> {
-    clap::builder::RangedU64ValueParser::new().range(0..=MAX_WORKERS)
+/// Parses a count from 0 to `max`; a larger one is a usage error that names the range.
+fn count_up_to(max: u64) -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::new().range(0..=max)
 }
 
 /// Paths on the command line are plain paths; this keeps clap's type in one place.

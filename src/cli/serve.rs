@@ -10,7 +10,7 @@ use sonovec::isolate::DEFAULT_CPU_BUDGET_S;
 use sonovec::serve::ServeConfig;
 use sonovec::Config;
 
-use super::{Isolation, Outcome};
+use super::{count_up_to, Isolation, Outcome, MAX_WORKERS};
 
 /// The most uploads that may wait for a worker: each holds a spooled file and a slot of the
 /// analysis queue, which is allocated whole when the server starts.
@@ -27,12 +27,12 @@ pub struct Args {
     addr: SocketAddr,
 
     /// Analysis threads (default: one per core, or -j; at most 1024).
-    #[arg(long, value_name = "N", value_parser = super::worker_count())]
+    #[arg(long, value_name = "N", value_parser = count_up_to(MAX_WORKERS))]
     workers: Option<usize>,
 
     /// Uploads that may wait for a free worker before new ones are answered 503 (default:
     /// 4 per worker; at most 100000).
-    #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=MAX_QUEUE))]
+    #[arg(long, value_name = "N", value_parser = count_up_to(MAX_QUEUE))]
     queue: Option<usize>,
 
     /// Largest accepted upload in bytes (larger ones are answered 413).

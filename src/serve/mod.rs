@@ -47,6 +47,15 @@ pub struct ServeConfig {
     pub token: Option<String>,
 }
 
+impl ServeConfig {
+    /// Uploads admitted at once (spooling, waiting or analysing): one per worker plus the queue.
+    /// Both the admission and the analysis queue are this size, so an admitted upload always
+    /// finds room in the queue.
+    fn admitted(&self) -> usize {
+        self.workers.max(1).saturating_add(self.queue)
+    }
+}
+
 /// What every handler shares.
 pub(crate) struct App {
     pub config: ServeConfig,
@@ -81,7 +90,7 @@ async fn serve(config: ServeConfig, engine: Engine) -> io::Result<()> {
     let vector_version = engine.analyzer().vector_version();
     let pool = pool::Pool::start(
         config.workers,
-        config.queue,
+        config.admitted(),
         Arc::new(engine),
         Arc::clone(&catalog),
         Arc::clone(&metrics),
@@ -93,7 +102,7 @@ async fn serve(config: ServeConfig, engine: Engine) -> io::Result<()> {
     if !local.ip().is_loopback() && config.token.is_none() {
         eprintln!("sonovec: warning: listening on {local} without --token-file: anyone who can reach it may upload");
     }
-    let admission = Arc::new(Semaphore::new(config.workers.max(1) + config.queue));
+    let admission = Arc::new(Semaphore::new(config.admitted()));
     let app = Arc::new(App {
         config,
         pool,

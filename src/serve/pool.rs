@@ -83,22 +83,21 @@ pub struct Pool {
 pub type SharedCatalog = Arc<Mutex<Catalog>>;
 
 impl Pool {
-    /// Starts `workers` threads sharing `engine`, with room for `queue` waiting jobs besides one
-    /// for each worker.
+    /// Starts `workers` threads sharing `engine`, fed by a queue with room for `capacity` jobs.
     ///
-    /// The server's admission (`workers + queue` permits, taken before a body is read) is what
-    /// bounds the jobs; the channel holds as many, so a job that was admitted is never refused
-    /// here. With room for `queue` alone, `--queue 0` made a rendezvous channel, which hands a
-    /// job over only to a worker already waiting in `recv`: an upload that came while the one
-    /// worker was between two jobs (or not yet started) was answered 503 on an idle server.
+    /// The server passes what its admission lets in at once (`workers + queue`), so a job that
+    /// was admitted is never refused here. A queue sized `--queue` alone made `--queue 0` a
+    /// rendezvous channel, which hands a job over only to a worker already waiting in `recv`: an
+    /// upload that came while the one worker was between two jobs (or not yet started) was
+    /// answered 503 on an idle server.
     pub fn start(
         workers: usize,
-        queue: usize,
+        capacity: usize,
         engine: Arc<Engine>,
         catalog: SharedCatalog,
         metrics: Arc<Metrics>,
     ) -> Pool {
-        let (sender, receiver) = sync_channel::<Job>(workers.max(1) + queue);
+        let (sender, receiver) = sync_channel::<Job>(capacity);
         let receiver = Arc::new(Mutex::new(receiver));
         let workers = (0..workers.max(1))
             .map(|n| {
@@ -216,26 +215,18 @@ fn store(catalog: &SharedCatalog, record: Record) -> Outcome {
 mod tests {
     use super::*;
     use crate::analyzer::{Analyzer, Config};
+    use crate::serve::ServeConfig;
 
-    /// One second of a sine at `hz`, as a WAV file deleted with its `TempPath`.
-    fn tone_file(dir: &std::path::Path, hz: f32) -> TempPath {
+    /// A copy of a WAV fixture, deleted with its `TempPath`, as the spool leaves an upload.
+    fn spooled_copy(dir: &std::path::Path) -> TempPath {
+        let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/formats/wav_s16_11025_2ch.wav");
         let path = tempfile::Builder::new()
             .suffix(".wav")
             .tempfile_in(dir)
             .unwrap()
             .into_temp_path();
-        let spec = hound::WavSpec {
-            channels: 1,
-            sample_rate: 16_000,
-            bits_per_sample: 16,
-            sample_format: hound::SampleFormat::Int,
-        };
-        let mut wav = hound::WavWriter::create(&*path, spec).unwrap();
-        for n in 0..16_000 {
-            let x = (std::f32::consts::TAU * hz * n as f32 / 16_000.0).sin();
-            wav.write_sample((x * 8000.0) as i16).unwrap();
-        }
-        wav.finalize().unwrap();
+        std::fs::copy(fixture, &path).unwrap();
         path
     }
 
@@ -249,11 +240,24 @@ mod tests {
         let catalog = Arc::new(Mutex::new(Catalog::open(&dir.path().join("c.db")).unwrap()));
         let metrics = Arc::new(Metrics::new());
         // Written before the start, so that nothing slow comes between two submissions.
-        let files: Vec<TempPath> = [440.0, 660.0, 880.0]
-            .into_iter()
-            .map(|hz| tone_file(dir.path(), hz))
-            .collect();
-        let pool = Pool::start(1, 0, Arc::new(engine), catalog, Arc::clone(&metrics));
+        let files: Vec<TempPath> = (0..3).map(|_| spooled_copy(dir.path())).collect();
+        let config = ServeConfig {
+            catalog: dir.path().join("c.db"),
+            addr: ([127, 0, 0, 1], 0).into(),
+            workers: 1,
+            queue: 0,
+            max_upload_bytes: 1 << 20,
+            analysis_timeout: std::time::Duration::from_secs(60),
+            spool_dir: dir.path().to_path_buf(),
+            token: None,
+        };
+        let pool = Pool::start(
+            config.workers,
+            config.admitted(),
+            Arc::new(engine),
+            catalog,
+            Arc::clone(&metrics),
+        );
         // Admitted one at a time, as the server's single permit admits them: the first right
         // after the start (the worker may not be waiting yet), the next right after the answer
         // (the worker may not be waiting again yet). None may be refused.
