@@ -4,6 +4,8 @@ use std::cell::Cell;
 use std::io::Cursor;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::audio::hashing::hashing_source;
@@ -42,6 +44,11 @@ pub struct Analyzer {
     model: Option<Model>,
     /// The vector spec of the loaded model (so a model file is hashed once, not per track).
     vector: VectorSpec,
+    /// Analyses running now.
+    in_flight: AtomicUsize,
+    /// Whether a core is free for a second decoding thread, as the caller knows it
+    /// ([`Analyzer::set_core_to_spare`]); else it is judged from [`Self::in_flight`].
+    core_to_spare: Mutex<Option<bool>>,
 }
 
 thread_local! {
@@ -64,6 +71,12 @@ fn in_decoder<T>(f: impl FnOnce() -> T) -> T {
 /// True while the current thread is inside [`Analyzer`] (a panic here becomes an error record).
 pub fn panic_is_caught_here() -> bool {
     ANALYSING.with(Cell::get)
+}
+
+/// Marks the current thread, one that works for an [`Analyzer`] and whose panics it catches, so
+/// that the panic hook stays quiet about them.
+pub(crate) fn quiet_panics_on_this_thread() {
+    ANALYSING.with(|a| a.set(true));
 }
 
 fn extension_of(name: &str) -> Option<String> {
@@ -94,6 +107,24 @@ impl Analyzer {
             plan,
             model,
             vector,
+            in_flight: AtomicUsize::new(0),
+            core_to_spare: Mutex::new(None),
+        })
+    }
+
+    /// Says whether the analyses that follow have a core to spare for a second decoding thread
+    /// (`None`: judge it here, by the analyses running in this analyzer against the threads of
+    /// the pool). A worker process, which runs one analysis at a time, is told by its parent,
+    /// which knows how many run at once.
+    pub fn set_core_to_spare(&self, spare: Option<bool>) {
+        *self.core_to_spare.lock().unwrap_or_else(|e| e.into_inner()) = spare;
+    }
+
+    /// Whether the stream starting now may take a second decoding thread.
+    fn core_to_spare(&self) -> bool {
+        let told = *self.core_to_spare.lock().unwrap_or_else(|e| e.into_inner());
+        told.unwrap_or_else(|| {
+            self.in_flight.load(Ordering::Relaxed) < rayon::current_num_threads()
         })
     }
 
@@ -216,10 +247,12 @@ impl Analyzer {
         let mut timings = StageTimings::default();
         let was_analysing = ANALYSING.with(|a| a.replace(true));
         IN_DECODER.with(|d| d.set(false));
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
         let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
             let mut stream = in_decoder(open)?;
             self.analyze_stream(&mut stream, &mut record, &mut timings, input_bytes)
         }));
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
         ANALYSING.with(|a| a.set(was_analysing));
         let in_decoder = IN_DECODER.with(|d| d.replace(false));
         match outcome {
@@ -263,6 +296,11 @@ impl Analyzer {
             resample_time: Duration::ZERO,
             spectrogram_time: Duration::ZERO,
         };
+        if pipelined && self.core_to_spare() {
+            // Decoding bounds a pipelined stream; with a core free (one long file, not a
+            // folder's worth at once), a second thread decodes where the codec gains by it.
+            stream.decode_ahead();
+        }
         let front = Front::new(stream, self.config.max_duration_s);
         let front = run_stream(front, &mut back, pipelined)?;
         timings.decode = front.timings.decode;

@@ -31,6 +31,11 @@
 //! on a full channel never holds up work that another waits for, whatever the pool's size; the
 //! back, which may run on a pool thread, only ever waits for the meter, which only waits for
 //! the front.
+//!
+//! Where even that thread bounds the stream (Opus, whose decoding is about 70 % of the work),
+//! the front decodes in segments, half of them on a helper thread of its own
+//! ([`crate::audio::segments`]), when the analyzer judges a core free; the helper too only ever
+//! waits for the front.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};

@@ -6,7 +6,7 @@
 
 use std::sync::OnceLock;
 
-use symphonia::core::codecs::audio::{AudioDecoder, AudioDecoderOptions};
+use symphonia::core::codecs::audio::{AudioCodecParameters, AudioDecoder, AudioDecoderOptions};
 use symphonia::core::codecs::registry::CodecRegistry;
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::probe::Hint;
@@ -16,6 +16,7 @@ use symphonia::core::meta::MetadataOptions;
 
 use super::end_trim::{EditWindow, EndTrim};
 use super::mp4_edit;
+use super::segments::{decode_one, Outcome, PacketFacts, Preroll, Segmented, Step};
 use crate::error::{AnalysisError, ErrorKind, Result};
 
 /// Consecutive undecodable packets after which a stream is declared corrupt.
@@ -38,7 +39,7 @@ pub struct SourceInfo {
 
 /// Every decoder symphonia offers, plus libopus for Opus and nanomp3 for MP3 (registered after
 /// symphonia's, so they take the place of its decoders for those codecs).
-fn codecs() -> &'static CodecRegistry {
+pub(super) fn codecs() -> &'static CodecRegistry {
     static REGISTRY: OnceLock<CodecRegistry> = OnceLock::new();
     REGISTRY.get_or_init(|| {
         let mut registry = CodecRegistry::new();
@@ -70,7 +71,10 @@ pub struct DecodedChunk<'a> {
 /// An open, probed audio stream that yields planar `f32` chunks at the source rate.
 pub struct AudioStream {
     format: Box<dyn FormatReader + 'static>,
-    decoder: Box<dyn AudioDecoder>,
+    decoding: Decoding,
+    params: AudioCodecParameters,
+    /// Seconds per unit of a packet's duration, if the track says.
+    tick_seconds: Option<f64>,
     track_id: u32,
     info: SourceInfo,
     planar: Vec<Vec<f32>>,
@@ -207,9 +211,15 @@ impl AudioStream {
         } else {
             EndTrim::default()
         };
+        let params = params.clone();
+        let tick_seconds = track
+            .time_base
+            .map(|tb| f64::from(tb.numer.get()) / f64::from(tb.denom.get()));
         Ok(AudioStream {
             format,
-            decoder,
+            decoding: Decoding::One(decoder),
+            params,
+            tick_seconds,
             track_id,
             info,
             planar: Vec::new(),
@@ -225,6 +235,73 @@ impl AudioStream {
             warnings: Vec::new(),
             finished: false,
         })
+    }
+
+    /// Decodes the stream in segments, every other one on a second thread (see
+    /// [`super::segments`]), where its codec gains by it (Opus) and nothing was decoded yet.
+    /// Returns whether it will.
+    ///
+    /// The samples are those of one decoder wherever the pre-roll settles the decoder's state to
+    /// the bit, which it did at every boundary measured; the module's tests hold the two equal.
+    pub fn decode_ahead(&mut self) -> bool {
+        let worth_it = Preroll::of(&self.params)
+            .filter(|_| Preroll::cut_by_default(&self.params))
+            .map(|preroll| preroll.segment_seconds());
+        let Some(seconds) = worth_it else {
+            return false;
+        };
+        if !self.set_segments(Some(seconds)) {
+            return false;
+        }
+        if let Decoding::Segmented(segmented) = &mut self.decoding {
+            segmented.share();
+        }
+        true
+    }
+
+    /// Cuts the stream into segments of `seconds` where its codec allows it, all decoded on
+    /// this thread, or decodes it with one decoder (`None`), before anything is decoded: for
+    /// tests and measurements, which compare the two. Returns whether the stream will be cut.
+    pub fn set_segments(&mut self, seconds: Option<f64>) -> bool {
+        if self.packets > 0 {
+            return matches!(self.decoding, Decoding::Segmented(_));
+        }
+        let decoder = match std::mem::replace(&mut self.decoding, Decoding::Done) {
+            Decoding::One(decoder) => decoder,
+            Decoding::Segmented(segmented) => match segmented.into_first_decoder() {
+                Ok(decoder) => decoder,
+                Err(segmented) => {
+                    self.decoding = Decoding::Segmented(segmented);
+                    return true;
+                }
+            },
+            Decoding::Done => return false,
+        };
+        self.decoding = make_decoding(
+            decoder,
+            &self.params,
+            self.track_id,
+            self.tick_seconds,
+            seconds,
+        );
+        matches!(self.decoding, Decoding::Segmented(_))
+    }
+
+    /// Lets the helper thread take every other segment of a stream cut by [`Self::set_segments`].
+    #[cfg(test)]
+    pub fn share_segments(&mut self) {
+        if let Decoding::Segmented(segmented) = &mut self.decoding {
+            segmented.share();
+        }
+    }
+
+    /// Segments read so far when decoding ahead, else 0.
+    #[cfg(test)]
+    pub fn segments_read(&self) -> usize {
+        match &self.decoding {
+            Decoding::Segmented(segmented) => segmented.segments_read(),
+            _ => 0,
+        }
     }
 
     /// Facts about the source. Sample rate and channels are confirmed by the first decoded packet.
@@ -293,37 +370,23 @@ impl AudioStream {
     pub fn next_chunk(&mut self) -> Result<Option<DecodedChunk<'_>>> {
         let mut consecutive_bad = 0usize;
         while !self.finished && !self.window.is_full() {
-            let mut packet = match self.format.next_packet() {
-                Ok(Some(packet)) => packet,
-                Ok(None) => break,
-                Err(err) => {
+            let step = self
+                .decoding
+                .next(&mut *self.format, self.track_id, &mut self.scratch)?;
+            let (facts, outcome) = match step {
+                Step::Packet(facts, outcome) => (facts, outcome),
+                Step::End(None) => break,
+                Step::End(Some(err)) => {
                     self.end_early(&err)?;
                     break;
                 }
             };
-            if packet.track_id != self.track_id {
-                continue;
-            }
             self.packets += 1;
-            self.packet_bytes += packet.data.len() as u64;
-            self.packet_frames = self.packet_frames.saturating_add(packet.dur.get());
-            // The decoder would cut this now; EndTrim decides once it knows what follows.
-            let trim_end = packet.trim_end.get() as usize;
-            packet.trim_end = Default::default();
-            match self.decoder.decode(&packet) {
-                Ok(buffer) => {
-                    if buffer.frames() == 0 {
-                        continue;
-                    }
-                    let spec = buffer.spec();
-                    let (rate, channels) = (spec.rate(), spec.channels().count());
-                    if channels == 0 || rate == 0 {
-                        return Err(AnalysisError::new(
-                            ErrorKind::UnsupportedFormat,
-                            format!("decoded audio has {channels} channel(s) at {rate} Hz"),
-                        ));
-                    }
-                    super::limits::check_buffer(rate, channels, buffer.frames())?;
+            self.packet_bytes += facts.bytes as u64;
+            self.packet_frames = self.packet_frames.saturating_add(facts.dur);
+            match outcome {
+                Outcome::Nothing => continue,
+                Outcome::Audio { rate, channels } => {
                     if self.frames_decoded == 0 && self.end_trim.held_frames() == 0 {
                         self.info.sample_rate = rate;
                         self.info.channels = channels;
@@ -336,13 +399,14 @@ impl AudioStream {
                         self.finished = true;
                         break;
                     }
-                    buffer.copy_to_vecs_planar::<f32>(&mut self.scratch);
                     if !self.heard {
                         self.heard = self.scratch.iter().flatten().any(|&s| s != 0.0);
                     }
-                    let frames = self
-                        .end_trim
-                        .push(&mut self.scratch, trim_end, &mut self.planar);
+                    // The decoder would have cut the end trim; EndTrim decides once it knows
+                    // what follows.
+                    let frames =
+                        self.end_trim
+                            .push(&mut self.scratch, facts.trim_end, &mut self.planar);
                     let frames = if frames > 0 {
                         self.window.apply(&mut self.planar)
                     } else {
@@ -358,7 +422,8 @@ impl AudioStream {
                         frames_decoded: self.frames_decoded,
                     }));
                 }
-                Err(SymphoniaError::DecodeError(_)) | Err(SymphoniaError::IoError(_)) => {
+                Outcome::Failed(SymphoniaError::DecodeError(_))
+                | Outcome::Failed(SymphoniaError::IoError(_)) => {
                     self.bad_packets += 1;
                     consecutive_bad += 1;
                     if consecutive_bad >= MAX_CONSECUTIVE_BAD_PACKETS {
@@ -372,7 +437,7 @@ impl AudioStream {
                         ));
                     }
                 }
-                Err(err) => {
+                Outcome::Failed(err) => {
                     self.end_early(&err)?;
                     break;
                 }
@@ -411,6 +476,69 @@ impl AudioStream {
             self.frames_decoded as f64 / self.info.sample_rate.max(1) as f64
         ));
         Ok(())
+    }
+}
+
+/// One decoder, or segments of `segment_seconds` where the codec allows it.
+fn make_decoding(
+    decoder: Box<dyn AudioDecoder>,
+    params: &AudioCodecParameters,
+    track_id: u32,
+    tick_seconds: Option<f64>,
+    segment_seconds: Option<f64>,
+) -> Decoding {
+    let (Some(preroll), Some(seconds)) = (Preroll::of(params), segment_seconds) else {
+        return Decoding::One(decoder);
+    };
+    match Segmented::new(
+        decoder,
+        params.clone(),
+        track_id,
+        tick_seconds,
+        preroll,
+        seconds,
+    ) {
+        Ok(segmented) => Decoding::Segmented(Box::new(segmented)),
+        Err(decoder) => Decoding::One(decoder),
+    }
+}
+
+/// Who decodes the packets.
+enum Decoding {
+    /// One decoder, packet after packet as they are read.
+    One(Box<dyn AudioDecoder>),
+    /// Segments on two threads.
+    Segmented(Box<Segmented>),
+    /// Only while switching from one to the other.
+    Done,
+}
+
+impl Decoding {
+    /// The next packet of `track_id`, decoded into `planar`, or the demuxer's end.
+    fn next(
+        &mut self,
+        format: &mut dyn FormatReader,
+        track_id: u32,
+        planar: &mut Vec<Vec<f32>>,
+    ) -> Result<Step> {
+        match self {
+            Decoding::One(decoder) => loop {
+                let mut packet = match format.next_packet() {
+                    Ok(Some(packet)) => packet,
+                    Ok(None) => return Ok(Step::End(None)),
+                    Err(err) => return Ok(Step::End(Some(err))),
+                };
+                if packet.track_id != track_id {
+                    continue;
+                }
+                let facts = PacketFacts::of(&packet);
+                packet.trim_end = Default::default();
+                let outcome = decode_one(decoder.as_mut(), &packet, planar)?;
+                return Ok(Step::Packet(facts, outcome));
+            },
+            Decoding::Segmented(segmented) => segmented.next(format, planar),
+            Decoding::Done => Ok(Step::End(None)),
+        }
     }
 }
 

@@ -8,6 +8,7 @@ pub mod limits;
 pub mod mp3;
 pub mod mp4_edit;
 pub mod resample;
+pub mod segments;
 
 pub use decode::{AudioStream, DecodedChunk, SourceInfo};
 pub use resample::MonoResampler;

@@ -10,7 +10,7 @@ use std::io::{self, BufReader, Read};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -147,6 +147,8 @@ pub struct WorkerPool {
     command: WorkerCommand,
     limits: Limits,
     idle: Mutex<Vec<Worker>>,
+    /// Analyses running now.
+    in_flight: AtomicUsize,
 }
 
 impl WorkerPool {
@@ -156,6 +158,7 @@ impl WorkerPool {
             command,
             limits,
             idle: Mutex::new(Vec::new()),
+            in_flight: AtomicUsize::new(0),
         }
     }
 
@@ -167,11 +170,20 @@ impl WorkerPool {
     /// the id the worker hashes as it decodes. Never panics: a worker's death is this track's
     /// error record (its id then hashed here), and the pool carries on.
     pub fn analyze_file(&self, path: &Path, id: Option<String>) -> Track {
+        let running = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
+        let track = self.analyze_file_in_a_worker(path, id, running);
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        track
+    }
+
+    fn analyze_file_in_a_worker(&self, path: &Path, id: Option<String>, running: usize) -> Track {
         let started = Instant::now();
         let request = Request {
             path: path.to_path_buf(),
             id: id.clone(),
             cpu_budget_s: self.limits.cpu_budget_s,
+            // The threads of the pool that calls: `-j`.
+            core_to_spare: Some(running < rayon::current_num_threads()),
         };
         let fail = |error: AnalysisError| {
             let id = id.clone().or_else(|| content_id_of_file(path).ok());

@@ -25,6 +25,10 @@ pub struct Request {
     pub id: Option<String>,
     /// CPU seconds this analysis may use; over it, the kernel stops the worker (`RLIMIT_CPU`).
     pub cpu_budget_s: Option<f64>,
+    /// Whether the parent has a core to spare for a second decoding thread: fewer analyses at
+    /// once than its threads. `None` (an older parent): the worker judges alone.
+    #[serde(default)]
+    pub core_to_spare: Option<bool>,
 }
 
 /// The analysis of one [`Request`].
@@ -80,6 +84,7 @@ mod tests {
             path: "/tmp/a.flac".into(),
             id: Some("abc".into()),
             cpu_budget_s: Some(1.5),
+            core_to_spare: Some(true),
         };
         write_frame(&mut buf, &request).unwrap();
         let back: Request = read_frame(&mut buf.as_slice()).unwrap().unwrap();

@@ -1,0 +1,706 @@
+//! One stream's packets decoded on two threads, in the order and to the bits of one decoder.
+//!
+//! A decoder is sequential: what a packet decodes to depends on the state the packets before it
+//! left. To decode one long stream on two cores anyway, its packets are cut into segments of a
+//! fixed length, and each segment after the first is decoded by a fresh decoder that first
+//! decodes the packets just before the segment (its pre-roll) and drops what they give. The
+//! calling thread decodes the even segments as they are asked for; a helper thread decodes each
+//! odd one while the calling thread decodes the segment before it, and its output is handed out
+//! once that segment's is. Why: on one long Opus file decoding is about 70 % of `--model none`,
+//! so with one decoding thread two cores could be at most 1.4 times as fast as one.
+//!
+//! The pre-roll each codec needs was measured by decoding 947 s of real music (six wesnoth tracks
+//! transcoded by ffmpeg) from a fresh decoder at boundaries spread over the file and comparing
+//! every sample with one decoder's (`examples/preroll_probe.rs`):
+//! - FLAC: frames are independent; exact with none.
+//! - Vorbis: a packet overlaps only the one before it; exact with one packet, two are used.
+//! - MP3: the IMDCT overlap and the bit reservoir (up to 511 bytes back): exact with two frames at
+//!   192 kb/s; three frames and at least 2048 bytes are used, so that the reservoir of a low bit
+//!   rate, which spans more frames, is covered.
+//! - Opus: CELT predicts each band's energy from the previous frame's, so a difference is halved
+//!   each 20 ms frame until float rounding makes it vanish: exact after 40 packets at every one
+//!   of 189 boundaries, after 32 at 179 of them; 1 s (50 packets) is used. Shorter frames
+//!   predict with a larger factor but there are more of them in the same time: 0.65 for 10 ms,
+//!   0.9 for 2.5 ms (`celt/quant_bands.c`), under 0.7 s for the same decay.
+//! - AAC is not cut: ffmpeg's encoder uses perceptual noise substitution, and the decoder's noise
+//!   generator carries its state from the first frame on, so a fresh decoder never gives the same
+//!   samples (differences up to 0.09 after 256 frames of pre-roll). Nor are PCM and the other
+//!   codecs, whose decoding costs little or whose state was not measured.
+//!
+//! The segments are a fixed length in the packets' own durations, whatever the number of
+//! threads, so the outcome does not depend on how the two threads are scheduled.
+
+use std::collections::VecDeque;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
+
+use symphonia::core::codecs::audio::well_known::{
+    CODEC_ID_FLAC, CODEC_ID_MP3, CODEC_ID_OPUS, CODEC_ID_VORBIS,
+};
+use symphonia::core::codecs::audio::{AudioCodecParameters, AudioDecoder, AudioDecoderOptions};
+use symphonia::core::errors::Error as SymphoniaError;
+use symphonia::core::formats::FormatReader;
+use symphonia::core::packet::Packet;
+
+use crate::error::{AnalysisError, ErrorKind, Result};
+
+/// Packets in one segment at most, whatever their declared durations (a hostile stream may
+/// declare none): 20 s of 2.5 ms Opus frames.
+const MAX_SEGMENT_PACKETS: usize = 8_192;
+/// Bytes of packets in one segment at most: the calling thread reads two segments ahead.
+const MAX_SEGMENT_BYTES: usize = 32 << 20;
+/// Packets of pre-roll at most, likewise.
+const MAX_PREROLL_PACKETS: usize = 1_024;
+/// Samples (over all channels) the helper holds at most: 64 MiB. Past them it stops and hands
+/// its decoder and the rest of its segment back, and the calling thread decodes them itself,
+/// so a stream whose packets decode to more than they declare cannot make it hold more.
+const MAX_HELPER_SAMPLES: usize = 16 << 20;
+
+/// How much of the stream before a segment a fresh decoder must decode first: at least all of
+/// these.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Preroll {
+    pub packets: usize,
+    pub bytes: usize,
+    pub seconds: f64,
+}
+
+impl Preroll {
+    /// The pre-roll of the codec, if its streams may be cut (see the module's documentation).
+    pub fn of(params: &AudioCodecParameters) -> Option<Preroll> {
+        let (packets, bytes, seconds) = match params.codec {
+            CODEC_ID_FLAC => (0, 0, 0.0),
+            CODEC_ID_VORBIS => (2, 0, 0.0),
+            CODEC_ID_MP3 => (3, 2048, 0.0),
+            CODEC_ID_OPUS => (2, 0, 1.0),
+            _ => return None,
+        };
+        Some(Preroll {
+            packets,
+            bytes,
+            seconds,
+        })
+    }
+
+    /// Segments of 5 s, or 20 pre-rolls if longer: the pre-roll costs at most 5 % more decoding.
+    pub fn segment_seconds(&self) -> f64 {
+        (20.0 * self.seconds).max(5.0)
+    }
+
+    /// Whether streams of `params` are cut unless asked otherwise: Opus only. Its decoding is
+    /// about 70 % of `--model none`, so a second thread pays for the pre-roll. For FLAC, MP3
+    /// and Vorbis, decoding is under half the work and a second decoding thread took more than
+    /// it gave: with 5 s segments, CPU time rose 8 % (FLAC, MP3) and 22 % (Vorbis, whose every
+    /// new decoder builds its codebooks again) and one long file on two cores got slower
+    /// (ratios of `-j 1` to `-j 2` wall time, medians of 9 pairs: FLAC 1.68 to 1.50, MP3 1.81
+    /// to 1.56, Vorbis 1.75 to 1.40).
+    pub fn cut_by_default(params: &AudioCodecParameters) -> bool {
+        params.codec == CODEC_ID_OPUS
+    }
+}
+
+/// What the demuxer said of one packet, before it was decoded.
+#[derive(Clone, Copy, Debug)]
+pub struct PacketFacts {
+    pub bytes: usize,
+    /// Frames the packet holds, by the demuxer.
+    pub dur: u64,
+    /// Frames the demuxer would have the decoder trim from its end (left to the caller).
+    pub trim_end: usize,
+}
+
+impl PacketFacts {
+    pub fn of(packet: &Packet) -> PacketFacts {
+        PacketFacts {
+            bytes: packet.data.len(),
+            dur: packet.dur.get(),
+            trim_end: packet.trim_end.get() as usize,
+        }
+    }
+}
+
+/// What decoding one packet gave.
+pub enum Outcome {
+    /// Audio, in the planar buffer passed in.
+    Audio { rate: u32, channels: usize },
+    /// No frames (a decoder's first packet, say).
+    Nothing,
+    /// The decoder refused the packet.
+    Failed(SymphoniaError),
+}
+
+/// The next thing in the stream.
+pub enum Step {
+    Packet(PacketFacts, Outcome),
+    /// The demuxer has ended: `None` at the end of the stream, or its error.
+    End(Option<SymphoniaError>),
+}
+
+/// Decodes `packet` into `planar` (one vector per channel), refusing a buffer beyond the
+/// limits before copying it.
+pub(super) fn decode_one(
+    decoder: &mut dyn AudioDecoder,
+    packet: &Packet,
+    planar: &mut Vec<Vec<f32>>,
+) -> Result<Outcome> {
+    let buffer = match decoder.decode(packet) {
+        Ok(buffer) => buffer,
+        Err(e) => return Ok(Outcome::Failed(e)),
+    };
+    if buffer.frames() == 0 {
+        return Ok(Outcome::Nothing);
+    }
+    let spec = buffer.spec();
+    let (rate, channels) = (spec.rate(), spec.channels().count());
+    if channels == 0 || rate == 0 {
+        return Err(AnalysisError::new(
+            ErrorKind::UnsupportedFormat,
+            format!("decoded audio has {channels} channel(s) at {rate} Hz"),
+        ));
+    }
+    super::limits::check_buffer(rate, channels, buffer.frames())?;
+    buffer.copy_to_vecs_planar::<f32>(planar);
+    Ok(Outcome::Audio { rate, channels })
+}
+
+fn new_decoder(params: &AudioCodecParameters) -> Result<Box<dyn AudioDecoder>> {
+    super::decode::codecs()
+        .make_audio_decoder(params, &AudioDecoderOptions::default())
+        .map_err(|e| {
+            AnalysisError::new(
+                ErrorKind::Corrupt,
+                format!("a second decoder could not be made: {e}"),
+            )
+        })
+}
+
+/// A packet as the helper decoded it.
+struct Decoded {
+    facts: PacketFacts,
+    outcome: std::thread::Result<Result<Outcome>>,
+    planar: Vec<Vec<f32>>,
+}
+
+/// A segment: the packets before it to decode first, then its own.
+struct Segment {
+    preroll: Vec<Packet>,
+    packets: VecDeque<(Packet, PacketFacts)>,
+}
+
+/// What comes next, in the stream's order.
+enum Work {
+    /// A segment for the calling thread.
+    Inline(Segment),
+    /// A segment given to the helper.
+    Helper,
+    End(Option<SymphoniaError>),
+}
+
+/// What the helper gives back for one segment: its packets decoded, and, if it stopped before
+/// the end, its decoder and the packets it left.
+struct HelperOutput {
+    decoded: VecDeque<Decoded>,
+    rest: Option<(Box<dyn AudioDecoder>, VecDeque<(Packet, PacketFacts)>)>,
+}
+
+/// The segment being handed out.
+enum Current {
+    Inline {
+        decoder: Box<dyn AudioDecoder>,
+        packets: VecDeque<(Packet, PacketFacts)>,
+    },
+    Helper(HelperOutput),
+}
+
+/// The packets of one track, decoded in segments on the calling thread and a helper.
+pub struct Segmented {
+    params: AudioCodecParameters,
+    preroll: Preroll,
+    track_id: u32,
+    /// Seconds per unit of a packet's declared duration (the track's time base).
+    tick_seconds: f64,
+    segment_seconds: f64,
+    /// The last packets read, as many as a pre-roll needs.
+    history: VecDeque<Packet>,
+    /// The decoder made when the stream was opened, for the first segment.
+    first_decoder: Option<Box<dyn AudioDecoder>>,
+    segments_read: usize,
+    demuxer_ended: bool,
+    queue: VecDeque<Work>,
+    current: Option<Current>,
+    /// Whether the helper takes the odd segments.
+    shared: bool,
+    helper: Option<Helper>,
+}
+
+impl Segmented {
+    /// Cuts the stream of `track_id` into segments of `segment_seconds`, each decoded after
+    /// `preroll`; `decoder` decodes the first.
+    pub fn new(
+        decoder: Box<dyn AudioDecoder>,
+        params: AudioCodecParameters,
+        track_id: u32,
+        tick_seconds: Option<f64>,
+        preroll: Preroll,
+        segment_seconds: f64,
+    ) -> std::result::Result<Segmented, Box<dyn AudioDecoder>> {
+        // Without a rate, durations in seconds mean nothing.
+        let Some(rate) = params.sample_rate.filter(|&r| r > 0).map(f64::from) else {
+            return Err(decoder);
+        };
+        let tick_seconds = tick_seconds.unwrap_or(1.0 / rate);
+        Ok(Segmented {
+            params,
+            preroll,
+            track_id,
+            tick_seconds,
+            segment_seconds,
+            history: VecDeque::new(),
+            first_decoder: Some(decoder),
+            segments_read: 0,
+            demuxer_ended: false,
+            queue: VecDeque::new(),
+            current: None,
+            shared: false,
+            helper: None,
+        })
+    }
+
+    /// The decoder of the first segment, if nothing was read yet.
+    pub fn into_first_decoder(
+        mut self: Box<Self>,
+    ) -> std::result::Result<Box<dyn AudioDecoder>, Box<Segmented>> {
+        match (self.segments_read, self.first_decoder.take()) {
+            (0, Some(decoder)) => Ok(decoder),
+            (_, decoder) => {
+                self.first_decoder = decoder;
+                Err(self)
+            }
+        }
+    }
+
+    /// From now on, a helper thread decodes every other segment.
+    pub fn share(&mut self) {
+        self.shared = true;
+    }
+
+    /// The next packet's facts and outcome, its audio in `planar`, or the demuxer's end.
+    pub fn next(
+        &mut self,
+        format: &mut dyn FormatReader,
+        planar: &mut Vec<Vec<f32>>,
+    ) -> Result<Step> {
+        loop {
+            match &mut self.current {
+                Some(Current::Inline { decoder, packets }) => {
+                    if let Some((packet, facts)) = packets.pop_front() {
+                        let outcome = decode_one(decoder.as_mut(), &packet, planar)?;
+                        return Ok(Step::Packet(facts, outcome));
+                    }
+                }
+                Some(Current::Helper(output)) => {
+                    if let Some(packet) = output.decoded.pop_front() {
+                        let outcome = match packet.outcome {
+                            Ok(outcome) => outcome?,
+                            // The decoder panicked on the helper: go on unwinding here, where
+                            // the caller's handler classifies it.
+                            Err(payload) => panic::resume_unwind(payload),
+                        };
+                        *planar = packet.planar;
+                        return Ok(Step::Packet(packet.facts, outcome));
+                    }
+                    if let Some((decoder, packets)) = output.rest.take() {
+                        self.current = Some(Current::Inline { decoder, packets });
+                        continue;
+                    }
+                }
+                None => {}
+            }
+            self.current = None;
+            self.read_ahead(format)?;
+            match self.queue.pop_front() {
+                Some(Work::Inline(segment)) => {
+                    let mut decoder = match self.first_decoder.take() {
+                        Some(decoder) => decoder,
+                        None => new_decoder(&self.params)?,
+                    };
+                    for packet in &segment.preroll {
+                        // Its outcome, whatever it is, is the previous segment's to report.
+                        let _ = decoder.decode(packet);
+                    }
+                    self.current = Some(Current::Inline {
+                        decoder,
+                        packets: segment.packets,
+                    });
+                }
+                Some(Work::Helper) => {
+                    let output = self.helper()?.receive()?;
+                    self.current = Some(Current::Helper(output));
+                    // The helper is free: give it the next odd segment now.
+                    self.read_ahead(format)?;
+                }
+                Some(Work::End(end)) => return Ok(Step::End(end)),
+                None => return Ok(Step::End(None)),
+            }
+        }
+    }
+
+    /// Reads segments until the queue holds one for the helper that it has not handed back, or
+    /// the end.
+    fn read_ahead(&mut self, format: &mut dyn FormatReader) -> Result<()> {
+        while !self.demuxer_ended
+            && self.queue.len() < 2
+            && !self.queue.iter().any(|w| matches!(w, Work::Helper))
+        {
+            let (segment, end) = self.read_segment(format);
+            if !segment.packets.is_empty() {
+                let index = self.segments_read;
+                self.segments_read += 1;
+                // Which thread decodes a segment changes nothing in what it decodes to.
+                if index % 2 == 1 && self.shared {
+                    self.helper()?.send(segment);
+                    self.queue.push_back(Work::Helper);
+                } else {
+                    self.queue.push_back(Work::Inline(segment));
+                }
+            }
+            if let Some(end) = end {
+                self.demuxer_ended = true;
+                self.queue.push_back(Work::End(end));
+            }
+        }
+        Ok(())
+    }
+
+    /// The next segment's packets, and the demuxer's end if it came before the segment was full.
+    fn read_segment(
+        &mut self,
+        format: &mut dyn FormatReader,
+    ) -> (Segment, Option<Option<SymphoniaError>>) {
+        let preroll = self.history.iter().cloned().collect();
+        let mut packets: VecDeque<(Packet, PacketFacts)> = VecDeque::new();
+        let mut bytes = 0usize;
+        while packets.len() < MAX_SEGMENT_PACKETS && bytes < MAX_SEGMENT_BYTES {
+            if let (Some((first, _)), Some((last, _))) = (packets.front(), packets.back()) {
+                if self.seconds_between(first, last) >= self.segment_seconds {
+                    break;
+                }
+            }
+            let mut packet = match format.next_packet() {
+                Ok(Some(packet)) => packet,
+                Ok(None) => return (Segment { preroll, packets }, Some(None)),
+                Err(e) => return (Segment { preroll, packets }, Some(Some(e))),
+            };
+            if packet.track_id != self.track_id {
+                continue;
+            }
+            let facts = PacketFacts::of(&packet);
+            packet.trim_end = Default::default();
+            bytes += facts.bytes;
+            self.remember(&packet);
+            packets.push_back((packet, facts));
+        }
+        (Segment { preroll, packets }, None)
+    }
+
+    /// Keeps `packet` in the history, and no more packets before it than a pre-roll needs.
+    fn remember(&mut self, packet: &Packet) {
+        let Preroll {
+            packets,
+            bytes,
+            seconds,
+        } = self.preroll;
+        if packets == 0 && bytes == 0 && seconds <= 0.0 {
+            return;
+        }
+        self.history.push_back(packet.clone());
+        loop {
+            // Whether the history without its oldest packet is still a whole pre-roll.
+            let (Some(second), Some(last)) = (self.history.get(1), self.history.back()) else {
+                break;
+            };
+            let size: usize = self.history.iter().skip(1).map(|p| p.data.len()).sum();
+            let enough = self.history.len() > packets
+                && size >= bytes
+                && self.seconds_between(second, last) >= seconds;
+            if enough || self.history.len() > MAX_PREROLL_PACKETS {
+                self.history.pop_front();
+            } else {
+                break;
+            }
+        }
+    }
+
+    /// Seconds from the start of `first` to the end of `last`, by their timestamps and
+    /// durations: a container may declare no durations (Matroska's simple blocks), but it
+    /// stamps every packet. Timestamps that go backwards count as nothing.
+    fn seconds_between(&self, first: &Packet, last: &Packet) -> f64 {
+        let end = last.pts.get().saturating_add_unsigned(last.dur.get());
+        end.saturating_sub(first.pts.get()).max(0) as f64 * self.tick_seconds
+    }
+
+    /// Segments read from the demuxer so far.
+    #[cfg(test)]
+    pub fn segments_read(&self) -> usize {
+        self.segments_read
+    }
+
+    fn helper(&mut self) -> Result<&mut Helper> {
+        if self.helper.is_none() {
+            self.helper = Some(Helper::start(self.params.clone())?);
+        }
+        Ok(self.helper.as_mut().expect("started above"))
+    }
+}
+
+/// The helper thread and its two channels.
+struct Helper {
+    segments: Sender<Segment>,
+    decoded: Receiver<HelperOutput>,
+    /// Set when the stream is dropped: the helper stops at the next packet.
+    cancelled: Arc<AtomicBool>,
+}
+
+impl Helper {
+    fn start(params: AudioCodecParameters) -> Result<Helper> {
+        let (segments, received) = channel::<Segment>();
+        let (send_decoded, decoded) = channel();
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let stop = Arc::clone(&cancelled);
+        std::thread::Builder::new()
+            .name("sonovec-decode-2".into())
+            .spawn(move || {
+                crate::analyzer::quiet_panics_on_this_thread();
+                for segment in received {
+                    let out = decode_segment(&params, segment, &stop);
+                    if send_decoded.send(out).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| {
+                AnalysisError::new(
+                    ErrorKind::Internal,
+                    format!("could not start a decoding thread: {e}"),
+                )
+            })?;
+        Ok(Helper {
+            segments,
+            decoded,
+            cancelled,
+        })
+    }
+
+    fn send(&mut self, segment: Segment) {
+        // A helper that has gone away is noticed at `receive`.
+        let _ = self.segments.send(segment);
+    }
+
+    fn receive(&mut self) -> Result<HelperOutput> {
+        self.decoded.recv().map_err(|_| {
+            AnalysisError::new(ErrorKind::Internal, "the second decoding thread stopped")
+        })
+    }
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The helper's work: a fresh decoder through the pre-roll, then the segment, packet by packet,
+/// until it holds [`MAX_HELPER_SAMPLES`]. It stops at a panic, which the calling thread raises
+/// again when it reaches that packet.
+fn decode_segment(
+    params: &AudioCodecParameters,
+    segment: Segment,
+    stop: &AtomicBool,
+) -> HelperOutput {
+    let Segment {
+        preroll,
+        mut packets,
+    } = segment;
+    let mut decoded = VecDeque::with_capacity(packets.len());
+    let first = packets.front().map(|(_, facts)| *facts);
+    let mut failed_at_first = |outcome| {
+        if let Some(facts) = first {
+            decoded.push_back(Decoded {
+                facts,
+                outcome,
+                planar: Vec::new(),
+            });
+        }
+        HelperOutput {
+            decoded: std::mem::take(&mut decoded),
+            rest: None,
+        }
+    };
+    let mut decoder = match new_decoder(params) {
+        Ok(decoder) => decoder,
+        Err(e) => return failed_at_first(Ok(Err(e))),
+    };
+    let warmed = panic::catch_unwind(AssertUnwindSafe(|| {
+        for packet in &preroll {
+            let _ = decoder.decode(packet);
+        }
+    }));
+    if let Err(payload) = warmed {
+        // A decoder that panicked is not trusted with the segment.
+        return failed_at_first(Err(payload));
+    }
+    let mut held = 0usize;
+    while held < MAX_HELPER_SAMPLES {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let Some((packet, facts)) = packets.pop_front() else {
+            return HelperOutput {
+                decoded,
+                rest: None,
+            };
+        };
+        let mut planar = Vec::new();
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+            decode_one(decoder.as_mut(), &packet, &mut planar)
+        }));
+        let panicked = outcome.is_err();
+        held += planar.iter().map(Vec::len).sum::<usize>();
+        decoded.push_back(Decoded {
+            facts,
+            outcome,
+            planar,
+        });
+        if panicked {
+            return HelperOutput {
+                decoded,
+                rest: None,
+            };
+        }
+    }
+    HelperOutput {
+        decoded,
+        rest: Some((decoder, packets)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    use crate::audio::AudioStream;
+
+    /// Samples, rate, frames, warnings and segments read.
+    type Decoded = (Vec<Vec<f32>>, u32, u64, Vec<String>, usize);
+
+    /// Every sample of `path` with its rate, the frames decoded and the warnings, decoded by one
+    /// decoder or in segments of `segment_seconds`, every other one on a helper thread if
+    /// `helper`.
+    fn decode(path: &Path, segment_seconds: Option<f64>, helper: bool) -> Decoded {
+        let ext = path.extension().and_then(|e| e.to_str());
+        let file = std::fs::File::open(path).unwrap();
+        let mut stream = AudioStream::open(Box::new(file), ext).unwrap();
+        assert_eq!(
+            stream.set_segments(segment_seconds),
+            segment_seconds.is_some(),
+            "{}",
+            path.display()
+        );
+        if helper {
+            stream.share_segments();
+        }
+        let (mut all, mut rate) = (Vec::<Vec<f32>>::new(), 0);
+        while let Some(chunk) = stream.next_chunk().unwrap() {
+            rate = chunk.sample_rate;
+            all.resize(chunk.planar.len(), Vec::new());
+            for (all, channel) in all.iter_mut().zip(chunk.planar) {
+                all.extend_from_slice(channel);
+            }
+        }
+        let segments = stream.segments_read();
+        (
+            all,
+            rate,
+            stream.frames_decoded(),
+            stream.warnings(),
+            segments,
+        )
+    }
+
+    /// Files whose codec is cut into segments: the real clips of `samples/` and the fixtures, and
+    /// any listed in `SONOVEC_SEGMENT_FILES` (colon-separated: long real files, by hand).
+    fn files() -> Vec<PathBuf> {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files: Vec<PathBuf> = [
+            "samples/dnb_174.opus",
+            "samples/fourfloor_120.flac",
+            "samples/hiphop_92.mp3",
+            "samples/house_128.ogg",
+            "tests/fixtures/formats/opus_96k_48000_2ch.webm",
+            "tests/fixtures/formats/opus_48k_in16000_1ch.opus",
+            "tests/fixtures/formats/vorbis_q4_48000_6ch.ogg",
+            "tests/fixtures/formats/vorbis_q4_22050_2ch.webm",
+            "tests/fixtures/formats/mp3_cbr128_44100_2ch.mp3",
+            "tests/fixtures/formats/flac_s24_16000_1ch.flac",
+            "tests/fixtures/formats/flac_s16_8000_6ch.mkv",
+        ]
+        .iter()
+        .map(|f| root.join(f))
+        .collect();
+        if let Ok(more) = std::env::var("SONOVEC_SEGMENT_FILES") {
+            files.extend(more.split(':').filter(|f| !f.is_empty()).map(PathBuf::from));
+        }
+        files
+    }
+
+    /// Segments far shorter than the codec's own (so that even a one-second fixture is cut,
+    /// and a pre-roll reaches back over several segments) give every sample of one decoder, to
+    /// the bit, and the same warnings, whichever thread decodes them.
+    #[test]
+    fn segments_give_the_samples_of_one_decoder() {
+        for path in files() {
+            let one = decode(&path, None, false);
+            assert!(one.2 > 0, "{}", path.display());
+            for (seconds, helper) in [(0.25, true), (0.7, true), (0.7, false)] {
+                let cut = decode(&path, Some(seconds), helper);
+                assert!(cut.4 >= 2, "{}: {} segment(s)", path.display(), cut.4);
+                assert_eq!(one.1, cut.1, "{}", path.display());
+                assert_eq!(one.2, cut.2, "{}: frames", path.display());
+                assert_eq!(one.3, cut.3, "{}: warnings", path.display());
+                for (channel, (a, b)) in one.0.iter().zip(&cut.0).enumerate() {
+                    let first = a
+                        .iter()
+                        .zip(b)
+                        .position(|(x, y)| x.to_bits() != y.to_bits());
+                    assert_eq!(
+                        first,
+                        None,
+                        "{} in {seconds} s segments: channel {channel} differs from sample {:?} \
+                         ({} frames)",
+                        path.display(),
+                        first,
+                        a.len()
+                    );
+                }
+            }
+        }
+    }
+
+    /// Codecs whose state was not measured, or never settles, are decoded by one decoder.
+    #[test]
+    fn aac_and_pcm_are_not_cut() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/formats");
+        for f in [
+            "aac_lc_96000_2ch.m4a",
+            "wav_s16_11025_2ch.wav",
+            "alac_s16_44100_1ch.m4a",
+        ] {
+            let file = std::fs::File::open(root.join(f)).unwrap();
+            let ext = Path::new(f).extension().and_then(|e| e.to_str());
+            let mut stream = AudioStream::open(Box::new(file), ext).unwrap();
+            assert!(!stream.set_segments(Some(1.0)), "{f}");
+        }
+    }
+}
