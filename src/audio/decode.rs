@@ -287,11 +287,13 @@ impl AudioStream {
         matches!(self.decoding, Decoding::Segmented(_))
     }
 
-    /// Lets the helper thread take every other segment of a stream cut by [`Self::set_segments`].
+    /// Lets the helper thread take every other segment of a stream cut by [`Self::set_segments`],
+    /// holding at most `max_samples` of each.
     #[cfg(test)]
-    pub fn share_segments(&mut self) {
+    pub fn share_segments(&mut self, max_samples: usize) {
         if let Decoding::Segmented(segmented) = &mut self.decoding {
             segmented.share();
+            segmented.limit_helper(max_samples);
         }
     }
 

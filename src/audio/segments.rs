@@ -183,10 +183,13 @@ struct Decoded {
     planar: Vec<Vec<f32>>,
 }
 
+/// Packets in the order read, with what the demuxer said of each.
+type Packets = VecDeque<(Packet, PacketFacts)>;
+
 /// A segment: the packets before it to decode first, then its own.
 struct Segment {
     preroll: Vec<Packet>,
-    packets: VecDeque<(Packet, PacketFacts)>,
+    packets: Packets,
 }
 
 /// What comes next, in the stream's order.
@@ -202,14 +205,14 @@ enum Work {
 /// the end, its decoder and the packets it left.
 struct HelperOutput {
     decoded: VecDeque<Decoded>,
-    rest: Option<(Box<dyn AudioDecoder>, VecDeque<(Packet, PacketFacts)>)>,
+    rest: Option<(Box<dyn AudioDecoder>, Packets)>,
 }
 
 /// The segment being handed out.
 enum Current {
     Inline {
         decoder: Box<dyn AudioDecoder>,
-        packets: VecDeque<(Packet, PacketFacts)>,
+        packets: Packets,
     },
     Helper(HelperOutput),
 }
@@ -232,6 +235,8 @@ pub struct Segmented {
     current: Option<Current>,
     /// Whether the helper takes the odd segments.
     shared: bool,
+    /// Samples the helper holds at most ([`MAX_HELPER_SAMPLES`], less in tests).
+    helper_samples: usize,
     helper: Option<Helper>,
 }
 
@@ -264,6 +269,7 @@ impl Segmented {
             queue: VecDeque::new(),
             current: None,
             shared: false,
+            helper_samples: MAX_HELPER_SAMPLES,
             helper: None,
         })
     }
@@ -284,6 +290,12 @@ impl Segmented {
     /// From now on, a helper thread decodes every other segment.
     pub fn share(&mut self) {
         self.shared = true;
+    }
+
+    /// Lets the helper hold no more than `samples` before handing the rest back.
+    #[cfg(test)]
+    pub fn limit_helper(&mut self, samples: usize) {
+        self.helper_samples = samples;
     }
 
     /// The next packet's facts and outcome, its audio in `planar`, or the demuxer's end.
@@ -380,7 +392,7 @@ impl Segmented {
         format: &mut dyn FormatReader,
     ) -> (Segment, Option<Option<SymphoniaError>>) {
         let preroll = self.history.iter().cloned().collect();
-        let mut packets: VecDeque<(Packet, PacketFacts)> = VecDeque::new();
+        let mut packets: Packets = VecDeque::new();
         let mut bytes = 0usize;
         while packets.len() < MAX_SEGMENT_PACKETS && bytes < MAX_SEGMENT_BYTES {
             if let (Some((first, _)), Some((last, _))) = (packets.front(), packets.back()) {
@@ -416,11 +428,8 @@ impl Segmented {
             return;
         }
         self.history.push_back(packet.clone());
-        loop {
-            // Whether the history without its oldest packet is still a whole pre-roll.
-            let (Some(second), Some(last)) = (self.history.get(1), self.history.back()) else {
-                break;
-            };
+        // While the history without its oldest packet is still a whole pre-roll, drop that one.
+        while let (Some(second), Some(last)) = (self.history.get(1), self.history.back()) {
             let size: usize = self.history.iter().skip(1).map(|p| p.data.len()).sum();
             let enough = self.history.len() > packets
                 && size >= bytes
@@ -449,7 +458,7 @@ impl Segmented {
 
     fn helper(&mut self) -> Result<&mut Helper> {
         if self.helper.is_none() {
-            self.helper = Some(Helper::start(self.params.clone())?);
+            self.helper = Some(Helper::start(self.params.clone(), self.helper_samples)?);
         }
         Ok(self.helper.as_mut().expect("started above"))
     }
@@ -464,7 +473,7 @@ struct Helper {
 }
 
 impl Helper {
-    fn start(params: AudioCodecParameters) -> Result<Helper> {
+    fn start(params: AudioCodecParameters, max_samples: usize) -> Result<Helper> {
         let (segments, received) = channel::<Segment>();
         let (send_decoded, decoded) = channel();
         let cancelled = Arc::new(AtomicBool::new(false));
@@ -474,7 +483,7 @@ impl Helper {
             .spawn(move || {
                 crate::analyzer::quiet_panics_on_this_thread();
                 for segment in received {
-                    let out = decode_segment(&params, segment, &stop);
+                    let out = decode_segment(&params, segment, max_samples, &stop);
                     if send_decoded.send(out).is_err() {
                         break;
                     }
@@ -512,11 +521,12 @@ impl Drop for Helper {
 }
 
 /// The helper's work: a fresh decoder through the pre-roll, then the segment, packet by packet,
-/// until it holds [`MAX_HELPER_SAMPLES`]. It stops at a panic, which the calling thread raises
+/// until it holds `max_samples`. It stops at a panic, which the calling thread raises
 /// again when it reaches that packet.
 fn decode_segment(
     params: &AudioCodecParameters,
     segment: Segment,
+    max_samples: usize,
     stop: &AtomicBool,
 ) -> HelperOutput {
     let Segment {
@@ -552,7 +562,7 @@ fn decode_segment(
         return failed_at_first(Err(payload));
     }
     let mut held = 0usize;
-    while held < MAX_HELPER_SAMPLES {
+    while held < max_samples {
         if stop.load(Ordering::Relaxed) {
             break;
         }
@@ -590,6 +600,7 @@ fn decode_segment(
 mod tests {
     use std::path::{Path, PathBuf};
 
+    use super::MAX_HELPER_SAMPLES;
     use crate::audio::AudioStream;
 
     /// Samples, rate, frames, warnings and segments read.
@@ -597,8 +608,8 @@ mod tests {
 
     /// Every sample of `path` with its rate, the frames decoded and the warnings, decoded by one
     /// decoder or in segments of `segment_seconds`, every other one on a helper thread if
-    /// `helper`.
-    fn decode(path: &Path, segment_seconds: Option<f64>, helper: bool) -> Decoded {
+    /// `helper`, which holds at most that many samples.
+    fn decode(path: &Path, segment_seconds: Option<f64>, helper: Option<usize>) -> Decoded {
         let ext = path.extension().and_then(|e| e.to_str());
         let file = std::fs::File::open(path).unwrap();
         let mut stream = AudioStream::open(Box::new(file), ext).unwrap();
@@ -608,8 +619,8 @@ mod tests {
             "{}",
             path.display()
         );
-        if helper {
-            stream.share_segments();
+        if let Some(max_samples) = helper {
+            stream.share_segments(max_samples);
         }
         let (mut all, mut rate) = (Vec::<Vec<f32>>::new(), 0);
         while let Some(chunk) = stream.next_chunk().unwrap() {
@@ -661,9 +672,17 @@ mod tests {
     #[test]
     fn segments_give_the_samples_of_one_decoder() {
         for path in files() {
-            let one = decode(&path, None, false);
+            let one = decode(&path, None, None);
             assert!(one.2 > 0, "{}", path.display());
-            for (seconds, helper) in [(0.25, true), (0.7, true), (0.7, false)] {
+            // On the helper, or on the helper that hands most of each segment back (it holds at
+            // most 3000 samples), or all on the calling thread.
+            let helper = Some(MAX_HELPER_SAMPLES);
+            for (seconds, helper) in [
+                (0.25, helper),
+                (0.7, helper),
+                (0.7, Some(3000)),
+                (0.7, None),
+            ] {
                 let cut = decode(&path, Some(seconds), helper);
                 assert!(cut.4 >= 2, "{}: {} segment(s)", path.display(), cut.4);
                 assert_eq!(one.1, cut.1, "{}", path.display());
