@@ -16,7 +16,7 @@ use symphonia::core::meta::MetadataOptions;
 
 use super::end_trim::{EditWindow, EndTrim};
 use super::mp4_edit;
-use super::segments::{decode_one, Outcome, PacketFacts, Preroll, Segmented, Step};
+use super::segments::{decode_one, next_packet, Outcome, Preroll, Segmented, Step};
 use crate::error::{AnalysisError, ErrorKind, Result};
 
 /// Consecutive undecodable packets after which a stream is declared corrupt.
@@ -524,19 +524,13 @@ impl Decoding {
         planar: &mut Vec<Vec<f32>>,
     ) -> Result<Step> {
         match self {
-            Decoding::One(decoder) => loop {
-                let mut packet = match format.next_packet() {
-                    Ok(Some(packet)) => packet,
-                    Ok(None) => return Ok(Step::End(None)),
-                    Err(err) => return Ok(Step::End(Some(err))),
-                };
-                if packet.track_id != track_id {
-                    continue;
+            Decoding::One(decoder) => match next_packet(format, track_id) {
+                Ok(Some((packet, facts))) => {
+                    let outcome = decode_one(decoder.as_mut(), &packet, planar)?;
+                    Ok(Step::Packet(facts, outcome))
                 }
-                let facts = PacketFacts::of(&packet);
-                packet.trim_end = Default::default();
-                let outcome = decode_one(decoder.as_mut(), &packet, planar)?;
-                return Ok(Step::Packet(facts, outcome));
+                Ok(None) => Ok(Step::End(None)),
+                Err(err) => Ok(Step::End(Some(err))),
             },
             Decoding::Segmented(segmented) => segmented.next(format, planar),
             Decoding::Done => Ok(Step::End(None)),
