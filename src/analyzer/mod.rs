@@ -46,6 +46,8 @@ pub struct Analyzer {
     vector: VectorSpec,
     /// Analyses running now.
     in_flight: AtomicUsize,
+    /// Analyses the caller said are to come and not yet started ([`Self::expect_tracks`]).
+    to_come: AtomicUsize,
     /// Whether a core is free for a second decoding thread, as the caller knows it
     /// ([`Analyzer::set_core_to_spare`]); else it is judged from [`Self::in_flight`].
     core_to_spare: Mutex<Option<bool>>,
@@ -108,6 +110,7 @@ impl Analyzer {
             model,
             vector,
             in_flight: AtomicUsize::new(0),
+            to_come: AtomicUsize::new(0),
             core_to_spare: Mutex::new(None),
         })
     }
@@ -120,11 +123,27 @@ impl Analyzer {
         *self.core_to_spare.lock().unwrap_or_else(|e| e.into_inner()) = spare;
     }
 
+    /// Says that `tracks` analyses are to come (a folder's files), so that none takes a second
+    /// decoding thread while others are still to start: it would only take a core from the
+    /// next one. Each is marked by [`Self::track_started`].
+    pub fn expect_tracks(&self, tracks: usize) {
+        self.to_come.store(tracks, Ordering::Relaxed);
+    }
+
+    /// Says that one of the tracks expected is starting (or was skipped).
+    pub fn track_started(&self) {
+        let _ = self
+            .to_come
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
+
     /// Whether the stream starting now may take a second decoding thread.
     fn core_to_spare(&self) -> bool {
         let told = *self.core_to_spare.lock().unwrap_or_else(|e| e.into_inner());
         told.unwrap_or_else(|| {
-            self.in_flight.load(Ordering::Relaxed) < rayon::current_num_threads()
+            let busy =
+                self.in_flight.load(Ordering::Relaxed) + self.to_come.load(Ordering::Relaxed);
+            busy < rayon::current_num_threads()
         })
     }
 
@@ -417,6 +436,32 @@ mod tests {
             let empty: Vec<f32> = Vec::new();
             let _ = std::hint::black_box(&empty)[3]; // index out of bounds
         }
+    }
+
+    /// A core is spare for one track in a pool of two, not while a folder's other tracks are
+    /// still to start, and as the caller says when it says.
+    #[test]
+    fn a_core_is_spare_only_when_no_other_track_waits_for_it() {
+        let analyzer = Analyzer::new(Config {
+            embedding: None,
+            ..Config::default()
+        });
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+        pool.install(|| {
+            assert!(analyzer.core_to_spare());
+            analyzer.expect_tracks(3);
+            analyzer.track_started();
+            assert!(!analyzer.core_to_spare(), "two tracks still to start");
+            analyzer.track_started();
+            analyzer.track_started();
+            assert!(analyzer.core_to_spare(), "the last track");
+            analyzer.track_started();
+            analyzer.in_flight.fetch_add(2, Ordering::Relaxed);
+            assert!(!analyzer.core_to_spare(), "two running");
+            analyzer.in_flight.fetch_sub(2, Ordering::Relaxed);
+            analyzer.set_core_to_spare(Some(false));
+            assert!(!analyzer.core_to_spare(), "told none");
+        });
     }
 
     #[test]

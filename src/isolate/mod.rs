@@ -80,6 +80,23 @@ impl Engine {
         &self.analyzer
     }
 
+    /// Says that `tracks` analyses are to come, so that none of them takes a second decoding
+    /// thread while others are still to start (see [`Analyzer::expect_tracks`]).
+    pub fn expect_tracks(&self, tracks: usize) {
+        match &self.workers {
+            Some(workers) => workers.expect_tracks(tracks),
+            None => self.analyzer.expect_tracks(tracks),
+        }
+    }
+
+    /// Says that one of the tracks expected is starting (or was skipped).
+    pub fn track_started(&self) {
+        match &self.workers {
+            Some(workers) => workers.track_started(),
+            None => self.analyzer.track_started(),
+        }
+    }
+
     pub fn is_isolated(&self) -> bool {
         self.workers.is_some()
     }

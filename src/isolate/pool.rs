@@ -149,6 +149,8 @@ pub struct WorkerPool {
     idle: Mutex<Vec<Worker>>,
     /// Analyses running now.
     in_flight: AtomicUsize,
+    /// Analyses the caller said are to come and not yet started.
+    to_come: AtomicUsize,
 }
 
 impl WorkerPool {
@@ -159,7 +161,20 @@ impl WorkerPool {
             limits,
             idle: Mutex::new(Vec::new()),
             in_flight: AtomicUsize::new(0),
+            to_come: AtomicUsize::new(0),
         }
+    }
+
+    /// See [`crate::Analyzer::expect_tracks`].
+    pub fn expect_tracks(&self, tracks: usize) {
+        self.to_come.store(tracks, Ordering::Relaxed);
+    }
+
+    /// See [`crate::Analyzer::track_started`].
+    pub fn track_started(&self) {
+        let _ = self
+            .to_come
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
     }
 
     pub fn limits(&self) -> &Limits {
@@ -183,7 +198,9 @@ impl WorkerPool {
             id: id.clone(),
             cpu_budget_s: self.limits.cpu_budget_s,
             // The threads of the pool that calls: `-j`.
-            core_to_spare: Some(running < rayon::current_num_threads()),
+            core_to_spare: Some(
+                running + self.to_come.load(Ordering::Relaxed) < rayon::current_num_threads(),
+            ),
         };
         let fail = |error: AnalysisError| {
             let id = id.clone().or_else(|| content_id_of_file(path).ok());
