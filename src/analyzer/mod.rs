@@ -4,7 +4,6 @@ use std::cell::Cell;
 use std::io::Cursor;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -19,6 +18,7 @@ use crate::vector::VectorSpec;
 mod config;
 mod content_id;
 mod extractors;
+mod occupancy;
 mod stream;
 
 pub use config::{
@@ -27,6 +27,7 @@ pub use config::{
 pub use content_id::{content_id, content_id_of_file};
 use content_id::{hex_id, open_regular_file};
 use extractors::Extractors;
+pub use occupancy::Occupancy;
 pub use stream::StreamThreads;
 use stream::{run as run_stream, Back, Front};
 
@@ -44,12 +45,10 @@ pub struct Analyzer {
     model: Option<Model>,
     /// The vector spec of the loaded model (so a model file is hashed once, not per track).
     vector: VectorSpec,
-    /// Analyses running now.
-    in_flight: AtomicUsize,
-    /// Analyses the caller said are to come and not yet started ([`Self::expect_tracks`]).
-    to_come: AtomicUsize,
+    /// Analyses running and to come, for [`Self::core_to_spare`].
+    occupancy: Occupancy,
     /// Whether a core is free for a second decoding thread, as the caller knows it
-    /// ([`Analyzer::set_core_to_spare`]); else it is judged from [`Self::in_flight`].
+    /// ([`Analyzer::set_core_to_spare`]); else it is judged from [`Self::occupancy`].
     core_to_spare: Mutex<Option<bool>>,
 }
 
@@ -109,8 +108,7 @@ impl Analyzer {
             plan,
             model,
             vector,
-            in_flight: AtomicUsize::new(0),
-            to_come: AtomicUsize::new(0),
+            occupancy: Occupancy::default(),
             core_to_spare: Mutex::new(None),
         })
     }
@@ -123,28 +121,15 @@ impl Analyzer {
         *self.core_to_spare.lock().unwrap_or_else(|e| e.into_inner()) = spare;
     }
 
-    /// Says that `tracks` analyses are to come (a folder's files), so that none takes a second
-    /// decoding thread while others are still to start: it would only take a core from the
-    /// next one. Each is marked by [`Self::track_started`].
-    pub fn expect_tracks(&self, tracks: usize) {
-        self.to_come.store(tracks, Ordering::Relaxed);
-    }
-
-    /// Says that one of the tracks expected is starting (or was skipped).
-    pub fn track_started(&self) {
-        let _ = self
-            .to_come
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    /// The analyses running in this analyzer and those its caller said are to come.
+    pub fn occupancy(&self) -> &Occupancy {
+        &self.occupancy
     }
 
     /// Whether the stream starting now may take a second decoding thread.
     fn core_to_spare(&self) -> bool {
         let told = *self.core_to_spare.lock().unwrap_or_else(|e| e.into_inner());
-        told.unwrap_or_else(|| {
-            let busy =
-                self.in_flight.load(Ordering::Relaxed) + self.to_come.load(Ordering::Relaxed);
-            busy < rayon::current_num_threads()
-        })
+        told.unwrap_or_else(|| self.occupancy.core_to_spare())
     }
 
     pub fn config(&self) -> &Config {
@@ -266,12 +251,12 @@ impl Analyzer {
         let mut timings = StageTimings::default();
         let was_analysing = ANALYSING.with(|a| a.replace(true));
         IN_DECODER.with(|d| d.set(false));
-        self.in_flight.fetch_add(1, Ordering::Relaxed);
-        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-            let mut stream = in_decoder(open)?;
-            self.analyze_stream(&mut stream, &mut record, &mut timings, input_bytes)
-        }));
-        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        let outcome = self.occupancy.run(|| {
+            panic::catch_unwind(AssertUnwindSafe(|| {
+                let mut stream = in_decoder(open)?;
+                self.analyze_stream(&mut stream, &mut record, &mut timings, input_bytes)
+            }))
+        });
         ANALYSING.with(|a| a.set(was_analysing));
         let in_decoder = IN_DECODER.with(|d| d.replace(false));
         match outcome {
@@ -436,32 +421,6 @@ mod tests {
             let empty: Vec<f32> = Vec::new();
             let _ = std::hint::black_box(&empty)[3]; // index out of bounds
         }
-    }
-
-    /// A core is spare for one track in a pool of two, not while a folder's other tracks are
-    /// still to start, and as the caller says when it says.
-    #[test]
-    fn a_core_is_spare_only_when_no_other_track_waits_for_it() {
-        let analyzer = Analyzer::new(Config {
-            embedding: None,
-            ..Config::default()
-        });
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
-        pool.install(|| {
-            assert!(analyzer.core_to_spare());
-            analyzer.expect_tracks(3);
-            analyzer.track_started();
-            assert!(!analyzer.core_to_spare(), "two tracks still to start");
-            analyzer.track_started();
-            analyzer.track_started();
-            assert!(analyzer.core_to_spare(), "the last track");
-            analyzer.track_started();
-            analyzer.in_flight.fetch_add(2, Ordering::Relaxed);
-            assert!(!analyzer.core_to_spare(), "two running");
-            analyzer.in_flight.fetch_sub(2, Ordering::Relaxed);
-            analyzer.set_core_to_spare(Some(false));
-            assert!(!analyzer.core_to_spare(), "told none");
-        });
     }
 
     #[test]

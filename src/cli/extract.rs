@@ -104,9 +104,9 @@ pub fn run(args: Args, config: Config, isolation: &Isolation) -> io::Result<Outc
     let write_failure: Mutex<Option<io::Error>> = Mutex::new(None);
     let stop = AtomicBool::new(false);
 
-    engine.expect_tracks(files.len());
+    engine.occupancy().expect(files.len());
     files.par_iter().for_each(|path| {
-        engine.track_started();
+        engine.occupancy().started_one();
         if stop.load(Ordering::Relaxed) {
             return;
         }

@@ -28,7 +28,7 @@ use std::time::Duration;
 
 pub use pool::{WorkerCommand, WorkerPool};
 
-use crate::analyzer::{Analyzer, Track};
+use crate::analyzer::{Analyzer, Occupancy, Track};
 
 /// What one track may cost a worker.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -80,20 +80,12 @@ impl Engine {
         &self.analyzer
     }
 
-    /// Says that `tracks` analyses are to come, so that none of them takes a second decoding
-    /// thread while others are still to start (see [`Analyzer::expect_tracks`]).
-    pub fn expect_tracks(&self, tracks: usize) {
+    /// The analyses running and those the caller said are to come (see [`Occupancy::expect`]),
+    /// in the pool of workers or in the analyzer, whichever analyses.
+    pub fn occupancy(&self) -> &Occupancy {
         match &self.workers {
-            Some(workers) => workers.expect_tracks(tracks),
-            None => self.analyzer.expect_tracks(tracks),
-        }
-    }
-
-    /// Says that one of the tracks expected is starting (or was skipped).
-    pub fn track_started(&self) {
-        match &self.workers {
-            Some(workers) => workers.track_started(),
-            None => self.analyzer.track_started(),
+            Some(workers) => workers.occupancy(),
+            None => self.analyzer.occupancy(),
         }
     }
 

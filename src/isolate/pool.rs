@@ -10,7 +10,7 @@ use std::io::{self, BufReader, Read};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{channel, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use super::protocol::{read_frame, write_frame, Reply, Request};
 use super::Limits;
-use crate::analyzer::{content_id_of_file, StageTimings, Track};
+use crate::analyzer::{content_id_of_file, Occupancy, StageTimings, Track};
 use crate::error::{AnalysisError, ErrorKind};
 use crate::record::Record;
 
@@ -147,10 +147,8 @@ pub struct WorkerPool {
     command: WorkerCommand,
     limits: Limits,
     idle: Mutex<Vec<Worker>>,
-    /// Analyses running now.
-    in_flight: AtomicUsize,
-    /// Analyses the caller said are to come and not yet started.
-    to_come: AtomicUsize,
+    /// Analyses running and to come.
+    occupancy: Occupancy,
 }
 
 impl WorkerPool {
@@ -160,21 +158,13 @@ impl WorkerPool {
             command,
             limits,
             idle: Mutex::new(Vec::new()),
-            in_flight: AtomicUsize::new(0),
-            to_come: AtomicUsize::new(0),
+            occupancy: Occupancy::default(),
         }
     }
 
-    /// See [`crate::Analyzer::expect_tracks`].
-    pub fn expect_tracks(&self, tracks: usize) {
-        self.to_come.store(tracks, Ordering::Relaxed);
-    }
-
-    /// See [`crate::Analyzer::track_started`].
-    pub fn track_started(&self) {
-        let _ = self
-            .to_come
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    /// The analyses running in this pool's workers and those its caller said are to come.
+    pub fn occupancy(&self) -> &Occupancy {
+        &self.occupancy
     }
 
     pub fn limits(&self) -> &Limits {
@@ -185,22 +175,18 @@ impl WorkerPool {
     /// the id the worker hashes as it decodes. Never panics: a worker's death is this track's
     /// error record (its id then hashed here), and the pool carries on.
     pub fn analyze_file(&self, path: &Path, id: Option<String>) -> Track {
-        let running = self.in_flight.fetch_add(1, Ordering::Relaxed) + 1;
-        let track = self.analyze_file_in_a_worker(path, id, running);
-        self.in_flight.fetch_sub(1, Ordering::Relaxed);
-        track
+        self.occupancy
+            .run(|| self.analyze_file_in_a_worker(path, id))
     }
 
-    fn analyze_file_in_a_worker(&self, path: &Path, id: Option<String>, running: usize) -> Track {
+    fn analyze_file_in_a_worker(&self, path: &Path, id: Option<String>) -> Track {
         let started = Instant::now();
         let request = Request {
             path: path.to_path_buf(),
             id: id.clone(),
             cpu_budget_s: self.limits.cpu_budget_s,
             // The threads of the pool that calls: `-j`.
-            core_to_spare: Some(
-                running + self.to_come.load(Ordering::Relaxed) < rayon::current_num_threads(),
-            ),
+            core_to_spare: Some(self.occupancy.core_to_spare()),
         };
         let fail = |error: AnalysisError| {
             let id = id.clone().or_else(|| content_id_of_file(path).ok());

@@ -1,0 +1,78 @@
+//! How many analyses run and how many a caller said are still to come: whether a core is free
+//! for a second decoding thread.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+#[derive(Debug, Default)]
+pub struct Occupancy {
+    running: AtomicUsize,
+    to_come: AtomicUsize,
+}
+
+impl Occupancy {
+    /// Says that `tracks` analyses are to come (a folder's files), so that none takes a second
+    /// decoding thread while others are still to start: it would only take a core from the
+    /// next one. Each is marked by [`Self::started_one`].
+    pub fn expect(&self, tracks: usize) {
+        self.to_come.store(tracks, Ordering::Relaxed);
+    }
+
+    /// One of the tracks expected is starting (or was skipped).
+    pub fn started_one(&self) {
+        let _ = self
+            .to_come
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1));
+    }
+
+    /// Runs `analysis`, counted as running.
+    pub fn run<T>(&self, analysis: impl FnOnce() -> T) -> T {
+        self.running.fetch_add(1, Ordering::Relaxed);
+        let out = analysis();
+        self.running.fetch_sub(1, Ordering::Relaxed);
+        out
+    }
+
+    /// Whether the analyses running and to come leave a thread of the calling pool free.
+    pub fn core_to_spare(&self) -> bool {
+        let busy = self.running.load(Ordering::Relaxed) + self.to_come.load(Ordering::Relaxed);
+        busy < rayon::current_num_threads()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A core is spare for one track in a pool of two, not while a folder's other tracks are
+    /// still to start, nor while two run.
+    #[test]
+    fn a_core_is_spare_only_when_no_other_track_waits_for_it() {
+        let occupancy = Occupancy::default();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            assert!(occupancy.run(|| occupancy.core_to_spare()), "one track");
+            occupancy.expect(3);
+            occupancy.started_one();
+            assert!(
+                !occupancy.run(|| occupancy.core_to_spare()),
+                "two still to start"
+            );
+            occupancy.started_one();
+            assert!(
+                !occupancy.run(|| occupancy.core_to_spare()),
+                "one still to start"
+            );
+            occupancy.started_one();
+            occupancy.started_one();
+            assert!(
+                occupancy.run(|| occupancy.core_to_spare()),
+                "the last track"
+            );
+            let two_running = occupancy.run(|| occupancy.run(|| occupancy.core_to_spare()));
+            assert!(!two_running, "two running");
+        });
+    }
+}
