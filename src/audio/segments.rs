@@ -35,10 +35,7 @@
 //! threads, so the outcome does not depend on how the two threads are scheduled.
 
 use std::collections::VecDeque;
-use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{channel, Receiver, Sender};
-use std::sync::Arc;
+use std::panic;
 
 use symphonia::core::codecs::audio::well_known::{
     CODEC_ID_FLAC, CODEC_ID_MP3, CODEC_ID_OPUS, CODEC_ID_VORBIS,
@@ -48,6 +45,7 @@ use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::FormatReader;
 use symphonia::core::packet::Packet;
 
+use self::helper::{Helper, HelperOutput, MAX_HELPER_SAMPLES};
 use crate::error::{AnalysisError, ErrorKind, Result};
 
 /// Packets in one segment at most, whatever their declared durations (a hostile stream may
@@ -57,10 +55,6 @@ const MAX_SEGMENT_PACKETS: usize = 8_192;
 const MAX_SEGMENT_BYTES: usize = 32 << 20;
 /// Packets of pre-roll at most, likewise.
 const MAX_PREROLL_PACKETS: usize = 1_024;
-/// Samples (over all channels) the helper holds at most: 64 MiB. Past them it stops and hands
-/// its decoder and the rest of its segment back, and the calling thread decodes them itself,
-/// so a stream whose packets decode to more than they declare cannot make it hold more.
-const MAX_HELPER_SAMPLES: usize = 16 << 20;
 
 /// How much of the stream before a segment a fresh decoder must decode first: at least all of
 /// these.
@@ -216,13 +210,6 @@ fn new_decoder(params: &AudioCodecParameters) -> Result<Box<dyn AudioDecoder>> {
         })
 }
 
-/// A packet as the helper decoded it.
-struct Decoded {
-    facts: PacketFacts,
-    outcome: std::thread::Result<Result<Outcome>>,
-    planar: Vec<Vec<f32>>,
-}
-
 /// Packets in the order read, with what the demuxer said of each.
 type Packets = VecDeque<(Packet, PacketFacts)>;
 
@@ -239,13 +226,6 @@ enum Work {
     /// A segment given to the helper.
     Helper,
     End(Option<SymphoniaError>),
-}
-
-/// What the helper gives back for one segment: its packets decoded, and, if it stopped before
-/// the end, its decoder and the packets it left.
-struct HelperOutput {
-    decoded: VecDeque<Decoded>,
-    rest: Option<(Box<dyn AudioDecoder>, Packets)>,
 }
 
 /// The segment being handed out.
@@ -520,282 +500,6 @@ impl Segmented {
     }
 }
 
-/// The helper thread and its two channels.
-struct Helper {
-    segments: Sender<Segment>,
-    decoded: Receiver<HelperOutput>,
-    /// Set when the stream is dropped: the helper stops at the next packet.
-    cancelled: Arc<AtomicBool>,
-}
-
-impl Helper {
-    fn start(params: AudioCodecParameters, max_samples: usize) -> Result<Helper> {
-        let (segments, received) = channel::<Segment>();
-        let (send_decoded, decoded) = channel();
-        let cancelled = Arc::new(AtomicBool::new(false));
-        let stop = Arc::clone(&cancelled);
-        std::thread::Builder::new()
-            .name("sonovec-decode-2".into())
-            .spawn(move || {
-                crate::analyzer::quiet_panics_on_this_thread();
-                for segment in received {
-                    let out = decode_segment(&params, segment, max_samples, &stop);
-                    if send_decoded.send(out).is_err() {
-                        break;
-                    }
-                }
-            })
-            .map_err(|e| {
-                AnalysisError::new(
-                    ErrorKind::Internal,
-                    format!("could not start a decoding thread: {e}"),
-                )
-            })?;
-        Ok(Helper {
-            segments,
-            decoded,
-            cancelled,
-        })
-    }
-
-    fn send(&mut self, segment: Segment) {
-        // A helper that has gone away is noticed at `receive`.
-        let _ = self.segments.send(segment);
-    }
-
-    fn receive(&mut self) -> Result<HelperOutput> {
-        self.decoded.recv().map_err(|_| {
-            AnalysisError::new(ErrorKind::Internal, "the second decoding thread stopped")
-        })
-    }
-}
-
-impl Drop for Helper {
-    fn drop(&mut self) {
-        self.cancelled.store(true, Ordering::Relaxed);
-    }
-}
-
-/// The helper's work: a fresh decoder through the pre-roll, then the segment, packet by packet,
-/// until it holds `max_samples`. It stops at a panic, which the calling thread raises
-/// again when it reaches that packet.
-fn decode_segment(
-    params: &AudioCodecParameters,
-    segment: Segment,
-    max_samples: usize,
-    stop: &AtomicBool,
-) -> HelperOutput {
-    let Segment {
-        preroll,
-        mut packets,
-    } = segment;
-    let mut decoded = VecDeque::with_capacity(packets.len());
-    let first = packets.front().map(|(_, facts)| *facts);
-    let mut failed_at_first = |outcome| {
-        if let Some(facts) = first {
-            decoded.push_back(Decoded {
-                facts,
-                outcome,
-                planar: Vec::new(),
-            });
-        }
-        HelperOutput {
-            decoded: std::mem::take(&mut decoded),
-            rest: None,
-        }
-    };
-    let mut decoder = match new_decoder(params) {
-        Ok(decoder) => decoder,
-        Err(e) => return failed_at_first(Ok(Err(e))),
-    };
-    let warmed = panic::catch_unwind(AssertUnwindSafe(|| {
-        for packet in &preroll {
-            let _ = decoder.decode(packet);
-        }
-    }));
-    if let Err(payload) = warmed {
-        // A decoder that panicked is not trusted with the segment.
-        return failed_at_first(Err(payload));
-    }
-    let mut held = 0usize;
-    while held < max_samples {
-        if stop.load(Ordering::Relaxed) {
-            break;
-        }
-        let Some((packet, facts)) = packets.pop_front() else {
-            return HelperOutput {
-                decoded,
-                rest: None,
-            };
-        };
-        let mut planar = Vec::new();
-        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
-            decode_one(decoder.as_mut(), &packet, &mut planar)
-        }));
-        let panicked = outcome.is_err();
-        held += planar.iter().map(Vec::len).sum::<usize>();
-        decoded.push_back(Decoded {
-            facts,
-            outcome,
-            planar,
-        });
-        if panicked {
-            return HelperOutput {
-                decoded,
-                rest: None,
-            };
-        }
-    }
-    HelperOutput {
-        decoded,
-        rest: Some((decoder, packets)),
-    }
-}
-
+mod helper;
 #[cfg(test)]
-mod tests {
-    use std::path::{Path, PathBuf};
-
-    use super::MAX_HELPER_SAMPLES;
-    use crate::audio::AudioStream;
-
-    /// Samples, rate, frames, warnings and segments read.
-    type Decoded = (Vec<Vec<f32>>, u32, u64, Vec<String>, usize);
-
-    /// Every sample of `path` with its rate, the frames decoded and the warnings, decoded by one
-    /// decoder or in segments of `segment_seconds`, every other one on a helper thread if
-    /// `helper`, which holds at most that many samples.
-    fn decode(path: &Path, segment_seconds: Option<f64>, helper: Option<usize>) -> Decoded {
-        let ext = path.extension().and_then(|e| e.to_str());
-        let file = std::fs::File::open(path).unwrap();
-        let mut stream = AudioStream::open(Box::new(file), ext).unwrap();
-        assert_eq!(
-            stream.set_segments(segment_seconds),
-            segment_seconds.is_some(),
-            "{}",
-            path.display()
-        );
-        if let Some(max_samples) = helper {
-            stream.share_segments(max_samples);
-        }
-        let (mut all, mut rate) = (Vec::<Vec<f32>>::new(), 0);
-        while let Some(chunk) = stream.next_chunk().unwrap() {
-            rate = chunk.sample_rate;
-            all.resize(chunk.planar.len(), Vec::new());
-            for (all, channel) in all.iter_mut().zip(chunk.planar) {
-                all.extend_from_slice(channel);
-            }
-        }
-        let segments = stream.segments_read();
-        (
-            all,
-            rate,
-            stream.frames_decoded(),
-            stream.warnings(),
-            segments,
-        )
-    }
-
-    /// Files whose codec is cut into segments: the real clips of `samples/` and the fixtures, and
-    /// any listed in `SONOVEC_SEGMENT_FILES` (colon-separated: long real files, by hand).
-    fn root() -> &'static Path {
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-    }
-
-    fn files() -> Vec<PathBuf> {
-        let root = root();
-        let mut files: Vec<PathBuf> = [
-            "samples/dnb_174.opus",
-            "samples/fourfloor_120.flac",
-            "samples/hiphop_92.mp3",
-            "samples/house_128.ogg",
-            "tests/fixtures/formats/opus_96k_48000_2ch.webm",
-            "tests/fixtures/formats/opus_48k_in16000_1ch.opus",
-            "tests/fixtures/formats/vorbis_q4_48000_6ch.ogg",
-            "tests/fixtures/formats/vorbis_q4_22050_2ch.webm",
-            "tests/fixtures/formats/mp3_cbr128_44100_2ch.mp3",
-            "tests/fixtures/formats/flac_s24_16000_1ch.flac",
-            "tests/fixtures/formats/flac_s16_8000_6ch.mkv",
-        ]
-        .iter()
-        .map(|f| root.join(f))
-        .collect();
-        if let Ok(more) = std::env::var("SONOVEC_SEGMENT_FILES") {
-            files.extend(more.split(':').filter(|f| !f.is_empty()).map(PathBuf::from));
-        }
-        files
-    }
-
-    /// Segments far shorter than the codec's own (so that even a one-second fixture is cut,
-    /// and a pre-roll reaches back over several segments) give every sample of one decoder, to
-    /// the bit, and the same warnings, whichever thread decodes them. A stream of SILK packets
-    /// (real music at 16 kb/s for speech, whose state a pre-roll does not rebuild) is not cut.
-    #[test]
-    fn segments_give_the_samples_of_one_decoder() {
-        let silk = root().join("tests/fixtures/segments/opus_silk_16k_1ch.opus");
-        for path in files().into_iter().chain([silk.clone()]) {
-            let silk = path == silk;
-            let one = decode(&path, None, None);
-            assert!(one.2 > 0, "{}", path.display());
-            // On the helper, or on the helper that hands most of each segment back (it holds at
-            // most 3000 samples), or all on the calling thread.
-            let helper = Some(MAX_HELPER_SAMPLES);
-            for (seconds, helper) in [
-                (0.25, helper),
-                (0.7, helper),
-                (0.7, Some(3000)),
-                (0.7, None),
-            ] {
-                let cut = decode(&path, Some(seconds), helper);
-                let by_hand = !path.starts_with(root());
-                assert!(
-                    cut.4 >= 2 || silk || by_hand,
-                    "{}: {} segment(s)",
-                    path.display(),
-                    cut.4
-                );
-                // SILK from the first packet on: never cut.
-                assert!(
-                    cut.4 == 1 || !silk,
-                    "{}: {} segment(s)",
-                    path.display(),
-                    cut.4
-                );
-                assert_eq!(one.1, cut.1, "{}", path.display());
-                assert_eq!(one.2, cut.2, "{}: frames", path.display());
-                assert_eq!(one.3, cut.3, "{}: warnings", path.display());
-                for (channel, (a, b)) in one.0.iter().zip(&cut.0).enumerate() {
-                    let first = a
-                        .iter()
-                        .zip(b)
-                        .position(|(x, y)| x.to_bits() != y.to_bits());
-                    assert_eq!(
-                        first,
-                        None,
-                        "{} in {seconds} s segments: channel {channel} differs from sample {:?} \
-                         ({} frames)",
-                        path.display(),
-                        first,
-                        a.len()
-                    );
-                }
-            }
-        }
-    }
-
-    /// Codecs whose state was not measured, or never settles, are decoded by one decoder.
-    #[test]
-    fn aac_and_pcm_are_not_cut() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/formats");
-        for f in [
-            "aac_lc_96000_2ch.m4a",
-            "wav_s16_11025_2ch.wav",
-            "alac_s16_44100_1ch.m4a",
-        ] {
-            let file = std::fs::File::open(root.join(f)).unwrap();
-            let ext = Path::new(f).extension().and_then(|e| e.to_str());
-            let mut stream = AudioStream::open(Box::new(file), ext).unwrap();
-            assert!(!stream.set_segments(Some(1.0)), "{f}");
-        }
-    }
-}
+mod tests;

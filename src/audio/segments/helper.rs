@@ -1,0 +1,163 @@
+//! The helper thread: decodes whole segments, one at a time, and hands each back.
+
+use std::collections::VecDeque;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::Arc;
+
+use symphonia::core::codecs::audio::{AudioCodecParameters, AudioDecoder};
+
+use super::{decode_one, new_decoder, Outcome, PacketFacts, Packets, Segment};
+use crate::error::{AnalysisError, ErrorKind, Result};
+
+/// Samples (over all channels) the helper holds at most: 64 MiB. Past them it stops and hands
+/// its decoder and the rest of its segment back, and the calling thread decodes them itself,
+/// so a stream whose packets decode to more than they declare cannot make it hold more.
+pub(super) const MAX_HELPER_SAMPLES: usize = 16 << 20;
+
+/// A packet as the helper decoded it.
+pub(super) struct Decoded {
+    pub(super) facts: PacketFacts,
+    pub(super) outcome: std::thread::Result<Result<Outcome>>,
+    pub(super) planar: Vec<Vec<f32>>,
+}
+
+/// What the helper gives back for one segment: its packets decoded, and, if it stopped before
+/// the end, its decoder and the packets it left.
+pub(super) struct HelperOutput {
+    pub(super) decoded: VecDeque<Decoded>,
+    pub(super) rest: Option<(Box<dyn AudioDecoder>, Packets)>,
+}
+
+/// The helper thread and its two channels.
+pub(super) struct Helper {
+    segments: Sender<Segment>,
+    decoded: Receiver<HelperOutput>,
+    /// Set when the stream is dropped: the helper stops at the next packet.
+    cancelled: Arc<AtomicBool>,
+}
+
+impl Helper {
+    pub(super) fn start(params: AudioCodecParameters, max_samples: usize) -> Result<Helper> {
+        let (segments, received) = channel::<Segment>();
+        let (send_decoded, decoded) = channel();
+        let cancelled = Arc::new(AtomicBool::new(false));
+        let stop = Arc::clone(&cancelled);
+        std::thread::Builder::new()
+            .name("sonovec-decode-2".into())
+            .spawn(move || {
+                crate::analyzer::quiet_panics_on_this_thread();
+                for segment in received {
+                    let out = decode_segment(&params, segment, max_samples, &stop);
+                    if send_decoded.send(out).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| {
+                AnalysisError::new(
+                    ErrorKind::Internal,
+                    format!("could not start a decoding thread: {e}"),
+                )
+            })?;
+        Ok(Helper {
+            segments,
+            decoded,
+            cancelled,
+        })
+    }
+
+    pub(super) fn send(&mut self, segment: Segment) {
+        // A helper that has gone away is noticed at `receive`.
+        let _ = self.segments.send(segment);
+    }
+
+    pub(super) fn receive(&mut self) -> Result<HelperOutput> {
+        self.decoded.recv().map_err(|_| {
+            AnalysisError::new(ErrorKind::Internal, "the second decoding thread stopped")
+        })
+    }
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        self.cancelled.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The helper's work: a fresh decoder through the pre-roll, then the segment, packet by packet,
+/// until it holds `max_samples`. It stops at a panic, which the calling thread raises
+/// again when it reaches that packet.
+fn decode_segment(
+    params: &AudioCodecParameters,
+    segment: Segment,
+    max_samples: usize,
+    stop: &AtomicBool,
+) -> HelperOutput {
+    let Segment {
+        preroll,
+        mut packets,
+    } = segment;
+    let mut decoded = VecDeque::with_capacity(packets.len());
+    let first = packets.front().map(|(_, facts)| *facts);
+    let mut failed_at_first = |outcome| {
+        if let Some(facts) = first {
+            decoded.push_back(Decoded {
+                facts,
+                outcome,
+                planar: Vec::new(),
+            });
+        }
+        HelperOutput {
+            decoded: std::mem::take(&mut decoded),
+            rest: None,
+        }
+    };
+    let mut decoder = match new_decoder(params) {
+        Ok(decoder) => decoder,
+        Err(e) => return failed_at_first(Ok(Err(e))),
+    };
+    let warmed = panic::catch_unwind(AssertUnwindSafe(|| {
+        for packet in &preroll {
+            let _ = decoder.decode(packet);
+        }
+    }));
+    if let Err(payload) = warmed {
+        // A decoder that panicked is not trusted with the segment.
+        return failed_at_first(Err(payload));
+    }
+    let mut held = 0usize;
+    while held < max_samples {
+        if stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let Some((packet, facts)) = packets.pop_front() else {
+            return HelperOutput {
+                decoded,
+                rest: None,
+            };
+        };
+        let mut planar = Vec::new();
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| {
+            decode_one(decoder.as_mut(), &packet, &mut planar)
+        }));
+        let panicked = outcome.is_err();
+        held += planar.iter().map(Vec::len).sum::<usize>();
+        decoded.push_back(Decoded {
+            facts,
+            outcome,
+            planar,
+        });
+        if panicked {
+            return HelperOutput {
+                decoded,
+                rest: None,
+            };
+        }
+    }
+    HelperOutput {
+        decoded,
+        rest: Some((decoder, packets)),
+    }
+}

@@ -1,0 +1,146 @@
+//! Segmented decoding against one decoder, on real audio.
+
+use std::path::{Path, PathBuf};
+
+use super::MAX_HELPER_SAMPLES;
+use crate::audio::AudioStream;
+
+/// Samples, rate, frames, warnings and segments read.
+type Decoded = (Vec<Vec<f32>>, u32, u64, Vec<String>, usize);
+
+/// Every sample of `path` with its rate, the frames decoded and the warnings, decoded by one
+/// decoder or in segments of `segment_seconds`, every other one on a helper thread if
+/// `helper`, which holds at most that many samples.
+fn decode(path: &Path, segment_seconds: Option<f64>, helper: Option<usize>) -> Decoded {
+    let ext = path.extension().and_then(|e| e.to_str());
+    let file = std::fs::File::open(path).unwrap();
+    let mut stream = AudioStream::open(Box::new(file), ext).unwrap();
+    assert_eq!(
+        stream.set_segments(segment_seconds),
+        segment_seconds.is_some(),
+        "{}",
+        path.display()
+    );
+    if let Some(max_samples) = helper {
+        stream.share_segments(max_samples);
+    }
+    let (mut all, mut rate) = (Vec::<Vec<f32>>::new(), 0);
+    while let Some(chunk) = stream.next_chunk().unwrap() {
+        rate = chunk.sample_rate;
+        all.resize(chunk.planar.len(), Vec::new());
+        for (all, channel) in all.iter_mut().zip(chunk.planar) {
+            all.extend_from_slice(channel);
+        }
+    }
+    let segments = stream.segments_read();
+    (
+        all,
+        rate,
+        stream.frames_decoded(),
+        stream.warnings(),
+        segments,
+    )
+}
+
+/// Files whose codec is cut into segments: the real clips of `samples/` and the fixtures, and
+/// any listed in `SONOVEC_SEGMENT_FILES` (colon-separated: long real files, by hand).
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn files() -> Vec<PathBuf> {
+    let root = root();
+    let mut files: Vec<PathBuf> = [
+        "samples/dnb_174.opus",
+        "samples/fourfloor_120.flac",
+        "samples/hiphop_92.mp3",
+        "samples/house_128.ogg",
+        "tests/fixtures/formats/opus_96k_48000_2ch.webm",
+        "tests/fixtures/formats/opus_48k_in16000_1ch.opus",
+        "tests/fixtures/formats/vorbis_q4_48000_6ch.ogg",
+        "tests/fixtures/formats/vorbis_q4_22050_2ch.webm",
+        "tests/fixtures/formats/mp3_cbr128_44100_2ch.mp3",
+        "tests/fixtures/formats/flac_s24_16000_1ch.flac",
+        "tests/fixtures/formats/flac_s16_8000_6ch.mkv",
+    ]
+    .iter()
+    .map(|f| root.join(f))
+    .collect();
+    if let Ok(more) = std::env::var("SONOVEC_SEGMENT_FILES") {
+        files.extend(more.split(':').filter(|f| !f.is_empty()).map(PathBuf::from));
+    }
+    files
+}
+
+/// Segments far shorter than the codec's own (so that even a one-second fixture is cut,
+/// and a pre-roll reaches back over several segments) give every sample of one decoder, to
+/// the bit, and the same warnings, whichever thread decodes them. A stream of SILK packets
+/// (real music at 16 kb/s for speech, whose state a pre-roll does not rebuild) is not cut.
+#[test]
+fn segments_give_the_samples_of_one_decoder() {
+    let silk = root().join("tests/fixtures/segments/opus_silk_16k_1ch.opus");
+    for path in files().into_iter().chain([silk.clone()]) {
+        let silk = path == silk;
+        let one = decode(&path, None, None);
+        assert!(one.2 > 0, "{}", path.display());
+        // On the helper, or on the helper that hands most of each segment back (it holds at
+        // most 3000 samples), or all on the calling thread.
+        let helper = Some(MAX_HELPER_SAMPLES);
+        for (seconds, helper) in [
+            (0.25, helper),
+            (0.7, helper),
+            (0.7, Some(3000)),
+            (0.7, None),
+        ] {
+            let cut = decode(&path, Some(seconds), helper);
+            let by_hand = !path.starts_with(root());
+            assert!(
+                cut.4 >= 2 || silk || by_hand,
+                "{}: {} segment(s)",
+                path.display(),
+                cut.4
+            );
+            // SILK from the first packet on: never cut.
+            assert!(
+                cut.4 == 1 || !silk,
+                "{}: {} segment(s)",
+                path.display(),
+                cut.4
+            );
+            assert_eq!(one.1, cut.1, "{}", path.display());
+            assert_eq!(one.2, cut.2, "{}: frames", path.display());
+            assert_eq!(one.3, cut.3, "{}: warnings", path.display());
+            for (channel, (a, b)) in one.0.iter().zip(&cut.0).enumerate() {
+                let first = a
+                    .iter()
+                    .zip(b)
+                    .position(|(x, y)| x.to_bits() != y.to_bits());
+                assert_eq!(
+                    first,
+                    None,
+                    "{} in {seconds} s segments: channel {channel} differs from sample {:?} \
+                     ({} frames)",
+                    path.display(),
+                    first,
+                    a.len()
+                );
+            }
+        }
+    }
+}
+
+/// Codecs whose state was not measured, or never settles, are decoded by one decoder.
+#[test]
+fn aac_and_pcm_are_not_cut() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/formats");
+    for f in [
+        "aac_lc_96000_2ch.m4a",
+        "wav_s16_11025_2ch.wav",
+        "alac_s16_44100_1ch.m4a",
+    ] {
+        let file = std::fs::File::open(root.join(f)).unwrap();
+        let ext = Path::new(f).extension().and_then(|e| e.to_str());
+        let mut stream = AudioStream::open(Box::new(file), ext).unwrap();
+        assert!(!stream.set_segments(Some(1.0)), "{f}");
+    }
+}
