@@ -4,7 +4,6 @@ use std::cell::Cell;
 use std::io::Cursor;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use crate::audio::hashing::hashing_source;
@@ -45,11 +44,8 @@ pub struct Analyzer {
     model: Option<Model>,
     /// The vector spec of the loaded model (so a model file is hashed once, not per track).
     vector: VectorSpec,
-    /// Analyses running and to come, for [`Self::core_to_spare`].
+    /// Analyses running and to come: whether a core is free for a second decoding thread.
     occupancy: Occupancy,
-    /// Whether a core is free for a second decoding thread, as the caller knows it
-    /// ([`Analyzer::set_core_to_spare`]); else it is judged from [`Self::occupancy`].
-    core_to_spare: Mutex<Option<bool>>,
 }
 
 thread_local! {
@@ -109,7 +105,6 @@ impl Analyzer {
             model,
             vector,
             occupancy: Occupancy::default(),
-            core_to_spare: Mutex::new(None),
         })
     }
 
@@ -118,18 +113,12 @@ impl Analyzer {
     /// the pool). A worker process, which runs one analysis at a time, is told by its parent,
     /// which knows how many run at once.
     pub fn set_core_to_spare(&self, spare: Option<bool>) {
-        *self.core_to_spare.lock().unwrap_or_else(|e| e.into_inner()) = spare;
+        self.occupancy.tell(spare);
     }
 
     /// The analyses running in this analyzer and those its caller said are to come.
     pub fn occupancy(&self) -> &Occupancy {
         &self.occupancy
-    }
-
-    /// Whether the stream starting now may take a second decoding thread.
-    fn core_to_spare(&self) -> bool {
-        let told = *self.core_to_spare.lock().unwrap_or_else(|e| e.into_inner());
-        told.unwrap_or_else(|| self.occupancy.core_to_spare())
     }
 
     pub fn config(&self) -> &Config {
@@ -300,7 +289,7 @@ impl Analyzer {
             resample_time: Duration::ZERO,
             spectrogram_time: Duration::ZERO,
         };
-        if pipelined && self.core_to_spare() {
+        if pipelined && self.occupancy.core_to_spare() {
             // Decoding bounds a pipelined stream; with a core free (one long file, not a
             // folder's worth at once), a second thread decodes where the codec gains by it.
             stream.decode_ahead();

@@ -2,11 +2,14 @@
 //! for a second decoding thread.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
 
 #[derive(Debug, Default)]
 pub struct Occupancy {
     running: AtomicUsize,
     to_come: AtomicUsize,
+    /// The answer, when the caller knows it better ([`Self::tell`]).
+    told: Mutex<Option<bool>>,
 }
 
 impl Occupancy {
@@ -32,10 +35,20 @@ impl Occupancy {
         out
     }
 
-    /// Whether the analyses running and to come leave a thread of the calling pool free.
+    /// Makes [`Self::core_to_spare`] answer `spare` from now on (`None`: judge again): a worker
+    /// process, which runs one analysis at a time, is told by its parent.
+    pub fn tell(&self, spare: Option<bool>) {
+        *self.told.lock().unwrap_or_else(|e| e.into_inner()) = spare;
+    }
+
+    /// Whether the analyses running and to come leave a thread of the calling pool free, unless
+    /// told otherwise.
     pub fn core_to_spare(&self) -> bool {
-        let busy = self.running.load(Ordering::Relaxed) + self.to_come.load(Ordering::Relaxed);
-        busy < rayon::current_num_threads()
+        let told = *self.told.lock().unwrap_or_else(|e| e.into_inner());
+        told.unwrap_or_else(|| {
+            let busy = self.running.load(Ordering::Relaxed) + self.to_come.load(Ordering::Relaxed);
+            busy < rayon::current_num_threads()
+        })
     }
 }
 
@@ -73,6 +86,8 @@ mod tests {
             );
             let two_running = occupancy.run(|| occupancy.run(|| occupancy.core_to_spare()));
             assert!(!two_running, "two running");
+            occupancy.tell(Some(false));
+            assert!(!occupancy.run(|| occupancy.core_to_spare()), "told none");
         });
     }
 }

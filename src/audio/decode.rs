@@ -244,13 +244,11 @@ impl AudioStream {
     /// The samples are those of one decoder wherever the pre-roll settles the decoder's state to
     /// the bit, which it did at every boundary measured; the module's tests hold the two equal.
     pub fn decode_ahead(&mut self) -> bool {
-        let worth_it = Preroll::of(&self.params)
-            .filter(|_| Preroll::cut_by_default(&self.params))
-            .map(|preroll| preroll.segment_seconds());
-        let Some(seconds) = worth_it else {
-            return false;
+        let seconds = match Preroll::of(&self.params) {
+            Some(preroll) if Preroll::cut_by_default(&self.params) => preroll.segment_seconds(),
+            _ => return false,
         };
-        if !self.set_segments(Some(seconds)) {
+        if !self.cut_into_segments(seconds) {
             return false;
         }
         if let Decoding::Segmented(segmented) = &mut self.decoding {
@@ -259,35 +257,24 @@ impl AudioStream {
         true
     }
 
-    /// Cuts the stream into segments of `seconds` where its codec allows it, all decoded on
-    /// this thread, or decodes it with one decoder (`None`), before anything is decoded: for
-    /// tests and measurements, which compare the two. Returns whether the stream will be cut.
-    pub fn set_segments(&mut self, seconds: Option<f64>) -> bool {
-        if self.packets > 0 {
-            return matches!(self.decoding, Decoding::Segmented(_));
+    /// Cuts the stream into segments of `seconds`, all decoded on this thread, where its codec
+    /// allows it and nothing was decoded yet: for tests and measurements, which compare it with
+    /// one decoder. Returns whether the stream is cut.
+    pub fn cut_into_segments(&mut self, seconds: f64) -> bool {
+        if self.packets == 0 && matches!(self.decoding, Decoding::One(_)) {
+            let segmented = Preroll::of(&self.params).and_then(|preroll| {
+                let params = self.params.clone();
+                Segmented::new(params, self.track_id, self.tick_seconds, preroll, seconds)
+            });
+            if let Some(segmented) = segmented {
+                // The decoder made at opening is dropped: each segment makes its own.
+                self.decoding = Decoding::Segmented(Box::new(segmented));
+            }
         }
-        let decoder = match std::mem::replace(&mut self.decoding, Decoding::Done) {
-            Decoding::One(decoder) => decoder,
-            Decoding::Segmented(segmented) => match segmented.into_first_decoder() {
-                Ok(decoder) => decoder,
-                Err(segmented) => {
-                    self.decoding = Decoding::Segmented(segmented);
-                    return true;
-                }
-            },
-            Decoding::Done => return false,
-        };
-        self.decoding = make_decoding(
-            decoder,
-            &self.params,
-            self.track_id,
-            self.tick_seconds,
-            seconds,
-        );
         matches!(self.decoding, Decoding::Segmented(_))
     }
 
-    /// Lets the helper thread take every other segment of a stream cut by [`Self::set_segments`],
+    /// Lets the helper thread take every other segment of a stream cut by [`Self::cut_into_segments`],
     /// holding at most `max_samples` of each.
     #[cfg(test)]
     pub fn share_segments(&mut self, max_samples: usize) {
@@ -481,38 +468,12 @@ impl AudioStream {
     }
 }
 
-/// One decoder, or segments of `segment_seconds` where the codec allows it.
-fn make_decoding(
-    decoder: Box<dyn AudioDecoder>,
-    params: &AudioCodecParameters,
-    track_id: u32,
-    tick_seconds: Option<f64>,
-    segment_seconds: Option<f64>,
-) -> Decoding {
-    let (Some(preroll), Some(seconds)) = (Preroll::of(params), segment_seconds) else {
-        return Decoding::One(decoder);
-    };
-    match Segmented::new(
-        decoder,
-        params.clone(),
-        track_id,
-        tick_seconds,
-        preroll,
-        seconds,
-    ) {
-        Ok(segmented) => Decoding::Segmented(Box::new(segmented)),
-        Err(decoder) => Decoding::One(decoder),
-    }
-}
-
 /// Who decodes the packets.
 enum Decoding {
     /// One decoder, packet after packet as they are read.
     One(Box<dyn AudioDecoder>),
     /// Segments on two threads.
     Segmented(Box<Segmented>),
-    /// Only while switching from one to the other.
-    Done,
 }
 
 impl Decoding {
@@ -533,7 +494,6 @@ impl Decoding {
                 Err(err) => Ok(Step::End(Some(err))),
             },
             Decoding::Segmented(segmented) => segmented.next(format, planar),
-            Decoding::Done => Ok(Step::End(None)),
         }
     }
 }

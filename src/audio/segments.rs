@@ -199,6 +199,14 @@ pub(super) fn decode_one(
     Ok(Outcome::Audio { rate, channels })
 }
 
+/// Decodes `preroll` and drops what it gives: whatever it is, it is the previous segment's to
+/// report.
+fn warm_up(decoder: &mut dyn AudioDecoder, preroll: &[Packet]) {
+    for packet in preroll {
+        let _ = decoder.decode(packet);
+    }
+}
+
 fn new_decoder(params: &AudioCodecParameters) -> Result<Box<dyn AudioDecoder>> {
     super::decode::codecs()
         .make_audio_decoder(params, &AudioDecoderOptions::default())
@@ -247,8 +255,6 @@ pub struct Segmented {
     segment_seconds: f64,
     /// The last packets read, as many as a pre-roll needs.
     history: VecDeque<Packet>,
-    /// The decoder made when the stream was opened, for the first segment.
-    first_decoder: Option<Box<dyn AudioDecoder>>,
     segments_read: usize,
     demuxer_ended: bool,
     /// A packet whose state a pre-roll does not rebuild was read: no more cuts.
@@ -264,28 +270,23 @@ pub struct Segmented {
 
 impl Segmented {
     /// Cuts the stream of `track_id` into segments of `segment_seconds`, each decoded after
-    /// `preroll`; `decoder` decodes the first.
+    /// `preroll`; `None` without a sample rate, when durations in seconds mean nothing.
     pub fn new(
-        decoder: Box<dyn AudioDecoder>,
         params: AudioCodecParameters,
         track_id: u32,
         tick_seconds: Option<f64>,
         preroll: Preroll,
         segment_seconds: f64,
-    ) -> std::result::Result<Segmented, Box<dyn AudioDecoder>> {
-        // Without a rate, durations in seconds mean nothing.
-        let Some(rate) = params.sample_rate.filter(|&r| r > 0).map(f64::from) else {
-            return Err(decoder);
-        };
+    ) -> Option<Segmented> {
+        let rate = params.sample_rate.filter(|&r| r > 0).map(f64::from)?;
         let tick_seconds = tick_seconds.unwrap_or(1.0 / rate);
-        Ok(Segmented {
+        Some(Segmented {
             params,
             preroll,
             track_id,
             tick_seconds,
             segment_seconds,
             history: VecDeque::new(),
-            first_decoder: Some(decoder),
             segments_read: 0,
             demuxer_ended: false,
             unsettled: false,
@@ -295,19 +296,6 @@ impl Segmented {
             helper_samples: MAX_HELPER_SAMPLES,
             helper: None,
         })
-    }
-
-    /// The decoder of the first segment, if nothing was read yet.
-    pub fn into_first_decoder(
-        mut self: Box<Self>,
-    ) -> std::result::Result<Box<dyn AudioDecoder>, Box<Segmented>> {
-        match (self.segments_read, self.first_decoder.take()) {
-            (0, Some(decoder)) => Ok(decoder),
-            (_, decoder) => {
-                self.first_decoder = decoder;
-                Err(self)
-            }
-        }
     }
 
     /// From now on, a helper thread decodes every other segment.
@@ -369,14 +357,8 @@ impl Segmented {
             self.read_ahead(format)?;
             match self.queue.pop_front() {
                 Some(Work::Inline(segment)) => {
-                    let mut decoder = match self.first_decoder.take() {
-                        Some(decoder) => decoder,
-                        None => new_decoder(&self.params)?,
-                    };
-                    for packet in &segment.preroll {
-                        // Its outcome, whatever it is, is the previous segment's to report.
-                        let _ = decoder.decode(packet);
-                    }
+                    let mut decoder = new_decoder(&self.params)?;
+                    warm_up(decoder.as_mut(), &segment.preroll);
                     self.current = Some(Current::Inline {
                         decoder,
                         packets: segment.packets,

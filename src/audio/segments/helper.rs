@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use symphonia::core::codecs::audio::{AudioCodecParameters, AudioDecoder};
 
-use super::{decode_one, new_decoder, Outcome, PacketFacts, Packets, Segment};
+use super::{decode_one, new_decoder, warm_up, Outcome, PacketFacts, Packets, Segment};
 use crate::error::{AnalysisError, ErrorKind, Result};
 
 /// Samples (over all channels) the helper holds at most: 64 MiB. Past them it stops and hands
@@ -118,11 +118,7 @@ fn decode_segment(
         Ok(decoder) => decoder,
         Err(e) => return failed_at_first(Ok(Err(e))),
     };
-    let warmed = panic::catch_unwind(AssertUnwindSafe(|| {
-        for packet in &preroll {
-            let _ = decoder.decode(packet);
-        }
-    }));
+    let warmed = panic::catch_unwind(AssertUnwindSafe(|| warm_up(decoder.as_mut(), &preroll)));
     if let Err(payload) = warmed {
         // A decoder that panicked is not trusted with the segment.
         return failed_at_first(Err(payload));

@@ -16,7 +16,7 @@ fn decode(path: &Path, segment_seconds: Option<f64>, helper: Option<usize>) -> D
     let file = std::fs::File::open(path).unwrap();
     let mut stream = AudioStream::open(Box::new(file), ext).unwrap();
     assert_eq!(
-        stream.set_segments(segment_seconds),
+        segment_seconds.is_some_and(|seconds| stream.cut_into_segments(seconds)),
         segment_seconds.is_some(),
         "{}",
         path.display()
@@ -141,6 +141,6 @@ fn aac_and_pcm_are_not_cut() {
         let file = std::fs::File::open(root.join(f)).unwrap();
         let ext = Path::new(f).extension().and_then(|e| e.to_str());
         let mut stream = AudioStream::open(Box::new(file), ext).unwrap();
-        assert!(!stream.set_segments(Some(1.0)), "{f}");
+        assert!(!stream.cut_into_segments(1.0), "{f}");
     }
 }
