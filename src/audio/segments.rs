@@ -22,14 +22,15 @@
 //!   of 189 boundaries, after 32 at 179 of them; 1 s (50 packets) is used. Shorter frames
 //!   predict with a larger factor but there are more of them in the same time: 0.65 for 10 ms,
 //!   0.9 for 2.5 ms (`celt/quant_bands.c`), under 0.7 s for the same decay; 300 s encoded with
-//!   10, 2.5 and 60 ms frames were exact in 0.25 s segments. SILK's state does not settle
-//!   (differences of 1e-3 after 10 s of pre-roll, on 300 s of music at 16 kb/s for speech), so
-//!   an Opus stream is cut only until its first SILK or hybrid packet; music at the usual bit
-//!   rates is CELT only.
-//! - AAC is not cut: ffmpeg's encoder uses perceptual noise substitution, and the decoder's noise
-//!   generator carries its state from the first frame on, so a fresh decoder never gives the same
-//!   samples (differences up to 0.09 after 256 frames of pre-roll). Nor are PCM and the other
-//!   codecs, whose decoding costs little or whose state was not measured.
+//!   10, 2.5 and 60 ms frames (CELT only, every packet) were exact in 0.25 s segments. Hybrid
+//!   packets, whose SILK layer keeps its own state, do not settle (differences of 1e-3 after
+//!   10 s of pre-roll, on 300 s of music at 16 kb/s for speech: hybrid, every packet), so an
+//!   Opus stream is cut only until its first SILK or hybrid packet (SILK alone was not measured).
+//!   The music files encoded here at 64–128 kb/s were CELT only.
+//! - AAC is not cut: a fresh decoder never gave the same samples (differences up to 0.09 after
+//!   256 frames of pre-roll). Perhaps the generator of ffmpeg's perceptual noise substitution,
+//!   which runs from the first frame on; not checked. Nor are PCM and the other codecs, whose
+//!   decoding costs little or whose state was not measured.
 //!
 //! The segments are a fixed length in the packets' own durations, whatever the number of
 //! threads, so the outcome does not depend on how the two threads are scheduled.
@@ -73,10 +74,10 @@ fn always(_: &Packet) -> bool {
     true
 }
 
-/// A CELT-only Opus packet (TOC configurations 16–31). SILK's state does not settle: on real
-/// music encoded at 16 kb/s for speech, samples still differed by 1e-3 after 10 s of pre-roll
-/// (its gains are coded as steps from the previous frame's). So a stream is cut only until its
-/// first SILK or hybrid packet; before that, SILK's state is the same as a fresh decoder's.
+/// A CELT-only Opus packet (TOC configurations 16–31). The state of a SILK layer does not
+/// settle: on real music encoded at 16 kb/s for speech (hybrid packets), samples still differed
+/// by 1e-3 after 10 s of pre-roll. So a stream is cut only until its first SILK or hybrid
+/// packet; before that, SILK's state is the same as a fresh decoder's.
 fn celt_only(packet: &Packet) -> bool {
     packet.data.first().is_some_and(|toc| toc >> 3 >= 16)
 }
@@ -108,8 +109,9 @@ impl Preroll {
     /// Whether streams of `params` are cut unless asked otherwise: Opus only. Its decoding is
     /// about 70 % of `--model none`, so a second thread pays for the pre-roll. For FLAC, MP3
     /// and Vorbis, decoding is under half the work and a second decoding thread took more than
-    /// it gave: with 5 s segments, CPU time rose 8 % (FLAC, MP3) and 22 % (Vorbis, whose every
-    /// new decoder builds its codebooks again) and one long file on two cores got slower
+    /// it gave: with 5 s segments, CPU time at `-j 2` was 1.09, 1.10 and 1.22 times that at
+    /// `-j 1` (1.04, 1.01, 1.01 uncut; Vorbis builds its codebooks again for every new
+    /// decoder) and one long file on two cores got slower
     /// (ratios of `-j 1` to `-j 2` wall time, medians of 9 pairs: FLAC 1.68 to 1.50, MP3 1.81
     /// to 1.56, Vorbis 1.75 to 1.40).
     pub fn cut_by_default(params: &AudioCodecParameters) -> bool {

@@ -74,13 +74,13 @@ fn files() -> Vec<PathBuf> {
 
 /// Segments far shorter than the codec's own (so that even a one-second fixture is cut,
 /// and a pre-roll reaches back over several segments) give every sample of one decoder, to
-/// the bit, and the same warnings, whichever thread decodes them. A stream of SILK packets
-/// (real music at 16 kb/s for speech, whose state a pre-roll does not rebuild) is not cut.
+/// the bit, and the same warnings, whichever thread decodes them. A stream of hybrid packets
+/// (real music at 16 kb/s for speech, whose SILK state a pre-roll does not rebuild) is not cut.
 #[test]
 fn segments_give_the_samples_of_one_decoder() {
-    let silk = root().join("tests/fixtures/segments/opus_silk_16k_1ch.opus");
-    for path in files().into_iter().chain([silk.clone()]) {
-        let silk = path == silk;
+    let hybrid = root().join("tests/fixtures/segments/opus_hybrid_16k_1ch.opus");
+    for path in files().into_iter().chain([hybrid.clone()]) {
+        let hybrid = path == hybrid;
         let one = decode(&path, None, None);
         assert!(one.2 > 0, "{}", path.display());
         // On the helper, or on the helper that hands most of each segment back (it holds at
@@ -95,14 +95,14 @@ fn segments_give_the_samples_of_one_decoder() {
             let cut = decode(&path, Some(seconds), helper);
             let by_hand = !path.starts_with(root());
             assert!(
-                cut.4 >= 2 || silk || by_hand,
+                cut.4 >= 2 || hybrid || by_hand,
                 "{}: {} segment(s)",
                 path.display(),
                 cut.4
             );
-            // SILK from the first packet on: never cut.
+            // Hybrid from the first packet on: never cut.
             assert!(
-                cut.4 == 1 || !silk,
+                cut.4 == 1 || !hybrid,
                 "{}: {} segment(s)",
                 path.display(),
                 cut.4
