@@ -62,6 +62,7 @@ fn files() -> Vec<PathBuf> {
         "tests/fixtures/formats/mp3_cbr128_44100_2ch.mp3",
         "tests/fixtures/formats/flac_s24_16000_1ch.flac",
         "tests/fixtures/formats/flac_s16_8000_6ch.mkv",
+        "tests/fixtures/segments/opus_celt_then_hybrid_1ch.opus",
     ]
     .iter()
     .map(|f| root.join(f))
@@ -142,5 +143,19 @@ fn aac_and_pcm_are_not_cut() {
         let ext = Path::new(f).extension().and_then(|e| e.to_str());
         let mut stream = AudioStream::open(Box::new(file), ext).unwrap();
         assert!(!stream.cut_into_segments(1.0), "{f}");
+    }
+}
+
+/// A stream cut while its packets are CELT is cut no further from its first hybrid packet on:
+/// the fixture is 3 s of CELT packets then 3 s of hybrid ones (two encodings of one piece of
+/// music joined by ffmpeg's concat, see its README). In 0.25 s segments it is 12: the twelfth,
+/// from 2.75 s, meets the first hybrid packet and runs to the end. Its samples are those of one
+/// decoder (the test above).
+#[test]
+fn a_stream_is_cut_until_its_first_hybrid_packet() {
+    let path = root().join("tests/fixtures/segments/opus_celt_then_hybrid_1ch.opus");
+    for helper in [Some(MAX_HELPER_SAMPLES), None] {
+        let cut = decode(&path, Some(0.25), helper);
+        assert_eq!(cut.4, 12, "segments, helper {helper:?}");
     }
 }
