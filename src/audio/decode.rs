@@ -276,7 +276,7 @@ impl AudioStream {
 
     /// Lets the helper thread take every other segment of a stream cut by [`Self::cut_into_segments`],
     /// holding at most `max_samples` of each.
-    #[cfg(test)]
+    #[cfg(any(test, fuzzing))]
     pub fn share_segments(&mut self, max_samples: usize) {
         if let Decoding::Segmented(segmented) = &mut self.decoding {
             segmented.share();
@@ -285,7 +285,7 @@ impl AudioStream {
     }
 
     /// Segments read so far when decoding ahead, else 0.
-    #[cfg(test)]
+    #[cfg(any(test, fuzzing))]
     pub fn segments_read(&self) -> usize {
         match &self.decoding {
             Decoding::Segmented(segmented) => segmented.segments_read(),

@@ -32,8 +32,10 @@
 //!   which runs from the first frame on; not checked. Nor are PCM and the other codecs, whose
 //!   decoding costs little or whose state was not measured.
 //!
-//! The segments are a fixed length in the packets' own durations, whatever the number of
-//! threads, so the outcome does not depend on how the two threads are scheduled.
+//! The segments are a fixed length whatever the number of threads, so the outcome does not
+//! depend on how the two threads are scheduled. Opus segments and pre-rolls are measured by the
+//! audio each packet holds by its own TOC byte, not by the container's timestamps, which a
+//! damaged or hostile file makes jump (see [`Preroll::length`]).
 
 use std::collections::VecDeque;
 use std::panic;
@@ -63,10 +65,18 @@ const MAX_PREROLL_PACKETS: usize = 1_024;
 pub struct Preroll {
     pub packets: usize,
     pub bytes: usize,
+    /// Seconds of audio by [`Self::length`] (0 where the codec has none).
     pub seconds: f64,
     /// Whether a pre-roll rebuilds the state a packet leaves; after one that it does not, the
     /// stream is no longer cut.
     pub settles: fn(&Packet) -> bool,
+    /// The audio a packet holds by the codec's own framing, in microseconds, where its packets
+    /// say (Opus). Segments and the pre-roll are then measured by what the decoder will decode,
+    /// not by the container's timestamps: a stream whose timestamps jump (a damaged page
+    /// dropped by the demuxer, or a hostile file) would otherwise get a pre-roll of too few
+    /// packets, and samples unlike one decoder's, or a segment per packet, each with a whole
+    /// pre-roll to decode. Without it, segments are measured by timestamps.
+    pub length: Option<fn(&Packet) -> u64>,
 }
 
 /// Every packet's state is rebuilt by the pre-roll.
@@ -82,22 +92,40 @@ fn celt_only(packet: &Packet) -> bool {
     packet.data.first().is_some_and(|toc| toc >> 3 >= 16)
 }
 
+/// An Opus packet's audio by its TOC byte and frame count, as libopus reads them (RFC 6716,
+/// section 3.1), in microseconds; 0 for a packet that libopus will refuse.
+fn opus_micros(packet: &Packet) -> u64 {
+    let Ok(len) = i32::try_from(packet.data.len()) else {
+        return 0;
+    };
+    // SAFETY: libopus reads at most `len` bytes of `packet.data` and keeps no pointer to it.
+    let samples = unsafe { opusic_sys::opus_packet_get_nb_samples(packet.data.as_ptr(), len, 48_000) };
+    // 48 samples a millisecond.
+    u64::try_from(samples).map_or(0, |samples| samples * 1000 / 48)
+}
+
 impl Preroll {
     /// The pre-roll of the codec, if its streams may be cut (see the module's documentation).
     pub fn of(params: &AudioCodecParameters) -> Option<Preroll> {
-        let (packets, bytes, seconds, settles): (_, _, _, fn(&Packet) -> bool) = match params.codec
-        {
-            CODEC_ID_FLAC => (0, 0, 0.0, always),
-            CODEC_ID_VORBIS => (2, 0, 0.0, always),
-            CODEC_ID_MP3 => (3, 2048, 0.0, always),
-            CODEC_ID_OPUS => (2, 0, 1.0, celt_only),
-            _ => return None,
-        };
-        Some(Preroll {
+        let unmeasured = |packets, bytes| Preroll {
             packets,
             bytes,
-            seconds,
-            settles,
+            seconds: 0.0,
+            settles: always,
+            length: None,
+        };
+        Some(match params.codec {
+            CODEC_ID_FLAC => unmeasured(0, 0),
+            CODEC_ID_VORBIS => unmeasured(2, 0),
+            CODEC_ID_MP3 => unmeasured(3, 2048),
+            CODEC_ID_OPUS => Preroll {
+                packets: 2,
+                bytes: 0,
+                seconds: 1.0,
+                settles: celt_only,
+                length: Some(opus_micros),
+            },
+            _ => return None,
         })
     }
 
@@ -255,8 +283,10 @@ pub struct Segmented {
     /// Seconds per unit of a packet's declared duration (the track's time base).
     tick_seconds: f64,
     segment_seconds: f64,
-    /// The last packets read, as many as a pre-roll needs.
+    /// The last packets read, as many as a pre-roll needs, and their bytes and microseconds.
     history: VecDeque<Packet>,
+    history_bytes: usize,
+    history_micros: u64,
     segments_read: usize,
     demuxer_ended: bool,
     /// A packet whose state a pre-roll does not rebuild was read: no more cuts.
@@ -289,6 +319,8 @@ impl Segmented {
             tick_seconds,
             segment_seconds,
             history: VecDeque::new(),
+            history_bytes: 0,
+            history_micros: 0,
             segments_read: 0,
             demuxer_ended: false,
             unsettled: false,
@@ -306,7 +338,7 @@ impl Segmented {
     }
 
     /// Lets the helper hold no more than `samples` before handing the rest back.
-    #[cfg(test)]
+    #[cfg(any(test, fuzzing))]
     pub fn limit_helper(&mut self, samples: usize) {
         self.helper_samples = samples;
     }
@@ -416,12 +448,15 @@ impl Segmented {
     ) -> (Segment, Option<Option<SymphoniaError>>) {
         let preroll = self.history.iter().cloned().collect();
         let mut packets: Packets = VecDeque::new();
-        let mut bytes = 0usize;
+        let (mut bytes, mut micros) = (0usize, 0u64);
         while packets.len() < MAX_SEGMENT_PACKETS && bytes < MAX_SEGMENT_BYTES && !self.unsettled {
-            if let (Some((first, _)), Some((last, _))) = (packets.front(), packets.back()) {
-                if self.seconds_between(first, last) >= self.segment_seconds {
-                    break;
-                }
+            let seconds = match (self.preroll.length, packets.front(), packets.back()) {
+                (Some(_), ..) => micros as f64 * 1e-6,
+                (None, Some((first, _)), Some((last, _))) => self.seconds_between(first, last),
+                (None, ..) => 0.0,
+            };
+            if seconds >= self.segment_seconds {
+                break;
             }
             let (packet, facts) = match next_packet(format, self.track_id) {
                 Ok(Some(packet)) => packet,
@@ -429,6 +464,7 @@ impl Segmented {
                 Err(e) => return (Segment { preroll, packets }, Some(Some(e))),
             };
             bytes += facts.bytes;
+            micros += self.preroll.length.map_or(0, |length| length(&packet));
             self.unsettled = !(self.preroll.settles)(&packet);
             self.remember(&packet);
             packets.push_back((packet, facts));
@@ -442,36 +478,43 @@ impl Segmented {
             packets,
             bytes,
             seconds,
+            length,
             ..
         } = self.preroll;
         if packets == 0 && bytes == 0 && seconds <= 0.0 {
             return;
         }
+        let micros_of = |packet: &Packet| length.map_or(0, |length| length(packet));
+        let micros = (seconds * 1e6) as u64;
+        self.history_bytes += packet.data.len();
+        self.history_micros += micros_of(packet);
         self.history.push_back(packet.clone());
         // While the history without its oldest packet is still a whole pre-roll, drop that one.
-        while let (Some(second), Some(last)) = (self.history.get(1), self.history.back()) {
-            let size: usize = self.history.iter().skip(1).map(|p| p.data.len()).sum();
+        while let Some(oldest) = self.history.front() {
+            let (oldest_bytes, oldest_micros) = (oldest.data.len(), micros_of(oldest));
             let enough = self.history.len() > packets
-                && size >= bytes
-                && self.seconds_between(second, last) >= seconds;
-            if enough || self.history.len() > MAX_PREROLL_PACKETS {
-                self.history.pop_front();
-            } else {
+                && self.history_bytes - oldest_bytes >= bytes
+                && self.history_micros - oldest_micros >= micros;
+            if !enough && self.history.len() <= MAX_PREROLL_PACKETS {
                 break;
             }
+            self.history.pop_front();
+            self.history_bytes -= oldest_bytes;
+            self.history_micros -= oldest_micros;
         }
     }
 
     /// Seconds from the start of `first` to the end of `last`, by their timestamps and
-    /// durations: a container may declare no durations (Matroska's simple blocks), but it
-    /// stamps every packet. Timestamps that go backwards count as nothing.
+    /// durations, for codecs whose packets do not say how long they are: a container may declare
+    /// no durations (Matroska's simple blocks), but it stamps every packet. Timestamps that go
+    /// backwards count as nothing.
     fn seconds_between(&self, first: &Packet, last: &Packet) -> f64 {
         let end = last.pts.get().saturating_add_unsigned(last.dur.get());
         end.saturating_sub(first.pts.get()).max(0) as f64 * self.tick_seconds
     }
 
     /// Segments read from the demuxer so far.
-    #[cfg(test)]
+    #[cfg(any(test, fuzzing))]
     pub fn segments_read(&self) -> usize {
         self.segments_read
     }

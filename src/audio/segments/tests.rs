@@ -12,9 +12,18 @@ type Decoded = (Vec<Vec<f32>>, u32, u64, Vec<String>, usize);
 /// decoder or in segments of `segment_seconds`, every other one on a helper thread if
 /// `helper`, which holds at most that many samples.
 fn decode(path: &Path, segment_seconds: Option<f64>, helper: Option<usize>) -> Decoded {
+    decode_bytes(std::fs::read(path).unwrap(), path, segment_seconds, helper)
+}
+
+/// [`decode`] of `bytes`, a file like `path`.
+fn decode_bytes(
+    bytes: Vec<u8>,
+    path: &Path,
+    segment_seconds: Option<f64>,
+    helper: Option<usize>,
+) -> Decoded {
     let ext = path.extension().and_then(|e| e.to_str());
-    let file = std::fs::File::open(path).unwrap();
-    let mut stream = AudioStream::open(Box::new(file), ext).unwrap();
+    let mut stream = AudioStream::open(Box::new(std::io::Cursor::new(bytes)), ext).unwrap();
     assert_eq!(
         segment_seconds.is_some_and(|seconds| stream.cut_into_segments(seconds)),
         segment_seconds.is_some(),
@@ -158,4 +167,45 @@ fn a_stream_is_cut_until_its_first_hybrid_packet() {
         let cut = decode(&path, Some(0.25), helper);
         assert_eq!(cut.4, 12, "segments, helper {helper:?}");
     }
+}
+
+/// A damaged Ogg page (one byte changed in an Opus packet, so its checksum fails) is dropped by
+/// the demuxer, and the timestamps jump by the second of audio it held. The pre-roll is measured
+/// by the packets' own lengths, not their timestamps, so it still holds a second of packets and
+/// the samples are one decoder's. Found by the `segments` fuzz target: measured by timestamps,
+/// the pre-roll after the gap was a few packets, and samples differed from 5.01 s on.
+#[test]
+fn a_dropped_page_does_not_shorten_the_preroll() {
+    let path = root().join("samples/dnb_174.opus");
+    let mut bytes = std::fs::read(&path).unwrap();
+    // In the 14th packet of the seventh page (granule 240000), CELT.
+    assert_eq!(bytes[53_041] >> 3, 31);
+    bytes[53_122] ^= 0xd7;
+    let one = decode_bytes(bytes.clone(), &path, None, None);
+    let cut = decode_bytes(bytes, &path, Some(0.02), Some(MAX_HELPER_SAMPLES));
+    assert!(cut.4 > 100, "{} segments", cut.4);
+    assert_eq!(one.2, cut.2, "frames");
+    for (a, b) in one.0.iter().zip(&cut.0) {
+        let first = a.iter().zip(b).position(|(x, y)| x.to_bits() != y.to_bits());
+        assert_eq!(first, None, "first sample that differs");
+    }
+}
+
+/// An Opus packet's length is its TOC's frame size times its frame count (RFC 6716, 3.1).
+#[test]
+fn opus_packets_are_measured_by_their_own_framing() {
+    use symphonia::core::packet::Packet;
+    let micros = |data: &[u8]| {
+        let packet = Packet::new(0, 0i64.into(), 0u64.into(), data);
+        super::opus_micros(&packet)
+    };
+    // CELT full band 20 ms, one frame; hybrid 10 ms, two frames; SILK 60 ms, two frames.
+    assert_eq!(micros(&[31 << 3, 0, 0]), 20_000);
+    assert_eq!(micros(&[14 << 3 | 1, 0, 0]), 20_000);
+    assert_eq!(micros(&[3 << 3 | 2, 1, 0, 0]), 120_000);
+    // CELT 2.5 ms, code 3: 48 frames (the most, 120 ms), then 49 (too many) and none.
+    assert_eq!(micros(&[16 << 3 | 3, 48]), 120_000);
+    assert_eq!(micros(&[16 << 3 | 3, 49]), 0);
+    assert_eq!(micros(&[16 << 3 | 3]), 0);
+    assert_eq!(micros(&[]), 0);
 }

@@ -52,6 +52,10 @@ extern "C" {
     ) -> c_int;
     /// Performs a CTL request (`OPUS_RESET_STATE` takes no argument).
     pub fn opus_decoder_ctl(st: *mut OpusDecoder, request: c_int, ...) -> c_int;
+    /// Samples per channel at `fs` Hz that a packet of `len` bytes decodes to, by its TOC byte
+    /// and frame count; `OPUS_BAD_ARG` or `OPUS_INVALID_PACKET` for a packet that cannot be
+    /// decoded. Used by sonovec itself (how long a packet is, whatever its container says).
+    pub fn opus_packet_get_nb_samples(packet: *const u8, len: i32, fs: i32) -> c_int;
     /// Frees a decoder from `opus_decoder_create`.
     pub fn opus_decoder_destroy(st: *mut OpusDecoder);
 }

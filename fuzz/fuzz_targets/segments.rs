@@ -1,0 +1,117 @@
+//! A stream decoded in segments, every other one on the helper thread, against the same stream
+//! decoded by one decoder (`src/audio/segments.rs`). The first byte picks the extension hint
+//! (opus, ogg, webm, mkv, mp3, flac: the containers of the codecs that may be cut), the second
+//! the segments' length (20 to 640 ms, so that a short input is cut many times and a pre-roll
+//! reaches back over several segments), the third how many samples the helper may hold before
+//! it hands the rest of a segment back (from 1 000, to reach that path, to no limit); the rest
+//! is the file.
+//!
+//! A finding is an abort, a hang, an allocation over the limit, a panic that escapes the
+//! segments to the calling thread as anything but the decoder panic it was, or an Opus stream
+//! of CELT packets whose samples, frame count or end differ from one decoder's: what `-j 2`
+//! would record differently from `-j 1`. Streams of the other codecs are cut only here
+//! (`Preroll::cut_by_default` keeps Opus), so for them only the first kinds are findings.
+#![no_main]
+
+use std::cell::Cell;
+use std::io::Cursor;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Once;
+
+use libfuzzer_sys::fuzz_target;
+use sonovec::audio::AudioStream;
+
+const HINTS: [&str; 6] = ["opus", "ogg", "webm", "mkv", "mp3", "flac"];
+
+thread_local! {
+    static DECODING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// libFuzzer's hook aborts on every panic; a decoder panic is caught in production (on the
+/// helper thread too, and raised again on the calling thread), so only the rest is a finding.
+fn quiet_caught_panics() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let fuzzer_hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            // The helper thread marks itself as one whose panics are caught.
+            let caught = DECODING.with(Cell::get) || sonovec::analyzer::panic_is_caught_here();
+            if !caught {
+                fuzzer_hook(info);
+            }
+        }));
+    });
+}
+
+/// What a decode gave: every sample's bits, frames decoded, and how it ended (`None` for the
+/// demuxer's end, else the error or panic).
+struct Decoded {
+    bits: Vec<Vec<u32>>,
+    frames: u64,
+    end: Option<String>,
+    opus: bool,
+}
+
+fn decode(file: &[u8], hint: &str, segments: Option<(f64, usize)>) -> Option<Decoded> {
+    let mut stream = AudioStream::open(Box::new(Cursor::new(file.to_vec())), Some(hint)).ok()?;
+    let opus = stream.info().codec.eq_ignore_ascii_case("opus");
+    if let Some((seconds, max_samples)) = segments {
+        if !stream.cut_into_segments(seconds) {
+            return None;
+        }
+        stream.share_segments(max_samples);
+    }
+    let mut bits = Vec::<Vec<u32>>::new();
+    let end = catch_unwind(AssertUnwindSafe(|| loop {
+        match stream.next_chunk() {
+            Ok(Some(chunk)) => {
+                bits.resize(bits.len().max(chunk.planar.len()), Vec::new());
+                for (all, channel) in bits.iter_mut().zip(chunk.planar) {
+                    all.extend(channel.iter().map(|s| s.to_bits()));
+                }
+            }
+            Ok(None) => return None,
+            Err(error) => return Some(error.to_string()),
+        }
+    }))
+    .unwrap_or_else(|_| Some("panic".to_string()));
+    Some(Decoded {
+        bits,
+        frames: stream.frames_decoded(),
+        end,
+        opus,
+    })
+}
+
+fuzz_target!(|data: &[u8]| {
+    quiet_caught_panics();
+    let [pick, length, limit, file @ ..] = data else {
+        return;
+    };
+    let hint = HINTS[*pick as usize % HINTS.len()];
+    let seconds = 0.02 * (1 + *length as usize % 32) as f64;
+    let max_samples = match limit % 4 {
+        0 => 1_000,
+        1 => 20_000,
+        2 => 200_000,
+        _ => usize::MAX,
+    };
+    DECODING.with(|d| d.set(true));
+    let one = decode(file, hint, None);
+    let cut = decode(file, hint, Some((seconds, max_samples)));
+    DECODING.with(|d| d.set(false));
+    let (Some(one), Some(cut)) = (one, cut) else {
+        return;
+    };
+    if !one.opus {
+        return;
+    }
+    assert_eq!(one.end, cut.end, "how the stream ended");
+    assert_eq!(one.frames, cut.frames, "frames decoded");
+    assert_eq!(one.bits.len(), cut.bits.len(), "channels");
+    for (channel, (a, b)) in one.bits.iter().zip(&cut.bits).enumerate() {
+        let first = a.iter().zip(b).position(|(x, y)| x != y);
+        assert_eq!(first, None, "channel {channel}: first sample that differs");
+        assert_eq!(a.len(), b.len(), "channel {channel}: samples");
+    }
+});
