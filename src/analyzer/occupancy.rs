@@ -13,11 +13,12 @@ pub struct Occupancy {
 }
 
 impl Occupancy {
-    /// Says that `tracks` analyses are to come (a folder's files), so that none takes a second
-    /// decoding thread while others are still to start: it would only take a core from the
-    /// next one. Each is marked by [`Self::started_one`].
+    /// Says that `tracks` more analyses are to come (a folder's files, a batch), so that none
+    /// takes a second decoding thread while others are still to start: it would only take a
+    /// core from the next one. Each is marked by [`Self::started_one`]. Batches from callers on
+    /// several threads add up.
     pub fn expect(&self, tracks: usize) {
-        self.to_come.store(tracks, Ordering::Relaxed);
+        self.to_come.fetch_add(tracks, Ordering::Relaxed);
     }
 
     /// One of the tracks expected is starting (or was skipped).
@@ -86,6 +87,16 @@ mod tests {
             );
             let two_running = occupancy.run(|| occupancy.run(|| occupancy.core_to_spare()));
             assert!(!two_running, "two running");
+            // Two callers' batches of one each: the first to start leaves the other to come.
+            occupancy.expect(1);
+            occupancy.expect(1);
+            occupancy.started_one();
+            assert!(
+                !occupancy.run(|| occupancy.core_to_spare()),
+                "another caller's track still to start"
+            );
+            occupancy.started_one();
+            assert!(occupancy.run(|| occupancy.core_to_spare()), "both started");
             occupancy.tell(Some(false));
             assert!(!occupancy.run(|| occupancy.core_to_spare()), "told none");
         });

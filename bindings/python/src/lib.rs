@@ -140,11 +140,17 @@ impl Extractor {
 
     fn analyze_all(&self, py: Python<'_>, sources: Vec<Source>) -> PyResult<Vec<Record>> {
         let (analyzer, pool) = self.engine()?;
+        // Said before any starts, so that the first tracks do not take a second decoding
+        // thread from the ones after them.
+        analyzer.occupancy().expect(sources.len());
         Ok(py.detach(|| {
             pool.install(|| {
                 sources
                     .into_par_iter()
-                    .map(|source| source.analyze(&analyzer))
+                    .map(|source| {
+                        analyzer.occupancy().started_one();
+                        source.analyze(&analyzer)
+                    })
                     .collect()
             })
         }))
