@@ -12,7 +12,7 @@ use std::thread::JoinHandle;
 use std::time::Instant;
 
 use tempfile::TempPath;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, OwnedSemaphorePermit};
 
 use crate::catalog::Catalog;
 use crate::error::{AnalysisError, ErrorKind};
@@ -57,6 +57,11 @@ pub struct Job {
     /// What the record's `path` says: the client's external id, or `upload:<content id>`.
     pub label: String,
     pub ticket: Arc<Ticket>,
+    /// The upload's place in the server's admission, given back when its analysis is stored,
+    /// even if the request gave up first, so that no more uploads are admitted than the
+    /// workers and the queue hold. Before `reply`, so that a job dropped unanswered (a panic
+    /// while storing) gives it back before the request sees the channel close.
+    pub admission: Option<OwnedSemaphorePermit>,
     pub reply: oneshot::Sender<Outcome>,
     /// Per-request analysis limit, for the message of an abandoned job.
     pub timeout_s: f64,
@@ -178,6 +183,9 @@ fn run_job(job: Job, engine: &Engine, catalog: &SharedCatalog, metrics: &Metrics
         ));
     }
     let outcome = store(catalog, record);
+    // Given back before the answer, so that a client that sends its next upload as soon as it
+    // has this one's answer finds room.
+    drop(job.admission);
     // The request may have gone (timeout, client hung up): nobody to tell.
     let _ = job.reply.send(outcome);
 }
@@ -268,6 +276,7 @@ mod tests {
                 id: format!("id{n}"),
                 label: format!("upload:{n}"),
                 ticket: Arc::new(Ticket::default()),
+                admission: None,
                 reply,
                 timeout_s: 60.0,
             };
@@ -279,6 +288,52 @@ mod tests {
                 Err(_) => panic!("no answer"),
             }
         }
+        pool.finish();
+    }
+    /// A job whose request timed out keeps its upload's admission until its analysis is
+    /// stored: the server admits no more uploads than its workers and queue hold.
+    #[test]
+    fn an_abandoned_job_keeps_its_admission_until_it_is_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let engine = Engine::in_process(Analyzer::new(Config {
+            embedding: None,
+            ..Config::default()
+        }));
+        let catalog = Arc::new(Mutex::new(Catalog::open(&dir.path().join("c.db")).unwrap()));
+        let metrics = Arc::new(Metrics::new());
+        let admission = Arc::new(tokio::sync::Semaphore::new(1));
+        let pool = Pool::start(1, 1, Arc::new(engine), Arc::clone(&catalog), Arc::clone(&metrics));
+        let (reply, answer) = oneshot::channel();
+        let ticket = Arc::new(Ticket::default());
+        // The request gave up before the worker took the job.
+        assert!(ticket.abandon());
+        let file = spooled_copy(dir.path());
+        let spooled = file.to_path_buf();
+        let job = Job {
+            file,
+            id: "id".into(),
+            label: "upload:id".into(),
+            ticket,
+            admission: Some(Arc::clone(&admission).try_acquire_owned().unwrap()),
+            reply,
+            timeout_s: 0.001,
+        };
+        // Storing waits for the catalog, held here. The worker deletes the spooled file once
+        // it has analysed it: from then on it is storing, or waiting to.
+        let held = catalog.lock().unwrap();
+        assert!(pool.submit(job, &metrics).is_ok());
+        while spooled.exists() {
+            std::thread::yield_now();
+        }
+        assert_eq!(admission.available_permits(), 0, "analysed, not stored");
+        drop(held);
+        match answer.blocking_recv() {
+            Ok(Outcome::Failed(record)) => {
+                assert_eq!(record.error.map(|e| e.kind), Some(ErrorKind::TooLong));
+            }
+            _ => panic!("not stored as too long"),
+        }
+        assert_eq!(admission.available_permits(), 1, "once stored");
         pool.finish();
     }
 }

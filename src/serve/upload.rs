@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, OwnedSemaphorePermit};
 
 use super::pool::{Job, Outcome, Ticket};
 use super::routes::{lookup, problem};
@@ -70,9 +70,8 @@ pub(super) async fn upload(
         return busy();
     };
     app.metrics.in_flight.inc();
-    let response = receive(&app, query, &content_type, multipart, request).await;
+    let response = receive(&app, query, &content_type, multipart, request, permit).await;
     app.metrics.in_flight.dec();
-    drop(permit);
     response
 }
 
@@ -82,6 +81,7 @@ async fn receive(
     content_type: &str,
     multipart: bool,
     request: Request,
+    permit: OwnedSemaphorePermit,
 ) -> Response {
     let spooled = if multipart {
         spool_multipart(app, request).await
@@ -111,7 +111,7 @@ async fn receive(
         );
     }
     let label = external.unwrap_or_else(|| format!("upload:{}", spooled.id));
-    analyse(app, spooled, label).await
+    analyse(app, spooled, label, permit).await
 }
 
 async fn spool_body(app: &App, ext: Option<&str>, body: Body) -> Result<Spooled, Response> {
@@ -217,8 +217,14 @@ fn busy() -> Response {
     response
 }
 
-/// Answers from the catalog if the content is already there, else queues the analysis.
-async fn analyse(app: &Arc<App>, spooled: Spooled, label: String) -> Response {
+/// Answers from the catalog if the content is already there, else queues the analysis, which
+/// holds the upload's admission `permit` until it ends, even after its request timed out.
+async fn analyse(
+    app: &Arc<App>,
+    spooled: Spooled,
+    label: String,
+    permit: OwnedSemaphorePermit,
+) -> Response {
     let id = spooled.id.clone();
     // Known content is answered only if it has vectors of this server's kind (same model and
     // weights); otherwise it is analysed again, and its row of this version stored beside the
@@ -236,6 +242,7 @@ async fn analyse(app: &Arc<App>, spooled: Spooled, label: String) -> Response {
         id,
         label,
         ticket: Arc::clone(&ticket),
+        admission: Some(permit),
         reply,
         timeout_s: timeout.as_secs_f64(),
     };
