@@ -307,10 +307,8 @@ pub fn run(cli: Cli) -> io::Result<Outcome> {
     }
 }
 
-/// The most workers a run may start (`-j`, `serve --workers`): more than the cores of any machine
-/// this is meant for, and few enough that starting them cannot exhaust the process's threads or
-/// memory before the first track (a mistyped `-j 100000` is a usage error, not a crash).
-const MAX_WORKERS: u64 = 1024;
+/// The most workers a run may start: [`sonovec::analyzer::MAX_WORKERS`].
+const MAX_WORKERS: u64 = sonovec::analyzer::MAX_WORKERS as u64;
 
 /// Parses a count from 0 to `max`; a larger one is a usage error that names the range.
 fn count_up_to(max: u64) -> clap::builder::RangedU64ValueParser<usize> {

@@ -172,6 +172,12 @@ impl Extractor {
     ) -> PyResult<Self> {
         let jobs = match jobs {
             None | Some(0) => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            Some(n) if n > sonovec::analyzer::MAX_WORKERS => {
+                return Err(PyValueError::new_err(format!(
+                    "jobs must be at most {}, not {n}",
+                    sonovec::analyzer::MAX_WORKERS
+                )))
+            }
             Some(n) => n,
         };
         let settings = Settings {

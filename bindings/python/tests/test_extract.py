@@ -150,6 +150,12 @@ def test_pickles_by_configuration(samples):
     assert none.model is None and none.vector_version.endswith("-descriptors")
 
 
+def test_too_many_jobs_is_a_value_error_not_a_million_threads():
+    with pytest.raises(ValueError, match="at most 1024"):
+        sonovec.Extractor(None, jobs=1_000_000)
+    assert sonovec.Extractor(None, jobs=1024).jobs == 1024
+
+
 def test_a_bpm_range_reaches_the_record_the_vector_version_and_the_schema():
     dnb = str(SAMPLES / "dnb_174.opus")
     free = sonovec.Extractor(None).extract(dnb)["tempo"]["bpm"]

@@ -40,7 +40,7 @@ class Extractor(_sonovec.Extractor):
     instruments, timbre), ``None`` (no embedding: descriptors only) or a ``.safetensors`` path
     with its ``.json`` model card beside it. ``embed_seconds``: embed about this many seconds of
     evenly spaced 3 s patches instead of the whole track. ``jobs``: threads of this extractor
-    (``None`` or 0: one per core); every call runs on them with the GIL released.
+    (``None`` or 0: one per core, at most 1024); every call runs on them with the GIL released.
     ``max_duration``: longer tracks fail with ``too_long``. ``beats``: include
     ``tempo.beats_s``. ``vector_weights``: block weights, e.g. ``{"tags": 0.5}``.
     ``bpm_range``: report the tempo within ``(low, high)`` BPM (or ``"70-140"``), at least an
