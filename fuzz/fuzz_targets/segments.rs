@@ -13,35 +13,15 @@
 //! (`Preroll::cut_by_default` keeps Opus), so for them only the first kinds are findings.
 #![no_main]
 
-use std::cell::Cell;
 use std::io::Cursor;
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::Once;
 
 use libfuzzer_sys::fuzz_target;
 use sonovec::audio::AudioStream;
 
+#[path = "caught.rs"]
+mod caught;
+
 const HINTS: [&str; 6] = ["opus", "ogg", "webm", "mkv", "mp3", "flac"];
-
-thread_local! {
-    static DECODING: Cell<bool> = const { Cell::new(false) };
-}
-
-/// libFuzzer's hook aborts on every panic; a decoder panic is caught in production (on the
-/// helper thread too, and raised again on the calling thread), so only the rest is a finding.
-fn quiet_caught_panics() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let fuzzer_hook = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            // The helper thread marks itself as one whose panics are caught.
-            let caught = DECODING.with(Cell::get) || sonovec::analyzer::panic_is_caught_here();
-            if !caught {
-                fuzzer_hook(info);
-            }
-        }));
-    });
-}
 
 /// What a decode gave: every sample's bits, frames decoded, and how it ended (`None` for the
 /// demuxer's end, else the error or panic).
@@ -53,16 +33,17 @@ struct Decoded {
 }
 
 fn decode(file: &[u8], hint: &str, segments: Option<(f64, usize)>) -> Option<Decoded> {
-    let mut stream = AudioStream::open(Box::new(Cursor::new(file.to_vec())), Some(hint)).ok()?;
+    let source = Box::new(Cursor::new(file.to_vec()));
+    let mut stream = caught::decoding(|| AudioStream::open(source, Some(hint)).ok()).flatten()?;
     let opus = stream.info().codec.eq_ignore_ascii_case("opus");
     if let Some((seconds, max_samples)) = segments {
-        if !stream.cut_into_segments(seconds) {
+        if !caught::decoding(|| stream.cut_into_segments(seconds)).unwrap_or(false) {
             return None;
         }
         stream.share_segments(max_samples);
     }
     let mut bits = Vec::<Vec<u32>>::new();
-    let end = catch_unwind(AssertUnwindSafe(|| loop {
+    let end = caught::decoding(|| loop {
         match stream.next_chunk() {
             Ok(Some(chunk)) => {
                 bits.resize(bits.len().max(chunk.planar.len()), Vec::new());
@@ -73,8 +54,8 @@ fn decode(file: &[u8], hint: &str, segments: Option<(f64, usize)>) -> Option<Dec
             Ok(None) => return None,
             Err(error) => return Some(error.to_string()),
         }
-    }))
-    .unwrap_or_else(|_| Some("panic".to_string()));
+    })
+    .unwrap_or_else(|| Some("panic".to_string()));
     Some(Decoded {
         bits,
         frames: stream.frames_decoded(),
@@ -84,7 +65,7 @@ fn decode(file: &[u8], hint: &str, segments: Option<(f64, usize)>) -> Option<Dec
 }
 
 fuzz_target!(|data: &[u8]| {
-    quiet_caught_panics();
+    caught::quiet_caught_panics();
     let [pick, length, limit, file @ ..] = data else {
         return;
     };
@@ -96,10 +77,8 @@ fuzz_target!(|data: &[u8]| {
         2 => 200_000,
         _ => usize::MAX,
     };
-    DECODING.with(|d| d.set(true));
     let one = decode(file, hint, None);
     let cut = decode(file, hint, Some((seconds, max_samples)));
-    DECODING.with(|d| d.set(false));
     let (Some(one), Some(cut)) = (one, cut) else {
         return;
     };

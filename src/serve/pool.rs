@@ -238,15 +238,21 @@ mod tests {
         path
     }
 
-    #[test]
-    fn with_one_worker_and_no_queue_an_admitted_job_is_never_refused() {
+    /// A folder for the catalog and spooled files, an in-process engine without the embedding,
+    /// the catalog, and metrics.
+    fn setup() -> (tempfile::TempDir, Engine, SharedCatalog, Arc<Metrics>) {
         let dir = tempfile::tempdir().unwrap();
         let engine = Engine::in_process(Analyzer::new(Config {
             embedding: None,
             ..Config::default()
         }));
         let catalog = Arc::new(Mutex::new(Catalog::open(&dir.path().join("c.db")).unwrap()));
-        let metrics = Arc::new(Metrics::new());
+        (dir, engine, catalog, Arc::new(Metrics::new()))
+    }
+
+    #[test]
+    fn with_one_worker_and_no_queue_an_admitted_job_is_never_refused() {
+        let (dir, engine, catalog, metrics) = setup();
         // Written before the start, so that nothing slow comes between two submissions.
         let files: Vec<TempPath> = (0..3).map(|_| spooled_copy(dir.path())).collect();
         let config = ServeConfig {
@@ -290,17 +296,12 @@ mod tests {
         }
         pool.finish();
     }
+
     /// A job whose request timed out keeps its upload's admission until its analysis is
     /// stored: the server admits no more uploads than its workers and queue hold.
     #[test]
     fn an_abandoned_job_keeps_its_admission_until_it_is_stored() {
-        let dir = tempfile::tempdir().unwrap();
-        let engine = Engine::in_process(Analyzer::new(Config {
-            embedding: None,
-            ..Config::default()
-        }));
-        let catalog = Arc::new(Mutex::new(Catalog::open(&dir.path().join("c.db")).unwrap()));
-        let metrics = Arc::new(Metrics::new());
+        let (dir, engine, catalog, metrics) = setup();
         let admission = Arc::new(tokio::sync::Semaphore::new(1));
         let pool = Pool::start(1, 1, Arc::new(engine), Arc::clone(&catalog), Arc::clone(&metrics));
         let (reply, answer) = oneshot::channel();
