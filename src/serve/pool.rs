@@ -303,7 +303,13 @@ mod tests {
     fn an_abandoned_job_keeps_its_admission_until_it_is_stored() {
         let (dir, engine, catalog, metrics) = setup();
         let admission = Arc::new(tokio::sync::Semaphore::new(1));
-        let pool = Pool::start(1, 1, Arc::new(engine), Arc::clone(&catalog), Arc::clone(&metrics));
+        let pool = Pool::start(
+            1,
+            1,
+            Arc::new(engine),
+            Arc::clone(&catalog),
+            Arc::clone(&metrics),
+        );
         let (reply, answer) = oneshot::channel();
         let ticket = Arc::new(Ticket::default());
         // The request gave up before the worker took the job.

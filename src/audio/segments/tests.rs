@@ -186,7 +186,10 @@ fn a_dropped_page_does_not_shorten_the_preroll() {
     assert!(cut.4 > 100, "{} segments", cut.4);
     assert_eq!(one.2, cut.2, "frames");
     for (a, b) in one.0.iter().zip(&cut.0) {
-        let first = a.iter().zip(b).position(|(x, y)| x.to_bits() != y.to_bits());
+        let first = a
+            .iter()
+            .zip(b)
+            .position(|(x, y)| x.to_bits() != y.to_bits());
         assert_eq!(first, None, "first sample that differs");
     }
 }
@@ -197,7 +200,7 @@ fn opus_packets_are_measured_by_their_own_framing() {
     use symphonia::core::packet::Packet;
     let micros = |data: &[u8]| {
         let packet = Packet::new(0, 0i64.into(), 0u64.into(), data);
-        super::opus_micros(&packet)
+        super::preroll::opus_micros(&packet)
     };
     // CELT full band 20 ms, one frame; hybrid 10 ms, two frames; SILK 60 ms, two frames.
     assert_eq!(micros(&[31 << 3, 0, 0]), 20_000);
