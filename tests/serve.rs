@@ -438,6 +438,26 @@ fn backpressure_and_graceful_shutdown() {
     assert_eq!(catalog_counts(&catalog), (1, 0));
 }
 
+/// With one worker and no queue, an upload's place is given back before its answer is sent: a
+/// client that sends the next upload as soon as it has the answer is never told to come back.
+#[test]
+fn back_to_back_uploads_to_one_worker_are_all_admitted() {
+    let server = Server::start(&["--model", "none", "--workers", "1", "--queue", "0"]);
+    for n in 0..5 {
+        let (status, body) = post(
+            &server,
+            "",
+            "audio/wav",
+            &wav(0.5, 200.0 + 100.0 * n as f64, 16000),
+        );
+        assert_eq!(status, 201, "upload {n}: {body}");
+    }
+    let catalog = server.catalog.clone();
+    let (status, _dir) = server.terminate();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(catalog_counts(&catalog), (5, 0));
+}
+
 #[test]
 fn an_analysis_over_the_timeout_is_a_recorded_client_error() {
     let server = Server::start(&["--model", "none", "--timeout", "0.001"]);
