@@ -44,8 +44,9 @@ pub struct Preroll {
     /// say (Opus). Segments and the pre-roll are then measured by what the decoder will decode,
     /// not by the container's timestamps: a stream whose timestamps jump (a damaged page
     /// dropped by the demuxer, or a hostile file) would otherwise get a pre-roll of too few
-    /// packets, and samples unlike one decoder's, or a segment per packet, each with a whole
-    /// pre-roll to decode. Without it, segments are measured by timestamps.
+    /// packets, and samples unlike one decoder's; one whose timestamps jump at every packet
+    /// would get a segment, and a fresh decoder, every two packets. Without it, segments are
+    /// measured by timestamps.
     pub length: Option<fn(&Packet) -> u64>,
 }
 
