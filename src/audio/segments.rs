@@ -172,10 +172,8 @@ pub struct Segmented {
     /// Seconds per unit of a packet's declared duration (the track's time base).
     tick_seconds: f64,
     segment_seconds: f64,
-    /// The last packets read, as many as a pre-roll needs, and their bytes and microseconds.
-    history: VecDeque<Packet>,
-    history_bytes: usize,
-    history_micros: u64,
+    /// The next segment's pre-roll: the last packets read, as many as a pre-roll needs.
+    next_preroll: Vec<Packet>,
     segments_read: usize,
     demuxer_ended: bool,
     /// A packet whose state a pre-roll does not rebuild was read: no more cuts.
@@ -207,9 +205,7 @@ impl Segmented {
             track_id,
             tick_seconds,
             segment_seconds,
-            history: VecDeque::new(),
-            history_bytes: 0,
-            history_micros: 0,
+            next_preroll: Vec::new(),
             segments_read: 0,
             demuxer_ended: false,
             unsettled: false,
@@ -335,9 +331,9 @@ impl Segmented {
         &mut self,
         format: &mut dyn FormatReader,
     ) -> (Segment, Option<Option<SymphoniaError>>) {
-        let preroll = self.history.iter().cloned().collect();
         let mut packets: Packets = VecDeque::new();
         let (mut bytes, mut micros) = (0usize, 0u64);
+        let mut end = None;
         while packets.len() < MAX_SEGMENT_PACKETS && bytes < MAX_SEGMENT_BYTES && !self.unsettled {
             let seconds = match (self.preroll.length, packets.front(), packets.back()) {
                 (Some(_), ..) => micros as f64 * 1e-6,
@@ -349,48 +345,50 @@ impl Segmented {
             }
             let (packet, facts) = match next_packet(format, self.track_id) {
                 Ok(Some(packet)) => packet,
-                Ok(None) => return (Segment { preroll, packets }, Some(None)),
-                Err(e) => return (Segment { preroll, packets }, Some(Some(e))),
+                Ok(None) => {
+                    end = Some(None);
+                    break;
+                }
+                Err(e) => {
+                    end = Some(Some(e));
+                    break;
+                }
             };
             bytes += facts.bytes;
             micros += self.preroll.length.map_or(0, |length| length(&packet));
             self.unsettled = !(self.preroll.settles)(&packet);
-            self.remember(&packet);
             packets.push_back((packet, facts));
         }
-        (Segment { preroll, packets }, None)
+        let preroll = std::mem::take(&mut self.next_preroll);
+        if end.is_none() && !self.unsettled {
+            self.next_preroll = self.preroll_after(&preroll, &packets);
+        }
+        (Segment { preroll, packets }, end)
     }
 
-    /// Keeps `packet` in the history, and no more packets before it than a pre-roll needs.
-    fn remember(&mut self, packet: &Packet) {
-        let Preroll {
-            packets,
-            bytes,
-            seconds,
-            length,
-            ..
-        } = self.preroll;
-        if packets == 0 && bytes == 0 && seconds <= 0.0 {
-            return;
-        }
-        let micros_of = |packet: &Packet| length.map_or(0, |length| length(packet));
-        let micros = (seconds * 1e6) as u64;
-        self.history_bytes += packet.data.len();
-        self.history_micros += micros_of(packet);
-        self.history.push_back(packet.clone());
-        // While the history without its oldest packet is still a whole pre-roll, drop that one.
-        while let Some(oldest) = self.history.front() {
-            let (oldest_bytes, oldest_micros) = (oldest.data.len(), micros_of(oldest));
-            let enough = self.history.len() > packets
-                && self.history_bytes - oldest_bytes >= bytes
-                && self.history_micros - oldest_micros >= micros;
-            if !enough && self.history.len() <= MAX_PREROLL_PACKETS {
+    /// The fewest packets at the end of `preroll` then `packets` that make a whole pre-roll (or
+    /// [`MAX_PREROLL_PACKETS`]): the pre-roll of the segment after them. Only these are copied.
+    fn preroll_after(&self, preroll: &[Packet], packets: &Packets) -> Vec<Packet> {
+        let need = self.preroll;
+        let need_micros = (need.seconds * 1e6) as u64;
+        let (mut bytes, mut micros) = (0usize, 0u64);
+        let mut kept = Vec::new();
+        for packet in packets
+            .iter()
+            .map(|(p, _)| p)
+            .rev()
+            .chain(preroll.iter().rev())
+        {
+            let whole = kept.len() >= need.packets && bytes >= need.bytes && micros >= need_micros;
+            if whole || kept.len() >= MAX_PREROLL_PACKETS {
                 break;
             }
-            self.history.pop_front();
-            self.history_bytes -= oldest_bytes;
-            self.history_micros -= oldest_micros;
+            bytes += packet.data.len();
+            micros += need.length.map_or(0, |length| length(packet));
+            kept.push(packet.clone());
         }
+        kept.reverse();
+        kept
     }
 
     /// Seconds from the start of `first` to the end of `last`, by their timestamps and
