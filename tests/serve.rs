@@ -438,8 +438,8 @@ fn backpressure_and_graceful_shutdown() {
     assert_eq!(catalog_counts(&catalog), (1, 0));
 }
 
-/// With one worker and no queue, an upload's place is given back before its answer is sent: a
-/// client that sends the next upload as soon as it has the answer is never told to come back.
+/// With one worker and no queue, each upload's place is given back once it is answered: five
+/// uploads sent one after another, each as soon as the one before is answered, are all stored.
 #[test]
 fn back_to_back_uploads_to_one_worker_are_all_admitted() {
     let server = Server::start(&["--model", "none", "--workers", "1", "--queue", "0"]);
