@@ -27,14 +27,14 @@ pub use content_id::{content_id, content_id_of_file};
 use content_id::{hex_id, open_regular_file};
 use extractors::Extractors;
 pub use occupancy::Occupancy;
+pub use stream::StreamThreads;
+use stream::{run as run_stream, Back, Front};
 
 /// The most worker threads a caller may ask for (`-j`, `serve --workers`, the Python `jobs`):
 /// more than the cores of any machine this is meant for, and few enough that starting them
 /// cannot exhaust the process's threads or memory before the first track (a mistyped `-j
 /// 100000` is a usage error, not a crash).
 pub const MAX_WORKERS: usize = 1024;
-pub use stream::StreamThreads;
-use stream::{run as run_stream, Back, Front};
 
 /// The outcome of analysing one input: its record, and how long each stage took.
 #[derive(Clone, Debug)]

@@ -66,39 +66,29 @@ mod tests {
             .num_threads(2)
             .build()
             .unwrap();
+        // Whether a track starting now may take a second decoding thread.
+        let spare = || occupancy.run(|| occupancy.core_to_spare());
         pool.install(|| {
-            assert!(occupancy.run(|| occupancy.core_to_spare()), "one track");
+            assert!(spare(), "one track");
             occupancy.expect(3);
             occupancy.started_one();
-            assert!(
-                !occupancy.run(|| occupancy.core_to_spare()),
-                "two still to start"
-            );
+            assert!(!spare(), "two still to start");
             occupancy.started_one();
-            assert!(
-                !occupancy.run(|| occupancy.core_to_spare()),
-                "one still to start"
-            );
+            assert!(!spare(), "one still to start");
             occupancy.started_one();
             occupancy.started_one();
-            assert!(
-                occupancy.run(|| occupancy.core_to_spare()),
-                "the last track"
-            );
-            let two_running = occupancy.run(|| occupancy.run(|| occupancy.core_to_spare()));
+            assert!(spare(), "the last track");
+            let two_running = occupancy.run(spare);
             assert!(!two_running, "two running");
             // Two callers' batches of one each: the first to start leaves the other to come.
             occupancy.expect(1);
             occupancy.expect(1);
             occupancy.started_one();
-            assert!(
-                !occupancy.run(|| occupancy.core_to_spare()),
-                "another caller's track still to start"
-            );
+            assert!(!spare(), "another caller's track still to start");
             occupancy.started_one();
-            assert!(occupancy.run(|| occupancy.core_to_spare()), "both started");
+            assert!(spare(), "both started");
             occupancy.tell(Some(false));
-            assert!(!occupancy.run(|| occupancy.core_to_spare()), "told none");
+            assert!(!spare(), "told none");
         });
     }
 }

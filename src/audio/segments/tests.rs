@@ -51,12 +51,29 @@ fn decode_bytes(
     )
 }
 
-/// Files whose codec is cut into segments: the real clips of `samples/` and the fixtures, and
-/// any listed in `SONOVEC_SEGMENT_FILES` (colon-separated: long real files, by hand).
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The first sample, per channel, at which `cut` differs from `one` to the bit (`what` names the
+/// case in the failure).
+fn assert_same_samples(one: &[Vec<f32>], cut: &[Vec<f32>], what: &str) {
+    for (channel, (a, b)) in one.iter().zip(cut).enumerate() {
+        let first = a
+            .iter()
+            .zip(b)
+            .position(|(x, y)| x.to_bits() != y.to_bits());
+        assert_eq!(
+            first,
+            None,
+            "{what}: channel {channel} differs from sample {first:?} ({} frames)",
+            a.len()
+        );
+    }
+}
+
+/// Files whose codec is cut into segments: the real clips of `samples/` and the fixtures, and
+/// any listed in `SONOVEC_SEGMENT_FILES` (colon-separated: long real files, by hand).
 fn files() -> Vec<PathBuf> {
     let root = root();
     let mut files: Vec<PathBuf> = [
@@ -120,21 +137,8 @@ fn segments_give_the_samples_of_one_decoder() {
             assert_eq!(one.1, cut.1, "{}", path.display());
             assert_eq!(one.2, cut.2, "{}: frames", path.display());
             assert_eq!(one.3, cut.3, "{}: warnings", path.display());
-            for (channel, (a, b)) in one.0.iter().zip(&cut.0).enumerate() {
-                let first = a
-                    .iter()
-                    .zip(b)
-                    .position(|(x, y)| x.to_bits() != y.to_bits());
-                assert_eq!(
-                    first,
-                    None,
-                    "{} in {seconds} s segments: channel {channel} differs from sample {:?} \
-                     ({} frames)",
-                    path.display(),
-                    first,
-                    a.len()
-                );
-            }
+            let what = format!("{} in {seconds} s segments", path.display());
+            assert_same_samples(&one.0, &cut.0, &what);
         }
     }
 }
@@ -142,7 +146,7 @@ fn segments_give_the_samples_of_one_decoder() {
 /// Codecs whose state was not measured, or never settles, are decoded by one decoder.
 #[test]
 fn aac_and_pcm_are_not_cut() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/formats");
+    let root = root().join("tests/fixtures/formats");
     for f in [
         "aac_lc_96000_2ch.m4a",
         "wav_s16_11025_2ch.wav",
@@ -185,13 +189,7 @@ fn a_dropped_page_does_not_shorten_the_preroll() {
     let cut = decode_bytes(bytes, &path, Some(0.02), Some(MAX_HELPER_SAMPLES));
     assert!(cut.4 > 100, "{} segments", cut.4);
     assert_eq!(one.2, cut.2, "frames");
-    for (a, b) in one.0.iter().zip(&cut.0) {
-        let first = a
-            .iter()
-            .zip(b)
-            .position(|(x, y)| x.to_bits() != y.to_bits());
-        assert_eq!(first, None, "first sample that differs");
-    }
+    assert_same_samples(&one.0, &cut.0, "a dropped page");
 }
 
 /// An Opus packet's length is its TOC's frame size times its frame count (RFC 6716, 3.1).
