@@ -114,14 +114,6 @@ impl Analyzer {
         })
     }
 
-    /// Says whether the analyses that follow have a core to spare for a second decoding thread
-    /// (`None`: judge it here, by the analyses running in this analyzer against the threads of
-    /// the pool). A worker process, which runs one analysis at a time, is told by its parent,
-    /// which knows how many run at once.
-    pub fn set_core_to_spare(&self, spare: Option<bool>) {
-        self.occupancy.tell(spare);
-    }
-
     /// The analyses running in this analyzer and those its caller said are to come.
     pub fn occupancy(&self) -> &Occupancy {
         &self.occupancy

@@ -26,7 +26,8 @@ pub fn run(analyzer: &Analyzer, memory_limit: Option<u64>) -> io::Result<()> {
     while let Some(request) = read_frame::<Request>(&mut input)? {
         set_cpu_budget(request.cpu_budget_s)?;
         test_hooks::run(&request.path);
-        analyzer.set_core_to_spare(request.core_to_spare);
+        // One analysis at a time here: the parent knows how many run at once.
+        analyzer.occupancy().tell(request.core_to_spare);
         let started = Instant::now();
         let track = match request.id {
             Some(id) => analyzer.analyze_file_with_id(&request.path, id),
