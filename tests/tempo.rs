@@ -248,3 +248,27 @@ fn the_bundled_drum_and_bass_loop_reads_174_not_its_half_time() {
         );
     }
 }
+
+#[test]
+fn swung_beats_are_on_the_beat_not_the_late_off_beat() {
+    // Swing: a soft hit on each beat and a loud one two thirds of the way to the next. The
+    // tracker keeps the phase with the stronger onset at every period, the swung off-beat; the
+    // beats must be moved a third of a period later, onto the beat (features/tempo/swing.rs).
+    let bpm = 120.0;
+    let period = 60.0 / bpm;
+    let truth: Vec<f64> = (0..59).map(|k| 0.2 + k as f64 * period).collect();
+    let swung: Vec<f64> = truth.iter().map(|t| t + 2.0 * period / 3.0).collect();
+    let samples: Vec<f32> = (hits(&truth, 30.0).iter())
+        .zip(hits(&swung, 30.0))
+        .map(|(beat, off)| 0.4 * beat + off)
+        .collect();
+    let tempo = analyze(&samples).tempo.flatten().expect("a tempo");
+    assert!(acc1(tempo.bpm, bpm), "{tempo:?}");
+    let beats = tempo.beats_s.unwrap();
+    let on = beat_f_measure(&trim_beats(&truth, 5.0), &trim_beats(&beats, 5.0), 0.07);
+    let off = beat_f_measure(&trim_beats(&swung, 5.0), &trim_beats(&beats, 5.0), 0.07);
+    assert!(
+        on > 0.9 && off < 0.1,
+        "F on the beat {on}, on the swung off-beat {off}: {beats:?}"
+    );
+}

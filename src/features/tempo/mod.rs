@@ -10,6 +10,7 @@ pub mod metre;
 pub mod onset;
 pub mod periodicity;
 pub mod range;
+pub mod swing;
 
 use serde::{Deserialize, Serialize};
 
@@ -180,7 +181,8 @@ pub fn tempo_of_envelopes(
     decision.chosen = chosen;
     let best = &decision.hypotheses[chosen];
     let period = 60.0 * frame_rate / best.bpm;
-    let beat_frames = beats::track_beats(envelope, period, frame_rate);
+    let mut beat_frames = beats::track_beats(envelope, period, frame_rate);
+    swing::move_off_the_late_off_beat(&mut beat_frames, envelope, period);
     let beat_times: Vec<f64> = beat_frames.iter().map(|&f| f as f64 / frame_rate).collect();
     let intervals: Vec<f64> = beat_times.windows(2).map(|w| w[1] - w[0]).collect();
     let mut ranked: Vec<usize> = (0..decision.hypotheses.len()).collect();
