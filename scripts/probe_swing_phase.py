@@ -68,7 +68,8 @@ def main():
         beat, third, half, two_thirds = at[0], at[1 / 3], at[1 / 2], at[2 / 3]
         f_tracked = f_measure(reference, trim_beats(beats))
         f_moved = f_measure(reference, trim_beats(beats + period / 3))
-        swung = third >= THIRD_OF_BEAT * beat and third >= CONTRAST * max(half, two_thirds) and third > 0
+        swung = (third >= THIRD_OF_BEAT * beat and third >= CONTRAST * max(half, two_thirds)
+                 and third > env.mean())
         flag = "*" if f_moved > f_tracked + 0.3 else " "
         print(f"{flag} {name[:36]:36} {row.get('style', '')[:16]:16} beat {beat:6.3f} third {third:6.3f} "
               f"half {half:6.3f} two-thirds {two_thirds:6.3f}  third/beat {third / max(beat, 1e-9):5.2f}  "
