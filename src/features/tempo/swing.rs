@@ -27,8 +27,8 @@ const MIN_BEATS: usize = 8;
 
 /// Moves `beats` (frames of `envelope`, ascending, tracked at `period` frames) a third of a
 /// period later when they lie on a swing's late off-beat (see the module's documentation): when
-/// the onset a third of a period after them is at least [`THIRD_OF_BEAT`] of theirs, at least
-/// [`CONTRAST`] times those at a half and at two thirds, and above the envelope's mean.
+/// the onset a third of a period after them is at least 0.35 of theirs, at least twice those at a
+/// half and at two thirds, and above the envelope's mean.
 /// Returns whether they were moved; beats moved past the envelope's end are dropped.
 pub fn move_off_the_late_off_beat(beats: &mut Vec<usize>, envelope: &[f32], period: f64) -> bool {
     if beats.len() < MIN_BEATS || period.is_nan() || period < 3.0 {
