@@ -257,7 +257,8 @@ fn stability(intervals: &[f64]) -> Option<f64> {
     s.is_finite().then_some(s.clamp(0.0, 1.0))
 }
 
-fn median(values: &[f64]) -> Option<f64> {
+/// The median of `values`, the mean of the middle two for an even count; `None` when empty.
+pub(super) fn median(values: &[f64]) -> Option<f64> {
     if values.is_empty() {
         return None;
     }

@@ -57,11 +57,11 @@ pub fn move_off_the_late_off_beat(beats: &mut Vec<usize>, envelope: &[f32], peri
 /// The median over `beats` of the strongest envelope within one frame of `offset` frames after
 /// each (0 where that lies outside the envelope).
 fn onset_after(envelope: &[f32], beats: &[usize], offset: f64) -> f64 {
-    let mut strengths: Vec<f64> = beats
+    let strengths: Vec<f64> = beats
         .iter()
         .map(|&b| {
             let centre = (b as f64 + offset).round() as usize;
-            let window = centre.saturating_sub(1)..(centre + 2).min(envelope.len());
+            let window = centre.saturating_sub(1)..centre.saturating_add(2).min(envelope.len());
             envelope
                 .get(window)
                 .unwrap_or_default()
@@ -69,12 +69,7 @@ fn onset_after(envelope: &[f32], beats: &[usize], offset: f64) -> f64 {
                 .fold(0.0f64, |m, &x| m.max(x as f64))
         })
         .collect();
-    strengths.sort_by(f64::total_cmp);
-    match strengths.len() {
-        0 => 0.0,
-        n if n % 2 == 1 => strengths[n / 2],
-        n => 0.5 * (strengths[n / 2 - 1] + strengths[n / 2]),
-    }
+    super::median(&strengths).unwrap_or(0.0)
 }
 
 #[cfg(test)]
