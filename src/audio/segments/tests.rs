@@ -55,10 +55,12 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The first sample, per channel, at which `cut` differs from `one` to the bit (`what` names the
-/// case in the failure).
+/// Asserts that `cut` has the channels, lengths and samples of `one`, to the bit; a failure
+/// names the case (`what`) and the first sample that differs.
 fn assert_same_samples(one: &[Vec<f32>], cut: &[Vec<f32>], what: &str) {
+    assert_eq!(one.len(), cut.len(), "{what}: channels");
     for (channel, (a, b)) in one.iter().zip(cut).enumerate() {
+        assert_eq!(a.len(), b.len(), "{what}: channel {channel}'s length");
         let first = a
             .iter()
             .zip(b)

@@ -150,14 +150,8 @@ fn beat_log_odds(envelope: &[f32]) -> Option<Vec<f64>> {
 /// deviation `period / 32` frames (truncated at ±one period), at each of `frames`: what the
 /// trimming of weak ends reads (only at the beats, so only there).
 fn local_score_at(envelope: &[f32], period: f64, frames: &[usize]) -> Vec<f64> {
-    let n = envelope.len() as f64;
-    let mean = envelope.iter().map(|&x| x as f64).sum::<f64>() / n;
-    let var = envelope
-        .iter()
-        .map(|&x| (x as f64 - mean).powi(2))
-        .sum::<f64>()
-        / n;
-    let scale = if var > 0.0 { 1.0 / var.sqrt() } else { 0.0 };
+    let (_, sd) = super::mean_and_sd(envelope);
+    let scale = if sd > 0.0 { 1.0 / sd } else { 0.0 };
     let radius = period.round() as isize;
     let kernel: Vec<f64> = (-radius..=radius)
         .map(|k| (-0.5 * (k as f64 * 32.0 / period).powi(2)).exp())

@@ -216,13 +216,8 @@ pub fn onset_rate(envelope: &[f32], frame_rate: f64) -> f64 {
     if n < 3 {
         return 0.0;
     }
-    let mean = envelope.iter().map(|&x| x as f64).sum::<f64>() / n as f64;
-    let var = envelope
-        .iter()
-        .map(|&x| (x as f64 - mean).powi(2))
-        .sum::<f64>()
-        / n as f64;
-    let threshold = mean + var.sqrt();
+    let (mean, sd) = mean_and_sd(envelope);
+    let threshold = mean + sd;
     let gap = (0.05 * frame_rate).ceil() as usize;
     let mut count = 0usize;
     let mut last: Option<usize> = None;
@@ -255,6 +250,18 @@ fn stability(intervals: &[f64]) -> Option<f64> {
     let var = local.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / local.len() as f64;
     let s = (-var.sqrt() / STABILITY_SCALE).exp();
     s.is_finite().then_some(s.clamp(0.0, 1.0))
+}
+
+/// The mean and population standard deviation of an envelope (two passes, in `f64`).
+pub(super) fn mean_and_sd(envelope: &[f32]) -> (f64, f64) {
+    let n = envelope.len() as f64;
+    let mean = envelope.iter().map(|&x| x as f64).sum::<f64>() / n;
+    let var = envelope
+        .iter()
+        .map(|&x| (x as f64 - mean).powi(2))
+        .sum::<f64>()
+        / n;
+    (mean, var.sqrt())
 }
 
 /// The median of `values`, the mean of the middle two for an even count; `None` when empty.

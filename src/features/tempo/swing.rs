@@ -37,12 +37,11 @@ pub fn move_off_the_late_off_beat(beats: &mut Vec<usize>, envelope: &[f32], peri
     let inner = &beats[1..beats.len() - 1];
     let at = |fraction: f64| onset_after(envelope, inner, fraction * period);
     let (beat, third, half, two_thirds) = (at(0.0), at(1.0 / 3.0), at(0.5), at(2.0 / 3.0));
-    // An onset, not the floor of a nearly flat envelope, where ratios are noise.
-    let mean = envelope.iter().map(|&x| x as f64).sum::<f64>() / envelope.len() as f64;
     let swung = third >= THIRD_OF_BEAT * beat
         && third >= CONTRAST * half
         && third >= CONTRAST * two_thirds
-        && third > mean;
+        // An onset, not the floor of a nearly flat envelope, where ratios are noise.
+        && third > super::mean_and_sd(envelope).0;
     if swung {
         let n = envelope.len();
         let shift = period / 3.0;
@@ -78,7 +77,7 @@ mod tests {
 
     /// An envelope with onsets of `beat` strength every `period` frames from `first`, and of
     /// `off` strength at `offset` frames after each.
-    fn swing(period: usize, first: usize, beat: f32, offset: usize, off: f32) -> Vec<f32> {
+    fn swung_envelope(period: usize, first: usize, beat: f32, offset: usize, off: f32) -> Vec<f32> {
         let mut envelope = vec![0.01f32; 40 * period];
         for b in (first..envelope.len() - offset).step_by(period) {
             envelope[b] = beat;
@@ -98,7 +97,7 @@ mod tests {
     fn beats_on_the_late_off_beat_move_onto_the_beat() {
         // Beats every 30 frames from 10, a louder swung off-beat 20 frames after each: a
         // tracker on the off-beat has its beats at 30, 60, …, the beat 10 frames after each.
-        let envelope = swing(30, 10, 0.6, 20, 1.0);
+        let envelope = swung_envelope(30, 10, 0.6, 20, 1.0);
         let mut beats = tracked(&envelope, 30, 30);
         assert!(move_off_the_late_off_beat(&mut beats, &envelope, 30.0));
         assert_eq!(&beats[..3], &[40, 70, 100]);
@@ -107,7 +106,7 @@ mod tests {
 
     #[test]
     fn beats_on_the_beat_of_swing_stay() {
-        let envelope = swing(30, 10, 1.0, 20, 0.6);
+        let envelope = swung_envelope(30, 10, 1.0, 20, 0.6);
         let mut beats = tracked(&envelope, 10, 30);
         let before = beats.clone();
         assert!(!move_off_the_late_off_beat(&mut beats, &envelope, 30.0));
@@ -117,11 +116,11 @@ mod tests {
     #[test]
     fn straight_off_beats_and_triplets_stay() {
         // Eighths: the off-beat at the half.
-        let envelope = swing(30, 10, 1.0, 15, 0.8);
+        let envelope = swung_envelope(30, 10, 1.0, 15, 0.8);
         let mut beats = tracked(&envelope, 25, 30);
         assert!(!move_off_the_late_off_beat(&mut beats, &envelope, 30.0));
         // Triplets: both thirds filled.
-        let mut envelope = swing(30, 10, 1.0, 10, 0.7);
+        let mut envelope = swung_envelope(30, 10, 1.0, 10, 0.7);
         for b in (30..envelope.len()).step_by(30) {
             envelope[b] = 0.7;
         }
@@ -153,7 +152,7 @@ mod tests {
     fn a_weak_onset_a_third_later_is_not_swing() {
         // A drum machine's ghost note a third after the beat, nothing elsewhere: a quarter of the
         // beat's strength is not enough to move it.
-        let envelope = swing(30, 10, 1.0, 10, 0.25);
+        let envelope = swung_envelope(30, 10, 1.0, 10, 0.25);
         let mut beats = tracked(&envelope, 10, 30);
         assert!(!move_off_the_late_off_beat(&mut beats, &envelope, 30.0));
     }
