@@ -122,9 +122,9 @@ def libopenmpt():
     return lib
 
 
-def play(path, max_seconds=900):
-    """The module played once at RATE, mono: (samples, rows), where rows lists each Row as it
-    starts."""
+def open_module(path):
+    """libopenmpt's module of the file at `path`, to be destroyed by the caller; ValueError if
+    libopenmpt cannot open it."""
     lib = libopenmpt()
     data = open(path, "rb").read()
     error = ctypes.c_int(0)
@@ -132,6 +132,14 @@ def play(path, max_seconds=900):
                                                     ctypes.byref(error), None, None)
     if not module:
         raise ValueError(f"libopenmpt cannot open it (error {error.value})")
+    return module
+
+
+def play(path, max_seconds=900):
+    """The module played once at RATE, mono: (samples, rows), where rows lists each Row as it
+    starts."""
+    lib = libopenmpt()
+    module = open_module(path)
     try:
         lib.openmpt_module_set_repeat_count(module, 0)
         # Read straight into one array sized from the duration libopenmpt computes; grown if the

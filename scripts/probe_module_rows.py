@@ -20,23 +20,23 @@ import re
 import sys
 from collections import Counter, defaultdict
 
+sys.path.insert(0, os.path.dirname(__file__))
+from make_tempo_modules import libopenmpt, open_module  # noqa: E402
+
 NOTE, INSTRUMENT = 0, 1  # libopenmpt's OPENMPT_MODULE_COMMAND_NOTE, _INSTRUMENT
 
 
-def libopenmpt():
-    lib = ctypes.CDLL("libopenmpt.so.0")
+def pattern_api():
+    """libopenmpt with the signatures of the pattern and name calls used here."""
+    lib = libopenmpt()
     module, i32 = ctypes.c_void_p, ctypes.c_int32
-    lib.openmpt_module_create_from_memory2.restype = module
-    lib.openmpt_module_create_from_memory2.argtypes = (
-        [ctypes.c_void_p, ctypes.c_size_t] + [ctypes.c_void_p] * 4
-        + [ctypes.POINTER(ctypes.c_int), ctypes.c_void_p, ctypes.c_void_p])
     for name, res, args in [
             ("get_num_orders", i32, [module]), ("get_num_channels", i32, [module]),
             ("get_num_instruments", i32, [module]), ("get_order_pattern", i32, [module, i32]),
             ("get_pattern_num_rows", i32, [module, i32]),
             ("get_pattern_row_channel_command", ctypes.c_uint8, [module, i32, i32, i32, ctypes.c_int]),
             ("get_instrument_name", ctypes.c_void_p, [module, i32]),
-            ("get_sample_name", ctypes.c_void_p, [module, i32]), ("destroy", None, [module])]:
+            ("get_sample_name", ctypes.c_void_p, [module, i32])]:
         function = getattr(lib, "openmpt_module_" + name)
         function.restype, function.argtypes = res, args
     lib.openmpt_free_string.argtypes = [ctypes.c_void_p]
@@ -57,12 +57,7 @@ def module_path(row):
 
 def notes_by_phase(lib, path, rows_per_beat):
     """{instrument: Counter(phase: notes)} over every order of the song, and the names."""
-    data = open(path, "rb").read()
-    error = ctypes.c_int(0)
-    m = lib.openmpt_module_create_from_memory2(data, len(data), None, None, None, None,
-                                               ctypes.byref(error), None, None)
-    if not m:
-        raise ValueError(f"libopenmpt cannot open {path} (error {error.value})")
+    m = open_module(path)
     counts = defaultdict(Counter)
     try:
         channels = lib.openmpt_module_get_num_channels(m)
@@ -92,7 +87,7 @@ def notes_by_phase(lib, path, rows_per_beat):
 
 def main():
     labels, wanted = sys.argv[1], set(sys.argv[2:])
-    lib = libopenmpt()
+    lib = pattern_api()
     for row in csv.DictReader(open(labels)):
         stem = row["file"].rsplit(".", 1)[0]
         if wanted and stem.split("_")[0] not in wanted:
