@@ -19,22 +19,20 @@ import os
 import sys
 import warnings
 
-import librosa
 import numpy as np
 from mir_eval.beat import f_measure, trim_beats
 
+sys.path.insert(0, os.path.dirname(__file__))
+from probe_tempo_phase import FRAMES_PER_S as FRAMES_PER_SECOND, load, log_mel_rise  # noqa: E402
+
 warnings.filterwarnings("ignore")
-RATE, HOP = 16000, 256
-FRAMES_PER_SECOND = RATE / HOP
 # src/features/tempo/swing.rs
 THIRD_OF_BEAT, CONTRAST = 0.35, 2.0
 
 
 def envelope(path):
-    y, _ = librosa.load(path, sr=RATE, mono=True)
-    mel = librosa.feature.melspectrogram(y=y, sr=RATE, n_fft=512, hop_length=HOP, n_mels=96, power=2.0)
-    log = np.log10(1 + 10000 * mel)
-    return np.concatenate([[0.0], np.maximum(np.diff(log, axis=1), 0).mean(axis=0)])
+    """The replica envelope, frame for frame with sonovec's (frame 0 has no rise)."""
+    return np.concatenate([[0.0], log_mel_rise(load(path)).mean(axis=0)])
 
 
 def onset_after(env, beats, offset):

@@ -41,12 +41,19 @@ def load(path):
     return librosa.load(path, sr=SR)[0]
 
 
-def envelopes(y, sr=SR):
+def log_mel_rise(y, sr=SR):
+    """The replica of sonovec's onset envelope before its mean over the bands: per mel band
+    (96 to 8 kHz) and frame, the half-wave-rectified rise of log10(1 + 10000 mel), from frame 1
+    on (frame 0 has no rise)."""
     import librosa
-    import scipy.ndimage as nd
     mel = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=512, hop_length=256, n_mels=96,
                                          fmax=8000, power=2)
-    rise = np.maximum(0, np.diff(np.log10(1 + 10000 * mel), axis=1))
+    return np.maximum(0, np.diff(np.log10(1 + 10000 * mel), axis=1))
+
+
+def envelopes(y, sr=SR):
+    import scipy.ndimage as nd
+    rise = log_mel_rise(y, sr)
     return {"full": rise.mean(0), "low": rise[:8].mean(0), "mid": rise[24:72].mean(0),
             "high": rise[72:].mean(0), "wide": nd.median_filter(rise, size=(9, 1)).mean(0),
             "harmony": chord_change(y, sr)}
