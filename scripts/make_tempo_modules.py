@@ -135,6 +135,12 @@ def open_module(path):
     return module
 
 
+def clip_name(path):
+    """The module's file name as its clip is named, after the clip's number: every run of other
+    characters than letters and digits one underscore."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", os.path.basename(path)).strip("_")
+
+
 def play(path, max_seconds=900):
     """The module played once at RATE, mono: (samples, rows), where rows lists each Row as it
     starts."""
@@ -246,7 +252,7 @@ def main():
             continue
         seen.add(content)
         package = os.path.relpath(path, a.packages).split(os.sep)[0]
-        stem = f"t{len(meta):03d}_" + re.sub(r"[^A-Za-z0-9]+", "_", os.path.basename(path)).strip("_")
+        stem = f"t{len(meta):03d}_" + clip_name(path)
         codec = rng.choice(CODECS)
         meta.append((stem, codec, package))
         jobs.append((path, os.path.join(a.out, f"{stem}.{codec}"), codec, a.seconds, a.min_seconds))

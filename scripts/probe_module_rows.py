@@ -16,12 +16,11 @@ Needs libopenmpt (Debian's libopenmpt0).
 import csv
 import ctypes
 import os
-import re
 import sys
 from collections import Counter, defaultdict
 
 sys.path.insert(0, os.path.dirname(__file__))
-from make_tempo_modules import libopenmpt, open_module  # noqa: E402
+from make_tempo_modules import clip_name, libopenmpt, open_module  # noqa: E402
 
 NOTE, INSTRUMENT = 0, 1  # libopenmpt's OPENMPT_MODULE_COMMAND_NOTE, _INSTRUMENT
 
@@ -43,16 +42,12 @@ def pattern_api():
     return lib
 
 
-def normalised(name):
-    return re.sub(r"[^a-z0-9]", "_", name.lower())
-
-
 def module_path(row):
-    """The module a clip was made from: its name is the clip's, less the number and codec."""
-    key = normalised(row["file"].rsplit(".", 1)[0].split("_", 1)[1])
+    """The module a clip was made from: the one under its package whose name gives the clip's."""
+    name = row["file"].rsplit(".", 1)[0].split("_", 1)[1]
     root = os.path.join("data/modules", row["source"])
     return next((os.path.join(d, f) for d, _, files in os.walk(root) for f in files
-                 if normalised(f) == key), None)
+                 if clip_name(f) == name), None)
 
 
 def notes_by_phase(lib, path, rows_per_beat):
@@ -60,6 +55,7 @@ def notes_by_phase(lib, path, rows_per_beat):
     m = open_module(path)
     counts = defaultdict(Counter)
     try:
+        command = lib.openmpt_module_get_pattern_row_channel_command
         channels = lib.openmpt_module_get_num_channels(m)
         for order in range(lib.openmpt_module_get_num_orders(m)):
             pattern = lib.openmpt_module_get_order_pattern(m, order)
@@ -67,10 +63,9 @@ def notes_by_phase(lib, path, rows_per_beat):
                 continue
             for row in range(lib.openmpt_module_get_pattern_num_rows(m, pattern)):
                 for channel in range(channels):
-                    command = lambda c: lib.openmpt_module_get_pattern_row_channel_command(
-                        m, pattern, row, channel, c)
-                    if 1 <= command(NOTE) <= 120:
-                        counts[command(INSTRUMENT)][row % rows_per_beat] += 1
+                    if 1 <= command(m, pattern, row, channel, NOTE) <= 120:
+                        instrument = command(m, pattern, row, channel, INSTRUMENT)
+                        counts[instrument][row % rows_per_beat] += 1
         get_name = (lib.openmpt_module_get_instrument_name
                     if lib.openmpt_module_get_num_instruments(m) > 0
                     else lib.openmpt_module_get_sample_name)
