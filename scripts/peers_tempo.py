@@ -8,7 +8,10 @@ Essentia `RhythmExtractor2013(method="multifeature")` (tempo + beats) and
 `PercivalBpmEstimator` (tempo). Audio is decoded once by librosa's loader at 44100 Hz
 (Essentia's input) and resampled to librosa's default 22050 Hz.
 
-    /work/main/.venv-ref/bin/python scripts/peers_tempo.py data/tempo_test/labels.csv
+    /work/main/.venv-ref/bin/python scripts/peers_tempo.py data/tempo_test/labels.csv [--details OUT.csv]
+
+With `--details`, every clip's row per peer goes to OUT.csv (file, peer, bpm, estimate, acc1,
+acc2, f_measure, p_score), as `eval-tempo --details` writes sonovec's.
 """
 import csv
 import os
@@ -43,7 +46,13 @@ def run_one(args):
 
 def main():
     import mir_eval
-    labels_path = sys.argv[1]
+    args = sys.argv[1:]
+    details = None
+    if "--details" in args:
+        at = args.index("--details")
+        details = args[at + 1]
+        del args[at:at + 2]
+    labels_path = args[0]
     base = os.path.dirname(labels_path)
     rows = list(csv.DictReader(open(labels_path)))
     jobs = [(os.path.join(base, r["file"]),) for r in rows]
@@ -54,6 +63,7 @@ def main():
     with ProcessPoolExecutor(max_workers=int(os.environ.get("JOBS", "2"))) as pool:
         results = list(pool.map(run_one, jobs))
     scores = defaultdict(lambda: defaultdict(list))
+    per_clip = []
     for row, res in zip(rows, results):
         ref_bpm = float(row["bpm"])
         ref_beats = np.loadtxt(os.path.join(base, row["beats"]), ndmin=1) if row.get("beats") else None
@@ -64,8 +74,16 @@ def main():
             if beats is not None and ref_beats is not None:
                 r, e = mir_eval.beat.trim_beats(ref_beats), mir_eval.beat.trim_beats(np.sort(beats))
                 f, p = mir_eval.beat.f_measure(r, e), mir_eval.beat.p_score(r, e)
+            per_clip.append((row["file"], peer, ref_bpm, bpm, int(acc1), int(acc2), f, p))
             for key in (row.get("style", "all"), "ALL"):
                 scores[peer][key].append((acc1, acc2, f, p))
+    if details:
+        with open(details, "w", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(["file", "peer", "bpm", "estimate", "acc1", "acc2", "f_measure", "p_score"])
+            for file, peer, ref_bpm, bpm, acc1, acc2, f, p in per_clip:
+                fmt = lambda v: "" if v is None else f"{v:.4f}"
+                writer.writerow([file, peer, ref_bpm, f"{bpm:.2f}", acc1, acc2, fmt(f), fmt(p)])
     for peer, by_style in scores.items():
         print(f"\n{peer}")
         print(f"{'style':<20} {'n':>4} {'Acc1':>6} {'Acc2':>6} {'F':>6} {'P':>6}")
