@@ -18,13 +18,15 @@ augmentation Böck uses to cover tempi a set lacks.
     $PY scripts/probe_tempo_tcn.py eval /tmp/tcn/feats /tmp/tcn/model.pt --sets heldout_midi \
         heldout_blupi heldout_lmms heldout_modules [--tempo head|acf|oracle]
         [--tempo-from EVAL_TEMPO_DETAILS.csv ...] [--envelope network|replica] [--details OUT.csv]
+        [--tracker librosa|degara]
     $PY scripts/probe_tempo_tcn.py track /tmp/tcn/model.pt RECORDS.jsonl --out BEATS.jsonl
 
 The tempo is the tempo head's argmax (`--tempo head`), refined to the nearest autocorrelation peak
 of the beat activation; or librosa's estimator with its single prior on the activation (`acf`);
 or the label (`oracle`); or the tempo sonovec read (`--tempo-from`). Beats are librosa's
 dynamic-programming tracker on the activation at that tempo (`--envelope replica`: on sonovec's
-onset envelope instead, the baseline). Scores as `eval-tempo`: Acc1 / Acc2 at 4 %, mir_eval
+onset envelope instead, the baseline; `--tracker degara`: Essentia's TempoTapDegara on it, at
+its own tempo). Scores as `eval-tempo`: Acc1 / Acc2 at 4 %, mir_eval
 F-measure (beats before 5 s trimmed).
 """
 import argparse
@@ -279,6 +281,13 @@ def evaluate(args):
                 bpm, beats = estimate(activation, tempo_dist, "given", given[clip["file"]])
             else:
                 bpm, beats = estimate(activation, tempo_dist, args.tempo, clip["bpm"])
+            if args.tracker == "degara":
+                # A second tracker, to see that the envelope's gain is not one tracker's: Essentia's
+                # TempoTapDegara on the same envelope, with its own tempo (the Acc columns stay
+                # those of `--tempo`).
+                import essentia.standard as es
+                beats = np.asarray(es.TempoTapDegara(sampleRateODF=FPS)(
+                    activation.astype(np.float32)), float)
             ref = clip["bpm"]
             acc1 = abs(bpm - ref) <= 0.04 * ref
             acc2 = any(abs(bpm - ref * k) <= 0.04 * ref * k for k in (1, 2, 3, 0.5, 1 / 3))
@@ -348,6 +357,8 @@ def main():
     p.add_argument("--details")
     p.add_argument("--envelope", choices=["network", "replica"], default="network",
                    help="track the network's beat activation or sonovec's onset envelope")
+    p.add_argument("--tracker", choices=["librosa", "degara"], default="librosa",
+                   help="librosa's beat_track at the tempo, or Essentia's TempoTapDegara (needs essentia)")
     p.add_argument("--tempo-from", nargs="+", help="eval-tempo --details CSVs whose tempo to use")
     p.add_argument("--tempo", choices=["head", "acf", "oracle"], default="head")
     p = sub.add_parser("track")
