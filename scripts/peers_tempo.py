@@ -81,9 +81,9 @@ def main():
         with open(details, "w", newline="") as out:
             writer = csv.writer(out)
             writer.writerow(["file", "peer", "bpm", "estimate", "acc1", "acc2", "f_measure", "p_score"])
+            score = lambda v: "" if v is None else f"{v:.4f}"
             for file, peer, ref_bpm, bpm, acc1, acc2, f, p in per_clip:
-                fmt = lambda v: "" if v is None else f"{v:.4f}"
-                writer.writerow([file, peer, ref_bpm, f"{bpm:.2f}", acc1, acc2, fmt(f), fmt(p)])
+                writer.writerow([file, peer, ref_bpm, f"{bpm:.2f}", acc1, acc2, score(f), score(p)])
     for peer, by_style in scores.items():
         print(f"\n{peer}")
         print(f"{'style':<20} {'n':>4} {'Acc1':>6} {'Acc2':>6} {'F':>6} {'P':>6}")

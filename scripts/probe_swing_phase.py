@@ -23,7 +23,7 @@ import numpy as np
 from mir_eval.beat import f_measure, trim_beats
 
 sys.path.insert(0, os.path.dirname(__file__))
-from probe_tempo_phase import FRAMES_PER_S as FRAMES_PER_SECOND, load, log_mel_rise  # noqa: E402
+from probe_tempo_phase import FRAMES_PER_S as FRAMES_PER_SECOND, load, log_mel, onset_envelope  # noqa: E402
 
 warnings.filterwarnings("ignore")
 # src/features/tempo/swing.rs
@@ -32,7 +32,7 @@ THIRD_OF_BEAT, CONTRAST = 0.35, 2.0
 
 def envelope(path):
     """The replica envelope, frame for frame with sonovec's (frame 0 has no rise)."""
-    return np.concatenate([[0.0], log_mel_rise(load(path)).mean(axis=0)])
+    return onset_envelope(log_mel(load(path)))
 
 
 def onset_after(env, beats, offset):

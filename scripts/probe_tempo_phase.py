@@ -41,14 +41,27 @@ def load(path):
     return librosa.load(path, sr=SR)[0]
 
 
-def log_mel_rise(y, sr=SR):
-    """The replica of sonovec's onset envelope before its mean over the bands: per mel band
-    (96 to 8 kHz) and frame, the half-wave-rectified rise of log10(1 + 10000 mel), from frame 1
-    on (frame 0 has no rise)."""
+def log_mel(y, sr=SR):
+    """The spectrogram sonovec computes for musicnn and its onsets, replicated: log10(1 + 10000
+    mel), 96 bands to 8 kHz, frames of 512 samples every 256; (bands, frames)."""
     import librosa
     mel = librosa.feature.melspectrogram(y=y, sr=sr, n_fft=512, hop_length=256, n_mels=96,
                                          fmax=8000, power=2)
-    return np.maximum(0, np.diff(np.log10(1 + 10000 * mel), axis=1))
+    return np.log10(1 + 10000 * mel)
+
+
+def log_mel_rise(y, sr=SR):
+    """The replica of sonovec's onset envelope before its mean over the bands: per mel band
+    (96 to 8 kHz) and frame, the half-wave-rectified rise of `log_mel`, from frame 1 on (frame 0
+    has no rise)."""
+    return np.maximum(0, np.diff(log_mel(y, sr), axis=1))
+
+
+def onset_envelope(log_spectrogram):
+    """The replica of sonovec's onset envelope, frame for frame with it: the mean over the bands
+    of the rise of a `log_mel` spectrogram, 0 at frame 0."""
+    rise = np.maximum(0, np.diff(log_spectrogram, axis=1)).mean(axis=0)
+    return np.concatenate([[0.0], rise])
 
 
 def envelopes(y, sr=SR):

@@ -37,18 +37,17 @@ from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
 
-SR, N_FFT, HOP, N_MELS = 16000, 512, 256, 96
+sys.path.insert(0, os.path.dirname(__file__))
+from probe_tempo_phase import SR, load, log_mel, onset_envelope  # noqa: E402
+
+HOP, N_MELS = 256, 96  # probe_tempo_phase.log_mel's
 FPS = SR / HOP
 TEMPO_BINS = 300
 CROP = 750  # frames, 12 s
 
 
 def spectrogram(path):
-    import librosa
-    y, _ = librosa.load(path, sr=SR, mono=True)
-    mel = librosa.feature.melspectrogram(y=y, sr=SR, n_fft=N_FFT, hop_length=HOP, n_mels=N_MELS,
-                                         power=2.0)
-    return np.log10(1 + 10000 * mel).astype(np.float32)
+    return log_mel(load(path)).astype(np.float32)
 
 
 def read_set(labels_path):
@@ -82,7 +81,7 @@ def load_set(feats, name):
     z = np.load(os.path.join(feats, name + ".npz"))
     n = len(z["files"])
     return [dict(file=str(z["files"][i]), bpm=float(z["bpm"][i]), style=str(z["styles"][i]),
-                 spec=z[f"spec{i}"], beats=z[f"beats{i}"], set=name) for i in range(n)]
+                 spec=z[f"spec{i}"], beats=z[f"beats{i}"]) for i in range(n)]
 
 
 def build_model(front="2d"):
@@ -107,7 +106,8 @@ def build_model(front="2d"):
             self.flat = front == "1d"
             if self.flat:
                 # The mel bands (pairs averaged) as the channels of two 3-frame convolutions:
-                # a fifth of the 2-D front's multiply-adds, which are 85 % of the inference.
+                # a fifth of the 2-D front's multiply-adds, which take 85 % of PyTorch's
+                # inference time.
                 self.front = nn.Sequential(
                     nn.Conv1d(N_MELS // 2, 24, 3, padding=1), nn.ELU(), nn.Dropout(dropout),
                     nn.Conv1d(24, ch, 3, padding=1), nn.ELU(), nn.Dropout(dropout))
@@ -222,34 +222,41 @@ def predict(model, spec):
     return torch.sigmoid(beat)[0].numpy(), torch.softmax(tempo, dim=1)[0].numpy()
 
 
-def estimate(activation, tempo_dist, how="head", label=None):
-    """The tempo (`how`: the tempo head's argmax; `acf`, librosa's tempo estimator, a log-normal
-    prior at 120 BPM over the activation's autocorrelation; `oracle`, the label, to score the
-    beats alone; `given`, the tempo passed as `label`) and the beats at that tempo."""
+def tempo_of(activation, tempo_dist, how):
+    """The tempo by `how`: `head`, the tempo head's argmax; `acf`, librosa's tempo estimator (a
+    log-normal prior at 120 BPM over the activation's autocorrelation); either refined to the
+    nearest autocorrelation peak of the activation (integer bins are 0.5-1 % wide)."""
     import librosa
-    if how == "oracle" or how == "given":
-        bpm = label
-        if not bpm:  # sonovec read no tempo
-            return 0.0, np.zeros(0)
-    elif how == "acf":
+    if how == "acf":
         bpm = float(librosa.feature.tempo(onset_envelope=activation, sr=SR, hop_length=HOP)[0])
     else:
         bpm = float(np.argmax(tempo_dist[30:]) + 30)
-    # Refine to the nearest autocorrelation peak of the activation (integer bins are 0.5-1 % wide).
     ac = librosa.autocorrelate(activation - activation.mean())
     lag = 60 * FPS / bpm
     lags = np.arange(max(int(lag * 0.95), 1), min(int(np.ceil(lag * 1.05)) + 1, len(ac) - 1))
     if len(lags):
         best = lags[np.argmax(ac[lags])]
-        if how not in ("oracle", "given") and ac[best - 1] < ac[best] >= ac[best + 1]:
-            a, b, c = ac[best - 1], ac[best], ac[best + 1]
+        a, b, c = ac[best - 1], ac[best], ac[best + 1]
+        if a < b >= c:
             offset = 0.5 * (a - c) / (a - 2 * b + c) if a - 2 * b + c != 0 else 0
             refined = 60 * FPS / (best + offset)
             if abs(refined - bpm) <= 0.04 * bpm:
                 bpm = refined
-    _, beats = librosa.beat.beat_track(onset_envelope=activation, sr=SR, hop_length=HOP,
-                                       bpm=bpm, units="time", tightness=400)
-    return bpm, beats
+    return bpm
+
+
+def beats_at(activation, bpm, tracker="librosa"):
+    """Beat times (s) on the activation: librosa's dynamic programming at `bpm` (none without a
+    tempo), or Essentia's TempoTapDegara at the tempo it finds itself."""
+    if tracker == "degara":
+        import essentia.standard as es
+        return np.asarray(es.TempoTapDegara(sampleRateODF=FPS)(activation.astype(np.float32)),
+                          float)
+    if not bpm:  # sonovec read no tempo
+        return np.zeros(0)
+    import librosa
+    return librosa.beat.beat_track(onset_envelope=activation, sr=SR, hop_length=HOP, bpm=bpm,
+                                   units="time", tightness=400)[1]
 
 
 def evaluate(args):
@@ -262,32 +269,27 @@ def evaluate(args):
     if writer:
         writer.writerow(["set", "file", "style", "bpm", "estimate", "acc1", "acc2", "f_measure"])
     print(f"{'set':<18} {'n':>4} {'Acc1':>6} {'Acc2':>6} {'F':>6}")
+    given = {}
+    # `eval-tempo --details` CSVs: the tempo sonovec reads (0 for none), the beats placed here.
+    for path in args.tempo_from or []:
+        for row in csv.DictReader(open(path)):
+            given[os.path.basename(row["file"])] = float(row["estimate"] or 0)
     for name in args.sets:
         scores = []
-        given = {}
-        if args.tempo_from:
-            # `eval-tempo --details` CSVs: the tempo sonovec reads, the beats placed here.
-            for path in args.tempo_from:
-                for row in csv.DictReader(open(path)):
-                    given[os.path.basename(row["file"])] = float(row["estimate"] or 0)
         for clip in load_set(args.feats, name):
             activation, tempo_dist = predict(model, clip["spec"])
             if args.envelope == "replica":
-                # The baseline: sonovec's onset envelope (scripts/probe_tempo_phase.py's replica,
-                # the mean over bands of the log-mel rise) under the same tracker.
-                rise = np.maximum(0, np.diff(clip["spec"], axis=1)).mean(0)
-                activation = np.concatenate([[0.0], rise]).astype(np.float32)
+                # The baseline: sonovec's onset envelope under the same tracker.
+                activation = onset_envelope(clip["spec"]).astype(np.float32)
             if given:
-                bpm, beats = estimate(activation, tempo_dist, "given", given[clip["file"]])
+                bpm = given[clip["file"]]
+            elif args.tempo == "oracle":
+                bpm = clip["bpm"]
             else:
-                bpm, beats = estimate(activation, tempo_dist, args.tempo, clip["bpm"])
-            if args.tracker == "degara":
-                # A second tracker, to see that the envelope's gain is not one tracker's: Essentia's
-                # TempoTapDegara on the same envelope, with its own tempo (the Acc columns stay
-                # those of `--tempo`).
-                import essentia.standard as es
-                beats = np.asarray(es.TempoTapDegara(sampleRateODF=FPS)(
-                    activation.astype(np.float32)), float)
+                bpm = tempo_of(activation, tempo_dist, args.tempo)
+            # With `degara` (a second tracker, to see that the envelope's gain is not one
+            # tracker's) the Acc columns stay those of the tempo above.
+            beats = beats_at(activation, bpm, args.tracker)
             ref = clip["bpm"]
             acc1 = abs(bpm - ref) <= 0.04 * ref
             acc2 = any(abs(bpm - ref * k) <= 0.04 * ref * k for k in (1, 2, 3, 0.5, 1 / 3))
@@ -318,8 +320,8 @@ def track(args):
             bpm = (record.get("tempo") or {}).get("bpm")
             beats = []
             if bpm:
-                activation, tempo_dist = predict(model, spectrogram(record["path"]))
-                beats = estimate(activation, tempo_dist, "given", bpm)[1].round(3).tolist()
+                activation, _ = predict(model, spectrogram(record["path"]))
+                beats = beats_at(activation, bpm).round(3).tolist()
             out.write(json.dumps({"path": record["path"], "tempo": {"bpm": bpm, "beats_s": beats}})
                       + "\n")
 
@@ -327,8 +329,6 @@ def track(args):
 def load_model(path):
     import torch
     saved = torch.load(path)
-    if "state" not in saved:  # the first runs saved the 2-D front's weights alone
-        saved = {"front": "2d", "state": saved}
     model = build_model(saved["front"])
     model.load_state_dict(saved["state"])
     model.eval()
