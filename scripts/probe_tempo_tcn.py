@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
-"""Probe: a small learned tempo and beat model (a temporal convolutional network, after Böck &
-Davies, "Multi-task learning of tempo and beat", ISMIR 2019) fitted on the fitting sets and scored
-on the held-out ones, to see whether a learned metrical level would carry over where the fitted
-rules of sessions 4-22 did not. Nothing here ships; the figures go to docs/tempo-experiments.md.
+"""A small learned tempo and beat model (a temporal convolutional network, after Böck, Davies &
+Knees, "Multi-task learning of tempo and beat", ISMIR 2019) fitted on the fitting sets and scored
+on the held-out ones. Its beat activation ships: `export` writes models/beat_activation.safetensors
+(see models/beat_activation.json for the fit that made it), which src/features/tempo/activation.rs
+runs; the tempo head did not carry over and stays here (docs/tempo-experiments.md, sessions 23-24).
 
 Input is the spectrogram sonovec already computes for musicnn (16 kHz, 512-point frames, hop
-256 = 16 ms, 96 mel bands, log10(1 + 10000 x)), so a port would feed the network the stream's
-shared spectrogram. Two heads: a beat activation per frame, and a tempo distribution over integer
+256 = 16 ms, 96 mel bands, log10(1 + 10000 x); here librosa's replica of it, equal to sonovec's
+within float rounding on the parity fixture), which sonovec feeds the network as it streams. Two heads: a beat activation per frame, and a tempo distribution over integer
 BPM 0-299 from the time-averaged skip connections. Training crops 12 s and stretches each crop in
 time by a random factor in [0.8, 1.25] (the labels' tempo and beat frames scale with it), the
 augmentation Böck uses to cover tempi a set lacks.
@@ -20,6 +21,9 @@ augmentation Böck uses to cover tempi a set lacks.
         [--tempo-from EVAL_TEMPO_DETAILS.csv ...] [--envelope network|replica] [--details OUT.csv]
         [--tracker librosa|degara]
     $PY scripts/probe_tempo_tcn.py track /tmp/tcn/model.pt RECORDS.jsonl --out BEATS.jsonl
+    $PY scripts/probe_tempo_tcn.py export /tmp/tcn/model.pt --out models/beat_activation.safetensors \
+        --fixture tests/fixtures/tempo/beat_activation.npy \
+        --spectrogram tests/fixtures/musicnn/dnb_174.logmel.npy
 
 The tempo is the tempo head's argmax (`--tempo head`), refined to the nearest autocorrelation peak
 of the beat activation; or librosa's estimator with its single prior on the activation (`acf`);
@@ -326,6 +330,30 @@ def track(args):
                       + "\n")
 
 
+def export(args):
+    """The beat activation's weights as models/beat_activation.safetensors (PyTorch's names and
+    layouts; the tempo head is left out, sonovec does not use it), and with `--fixture`, the
+    activation PyTorch computes for a log-mel input (`--spectrogram`: a `.npy` of musicnn
+    patches, (patches, frames, bands), consecutive, such as tests/fixtures/musicnn's; their
+    frames repeated `--tile` times) for the
+    parity test in src/features/tempo/activation.rs."""
+    import torch
+    from safetensors.torch import save_file
+    model = load_model(args.model)
+    state = {k: v.contiguous() for k, v in model.state_dict().items() if not k.startswith("tempo.")}
+    save_file(state, args.out, metadata={"source": os.path.basename(args.model),
+                                         "script": "scripts/probe_tempo_tcn.py"})
+    print(f"{args.out}: {sum(v.numel() for v in state.values())} weights", file=sys.stderr)
+    if args.fixture:
+        patches = np.load(args.spectrogram).astype(np.float32)
+        # Tiled, so that the fixture is longer than the network's context (4,092 frames) and
+        # the test sees every block stream.
+        spec = np.ascontiguousarray(np.tile(patches.reshape(-1, patches.shape[-1]).T,
+                                            (1, args.tile)))
+        activation, _ = predict(model, spec)
+        np.save(args.fixture, activation.astype(np.float32))
+
+
 def load_model(path):
     import torch
     saved = torch.load(path)
@@ -365,8 +393,14 @@ def main():
     p.add_argument("model")
     p.add_argument("records", help="a sonovec tracks.jsonl made with --beats")
     p.add_argument("--out", required=True)
+    p = sub.add_parser("export")
+    p.add_argument("model")
+    p.add_argument("--out", required=True)
+    p.add_argument("--fixture", help="where to write the parity fixture's activation (.npy)")
+    p.add_argument("--spectrogram", help="its input: musicnn patches (.npy)")
+    p.add_argument("--tile", type=int, default=12, help="times the input is repeated")
     args = parser.parse_args()
-    {"features": features, "train": train, "eval": evaluate, "track": track}[args.command](args)
+    {"export": export, "features": features, "train": train, "eval": evaluate, "track": track}[args.command](args)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@
 //! [`Embedder`] streams a track's spectrogram through the network patch by patch.
 
 mod conv;
-mod gemm;
+pub(crate) mod gemm;
 pub mod network;
 pub(crate) mod simd;
 mod sink;

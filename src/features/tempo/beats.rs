@@ -14,7 +14,9 @@ const BEAT_PROBABILITY_SCALE: f64 = 0.99;
 const BEAT_PROBABILITY_FLOOR: f64 = f32::EPSILON as f64;
 
 /// Beat frames (indices into `envelope`, ascending) for a track whose beat period is
-/// `period_frames`, the envelope having `frame_rate` frames per second.
+/// `period_frames`, the envelope having `frame_rate` frames per second. The envelope is any
+/// non-negative beat evidence per frame: sonovec passes the learned beat activation
+/// ([`super::activation`]), or the onset envelope where there is none.
 ///
 /// Each frame is a beat with probability `p = 0.99 · envelope / max(envelope)` (at least
 /// `f32::EPSILON`); each interval `Δ` between beats has the log-probability

@@ -1,0 +1,577 @@
+//! The beat activation: a small learned network's probability, per spectrogram frame, that a
+//! beat falls there. The beat tracker follows it instead of the onset envelope.
+//!
+//! The network is a temporal convolutional network after Böck & Davies ("Multi-task learning of
+//! tempo and beat", ISMIR 2019), 27,289 weights, fitted by `scripts/probe_tempo_tcn.py` on the
+//! fitting sets (never on the held-out ones) and shipped as `models/beat_activation.safetensors`.
+//! Its input is the shared spectrogram as every log-mel feature reads it (96 bands to 8 kHz,
+//! 62.5 frames per second, `log10(1 + 10000·mel)`):
+//!
+//! 1. the front, per frame with two frames of context each side: mel bands averaged in pairs
+//!    (48), a 3×3 convolution over (band, frame) to 8 channels, ELU, the maximum of each 3 bands
+//!    (16), a 3×3 convolution to 16 channels, ELU, the maximum of each 3 bands (5, the last band
+//!    dropped), and a convolution over the 5 bands to 20 channels, ELU: 20 numbers a frame;
+//! 2. ten residual blocks over time, block `i` a 5-tap convolution dilated by `2^i` frames, ELU,
+//!    and a 1×1 convolution added to its input: about 65 s of context each side;
+//! 3. a 1×1 convolution to one logit a frame, and its sigmoid.
+//!
+//! Convolutions see zeros beyond the track's ends (PyTorch's zero padding), so the activation is
+//! the network's on the whole track, whatever the blocks the spectrogram arrives in. Every layer
+//! runs as the frames stream past, on fixed runs of 256 frames, so the result does not
+//! depend on how the stream is cut either.
+//!
+//! Why it helps: where the onset envelope is as high on a strong off-beat (hi-hat, offbeat bass,
+//! a slow attack) as on the beat, the network has learned which onsets beats fall on; on the
+//! held-out sets it raised beat F under two different trackers (docs/tempo-experiments.md).
+
+use safetensors::SafeTensors;
+
+use crate::dsp::lanes::log_mel_into;
+use crate::dsp::{FrameSink, SpectrogramBlock};
+use crate::embed::gemm::{matmul, View};
+use wide::f32x8;
+
+const WEIGHTS: &[u8] = include_bytes!("../../../models/beat_activation.safetensors");
+
+/// The spectrogram the network was fitted on: mel bands and frames per second.
+const INPUT_BANDS: usize = 96;
+const INPUT_FRAME_RATE: f64 = 62.5;
+/// Bands after the pair averaging, with one zero band at each edge for the 3×3 convolution.
+const BANDS: usize = INPUT_BANDS / 2;
+const PADDED: usize = BANDS + 2;
+/// The second convolution's bands (after the first pooling), likewise padded.
+const BANDS2: usize = BANDS / 3;
+const PADDED2: usize = BANDS2 + 2;
+/// Bands left after the second pooling.
+const BANDS3: usize = BANDS2 / 3;
+const CHANNELS1: usize = 8;
+const CHANNELS2: usize = 16;
+/// Channels of the front's output and of every residual block.
+const CHANNELS: usize = 20;
+const BLOCKS: usize = 10;
+const TAPS: usize = 5;
+/// Frames of context the front needs on each side of the frame it computes.
+const CONTEXT: usize = 2;
+/// Frames the front computes at a time.
+const CHUNK: usize = 256;
+
+/// The trained parameters, rearranged from PyTorch's layouts into the row-major
+/// `(taps) × out` matrices the products below read.
+struct Network {
+    /// Per time tap: 3 band taps × 8 channels.
+    conv1: [Vec<f32>; 3],
+    bias1: Vec<f32>,
+    /// Per time tap: (3 band taps × 8 channels) × 16 channels.
+    conv2: [Vec<f32>; 3],
+    bias2: Vec<f32>,
+    /// (5 bands × 16 channels) × 20 channels.
+    conv3: Vec<f32>,
+    bias3: Vec<f32>,
+    blocks: Vec<Block>,
+    beat: Vec<f32>,
+    beat_bias: f32,
+}
+
+struct Block {
+    /// Per time tap: 20 × 20.
+    conv: Vec<Vec<f32>>,
+    bias: Vec<f32>,
+    mix: Vec<f32>,
+    mix_bias: Vec<f32>,
+}
+
+impl Network {
+    fn shipped() -> &'static Network {
+        static NETWORK: std::sync::OnceLock<Network> = std::sync::OnceLock::new();
+        NETWORK.get_or_init(|| {
+            Network::from_safetensors(WEIGHTS).expect("the shipped beat activation weights load")
+        })
+    }
+
+    fn from_safetensors(bytes: &[u8]) -> Result<Network, String> {
+        let file = SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
+        let tensor = |name: &str, shape: &[usize]| -> Result<Vec<f32>, String> {
+            let t = file.tensor(name).map_err(|e| format!("{name}: {e}"))?;
+            if t.dtype() != safetensors::Dtype::F32 || t.shape() != shape {
+                return Err(format!(
+                    "{name}: {:?} {:?}, not F32 {shape:?}",
+                    t.dtype(),
+                    t.shape()
+                ));
+            }
+            Ok(t.data()
+                .chunks_exact(4)
+                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                .collect())
+        };
+        // PyTorch's Conv2d weight is (out, in, band tap, time tap), Conv1d's (out, in, tap).
+        let per_time_tap = |w: &[f32], out: usize, inputs: usize, band_taps: usize| {
+            std::array::from_fn(|dt| {
+                let mut m = vec![0.0; band_taps * inputs * out];
+                for o in 0..out {
+                    for c in 0..inputs {
+                        for df in 0..band_taps {
+                            m[(df * inputs + c) * out + o] =
+                                w[((o * inputs + c) * band_taps + df) * 3 + dt];
+                        }
+                    }
+                }
+                m
+            })
+        };
+        let w1 = tensor("front.1.weight", &[CHANNELS1, 1, 3, 3])?;
+        let w2 = tensor("front.5.weight", &[CHANNELS2, CHANNELS1, 3, 3])?;
+        let w3 = tensor("front.9.weight", &[CHANNELS, CHANNELS2, BANDS3, 1])?;
+        let mut conv3 = vec![0.0; BANDS3 * CHANNELS2 * CHANNELS];
+        for o in 0..CHANNELS {
+            for c in 0..CHANNELS2 {
+                for f in 0..BANDS3 {
+                    conv3[(f * CHANNELS2 + c) * CHANNELS + o] =
+                        w3[(o * CHANNELS2 + c) * BANDS3 + f];
+                }
+            }
+        }
+        let transpose = |w: &[f32], taps: usize, tap: usize| {
+            let mut m = vec![0.0; CHANNELS * CHANNELS];
+            for o in 0..CHANNELS {
+                for c in 0..CHANNELS {
+                    m[c * CHANNELS + o] = w[(o * CHANNELS + c) * taps + tap];
+                }
+            }
+            m
+        };
+        let blocks = (0..BLOCKS)
+            .map(|i| -> Result<Block, String> {
+                let conv = tensor(
+                    &format!("blocks.{i}.conv.weight"),
+                    &[CHANNELS, CHANNELS, TAPS],
+                )?;
+                let mix = tensor(&format!("blocks.{i}.mix.weight"), &[CHANNELS, CHANNELS, 1])?;
+                Ok(Block {
+                    conv: (0..TAPS).map(|k| transpose(&conv, TAPS, k)).collect(),
+                    bias: tensor(&format!("blocks.{i}.conv.bias"), &[CHANNELS])?,
+                    mix: transpose(&mix, 1, 0),
+                    mix_bias: tensor(&format!("blocks.{i}.mix.bias"), &[CHANNELS])?,
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(Network {
+            conv1: per_time_tap(&w1, CHANNELS1, 1, 3),
+            bias1: tensor("front.1.bias", &[CHANNELS1])?,
+            conv2: per_time_tap(&w2, CHANNELS2, CHANNELS1, 3),
+            bias2: tensor("front.5.bias", &[CHANNELS2])?,
+            conv3,
+            bias3: tensor("front.9.bias", &[CHANNELS])?,
+            blocks,
+            beat: tensor("beat.weight", &[1, CHANNELS, 1])?,
+            beat_bias: tensor("beat.bias", &[1])?[0],
+        })
+    }
+}
+
+/// The network run as the frames stream past; [`BeatActivation::finish`] gives the activation,
+/// one value in (0, 1) per frame.
+///
+/// Every layer keeps only the frames its kernel still needs: the front two frames each side,
+/// residual block `i` its input `2·2^i` frames each side (80 bytes a frame). Memory is thus
+/// about 0.5 MB whatever the track's length, besides the activation itself (4 bytes a frame);
+/// each layer's output lags its input by that context and catches up at
+/// [`BeatActivation::finish`].
+#[derive(Clone)]
+pub struct BeatActivation {
+    network: &'static Network,
+    /// Pair-averaged log-mel frames not yet through the front, [`PADDED`] values each, the
+    /// first of them frame `next − CONTEXT` (frames before the track are zeros).
+    pending: Vec<f32>,
+    /// Index of the next frame the front computes.
+    next: usize,
+    stages: Vec<Stage>,
+    activation: Vec<f32>,
+    scratch: Scratch,
+}
+
+#[derive(Clone, Default)]
+struct Scratch {
+    log_mel: Vec<f32>,
+    conv1: Vec<f32>,
+    pooled1: Vec<f32>,
+    conv2: Vec<f32>,
+    pooled2: Vec<f32>,
+    /// A layer's output on its way to the next, [`CHANNELS`] values a frame.
+    passed: Vec<f32>,
+    received: Vec<f32>,
+    /// A residual block's hidden layer, at most [`CHUNK`] frames.
+    hidden: Vec<f32>,
+}
+
+/// One residual block in the stream: the frames of its input its 5 taps may still read.
+#[derive(Clone)]
+struct Stage {
+    block: usize,
+    dilation: usize,
+    /// Input frames from `first` on, [`CHANNELS`] values each.
+    input: Vec<f32>,
+    first: usize,
+    /// Index of the next frame of output.
+    next: usize,
+}
+
+impl BeatActivation {
+    /// An activation for spectrogram frames of `n_mels` bands at `frame_rate` frames per second,
+    /// or `None` unless that is the spectrogram the network was fitted on.
+    pub fn new(n_mels: usize, frame_rate: f64) -> Option<Self> {
+        (n_mels == INPUT_BANDS && (frame_rate - INPUT_FRAME_RATE).abs() < 1e-9).then(|| {
+            BeatActivation {
+                network: Network::shipped(),
+                pending: vec![0.0; CONTEXT * PADDED],
+                next: 0,
+                stages: (0..BLOCKS)
+                    .map(|block| Stage {
+                        block,
+                        dilation: 1 << block,
+                        input: Vec::new(),
+                        first: 0,
+                        next: 0,
+                    })
+                    .collect(),
+                activation: Vec::new(),
+                scratch: Scratch::default(),
+            }
+        })
+    }
+
+    /// The activation of every frame so far, as if the track ended here.
+    pub fn finish(mut self) -> Vec<f32> {
+        let total = self.next + self.pending.len() / PADDED - CONTEXT;
+        self.pending
+            .resize(self.pending.len() + CONTEXT * PADDED, 0.0);
+        let remaining = total - self.next;
+        if remaining > 0 {
+            self.run_front(remaining, Some(total));
+        } else {
+            self.scratch.passed.clear();
+        }
+        self.run_blocks(Some(total));
+        self.activation
+    }
+
+    /// Passes the front's latest output (`scratch.passed`) through the residual blocks and the
+    /// beat head, as far as each block's context allows (to the end, given the track's `total`).
+    fn run_blocks(&mut self, total: Option<usize>) {
+        let net = self.network;
+        let s = &mut self.scratch;
+        for stage in &mut self.stages {
+            std::mem::swap(&mut s.passed, &mut s.received);
+            s.passed.clear();
+            let block = &net.blocks[stage.block];
+            stage.run(block, &s.received, total, &mut s.passed, &mut s.hidden);
+        }
+        self.activation
+            .extend(s.passed.chunks_exact(CHANNELS).map(|frame| {
+                let logit =
+                    net.beat_bias + frame.iter().zip(&net.beat).map(|(a, b)| a * b).sum::<f32>();
+                1.0 / (1.0 + (-logit).exp())
+            }));
+    }
+
+    /// Runs the front on the next `count` frames; `pending` holds them with [`CONTEXT`] frames
+    /// each side. With `total`, the track's length, frames at and past it are zeros.
+    fn run_front(&mut self, count: usize, total: Option<usize>) {
+        let net = self.network;
+        let s = &mut self.scratch;
+        // First convolution, on frames next−1 .. next+count+1; each frame's rows are its
+        // PADDED band positions, of which the first BANDS are outputs.
+        let frames1 = count + 2;
+        let rows1 = frames1 * PADDED - 2;
+        s.conv1.resize(frames1 * PADDED * CHANNELS1, 0.0);
+        for (dt, kernel) in net.conv1.iter().enumerate() {
+            let input = View {
+                data: &self.pending[dt * PADDED..],
+                rows: rows1,
+                cols: 3,
+                row_stride: 1,
+                col_stride: 1,
+            };
+            matmul(
+                input,
+                View::dense(kernel, 3, CHANNELS1),
+                &mut s.conv1,
+                dt > 0,
+            );
+        }
+        // The pooling by 3 bands, the bias and ELU, into frames of PADDED2 × 8 with zero edge
+        // bands; the frames outside the track are zeros (the second convolution's padding in
+        // time). Both are monotone, so pooling first gives the same values for a third of the
+        // exponentials.
+        s.pooled1.clear();
+        s.pooled1.resize(frames1 * PADDED2 * CHANNELS1, 0.0);
+        for j in 0..frames1 {
+            let frame = (self.next + j) as isize - 1;
+            if frame < 0 || total.is_some_and(|t| frame as usize >= t) {
+                continue;
+            }
+            for p in 0..BANDS2 {
+                for o in 0..CHANNELS1 {
+                    let at = |band: usize| s.conv1[(j * PADDED + band) * CHANNELS1 + o];
+                    let max = at(3 * p).max(at(3 * p + 1)).max(at(3 * p + 2));
+                    s.pooled1[(j * PADDED2 + p + 1) * CHANNELS1 + o] = max + net.bias1[o];
+                }
+            }
+        }
+        elu_in_place(&mut s.pooled1);
+        // Second convolution, on frames next .. next+count.
+        let width2 = 3 * CHANNELS1;
+        let rows2 = count * PADDED2 - 2;
+        s.conv2.resize(count * PADDED2 * CHANNELS2, 0.0);
+        for (dt, kernel) in net.conv2.iter().enumerate() {
+            let input = View {
+                data: &s.pooled1[dt * PADDED2 * CHANNELS1..],
+                rows: rows2,
+                cols: width2,
+                row_stride: CHANNELS1,
+                col_stride: 1,
+            };
+            matmul(
+                input,
+                View::dense(kernel, width2, CHANNELS2),
+                &mut s.conv2,
+                dt > 0,
+            );
+        }
+        s.pooled2.clear();
+        s.pooled2.resize(count * BANDS3 * CHANNELS2, 0.0);
+        for j in 0..count {
+            for p in 0..BANDS3 {
+                for o in 0..CHANNELS2 {
+                    let at = |band: usize| s.conv2[(j * PADDED2 + band) * CHANNELS2 + o];
+                    let max = at(3 * p).max(at(3 * p + 1)).max(at(3 * p + 2));
+                    s.pooled2[(j * BANDS3 + p) * CHANNELS2 + o] = max + net.bias2[o];
+                }
+            }
+        }
+        elu_in_place(&mut s.pooled2);
+        s.passed.resize(count * CHANNELS, 0.0);
+        let width3 = BANDS3 * CHANNELS2;
+        matmul(
+            View::dense(&s.pooled2, count, width3),
+            View::dense(&net.conv3, width3, CHANNELS),
+            &mut s.passed,
+            false,
+        );
+        for frame in s.passed.chunks_exact_mut(CHANNELS) {
+            for (v, b) in frame.iter_mut().zip(&net.bias3) {
+                *v += b;
+            }
+        }
+        elu_in_place(&mut s.passed);
+        self.next += count;
+        self.pending.drain(..count * PADDED);
+    }
+}
+
+impl Stage {
+    /// Appends `input` (the next frames of the block's input) and writes to `out` every frame
+    /// of output that the input now determines: `out = x + mix(elu(conv(x)))`. Given the
+    /// track's `total`, frames at and past it are zeros and the output runs to the end.
+    fn run(
+        &mut self,
+        block: &Block,
+        input: &[f32],
+        total: Option<usize>,
+        out: &mut Vec<f32>,
+        hidden: &mut Vec<f32>,
+    ) {
+        self.input.extend_from_slice(input);
+        let reach = 2 * self.dilation;
+        let received = self.first + self.input.len() / CHANNELS;
+        let end = match total {
+            Some(total) => total,
+            None => received.saturating_sub(reach),
+        };
+        // At most CHUNK frames at a time, so that `hidden` stays small at the end of a track,
+        // when the deepest blocks have thousands of frames left.
+        for start in (self.next..end).step_by(CHUNK) {
+            let stop = (start + CHUNK).min(end);
+            self.run_piece(block, start, stop, received, out, hidden);
+        }
+        self.next = self.next.max(end);
+        // The next output frame reads back to `reach` frames before it. (Moving the rest down
+        // costs about 10 ms for a 15-minute track; keeping the buffer short saves half a MB.)
+        let keep = self.next.saturating_sub(reach).max(self.first);
+        self.input.drain(..(keep - self.first) * CHANNELS);
+        self.first = keep;
+    }
+
+    /// Output frames `start..stop` of the block, appended to `out`; the input holds frames up
+    /// to `received` (zeros past it when that is the track's end).
+    fn run_piece(
+        &self,
+        block: &Block,
+        start: usize,
+        stop: usize,
+        received: usize,
+        out: &mut Vec<f32>,
+        hidden: &mut Vec<f32>,
+    ) {
+        let frames = stop - start;
+        hidden.clear();
+        for _ in 0..frames {
+            hidden.extend_from_slice(&block.bias);
+        }
+        for (k, kernel) in block.conv.iter().enumerate() {
+            // Tap k reads frame t + (k − 2)·dilation; frames outside the track are zeros.
+            let shift = (k as isize - 2) * self.dilation as isize;
+            let from = (start as isize + shift).max(0) as usize;
+            let to = (stop as isize + shift).clamp(0, received as isize) as usize;
+            if to <= from {
+                continue;
+            }
+            let row = (from as isize - shift) as usize - start;
+            matmul(
+                View::dense(
+                    &self.input[(from - self.first) * CHANNELS..],
+                    to - from,
+                    CHANNELS,
+                ),
+                View::dense(kernel, CHANNELS, CHANNELS),
+                &mut hidden[row * CHANNELS..],
+                true,
+            );
+        }
+        elu_in_place(hidden);
+        let at = out.len();
+        out.resize(at + frames * CHANNELS, 0.0);
+        matmul(
+            View::dense(hidden, frames, CHANNELS),
+            View::dense(&block.mix, CHANNELS, CHANNELS),
+            &mut out[at..],
+            false,
+        );
+        let residual = &self.input[(start - self.first) * CHANNELS..(stop - self.first) * CHANNELS];
+        for ((o, &x), b) in out[at..]
+            .iter_mut()
+            .zip(residual)
+            .zip(block.mix_bias.iter().cycle())
+        {
+            *o += x + b;
+        }
+    }
+}
+
+impl std::fmt::Debug for BeatActivation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BeatActivation")
+            .field("frames_through_the_front", &self.next)
+            .field("frames_of_activation", &self.activation.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl FrameSink for BeatActivation {
+    fn accept(&mut self, block: &SpectrogramBlock<'_>) {
+        for frame in block.mel_frames() {
+            let log_mel = &mut self.scratch.log_mel;
+            log_mel.resize(frame.len(), 0.0);
+            log_mel_into(frame, log_mel);
+            let at = self.pending.len();
+            self.pending.resize(at + PADDED, 0.0);
+            for (b, pair) in log_mel.chunks_exact(2).enumerate() {
+                self.pending[at + 1 + b] = 0.5 * (pair[0] + pair[1]);
+            }
+            if self.pending.len() / PADDED >= CHUNK + 2 * CONTEXT {
+                self.run_front(CHUNK, None);
+                self.run_blocks(None);
+            }
+        }
+    }
+}
+
+/// ELU, `x` for `x > 0` and `exp(x) − 1` otherwise, eight lanes at a time (the exponential is
+/// `wide`'s, within an ulp or two of libm's; the network's tolerance is far wider).
+fn elu_in_place(values: &mut [f32]) {
+    let mut lanes = values.chunks_exact_mut(8);
+    for chunk in &mut lanes {
+        let x = f32x8::new(chunk.try_into().expect("eight values"));
+        let negative = x.fast_min(f32x8::ZERO).exp() - f32x8::ONE;
+        let y = x.simd_gt(f32x8::ZERO).bitselect(x, negative);
+        chunk.copy_from_slice(&y.to_array());
+    }
+    for v in lanes.into_remainder() {
+        if *v <= 0.0 {
+            *v = v.exp_m1();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn npy(name: &str) -> Vec<f32> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name);
+        let bytes = std::fs::read(&path).unwrap();
+        npyz::NpyFile::new(&bytes[..])
+            .unwrap()
+            .into_vec::<f32>()
+            .unwrap()
+    }
+
+    /// The activation of the musicnn parity fixture's 374 frames of `dnb_174` repeated 12 times
+    /// (4,488 frames: longer than the network's context, so every block streams), fed in
+    /// blocks of uneven sizes, against PyTorch's.
+    #[test]
+    fn matches_pytorch_on_the_fixture() {
+        let log_mel_frames = npy("musicnn/dnb_174.logmel.npy");
+        let expected = npy("tempo/beat_activation.npy");
+        // Back to mel power: the inverse of log10(1 + 10000·x).
+        let mel: Vec<f32> = (log_mel_frames
+            .iter()
+            .cycle()
+            .take(12 * log_mel_frames.len()))
+        .map(|&l| ((10f64.powf(l as f64) - 1.0) / 10_000.0) as f32)
+        .collect();
+        let frames = mel.len() / INPUT_BANDS;
+        assert_eq!(frames, expected.len());
+        let mut activation = BeatActivation::new(INPUT_BANDS, INPUT_FRAME_RATE).unwrap();
+        let mut at = 0;
+        for size in [1, 60, 200, 7, 300].into_iter().cycle() {
+            let n = size.min(frames - at);
+            activation.accept(&SpectrogramBlock {
+                first_frame: at,
+                n_frames: n,
+                n_bins: 0,
+                n_mels: INPUT_BANDS,
+                power: &[],
+                mel: &mel[at * INPUT_BANDS..(at + n) * INPUT_BANDS],
+            });
+            at += n;
+            if at == frames {
+                break;
+            }
+        }
+        let got = activation.finish();
+        assert_eq!(got.len(), frames);
+        let worst = got
+            .iter()
+            .zip(&expected)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f32::max);
+        assert!(worst < 1e-4, "largest difference from PyTorch {worst}");
+        // The fixture has beats: the activation is far from flat.
+        assert!(expected.iter().cloned().fold(0.0, f32::max) > 0.5);
+    }
+
+    #[test]
+    fn other_spectrograms_have_no_activation() {
+        assert!(BeatActivation::new(128, INPUT_FRAME_RATE).is_none());
+        assert!(BeatActivation::new(INPUT_BANDS, 100.0).is_none());
+    }
+
+    #[test]
+    fn an_empty_track_has_an_empty_activation() {
+        let activation = BeatActivation::new(INPUT_BANDS, INPUT_FRAME_RATE).unwrap();
+        assert!(activation.finish().is_empty());
+    }
+}
