@@ -270,7 +270,14 @@ impl BeatActivation {
             .extend(s.passed.chunks_exact(CHANNELS).map(|frame| {
                 let logit =
                     net.beat_bias + frame.iter().zip(&net.beat).map(|(a, b)| a * b).sum::<f32>();
-                1.0 / (1.0 + (-logit).exp())
+                let probability = 1.0 / (1.0 + (-logit).exp());
+                // Mel power that overflowed to infinity (samples near f32::MAX) makes NaN
+                // here: no beat evidence, rather than NaN in the tracker's sums.
+                if probability.is_nan() {
+                    0.0
+                } else {
+                    probability
+                }
             }));
     }
 
@@ -567,6 +574,32 @@ mod tests {
     fn other_spectrograms_have_no_activation() {
         assert!(BeatActivation::new(128, INPUT_FRAME_RATE).is_none());
         assert!(BeatActivation::new(INPUT_BANDS, 100.0).is_none());
+    }
+
+    #[test]
+    fn infinite_mel_power_gives_no_beat_evidence_not_nan() {
+        let mut activation = BeatActivation::new(INPUT_BANDS, INPUT_FRAME_RATE).unwrap();
+        let frames = 600;
+        let mel: Vec<f32> = (0..frames * INPUT_BANDS)
+            .map(|i| {
+                if (i / INPUT_BANDS).is_multiple_of(31) {
+                    f32::INFINITY
+                } else {
+                    1e-3
+                }
+            })
+            .collect();
+        activation.accept(&SpectrogramBlock {
+            first_frame: 0,
+            n_frames: frames,
+            n_bins: 0,
+            n_mels: INPUT_BANDS,
+            power: &[],
+            mel: &mel,
+        });
+        let got = activation.finish();
+        assert_eq!(got.len(), frames);
+        assert!(got.iter().all(|p| (0.0..=1.0).contains(p)), "{got:?}");
     }
 
     #[test]

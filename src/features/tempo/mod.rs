@@ -153,16 +153,10 @@ pub fn tempo_of_envelopes(
     if (envelope.len() as f64) < MIN_DURATION_S * frame_rate {
         return Err(NoTempo::TooShort);
     }
-    // The two autocorrelations are independent: on a long track each is worth a core. The
-    // activation's last few thousand frames, still in its blocks, run beside them.
-    let ((analysis, low), activation) = rayon::join(
-        || {
-            rayon::join(
-                || periodicity::analyse(envelope, frame_rate),
-                || periodicity::analyse(onsets.low(), frame_rate),
-            )
-        },
-        || activation.map(BeatActivation::finish),
+    // The two autocorrelations are independent: on a long track each is worth a core.
+    let (analysis, low) = rayon::join(
+        || periodicity::analyse(envelope, frame_rate),
+        || periodicity::analyse(onsets.low(), frame_rate),
     );
     let Some(analysis) = analysis else {
         return Err(NoTempo::NoOnsets);
@@ -209,6 +203,9 @@ pub fn tempo_of_envelopes(
     // The swing rule reads the onset envelope even when the beats follow the activation: it
     // weighs the onsets on and off the beat, which the activation has already judged (on the
     // openmsx songs, reading the activation instead cost 0.03 of beat F).
+    // The activation's last few thousand frames, still in its blocks, run here, on this
+    // thread (another would allocate gemm's buffers a second time).
+    let activation = activation.map(BeatActivation::finish);
     let beat_input = activation.as_deref().unwrap_or(envelope);
     let mut beat_frames = beats::track_beats(beat_input, period, frame_rate);
     swing::move_off_the_late_off_beat(&mut beat_frames, envelope, period);
