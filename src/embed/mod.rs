@@ -8,7 +8,7 @@ pub(crate) mod gemm;
 pub mod network;
 pub(crate) mod simd;
 mod sink;
-mod weights;
+pub(crate) mod weights;
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -53,27 +53,36 @@ impl std::fmt::Display for WeightsError {
 
 impl std::error::Error for WeightsError {}
 
+/// The `f32` tensor `name` of a safetensors file, checked to have exactly `shape`; the error
+/// names the tensor and what was found instead.
+pub(crate) fn f32_tensor(
+    file: &SafeTensors,
+    name: &str,
+    shape: &[usize],
+) -> Result<Vec<f32>, String> {
+    let t = file
+        .tensor(name)
+        .map_err(|_| format!("missing tensor {name}"))?;
+    if t.dtype() != Dtype::F32 || t.shape() != shape {
+        return Err(format!(
+            "{name}: expected f32 {shape:?}, found {:?} {:?}",
+            t.dtype(),
+            t.shape()
+        ));
+    }
+    Ok(t.data()
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect())
+}
+
 impl Weights {
     /// Reads the weights from the bytes of a safetensors file. Checks every shape the
     /// forward pass relies on, so a wrong file fails here and never inside the network.
     pub fn from_safetensors(bytes: &[u8]) -> Result<Self, WeightsError> {
         let file = SafeTensors::deserialize(bytes).map_err(|e| WeightsError(e.to_string()))?;
-        let tensor = |name: &str, shape: &[usize]| -> Result<Vec<f32>, WeightsError> {
-            let t = file
-                .tensor(name)
-                .map_err(|_| WeightsError(format!("missing tensor {name}")))?;
-            if t.dtype() != Dtype::F32 || t.shape() != shape {
-                return Err(WeightsError(format!(
-                    "{name}: expected f32 {shape:?}, found {:?} {:?}",
-                    t.dtype(),
-                    t.shape()
-                )));
-            }
-            Ok(t.data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect())
-        };
+        let tensor =
+            |name: &str, shape: &[usize]| f32_tensor(&file, name, shape).map_err(WeightsError);
         let bn = |index: usize, channels: usize| -> Result<BatchNorm, WeightsError> {
             let prefix = match index {
                 0 => "batch_normalization".to_string(),

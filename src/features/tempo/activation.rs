@@ -29,6 +29,7 @@ use safetensors::SafeTensors;
 use crate::dsp::lanes::log_mel_into;
 use crate::dsp::{FrameSink, SpectrogramBlock};
 use crate::embed::gemm::{matmul, View};
+use crate::embed::weights::f32_tensor;
 use wide::f32x8;
 
 const WEIGHTS: &[u8] = include_bytes!("../../../models/beat_activation.safetensors");
@@ -90,56 +91,10 @@ impl Network {
 
     fn from_safetensors(bytes: &[u8]) -> Result<Network, String> {
         let file = SafeTensors::deserialize(bytes).map_err(|e| e.to_string())?;
-        let tensor = |name: &str, shape: &[usize]| -> Result<Vec<f32>, String> {
-            let t = file.tensor(name).map_err(|e| format!("{name}: {e}"))?;
-            if t.dtype() != safetensors::Dtype::F32 || t.shape() != shape {
-                return Err(format!(
-                    "{name}: {:?} {:?}, not F32 {shape:?}",
-                    t.dtype(),
-                    t.shape()
-                ));
-            }
-            Ok(t.data()
-                .chunks_exact(4)
-                .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                .collect())
-        };
-        // PyTorch's Conv2d weight is (out, in, band tap, time tap), Conv1d's (out, in, tap).
-        let per_time_tap = |w: &[f32], out: usize, inputs: usize, band_taps: usize| {
-            std::array::from_fn(|dt| {
-                let mut m = vec![0.0; band_taps * inputs * out];
-                for o in 0..out {
-                    for c in 0..inputs {
-                        for df in 0..band_taps {
-                            m[(df * inputs + c) * out + o] =
-                                w[((o * inputs + c) * band_taps + df) * 3 + dt];
-                        }
-                    }
-                }
-                m
-            })
-        };
+        let tensor = |name: &str, shape: &[usize]| f32_tensor(&file, name, shape);
         let w1 = tensor("front.1.weight", &[CHANNELS1, 1, 3, 3])?;
         let w2 = tensor("front.5.weight", &[CHANNELS2, CHANNELS1, 3, 3])?;
         let w3 = tensor("front.9.weight", &[CHANNELS, CHANNELS2, BANDS3, 1])?;
-        let mut conv3 = vec![0.0; BANDS3 * CHANNELS2 * CHANNELS];
-        for o in 0..CHANNELS {
-            for c in 0..CHANNELS2 {
-                for f in 0..BANDS3 {
-                    conv3[(f * CHANNELS2 + c) * CHANNELS + o] =
-                        w3[(o * CHANNELS2 + c) * BANDS3 + f];
-                }
-            }
-        }
-        let transpose = |w: &[f32], taps: usize, tap: usize| {
-            let mut m = vec![0.0; CHANNELS * CHANNELS];
-            for o in 0..CHANNELS {
-                for c in 0..CHANNELS {
-                    m[c * CHANNELS + o] = w[(o * CHANNELS + c) * taps + tap];
-                }
-            }
-            m
-        };
         let blocks = (0..BLOCKS)
             .map(|i| -> Result<Block, String> {
                 let conv = tensor(
@@ -148,25 +103,46 @@ impl Network {
                 )?;
                 let mix = tensor(&format!("blocks.{i}.mix.weight"), &[CHANNELS, CHANNELS, 1])?;
                 Ok(Block {
-                    conv: (0..TAPS).map(|k| transpose(&conv, TAPS, k)).collect(),
+                    conv: (0..TAPS)
+                        .map(|k| time_tap(&conv, [CHANNELS, CHANNELS, 1, TAPS], k))
+                        .collect(),
                     bias: tensor(&format!("blocks.{i}.conv.bias"), &[CHANNELS])?,
-                    mix: transpose(&mix, 1, 0),
+                    mix: time_tap(&mix, [CHANNELS, CHANNELS, 1, 1], 0),
                     mix_bias: tensor(&format!("blocks.{i}.mix.bias"), &[CHANNELS])?,
                 })
             })
             .collect::<Result<_, _>>()?;
         Ok(Network {
-            conv1: per_time_tap(&w1, CHANNELS1, 1, 3),
+            conv1: std::array::from_fn(|dt| time_tap(&w1, [CHANNELS1, 1, 3, 3], dt)),
             bias1: tensor("front.1.bias", &[CHANNELS1])?,
-            conv2: per_time_tap(&w2, CHANNELS2, CHANNELS1, 3),
+            conv2: std::array::from_fn(|dt| time_tap(&w2, [CHANNELS2, CHANNELS1, 3, 3], dt)),
             bias2: tensor("front.5.bias", &[CHANNELS2])?,
-            conv3,
+            conv3: time_tap(&w3, [CHANNELS, CHANNELS2, BANDS3, 1], 0),
             bias3: tensor("front.9.bias", &[CHANNELS])?,
             blocks,
             beat: tensor("beat.weight", &[1, CHANNELS, 1])?,
             beat_bias: tensor("beat.bias", &[1])?[0],
         })
     }
+}
+
+/// One time tap of a PyTorch convolution weight `[out, in, band taps, time taps]` (a Conv1d's
+/// is `[out, in, 1, taps]`), as the row-major `(band tap, in) × out` matrix the products read.
+fn time_tap(
+    weight: &[f32],
+    [out, inputs, band_taps, time_taps]: [usize; 4],
+    tap: usize,
+) -> Vec<f32> {
+    let mut m = vec![0.0; band_taps * inputs * out];
+    for o in 0..out {
+        for c in 0..inputs {
+            for band in 0..band_taps {
+                m[(band * inputs + c) * out + o] =
+                    weight[((o * inputs + c) * band_taps + band) * time_taps + tap];
+            }
+        }
+    }
+    m
 }
 
 /// The network run as the frames stream past; [`BeatActivation::finish`] gives the activation,
@@ -207,7 +183,6 @@ struct Scratch {
 /// One residual block in the stream: the frames of its input its 5 taps may still read.
 #[derive(Clone)]
 struct Stage {
-    block: usize,
     dilation: usize,
     /// Input frames from `first` on, [`CHANNELS`] values each.
     input: Vec<f32>,
@@ -227,7 +202,6 @@ impl BeatActivation {
                 next: 0,
                 stages: (0..BLOCKS)
                     .map(|block| Stage {
-                        block,
                         dilation: 1 << block,
                         input: Vec::new(),
                         first: 0,
@@ -240,6 +214,20 @@ impl BeatActivation {
         })
     }
 
+    /// The next frame, already log-compressed (`log10(1 + 10000·mel)`, as [`log_mel_into`]
+    /// computes it): for a caller that needs that frame too.
+    pub fn push_log_mel(&mut self, log_mel: &[f32]) {
+        let at = self.pending.len();
+        self.pending.resize(at + PADDED, 0.0);
+        for (b, pair) in log_mel.chunks_exact(2).enumerate() {
+            self.pending[at + 1 + b] = 0.5 * (pair[0] + pair[1]);
+        }
+        if self.pending.len() / PADDED >= CHUNK + 2 * CONTEXT {
+            self.run_front(CHUNK, None);
+            self.run_blocks(None);
+        }
+    }
+
     /// The activation of every frame so far, as if the track ended here.
     pub fn finish(mut self) -> Vec<f32> {
         let total = self.next + self.pending.len() / PADDED - CONTEXT;
@@ -248,22 +236,20 @@ impl BeatActivation {
         let remaining = total - self.next;
         if remaining > 0 {
             self.run_front(remaining, Some(total));
-        } else {
-            self.scratch.passed.clear();
         }
         self.run_blocks(Some(total));
         self.activation
     }
 
-    /// Passes the front's latest output (`scratch.passed`) through the residual blocks and the
-    /// beat head, as far as each block's context allows (to the end, given the track's `total`).
+    /// Passes the front's latest output (`scratch.passed`, empty if none) through the residual
+    /// blocks and the beat head, as far as each block's context allows (to the end, given the
+    /// track's `total`).
     fn run_blocks(&mut self, total: Option<usize>) {
         let net = self.network;
         let s = &mut self.scratch;
-        for stage in &mut self.stages {
+        for (stage, block) in self.stages.iter_mut().zip(&net.blocks) {
             std::mem::swap(&mut s.passed, &mut s.received);
             s.passed.clear();
-            let block = &net.blocks[stage.block];
             stage.run(block, &s.received, total, &mut s.passed, &mut s.hidden);
         }
         self.activation
@@ -279,6 +265,8 @@ impl BeatActivation {
                     probability
                 }
             }));
+        // Empty between calls: the front's next output starts from nothing.
+        s.passed.clear();
     }
 
     /// Runs the front on the next `count` frames; `pending` holds them with [`CONTEXT`] frames
@@ -476,20 +464,13 @@ impl std::fmt::Debug for BeatActivation {
 
 impl FrameSink for BeatActivation {
     fn accept(&mut self, block: &SpectrogramBlock<'_>) {
+        let mut log_mel = std::mem::take(&mut self.scratch.log_mel);
         for frame in block.mel_frames() {
-            let log_mel = &mut self.scratch.log_mel;
             log_mel.resize(frame.len(), 0.0);
-            log_mel_into(frame, log_mel);
-            let at = self.pending.len();
-            self.pending.resize(at + PADDED, 0.0);
-            for (b, pair) in log_mel.chunks_exact(2).enumerate() {
-                self.pending[at + 1 + b] = 0.5 * (pair[0] + pair[1]);
-            }
-            if self.pending.len() / PADDED >= CHUNK + 2 * CONTEXT {
-                self.run_front(CHUNK, None);
-                self.run_blocks(None);
-            }
+            log_mel_into(frame, &mut log_mel);
+            self.push_log_mel(&log_mel);
         }
+        self.scratch.log_mel = log_mel;
     }
 }
 

@@ -1,4 +1,5 @@
-//! Tempo, beats and tempo stability from the onset-strength envelope of the shared spectrogram.
+//! Tempo, beats and tempo stability from the shared spectrogram: its onset-strength envelope
+//! and a learned beat activation.
 //!
 //! [`TempoTracker`] is a [`FrameSink`]: while the track streams through it keeps one onset value
 //! per frame ([`onset`]) and runs a small learned network over the frames ([`activation`]); at
@@ -17,6 +18,7 @@ pub mod swing;
 
 use serde::{Deserialize, Serialize};
 
+use crate::dsp::lanes::log_mel_into;
 use crate::dsp::{FrameSink, SpectrogramBlock};
 use crate::record::TagScore;
 pub use activation::BeatActivation;
@@ -91,6 +93,8 @@ pub enum NoTempo {
 #[derive(Clone, Debug)]
 pub struct TempoTracker {
     onsets: OnsetEnvelope,
+    /// The frame being read, log-compressed once for both of its readers.
+    log_mel: Vec<f32>,
     /// The beat tracker's input, where the spectrogram is the one its network was fitted on.
     activation: Option<BeatActivation>,
     frame_rate: f64,
@@ -103,6 +107,7 @@ impl TempoTracker {
     pub fn new(n_mels: usize, frame_rate: f64, range: Option<BpmRange>) -> Self {
         TempoTracker {
             onsets: OnsetEnvelope::new(n_mels),
+            log_mel: vec![0.0; n_mels],
             activation: BeatActivation::new(n_mels, frame_rate),
             frame_rate,
             range,
@@ -132,9 +137,13 @@ impl TempoTracker {
 
 impl FrameSink for TempoTracker {
     fn accept(&mut self, block: &SpectrogramBlock<'_>) {
-        self.onsets.accept(block);
-        if let Some(activation) = &mut self.activation {
-            activation.accept(block);
+        for frame in block.mel_frames() {
+            self.log_mel.resize(frame.len(), 0.0);
+            log_mel_into(frame, &mut self.log_mel);
+            self.onsets.push_log_mel(&self.log_mel);
+            if let Some(activation) = &mut self.activation {
+                activation.push_log_mel(&self.log_mel);
+            }
         }
     }
 }
@@ -203,8 +212,8 @@ pub fn tempo_of_envelopes(
     // The swing rule reads the onset envelope even when the beats follow the activation: it
     // weighs the onsets on and off the beat, which the activation has already judged (on the
     // openmsx songs, reading the activation instead cost 0.03 of beat F).
-    // The activation's last few thousand frames, still in its blocks, run here, on this
-    // thread (another would allocate gemm's buffers a second time).
+    // Only now, with a tempo to track: the activation's last few thousand frames, still in
+    // its blocks.
     let activation = activation.map(BeatActivation::finish);
     let beat_input = activation.as_deref().unwrap_or(envelope);
     let mut beat_frames = beats::track_beats(beat_input, period, frame_rate);

@@ -79,6 +79,44 @@ impl OnsetEnvelope {
     pub fn strength(&self) -> &[f32] {
         &self.strength
     }
+
+    /// The next frame, already log-compressed (`log10(1 + 10000·mel)`, as
+    /// [`log_mel_into`] computes it): for a caller that needs that frame too.
+    pub fn push_log_mel(&mut self, log_mel: &[f32]) {
+        self.current.clear();
+        self.current.extend_from_slice(log_mel);
+        self.push_current();
+    }
+
+    /// Adds the frame in `current` to the envelopes.
+    fn push_current(&mut self) {
+        let n = self.current.len();
+        let (n_low, (mid_start, mid_end)) = registers(n);
+        // The full flux is summed as low + rest (in that order) so its f32 rounding, which
+        // the energy score's onset rate also reads, is what it was before the registers.
+        let (mut low, mut rest, mut mid) = (0.0f32, 0.0f32, 0.0f32);
+        if self.previous.len() == n {
+            for (b, (c, p)) in self.current.iter().zip(&self.previous).enumerate() {
+                let rise = (c - p).max(0.0);
+                if b < n_low {
+                    low += rise;
+                } else {
+                    rest += rise;
+                }
+                if (mid_start..mid_end).contains(&b) {
+                    mid += rise;
+                }
+            }
+        }
+        let all = low + rest;
+        let mean = |sum: f32, count: usize| sum / count.max(1) as f32;
+        self.total += all as f64;
+        self.low_total += low as f64;
+        self.strength.push(mean(all, n));
+        self.low.push(mean(low, n_low));
+        self.mid.push(mean(mid, mid_end - mid_start));
+        std::mem::swap(&mut self.previous, &mut self.current);
+    }
 }
 
 impl FrameSink for OnsetEnvelope {
@@ -86,32 +124,7 @@ impl FrameSink for OnsetEnvelope {
         for frame in block.mel_frames() {
             self.current.resize(frame.len(), 0.0);
             log_mel_into(frame, &mut self.current);
-            let n = self.current.len();
-            let (n_low, (mid_start, mid_end)) = registers(n);
-            // The full flux is summed as low + rest (in that order) so its f32 rounding, which
-            // the energy score's onset rate also reads, is what it was before the registers.
-            let (mut low, mut rest, mut mid) = (0.0f32, 0.0f32, 0.0f32);
-            if self.previous.len() == n {
-                for (b, (c, p)) in self.current.iter().zip(&self.previous).enumerate() {
-                    let rise = (c - p).max(0.0);
-                    if b < n_low {
-                        low += rise;
-                    } else {
-                        rest += rise;
-                    }
-                    if (mid_start..mid_end).contains(&b) {
-                        mid += rise;
-                    }
-                }
-            }
-            let all = low + rest;
-            let mean = |sum: f32, count: usize| sum / count.max(1) as f32;
-            self.total += all as f64;
-            self.low_total += low as f64;
-            self.strength.push(mean(all, n));
-            self.low.push(mean(low, n_low));
-            self.mid.push(mean(mid, mid_end - mid_start));
-            std::mem::swap(&mut self.previous, &mut self.current);
+            self.push_current();
         }
     }
 }
