@@ -98,7 +98,19 @@ pub struct Peak {
 /// AVX-512, 12 on AVX2, 8 scalar multiply-adds otherwise), repeated for at least `min_time` of
 /// this thread's CPU time. The figure the embedding's rate is a fraction of.
 pub fn fp32_peak(min_time: Duration) -> Peak {
-    let isa = peak::detect();
+    measure_peak(peak::detect(), min_time)
+}
+
+/// This core's peak in bfloat16 dot products (`vdpbf16ps`, each pair of products counted as 4
+/// operations), measured as [`fp32_peak`] is, where the embedding's front end runs on them
+/// (`avx512f+bf16`); `None` elsewhere.
+pub fn bf16_peak(min_time: Duration) -> Option<Peak> {
+    use crate::embed::simd::Isa as Kernels;
+    (Kernels::detect() == Kernels::Avx512Bf16)
+        .then(|| measure_peak(peak::Isa::Avx512Bf16, min_time))
+}
+
+fn measure_peak(isa: peak::Isa, min_time: Duration) -> Peak {
     let round = |iters: u64| peak::run(isa, iters);
     black_box(round(1 << 16));
     let (mut flop, mut spent, mut iters) = (0.0, Duration::ZERO, 1u64 << 20);
@@ -123,6 +135,7 @@ mod peak {
 
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub enum Isa {
+        Avx512Bf16,
         Avx512,
         Avx2,
         Scalar,
@@ -131,6 +144,7 @@ mod peak {
     impl Isa {
         pub fn name(self) -> &'static str {
             match self {
+                Isa::Avx512Bf16 => "avx512bf16",
                 Isa::Avx512 => "avx512f",
                 Isa::Avx2 => "avx2+fma",
                 Isa::Scalar => "scalar",
@@ -145,7 +159,7 @@ mod peak {
     pub fn detect() -> Isa {
         use crate::embed::simd::Isa as Kernels;
         let of = |isa| match isa {
-            Kernels::Avx512 => Isa::Avx512,
+            Kernels::Avx512 | Kernels::Avx512Bf16 => Isa::Avx512,
             Kernels::Avx2 => Isa::Avx2,
             Kernels::Fallback => Isa::Scalar,
         };
@@ -162,6 +176,9 @@ mod peak {
             // SAFETY: `detect` found the instruction set the function is compiled for.
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => (unsafe { x86::avx512(iters) }, 16.0 * 16.0 * 2.0),
+            // SAFETY: only `bf16_peak` asks for it, after detecting the kernels that need it.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512Bf16 => (unsafe { x86::avx512_bf16(iters) }, 16.0 * 16.0 * 4.0),
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => (unsafe { x86::avx2(iters) }, 12.0 * 8.0 * 2.0),
             _ => (scalar(iters), 8.0 * 2.0),
@@ -194,6 +211,24 @@ mod peak {
             for _ in 0..iters {
                 for x in acc.iter_mut() {
                     *x = _mm512_fmadd_ps(*x, a, b);
+                }
+            }
+            let mut sum = _mm512_setzero_ps();
+            for x in acc {
+                sum = _mm512_add_ps(sum, x);
+            }
+            _mm512_reduce_add_ps(sum)
+        }
+
+        /// 16 chains of 16-lane bf16 pair dot products (two multiply-adds a lane each).
+        #[target_feature(enable = "avx512f,avx512bf16")]
+        pub unsafe fn avx512_bf16(iters: u64) -> f32 {
+            let a = _mm512_cvtne2ps_pbh(_mm512_set1_ps(black_box(0.999)), _mm512_set1_ps(0.5));
+            let b = _mm512_cvtne2ps_pbh(_mm512_set1_ps(black_box(1e-6)), _mm512_set1_ps(0.5));
+            let mut acc = [_mm512_setzero_ps(); 16];
+            for _ in 0..iters {
+                for x in acc.iter_mut() {
+                    *x = _mm512_dpbf16_ps(*x, a, b);
                 }
             }
             let mut sum = _mm512_setzero_ps();

@@ -3,7 +3,8 @@
 //! `tests/fixtures/musicnn/reference_versions.json`).
 //!
 //! - the network alone, on the exact log-mel patches TF was fed: max |Δ| ≤ 1e-4 on every
-//!   penultimate value and tag probability, for MSD and MTT;
+//!   penultimate value and tag probability in f32, for MSD and MTT; with the bf16 products of
+//!   AVX-512 BF16 CPUs (the default there), cosine ≥ 0.9995 per patch and tags within 0.01;
 //! - the whole chain, audio file → decode → resample → spectrogram → network → average:
 //!   cosine ≥ 0.999 between the track embeddings and max |Δ| ≤ 0.01 on the averaged tags.
 
@@ -45,15 +46,30 @@ fn network_alone(choice: ModelChoice, prefix: &str) {
     assert_eq!(shape[1..], [PATCH_FRAMES as u64, N_MELS as u64]);
     let (_, want_embedding) = fixture(&format!("dnb_174.{prefix}penultimate.npy"));
     let (_, want_tags) = fixture(&format!("dnb_174.{prefix}tags.npy"));
-    for (i, patch) in logmel.chunks_exact(PATCH_FRAMES * N_MELS).enumerate() {
-        let (mut embedding, mut tags) = (vec![0.0; EMBEDDING_DIM], vec![0.0; N_TAGS]);
-        model.forward(patch, &mut embedding, &mut tags);
-        let want = &want_embedding[i * EMBEDDING_DIM..][..EMBEDDING_DIM];
-        let d_embedding = max_abs_diff(&embedding, want);
-        let d_tags = max_abs_diff(&tags, &want_tags[i * N_TAGS..][..N_TAGS]);
-        eprintln!("{prefix}patch {i}: max |Δ| embedding {d_embedding:.2e}, tags {d_tags:.2e}");
-        assert!(d_embedding <= 1e-4, "embedding differs by {d_embedding}");
-        assert!(d_tags <= 1e-4, "tags differ by {d_tags}");
+    for (model, exact) in [(model.in_f32(), true), (model, false)] {
+        for (i, patch) in logmel.chunks_exact(PATCH_FRAMES * N_MELS).enumerate() {
+            let (mut embedding, mut tags) = (vec![0.0; EMBEDDING_DIM], vec![0.0; N_TAGS]);
+            model.forward(patch, &mut embedding, &mut tags);
+            let want = &want_embedding[i * EMBEDDING_DIM..][..EMBEDDING_DIM];
+            let d_embedding = max_abs_diff(&embedding, want);
+            let cos = cosine(&embedding, want);
+            let d_tags = max_abs_diff(&tags, &want_tags[i * N_TAGS..][..N_TAGS]);
+            let isa = model.isa();
+            eprintln!(
+                "{prefix}patch {i} ({isa}): max |Δ| embedding {d_embedding:.2e}, tags \
+                 {d_tags:.2e}, cosine {cos:.7}"
+            );
+            if exact {
+                assert!(
+                    d_embedding <= 1e-4,
+                    "{isa}: embedding differs by {d_embedding}"
+                );
+                assert!(d_tags <= 1e-4, "{isa}: tags differ by {d_tags}");
+            } else {
+                assert!(cos >= 0.9995, "{isa}: cosine {cos}");
+                assert!(d_tags <= 0.01, "{isa}: tags differ by {d_tags}");
+            }
+        }
     }
 }
 

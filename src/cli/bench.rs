@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 use serde_json::{json, Value};
 
-use sonovec::bench::{cpu_time, decode_only, fp32_peak, peak_rss_bytes, sgemm_gflops};
-use sonovec::embed::{DOMINANT_GEMM, MACS_PER_PATCH};
+use sonovec::bench::{bf16_peak, cpu_time, decode_only, fp32_peak, peak_rss_bytes, sgemm_gflops};
+use sonovec::embed::{DOMINANT_GEMM, FRONT_MACS_PER_PATCH, MACS_PER_PATCH};
 use sonovec::{Analyzer, Config, StageTimings, Track};
 
 use super::bench_table::{self, Configuration};
@@ -209,7 +209,15 @@ pub fn run(args: Args, config: Config, jobs: Option<usize>) -> io::Result<Outcom
         }
         runs.push(run);
     }
-    let peak = fp32_peak(Duration::from_secs_f64(args.gemm_seconds.max(0.0) / 2.0));
+    let peak_time = Duration::from_secs_f64(args.gemm_seconds.max(0.0) / 2.0);
+    let peak = fp32_peak(peak_time);
+    let bf16 = bf16_peak(peak_time);
+    // The peak of the embedding's own arithmetic: where its front end runs in bf16 pairs, that
+    // share of the operations at the bf16 rate and the rest at the f32 rate.
+    let front = FRONT_MACS_PER_PATCH as f64 / MACS_PER_PATCH as f64;
+    let arithmetic_peak = bf16.as_ref().map_or(peak.gflops, |b| {
+        1.0 / (front / b.gflops + (1.0 - front) / peak.gflops)
+    });
     let table = if args.no_table {
         Value::Null
     } else {
@@ -244,7 +252,10 @@ pub fn run(args: Args, config: Config, jobs: Option<usize>) -> io::Result<Outcom
             "embedding_cpu_gflops": cpu_gflops,
             "fp32_peak_gflops": peak.gflops,
             "fp32_peak_isa": peak.isa,
-            "embedding_over_peak": cpu_gflops.map(|g| g / peak.gflops),
+            "bf16_peak_gflops": bf16.as_ref().map(|b| b.gflops),
+            "front_end_share": front,
+            "arithmetic_peak_gflops": arithmetic_peak,
+            "embedding_over_peak": cpu_gflops.map(|g| g / arithmetic_peak),
         },
         "peak_rss_mb": peak_rss_bytes() as f64 / (1024.0 * 1024.0),
         "load_average": bench_table::load_average(),
@@ -389,16 +400,21 @@ fn print_table(out: &mut impl Write, r: &Value) -> io::Result<()> {
             .as_f64()
             .map_or("–".into(), |x| format!("{:.0} %", 100.0 * x))
     )?;
+    let bf16 = g["bf16_peak_gflops"].as_f64().map_or(String::new(), |b| {
+        let share = g["front_end_share"].as_f64().unwrap_or(0.0);
+        format!("; bf16 {b:.1} for the front end's {:.0} %", 100.0 * share)
+    });
     writeln!(
         out,
         "embedding ({}) {} GFLOP/s per thread CPU second over {} computed patches = {} of this \
-         core's fp32 peak {:.1} GFLOP/s ({})",
+         core's peak for that arithmetic, {:.1} GFLOP/s (fp32 {:.1}, {}{bf16})",
         g["embedding_isa"].as_str().unwrap_or("–"),
         f(&g["embedding_cpu_gflops"]),
         g["embedding_patches_computed"],
         g["embedding_over_peak"]
             .as_f64()
             .map_or("–".into(), |x| format!("{:.0} %", 100.0 * x)),
+        g["arithmetic_peak_gflops"].as_f64().unwrap_or(0.0),
         g["fp32_peak_gflops"].as_f64().unwrap_or(0.0),
         g["fp32_peak_isa"].as_str().unwrap_or("–"),
     )?;

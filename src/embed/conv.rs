@@ -21,14 +21,23 @@
 
 use super::simd::{Isa, Simd};
 
-/// A layer's kernel `(taps) × out`, repacked for [`Isa`]: panels of `width` filters, and within
-/// a panel tap after tap, the `width` weights of a tap contiguous. Filters past `out` are zero.
+/// A layer's kernel `(rows · row taps) × out`, repacked for [`Isa`]: panels of `width`
+/// filters, and within a panel tap after tap, the `width` weights of a tap contiguous (for
+/// [`Isa::Avx512Bf16`], pair of taps after pair of taps within each row: see `super::bf16`).
+/// Filters past `out` are zero.
 pub struct Packed {
     pub isa: Isa,
     tile: Tile,
     taps: usize,
     out: usize,
-    data: Vec<f32>,
+    kernel: Kernel,
+}
+
+/// A packed kernel's elements.
+enum Kernel {
+    F32(Vec<f32>),
+    /// Two bf16 weights in each `u32`, the even tap in the low half.
+    Bf16Pairs(Vec<u32>),
 }
 
 /// How a layer's outputs are pooled, which decides the [`Tile`] its kernel is packed for.
@@ -71,9 +80,9 @@ impl Tile {
             v,
         };
         match (isa, positions, reduce) {
-            (Isa::Avx512, p, _) if p <= 32 => positions_in_lanes(12, 2),
-            (Isa::Avx512, p, _) if p <= 64 => positions_in_lanes(6, 4),
-            (Isa::Avx512, _, _) => positions_in_lanes(4, 6),
+            (Isa::Avx512 | Isa::Avx512Bf16, p, _) if p <= 32 => positions_in_lanes(12, 2),
+            (Isa::Avx512 | Isa::Avx512Bf16, p, _) if p <= 64 => positions_in_lanes(6, 4),
+            (Isa::Avx512 | Isa::Avx512Bf16, _, _) => positions_in_lanes(4, 6),
             (_, p, Reduce::OverPositions) if p >= 6 => Tile {
                 lanes: Lanes::Filters,
                 mr: 6,
@@ -85,42 +94,43 @@ impl Tile {
 }
 
 impl Packed {
-    /// Packs the row-major `taps × out` `kernel` for rows of `positions` outputs pooled as
-    /// `reduce` says.
+    /// Packs the row-major `(rows · row_taps) × out` `kernel` (`shape` = `[rows, row_taps]`)
+    /// for rows of `positions` outputs pooled as `reduce` says.
     pub fn new(
         isa: Isa,
         kernel: &[f32],
-        taps: usize,
+        shape: [usize; 2],
         out: usize,
         positions: usize,
         reduce: Reduce,
     ) -> Packed {
+        let [rows, row_taps] = shape;
+        let taps = rows * row_taps;
         assert_eq!(kernel.len(), taps * out, "kernel is taps × out");
         let tile = Tile::choose(isa, positions, reduce);
         let width = match tile.lanes {
             Lanes::Positions => tile.mr,
             Lanes::Filters => tile.v * isa.lanes(),
         };
+        let weight = |tap: usize, o: usize| if o < out { kernel[tap * out + o] } else { 0.0 };
         let panels = out.div_ceil(width);
-        let mut data = vec![0.0; panels * taps * width];
-        for (p, panel) in data.chunks_exact_mut(taps * width).enumerate() {
-            for (k, dst) in panel.chunks_exact_mut(width).enumerate() {
-                for (r, d) in dst.iter_mut().enumerate() {
-                    if let Some(&w) = kernel
-                        .get(k * out + p * width + r)
-                        .filter(|_| p * width + r < out)
-                    {
-                        *d = w;
-                    }
+        let kernel = if isa == Isa::Avx512Bf16 {
+            Kernel::Bf16Pairs(super::bf16::pack(shape, width, panels, weight))
+        } else {
+            let mut data = Vec::with_capacity(panels * taps * width);
+            for panel in 0..panels {
+                for tap in 0..taps {
+                    data.extend((0..width).map(|r| weight(tap, panel * width + r)));
                 }
             }
-        }
+            Kernel::F32(data)
+        };
         Packed {
             isa,
             tile,
             taps,
             out,
-            data,
+            kernel,
         }
     }
 }
@@ -140,6 +150,15 @@ impl Window {
     fn last_read(&self) -> usize {
         self.base + (self.rows - 1) * self.row_stride + self.taps - 1 + self.positions - 1
     }
+}
+
+/// A correlation's input: its values, and for a kernel packed for [`Isa::Avx512Bf16`] the same
+/// values as bf16 pairs ([`super::bf16::pair_up`]). A kernel reads only the form it was packed
+/// for; the other may be empty.
+#[derive(Clone, Copy)]
+pub struct Signal<'a> {
+    pub values: &'a [f32],
+    pub pairs: &'a [u32],
 }
 
 /// What is done with each filter's outputs.
@@ -162,11 +181,12 @@ pub enum Pool<'a> {
 }
 
 /// Correlates `input` through `window` with `packed` (see the module docs) and pools the
-/// outputs as `pool` says. Panics if a window reads past `input`, if the row is shorter than
+/// outputs as `pool` says. Panics if a window reads past `input` (the form of it `packed`
+/// reads), if the row is shorter than
 /// the kernel's block (`positions < LANES`, or `< 6` with filters in lanes), if the pool's slices
 /// are too short for `packed`'s filters, or if `pool` runs across windows on a kernel packed for
 /// [`Reduce::OverPositions`] with filters in lanes (AVX2).
-pub fn correlate(packed: &Packed, input: &[f32], window: Window, pool: Pool<'_>) {
+pub fn correlate(packed: &Packed, input: Signal<'_>, window: Window, pool: Pool<'_>) {
     assert_eq!(
         window.rows * window.taps,
         packed.taps,
@@ -181,7 +201,11 @@ pub fn correlate(packed: &Packed, input: &[f32], window: Window, pool: Pool<'_>)
             (packed.out * window.positions, last.unwrap_or(usize::MAX))
         }
     };
-    assert!(last_read < input.len(), "window reads past its input");
+    let input_len = match packed.kernel {
+        Kernel::F32(_) => input.values.len(),
+        Kernel::Bf16Pairs(_) => input.pairs.len(),
+    };
+    assert!(last_read < input_len, "window reads past its input");
     let ok = match &pool {
         Pool::Extremes { max, min } | Pool::AcrossWindows { max, min, .. } => {
             max.len() >= need && min.len() >= need
@@ -194,26 +218,40 @@ pub fn correlate(packed: &Packed, input: &[f32], window: Window, pool: Pool<'_>)
     // above).
     unsafe {
         let Tile { lanes, mr, v } = packed.tile;
-        match (packed.isa, lanes, mr, v, pool) {
+        let (isa, out) = (packed.isa, packed.out);
+        match (&packed.kernel, isa, lanes, mr, v, pool) {
             #[cfg(target_arch = "x86_64")]
-            (Isa::Avx2, Lanes::Filters, 6, 2, Pool::Extremes { max, min }) => {
-                avx2_across::<6, 2>(packed, input, window, max, min)
+            (Kernel::Bf16Pairs(w), Isa::Avx512Bf16, Lanes::Positions, mr, v, pool) => {
+                use super::bf16::avx512 as bf16;
+                let x = input.pairs;
+                match (mr, v) {
+                    (12, 2) => bf16::<12, 2>(w, out, x, window, pool),
+                    (6, 4) => bf16::<6, 4>(w, out, x, window, pool),
+                    (4, 6) => bf16::<4, 6>(w, out, x, window, pool),
+                    _ => panic!("no bf16 kernel for {:?}", packed.tile),
+                }
             }
             #[cfg(target_arch = "x86_64")]
-            (Isa::Avx512, Lanes::Positions, 12, 2, pool) => {
-                avx512::<12, 2>(packed, input, window, pool)
+            (Kernel::F32(w), Isa::Avx2, Lanes::Filters, 6, 2, Pool::Extremes { max, min }) => {
+                avx2_across::<6, 2>(w, [packed.taps, out], input.values, window, max, min)
             }
             #[cfg(target_arch = "x86_64")]
-            (Isa::Avx512, Lanes::Positions, 6, 4, pool) => {
-                avx512::<6, 4>(packed, input, window, pool)
+            (Kernel::F32(w), Isa::Avx512, Lanes::Positions, 12, 2, pool) => {
+                avx512::<12, 2>(w, out, input.values, window, pool)
             }
             #[cfg(target_arch = "x86_64")]
-            (Isa::Avx512, Lanes::Positions, 4, 6, pool) => {
-                avx512::<4, 6>(packed, input, window, pool)
+            (Kernel::F32(w), Isa::Avx512, Lanes::Positions, 6, 4, pool) => {
+                avx512::<6, 4>(w, out, input.values, window, pool)
             }
             #[cfg(target_arch = "x86_64")]
-            (Isa::Avx2, Lanes::Positions, 6, 2, pool) => avx2::<6, 2>(packed, input, window, pool),
-            (isa, ..) => panic!(
+            (Kernel::F32(w), Isa::Avx512, Lanes::Positions, 4, 6, pool) => {
+                avx512::<4, 6>(w, out, input.values, window, pool)
+            }
+            #[cfg(target_arch = "x86_64")]
+            (Kernel::F32(w), Isa::Avx2, Lanes::Positions, 6, 2, pool) => {
+                avx2::<6, 2>(w, out, input.values, window, pool)
+            }
+            (_, isa, ..) => panic!(
                 "no convolution kernel for {isa:?} {:?} with this pooling",
                 packed.tile
             ),
@@ -224,42 +262,94 @@ pub fn correlate(packed: &Packed, input: &[f32], window: Window, pool: Pool<'_>)
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn avx512<const MR: usize, const V: usize>(
-    packed: &Packed,
+    weights: &[f32],
+    out: usize,
     input: &[f32],
     window: Window,
     pool: Pool<'_>,
 ) {
-    drive::<super::simd::Avx512, MR, V>(packed, input, window, pool)
+    drive::<super::simd::Avx512, Fma, MR, V>(weights, out, input, window, pool)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn avx2<const MR: usize, const V: usize>(
-    packed: &Packed,
+    weights: &[f32],
+    out: usize,
     input: &[f32],
     window: Window,
     pool: Pool<'_>,
 ) {
-    drive::<super::simd::Avx2, MR, V>(packed, input, window, pool)
+    drive::<super::simd::Avx2, Fma, MR, V>(weights, out, input, window, pool)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn avx2_across<const MR: usize, const V: usize>(
-    packed: &Packed,
+    weights: &[f32],
+    taps_out: [usize; 2],
     input: &[f32],
     window: Window,
     max: &mut [f32],
     min: &mut [f32],
 ) {
-    drive_across::<super::simd::Avx2, MR, V>(packed, input, window, max, min)
+    drive_across::<super::simd::Avx2, MR, V>(weights, taps_out, input, window, max, min)
+}
+
+/// How a block sums its products: one f32 FMA a tap ([`Fma`]), or one bf16 dot product a pair
+/// of taps (`super::bf16::PairDot`).
+pub(super) trait Taps<S: Simd> {
+    /// What the packed kernel and the input hold.
+    type Elem: Copy;
+    /// One `MR × V` block of outputs summed over every tap of `window` in registers, from the
+    /// panel at `w`; vector `v` holds the positions from `starts[v]` on.
+    unsafe fn block<const MR: usize, const V: usize>(
+        w: *const Self::Elem,
+        input: *const Self::Elem,
+        window: Window,
+        starts: &[usize; V],
+    ) -> [[S::V; V]; MR];
+}
+
+/// One f32 FMA a tap.
+struct Fma;
+
+impl<S: Simd> Taps<S> for Fma {
+    type Elem = f32;
+
+    #[inline(always)]
+    unsafe fn block<const MR: usize, const V: usize>(
+        mut w: *const f32,
+        input: *const f32,
+        window: Window,
+        starts: &[usize; V],
+    ) -> [[S::V; V]; MR] {
+        let mut acc = [[S::splat(0.0); V]; MR];
+        for i in 0..window.rows {
+            let row = input.add(window.base + i * window.row_stride);
+            let ptrs: [*const f32; V] = std::array::from_fn(|v| row.add(starts[v]));
+            for j in 0..window.taps {
+                let x: [S::V; V] = std::array::from_fn(|v| S::load(ptrs[v].add(j)));
+                for (r, acc_r) in acc.iter_mut().enumerate() {
+                    let b = S::splat(*w.add(r));
+                    for (a, &xv) in acc_r.iter_mut().zip(&x) {
+                        *a = S::fma(b, xv, *a);
+                    }
+                }
+                w = w.add(MR);
+            }
+        }
+        acc
+    }
 }
 
 /// Every panel of filters over every chunk of `V` vectors of positions.
+/// `weights` holds the panels of `out` filters, `MR` a panel; `input` is what the kernel reads.
 #[inline(always)]
-unsafe fn drive<S: Simd, const MR: usize, const V: usize>(
-    packed: &Packed,
-    input: &[f32],
+pub(super) unsafe fn drive<S: Simd, K: Taps<S>, const MR: usize, const V: usize>(
+    weights: &[K::Elem],
+    out: usize,
+    input: &[K::Elem],
     window: Window,
     mut pool: Pool<'_>,
 ) {
@@ -268,8 +358,9 @@ unsafe fn drive<S: Simd, const MR: usize, const V: usize>(
     assert!(p >= lanes, "a row holds at least one vector");
     let vectors = p.div_ceil(lanes);
     let start = |v: usize| (v * lanes).min(p - lanes);
-    for (panel, weights) in packed.data.chunks_exact(packed.taps * MR).enumerate() {
-        let filters = MR.min(packed.out - panel * MR);
+    let panel_len = weights.len() / out.div_ceil(MR);
+    for (panel, weights) in weights.chunks_exact(panel_len).enumerate() {
+        let filters = MR.min(out - panel * MR);
         let first = panel * MR;
         if let Pool::Extremes { max, min } = &mut pool {
             max[first..first + filters].fill(f32::NEG_INFINITY);
@@ -280,7 +371,7 @@ unsafe fn drive<S: Simd, const MR: usize, const V: usize>(
             let starts: [usize; V] = std::array::from_fn(|v| start((chunk + v).min(vectors - 1)));
             match &mut pool {
                 Pool::Extremes { max, min } => {
-                    let acc = block::<S, MR, V>(weights.as_ptr(), input.as_ptr(), window, &starts);
+                    let acc = K::block::<MR, V>(weights.as_ptr(), input.as_ptr(), window, &starts);
                     for (r, row) in acc.iter().enumerate().take(filters) {
                         let o = first + r;
                         let (mut hi, mut lo) = (row[0], row[0]);
@@ -299,7 +390,7 @@ unsafe fn drive<S: Simd, const MR: usize, const V: usize>(
                     stride,
                 } => {
                     let mut hi =
-                        block::<S, MR, V>(weights.as_ptr(), input.as_ptr(), window, &starts);
+                        K::block::<MR, V>(weights.as_ptr(), input.as_ptr(), window, &starts);
                     let mut lo = hi;
                     for k in 1..*count {
                         let moved = Window {
@@ -307,7 +398,7 @@ unsafe fn drive<S: Simd, const MR: usize, const V: usize>(
                             ..window
                         };
                         let acc =
-                            block::<S, MR, V>(weights.as_ptr(), input.as_ptr(), moved, &starts);
+                            K::block::<MR, V>(weights.as_ptr(), input.as_ptr(), moved, &starts);
                         for r in 0..MR {
                             for v in 0..V {
                                 hi[r][v] = S::max(hi[r][v], acc[r][v]);
@@ -329,37 +420,12 @@ unsafe fn drive<S: Simd, const MR: usize, const V: usize>(
     }
 }
 
-/// One `MR × V` block of outputs, summed over every tap in registers.
-#[inline(always)]
-unsafe fn block<S: Simd, const MR: usize, const V: usize>(
-    mut w: *const f32,
-    input: *const f32,
-    window: Window,
-    starts: &[usize; V],
-) -> [[S::V; V]; MR] {
-    let mut acc = [[S::splat(0.0); V]; MR];
-    for i in 0..window.rows {
-        let row = input.add(window.base + i * window.row_stride);
-        let ptrs: [*const f32; V] = std::array::from_fn(|v| row.add(starts[v]));
-        for j in 0..window.taps {
-            let x: [S::V; V] = std::array::from_fn(|v| S::load(ptrs[v].add(j)));
-            for (r, acc_r) in acc.iter_mut().enumerate() {
-                let b = S::splat(*w.add(r));
-                for (a, &xv) in acc_r.iter_mut().zip(&x) {
-                    *a = S::fma(b, xv, *a);
-                }
-            }
-            w = w.add(MR);
-        }
-    }
-    acc
-}
-
 /// Filters in lanes: every panel of `V · LANES` filters over every tile of `MR` positions, the
 /// extremes over positions kept in registers across the tiles.
 #[inline(always)]
 unsafe fn drive_across<S: Simd, const MR: usize, const V: usize>(
-    packed: &Packed,
+    weights: &[f32],
+    [taps, out]: [usize; 2],
     input: &[f32],
     window: Window,
     max: &mut [f32],
@@ -371,7 +437,7 @@ unsafe fn drive_across<S: Simd, const MR: usize, const V: usize>(
     let width = V * lanes;
     let mut spill = [0.0f32; 64];
     assert!(width <= spill.len(), "a panel is at most 64 filters");
-    for (panel, weights) in packed.data.chunks_exact(packed.taps * width).enumerate() {
+    for (panel, weights) in weights.chunks_exact(taps * width).enumerate() {
         let mut hi = [S::splat(f32::NEG_INFINITY); V];
         let mut lo = [S::splat(f32::INFINITY); V];
         for tile in 0..p.div_ceil(MR) {
@@ -385,12 +451,12 @@ unsafe fn drive_across<S: Simd, const MR: usize, const V: usize>(
             }
         }
         let first = panel * width;
-        let filters = width.min(packed.out - first);
-        for (extremes, out) in [(hi, &mut *max), (lo, &mut *min)] {
+        let filters = width.min(out - first);
+        for (extremes, dst) in [(hi, &mut *max), (lo, &mut *min)] {
             for (v, &x) in extremes.iter().enumerate() {
                 S::store(spill.as_mut_ptr().add(v * lanes), x);
             }
-            out[first..first + filters].copy_from_slice(&spill[..filters]);
+            dst[first..first + filters].copy_from_slice(&spill[..filters]);
         }
     }
 }
@@ -423,6 +489,7 @@ unsafe fn block_across<S: Simd, const MR: usize, const V: usize>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::bf16;
     use super::*;
 
     /// A deterministic pseudo-random sequence in [−1, 1).
@@ -476,8 +543,14 @@ mod tests {
             (2, 4, 65, 25),
         ];
         for isa in Isa::vector_sets() {
+            // A bf16 kernel's products are exact in f64 from the bf16-rounded values.
+            let exact = |x: Vec<f32>| match isa {
+                Isa::Avx512Bf16 => x.into_iter().map(bf16::round).collect(),
+                _ => x,
+            };
+            let mut pairs = Vec::new();
             for (n, &(rows, taps, positions, out)) in shapes.iter().enumerate() {
-                if positions < if isa == Isa::Avx512 { 16 } else { 8 } {
+                if positions < isa.lanes() {
                     continue;
                 }
                 let row_stride = taps + positions + 3;
@@ -489,19 +562,24 @@ mod tests {
                     positions,
                 };
                 let input = noise(w.last_read() + 1, n as u64);
+                bf16::pair_up(&input, &mut pairs);
+                let signal = Signal {
+                    values: &input,
+                    pairs: &pairs,
+                };
                 let kernel = noise(rows * taps * out, 100 + n as u64);
-                let want = reference(&kernel, out, &input, w);
+                let want = reference(&exact(kernel.clone()), out, &exact(input.clone()), w);
                 let tol = 1e-5 * (rows * taps) as f64;
 
                 // Extremes over positions, with either tile (AVX2 packs filters in lanes for
                 // these, AVX-512 positions): right, and the same bits either way.
                 let mut bits = Vec::new();
                 for reduce in [Reduce::OverPositions, Reduce::AcrossWindows] {
-                    let packed = Packed::new(isa, &kernel, rows * taps, out, positions, reduce);
+                    let packed = Packed::new(isa, &kernel, [rows, taps], out, positions, reduce);
                     let (mut max, mut min) = (vec![0.0; out], vec![0.0; out]);
                     correlate(
                         &packed,
-                        &input,
+                        signal,
                         w,
                         Pool::Extremes {
                             max: &mut max,
@@ -526,13 +604,15 @@ mod tests {
                 let packed = Packed::new(
                     isa,
                     &kernel,
-                    rows * taps,
+                    [rows, taps],
                     out,
                     positions,
                     Reduce::AcrossWindows,
                 );
                 let (count, stride) = (3, taps + 1);
                 let input = noise(w.last_read() + (count - 1) * stride + 1, 50 + n as u64);
+                bf16::pair_up(&input, &mut pairs);
+                let (kernel, input) = (exact(kernel), exact(input.clone()));
                 let wants: Vec<_> = (0..count)
                     .map(|k| {
                         let moved = Window {
@@ -543,9 +623,13 @@ mod tests {
                     })
                     .collect();
                 let (mut max, mut min) = (vec![0.0; out * positions], vec![0.0; out * positions]);
+                let signal = Signal {
+                    values: &input,
+                    pairs: &pairs,
+                };
                 correlate(
                     &packed,
-                    &input,
+                    signal,
                     w,
                     Pool::AcrossWindows {
                         max: &mut max,

@@ -3,6 +3,7 @@
 //! [`Model`] holds a network's weights and tag names; [`network::forward`] runs one 3 s patch;
 //! [`Embedder`] streams a track's spectrogram through the network patch by patch.
 
+mod bf16;
 mod conv;
 pub(crate) mod gemm;
 pub mod network;
@@ -20,7 +21,8 @@ use crate::bench::thread_cpu_time;
 pub(crate) use gemm::dense_product;
 
 pub use network::{
-    Kernels, Workspace, DOMINANT_GEMM, EMBEDDING_DIM, MACS_PER_PATCH, N_MELS, N_TAGS, PATCH_FRAMES,
+    Kernels, Workspace, DOMINANT_GEMM, EMBEDDING_DIM, FRONT_MACS_PER_PATCH, MACS_PER_PATCH, N_MELS,
+    N_TAGS, PATCH_FRAMES,
 };
 pub use sink::{Embedder, EmbeddingSummary};
 pub use weights::{Weights, WeightsError};
@@ -114,6 +116,19 @@ pub(crate) struct Core {
     silence: OnceLock<Vec<f32>>,
 }
 
+impl Core {
+    fn new(weights: Weights, isa: simd::Isa) -> Core {
+        Core {
+            kernels: Kernels::new(&weights, isa),
+            weights,
+            workspaces: Mutex::new(Vec::new()),
+            computed: AtomicU64::new(0),
+            cpu_ns: AtomicU64::new(0),
+            silence: OnceLock::new(),
+        }
+    }
+}
+
 impl Model {
     pub fn load(choice: &ModelChoice) -> Result<Model, WeightsError> {
         match choice {
@@ -149,20 +164,30 @@ impl Model {
             )));
         }
         let sha256 = sha256_hex(safetensors);
-        let kernels = Kernels::new(&weights, simd::Isa::detect());
         Ok(Model {
             tags,
             id: format!("{name}@{}", &sha256[..12]),
             sha256,
-            core: Arc::new(Core {
-                weights,
-                kernels,
-                workspaces: Mutex::new(Vec::new()),
-                computed: AtomicU64::new(0),
-                cpu_ns: AtomicU64::new(0),
-                silence: OnceLock::new(),
-            }),
+            core: Arc::new(Core::new(weights, simd::Isa::detect())),
         })
+    }
+
+    /// This model with its front end in f32 on every CPU: where [`Model::isa`] is
+    /// `avx512f+bf16`, its products in bfloat16 pairs become f32 FMAs again (half the speed;
+    /// the embedding moves by about cosine 0.9999). For parity checks with the original
+    /// network, and wherever an embedding must not depend on the CPU beyond f32 rounding.
+    pub fn in_f32(&self) -> Model {
+        let isa = match self.core.kernels.as_ref().map(Kernels::isa) {
+            Some(simd::Isa::Avx512Bf16) => simd::Isa::Avx512,
+            Some(isa) => isa,
+            None => simd::Isa::Fallback,
+        };
+        Model {
+            tags: self.tags.clone(),
+            id: self.id.clone(),
+            sha256: self.sha256.clone(),
+            core: Arc::new(Core::new(self.core.weights.clone(), isa)),
+        }
     }
 
     /// The network's parameters.
@@ -187,7 +212,8 @@ impl Model {
         self.core.forward_with(patch, ws, embedding, tags)
     }
 
-    /// The instruction set the network's front end runs on: `avx512f`, `avx2+fma`, or
+    /// The instruction set the network's front end runs on: `avx512f+bf16` (products of
+    /// bfloat16 pairs summed in f32, see [`Model::in_f32`]), `avx512f`, `avx2+fma`, or
     /// `fallback` (the GEMM path, the `gemm` crate).
     pub fn isa(&self) -> &'static str {
         self.core

@@ -6,7 +6,8 @@
 //! (zero-copy where the view is affine, an im2col copy for the 2-D timbral kernels), with
 //! ReLU, batch-norm and pooling applied after them.
 
-use super::conv::{correlate, Packed, Pool, Reduce, Window};
+use super::bf16::pair_up;
+use super::conv::{correlate, Packed, Pool, Reduce, Signal, Window};
 use super::gemm::{matmul, View};
 use super::simd::Isa;
 use super::weights::{BatchNorm, Layer, Weights};
@@ -26,12 +27,12 @@ const POOLED: usize = 2 * (FRONT + 3 * MID);
 /// Multiply-accumulates of one patch: timbral 7×38 and 7×67 (204 filters), temporal 128, 64
 /// and 32 taps (51 filters each, at 96 bands), mid end 7×561 and 2 × 7×64 (64 filters), dense.
 /// A patch costs `2 · MACS_PER_PATCH` floating-point operations (≈ 2.8 GFLOP).
-pub const MACS_PER_PATCH: u64 = 187 * 59 * 204 * 7 * 38
-    + 187 * 30 * 204 * 7 * 67
-    + 187 * 96 * 51 * (128 + 64 + 32)
-    + 187 * 64 * 7 * (561 + 64 + 64)
-    + 1506 * 200
-    + 200 * 50;
+pub const MACS_PER_PATCH: u64 =
+    FRONT_MACS_PER_PATCH + 187 * 64 * 7 * (561 + 64 + 64) + 1506 * 200 + 200 * 50;
+/// The front end's part of [`MACS_PER_PATCH`] (96 %): the convolutions that run on the direct
+/// kernels, in bf16 pairs where the CPU has AVX-512 BF16.
+pub const FRONT_MACS_PER_PATCH: u64 =
+    187 * 59 * 204 * 7 * 38 + 187 * 30 * 204 * 7 * 67 + 187 * 96 * 51 * (128 + 64 + 32);
 /// `(m, k, n)` of the GEMM that dominates a patch (43 % of its MACs): one im2col block of the
 /// 7×38 timbral convolution, 16 time steps × 59 frequency positions by 266 taps by 204 filters.
 pub const DOMINANT_GEMM: (usize, usize, usize) = (TIMBRAL_BLOCK * 59, 7 * 38, 204);
@@ -49,6 +50,10 @@ pub struct Workspace {
     padded: Vec<f32>,
     /// Normalised input transposed (one row per mel band), padded 63 + 64 in time.
     transposed: Vec<f32>,
+    /// `padded` and `transposed` as bf16 pairs, for kernels packed for
+    /// [`Isa::Avx512Bf16`] (empty otherwise).
+    padded_pairs: Vec<u32>,
+    transposed_pairs: Vec<u32>,
     im2col: Vec<f32>,
     product: Vec<f32>,
     /// Front-end features, time-padded 3 + 3: `(T + 6) × 561`.
@@ -75,22 +80,28 @@ impl Kernels {
         if isa == Isa::Fallback {
             return None;
         }
-        let pack = |(layer, _): &(Layer, BatchNorm), positions, reduce| {
-            let taps = layer.shape[0] * layer.shape[1];
-            Packed::new(isa, &layer.kernel, taps, layer.out, positions, reduce)
+        // The windows' shapes: a timbral kernel's rows are time steps `N_MELS` apart, each
+        // `w` taps along the mel axis; a temporal kernel is one row of `k` taps along time.
+        let timbral = |(layer, _): &(Layer, BatchNorm)| {
+            let positions = N_MELS - layer.shape[1] + 1;
+            let reduce = Reduce::OverPositions;
+            Packed::new(
+                isa,
+                &layer.kernel,
+                layer.shape,
+                layer.out,
+                positions,
+                reduce,
+            )
         };
-        let [t0, t1] = &weights.timbral;
-        let [p0, p1, p2] = &weights.temporal;
+        let temporal = |(layer, _): &(Layer, BatchNorm)| {
+            let shape = [1, layer.shape[0] * layer.shape[1]];
+            let reduce = Reduce::AcrossWindows;
+            Packed::new(isa, &layer.kernel, shape, layer.out, PATCH_FRAMES, reduce)
+        };
         Some(Kernels {
-            timbral: [
-                pack(t0, N_MELS - t0.0.shape[1] + 1, Reduce::OverPositions),
-                pack(t1, N_MELS - t1.0.shape[1] + 1, Reduce::OverPositions),
-            ],
-            temporal: [
-                pack(p0, PATCH_FRAMES, Reduce::AcrossWindows),
-                pack(p1, PATCH_FRAMES, Reduce::AcrossWindows),
-                pack(p2, PATCH_FRAMES, Reduce::AcrossWindows),
-            ],
+            timbral: weights.timbral.each_ref().map(timbral),
+            temporal: weights.temporal.each_ref().map(temporal),
         })
     }
 
@@ -108,6 +119,8 @@ impl Default for Workspace {
         Workspace {
             padded: vec![0.0; (t + 2 * PAD7) * N_MELS],
             transposed: vec![0.0; N_MELS * (t + TEMPORAL_BEFORE + TEMPORAL_AFTER)],
+            padded_pairs: Vec::new(),
+            transposed_pairs: Vec::new(),
             im2col: vec![0.0; widest_im2col],
             product: vec![0.0; (TIMBRAL_BLOCK * (N_MELS - 37) * 204).max(t * MID)],
             front: vec![0.0; (t + 2 * PAD7) * FRONT],
@@ -160,6 +173,11 @@ pub fn forward(
         }
     }
 
+    if kernels.is_some_and(|k| k.isa() == Isa::Avx512Bf16) {
+        pair_up(&ws.padded, &mut ws.padded_pairs);
+        pair_up(&ws.transposed, &mut ws.transposed_pairs);
+    }
+
     let mut offset = 0;
     for (n, (layer, bn)) in weights.timbral.iter().enumerate() {
         match kernels {
@@ -209,9 +227,13 @@ fn timbral_direct(
             positions: N_MELS - kw + 1,
         };
         let (high, low) = (&mut ws.high[..out], &mut ws.low[..out]);
+        let input = Signal {
+            values: &ws.padded,
+            pairs: &ws.padded_pairs,
+        };
         correlate(
             packed,
-            &ws.padded,
+            input,
             window,
             Pool::Extremes {
                 max: high,
@@ -254,7 +276,11 @@ fn temporal_direct(
         count: N_MELS,
         stride: stride_t,
     };
-    correlate(packed, &ws.transposed, window, pool);
+    let input = Signal {
+        values: &ws.transposed,
+        pairs: &ws.transposed_pairs,
+    };
+    correlate(packed, input, window, pool);
     for t in 0..PATCH_FRAMES {
         let dst = &mut ws.front[(t + PAD7) * FRONT + offset..][..out];
         for (o, d) in dst.iter_mut().enumerate() {
@@ -426,7 +452,8 @@ mod tests {
     use crate::embed::{Model, ModelChoice};
 
     /// The direct kernels of every instruction set this CPU has against the GEMM path, on a
-    /// music-like patch: the same network to float rounding.
+    /// music-like patch: the same network to float rounding (to bf16 rounding for the bf16
+    /// kernels).
     #[test]
     fn direct_kernels_match_the_gemm_path() {
         let model = Model::load(&ModelChoice::Msd).unwrap();
@@ -451,13 +478,26 @@ mod tests {
         for isa in Isa::vector_sets() {
             let kernels = Kernels::new(weights, isa).unwrap();
             let got = run(Some(&kernels));
-            let diff = got
-                .iter()
-                .zip(&want)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0f32, f32::max);
-            assert!(diff <= 1e-4, "{isa:?}: max |Δ| {diff}");
             assert!(got != vec![0.0; got.len()]);
+            let diff = |a: &[f32], b: &[f32]| {
+                a.iter()
+                    .zip(b)
+                    .map(|(x, y)| (x - y).abs())
+                    .fold(0.0f32, f32::max)
+            };
+            if isa == Isa::Avx512Bf16 {
+                // bf16 products: the same network to the rounding of the front end's input
+                // and weights to 8 significant bits.
+                let (e, w) = (&got[..EMBEDDING_DIM], &want[..EMBEDDING_DIM]);
+                let dot = |a: &[f32], b: &[f32]| a.iter().zip(b).map(|(x, y)| x * y).sum::<f32>();
+                let cosine = dot(e, w) / (dot(e, e) * dot(w, w)).sqrt();
+                assert!(cosine >= 0.9999, "{isa:?}: cosine {cosine}");
+                let tags = diff(&got[EMBEDDING_DIM..], &want[EMBEDDING_DIM..]);
+                assert!(tags <= 0.01, "{isa:?}: tags max |Δ| {tags}");
+            } else {
+                let d = diff(&got, &want);
+                assert!(d <= 1e-4, "{isa:?}: max |Δ| {d}");
+            }
         }
     }
 }

@@ -7,6 +7,9 @@
 /// The instruction set a [`super::conv`] kernel runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Isa {
+    /// AVX-512F with the BF16 dot product: the front end's products in bfloat16 pairs, summed
+    /// in f32 (twice the multiply-adds of an f32 FMA per instruction; see `super::bf16`).
+    Avx512Bf16,
     /// 16-lane AVX-512F (32 vector registers).
     Avx512,
     /// 8-lane AVX2 with FMA (16 vector registers).
@@ -17,11 +20,13 @@ pub enum Isa {
 
 impl Isa {
     /// The widest instruction set this CPU has, unless `SONOVEC_EMBED_ISA` names a narrower one
-    /// (`avx2`, `fallback`: for comparing the paths on one machine; a wider one than the CPU
-    /// has is ignored).
+    /// (`avx512`: f32 on AVX-512 where the CPU also has BF16; `avx2`; `fallback`: for comparing
+    /// the paths on one machine, or for f32 embeddings on every machine; a wider one than the
+    /// CPU has is ignored).
     pub fn detect() -> Isa {
         let found = Isa::widest();
         let wanted = match std::env::var("SONOVEC_EMBED_ISA").as_deref() {
+            Ok("avx512") => Isa::Avx512,
             Ok("avx2") => Isa::Avx2,
             Ok("fallback") => Isa::Fallback,
             _ => found,
@@ -44,6 +49,9 @@ impl Isa {
         let mut found = Vec::new();
         #[cfg(target_arch = "x86_64")]
         {
+            if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bf16") {
+                found.push(Isa::Avx512Bf16);
+            }
             if is_x86_feature_detected!("avx512f") {
                 found.push(Isa::Avx512);
             }
@@ -59,7 +67,7 @@ impl Isa {
     pub(crate) fn lanes(self) -> usize {
         match self {
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 => <Avx512 as Simd>::LANES,
+            Isa::Avx512 | Isa::Avx512Bf16 => <Avx512 as Simd>::LANES,
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => <Avx2 as Simd>::LANES,
             _ => 1,
@@ -71,12 +79,14 @@ impl Isa {
             Isa::Fallback => 0,
             Isa::Avx2 => 1,
             Isa::Avx512 => 2,
+            Isa::Avx512Bf16 => 3,
         }
     }
 
-    /// `avx512f`, `avx2+fma` or `fallback`, as `sonovec bench` reports it.
+    /// `avx512f+bf16`, `avx512f`, `avx2+fma` or `fallback`, as `sonovec bench` reports it.
     pub fn name(self) -> &'static str {
         match self {
+            Isa::Avx512Bf16 => "avx512f+bf16",
             Isa::Avx512 => "avx512f",
             Isa::Avx2 => "avx2+fma",
             Isa::Fallback => "fallback",
