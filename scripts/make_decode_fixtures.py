@@ -2,6 +2,7 @@
 """Make tests/fixtures/decode/: short excerpts of real music and their reference decodes.
 
     make_decode_fixtures.py [TRACK]   # TRACK: "Media Threat.ogg" from Debian's singularity-music
+    make_decode_fixtures.py --only vorbis_header_page_audio.ogg   # one fixture, the rest untouched
 
 Each fixture reproduces one way a decoder can lose or shift samples, cut and encoded the way
 users make such files (`ffmpeg -ss S -t T -i track.ogg -c:a ENCODER`):
@@ -13,6 +14,11 @@ users make such files (`ffmpeg -ss S -t T -i track.ogg -c:a ENCODER`):
     flac_exact.flac               libFLAC; must be bit-exact
     aac_edit_list.m4a             ffmpeg's AAC encoder in MP4; the edit list says to drop 1024
                                   samples of encoder priming, which symphonia's MP4 reader ignores
+    vorbis_header_page_audio.ogg  the pages of wesnoth's battle-epic.ogg up to 3 s, byte for byte
+                                  (the last flagged end of stream): its first audio packet is on
+                                  the page that ends the setup header, which libvorbis never
+                                  decodes when it can seek, so it gives 128 samples fewer at the
+                                  start than symphonia and ffmpeg (WESNOTH_TRACK)
 
 The reference decoder of each codec (libvorbis through libsndfile, cross-checked by oggdec;
 libopus through opusdec --float, cross-checked by ffmpeg -c:a libopus; mpg123, cross-checked by
@@ -45,6 +51,9 @@ OUT = ROOT / "tests" / "fixtures" / "decode"
 DEFAULT_TRACK = Path(
     "/work/data/real/singularity-music/usr/share/games/singularity/music/Media Threat.ogg"
 )
+WESNOTH_TRACK = Path(
+    "/work/data/real/wesnoth-1.16-music/usr/share/games/wesnoth/1.16/data/core/music/battle-epic.ogg"
+)
 BLOCK = 4096
 
 # file name, start s, length s, ffmpeg codec arguments
@@ -55,6 +64,37 @@ FIXTURES = [
     ("flac_exact.flac", 61, 2, ["-c:a", "flac", "-compression_level", "8"]),
     ("aac_edit_list.m4a", 61, 4, ["-c:a", "aac", "-b:a", "160k"]),
 ]
+
+
+def ogg_crc(data):
+    """The Ogg page checksum: CRC-32, polynomial 0x04c11db7, not reflected, initial value 0."""
+    crc = 0
+    for byte in data:
+        crc ^= byte << 24
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x04C11DB7 if crc & 0x80000000 else crc << 1) & 0xFFFFFFFF
+    return crc
+
+
+def ogg_pages_until(src, dst, samples):
+    """Copies the Ogg pages of `src` up to the first whose granule reaches `samples`, flagging
+    that one the end of the stream (its checksum recomputed)."""
+    data, pages, at = src.read_bytes(), [], 0
+    while at < len(data):
+        assert data[at:at + 4] == b"OggS", f"no page at byte {at}"
+        lacing = data[at + 27:at + 27 + data[at + 26]]
+        end = at + 27 + len(lacing) + sum(lacing)
+        page = bytearray(data[at:end])
+        at = end
+        granule = int.from_bytes(page[6:14], "little", signed=True)
+        if granule >= samples:
+            page[5] |= 4
+            page[22:26] = b"\0\0\0\0"
+            page[22:26] = ogg_crc(page).to_bytes(4, "little")
+            pages.append(bytes(page))
+            break
+        pages.append(bytes(page))
+    dst.write_bytes(b"".join(pages))
 
 
 def run(cmd):
@@ -108,13 +148,23 @@ def block_stats(samples):
 
 
 def main():
-    track = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_TRACK
+    args = sys.argv[1:]
+    only = args[args.index("--only") + 1] if "--only" in args else None
+    args = [a for a in args if a not in ("--only", only)]
+    track = Path(args[0]) if args else DEFAULT_TRACK
     OUT.mkdir(parents=True, exist_ok=True)
-    entries = []
-    for name, start, length, codec in FIXTURES:
+    reference_json = OUT / "reference.json"
+    entries = json.loads(reference_json.read_text())["fixtures"] if only else []
+    for name, start, length, codec in FIXTURES + [("vorbis_header_page_audio.ogg", 0, 3, None)]:
+        if only and name != only:
+            continue
         path = OUT / name
-        run(["ffmpeg", "-y", "-v", "error", "-ss", str(start), "-t", str(length), "-i", str(track)]
-            + codec + ["-map_metadata", "-1", str(path)])
+        if codec is None:
+            ogg_pages_until(WESNOTH_TRACK, path, length * 44100)
+        else:
+            run(["ffmpeg", "-y", "-v", "error", "-ss", str(start), "-t", str(length), "-i",
+                 str(track)] + codec + ["-map_metadata", "-1", str(path)])
+        entries = [e for e in entries if e["file"] != name]
         with tempfile.TemporaryDirectory() as tmp:
             ref_name, samples, others = reference(path, tmp)
         if any(n != len(samples) for n in others.values()):
@@ -130,7 +180,9 @@ def main():
             "blocks": block_stats(samples),
         })
         print(f"{name}: {len(samples)} frames, {samples.shape[1]} channel(s), {ref_name}")
-    (OUT / "reference.json").write_text(json.dumps({"fixtures": entries}, indent=1) + "\n")
+    reference_json.write_text(json.dumps({"fixtures": entries}, indent=1) + "\n")
+    if only:
+        return
 
     run(["ffmpeg", "-y", "-v", "error", "-f", "lavfi", "-i", "anullsrc=r=44100:cl=stereo", "-t", "3",
          "-c:a", "libvorbis", "-map_metadata", "-1", str(OUT / "silence.ogg")])

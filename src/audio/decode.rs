@@ -16,6 +16,7 @@ use symphonia::core::meta::MetadataOptions;
 
 use super::end_trim::{EditWindow, EndTrim};
 use super::mp4_edit;
+use super::ogg_headers;
 use super::segments::{decode_one, next_packet, Outcome, Preroll, Segmented, Step};
 use crate::error::{AnalysisError, ErrorKind, Result};
 
@@ -83,6 +84,11 @@ pub struct AudioStream {
     end_trim: EndTrim,
     /// The MP4 edit list's priming and length; open for every other container.
     window: EditWindow,
+    /// Decoded packets still to drop whole: as many as there are audio packets on an Ogg Vorbis
+    /// file's last header page, which libvorbis never decodes, so that its first decoded packet
+    /// gives nothing and the first samples are those of the packet after it (see
+    /// [`ogg_headers`]).
+    undecoded_packets: usize,
     frames_decoded: u64,
     /// Audio packets read and their bytes, and the frames their demuxer says they hold.
     packets: u64,
@@ -101,7 +107,9 @@ impl AudioStream {
     /// `extension` is a hint only: a mislabelled file is still recognised by its content.
     ///
     /// For MP4, the audio track's edit list (encoder priming and padding) is honoured as ffmpeg
-    /// honours it, which symphonia's MP4 reader does not do (see [`mp4_edit`]).
+    /// honours it, which symphonia's MP4 reader does not do (see [`mp4_edit`]). For Ogg Vorbis
+    /// from a seekable source, audio packets on the last header page are left out as libvorbis
+    /// leaves them out (see [`ogg_headers`]).
     pub fn open(mut source: Box<dyn MediaSource>, extension: Option<&str>) -> Result<AudioStream> {
         // A rate symphonia would lose (saturate, or give up on the file before reporting it) is
         // refused here, with the header's own number.
@@ -119,6 +127,13 @@ impl AudioStream {
             })?
         } else {
             Vec::new()
+        };
+        let header_page_packets = if source.is_seekable() {
+            ogg_headers::audio_packets_on_header_page(&mut source).map_err(|e| {
+                AnalysisError::new(ErrorKind::Io, format!("reading the file failed: {e}"))
+            })?
+        } else {
+            0
         };
         let mss = MediaSourceStream::new(source, Default::default());
         let mut hint = Hint::new();
@@ -206,11 +221,13 @@ impl AudioStream {
             channels,
             declared_duration_s,
         };
-        let end_trim = if info.container == "ogg" && info.codec == "vorbis" {
+        let ogg_vorbis = info.container == "ogg" && info.codec == "vorbis";
+        let end_trim = if ogg_vorbis {
             EndTrim::last_packet_only()
         } else {
             EndTrim::default()
         };
+        let undecoded_packets = if ogg_vorbis { header_page_packets } else { 0 };
         let params = params.clone();
         let tick_seconds = track
             .time_base
@@ -226,6 +243,7 @@ impl AudioStream {
             scratch: Vec::new(),
             end_trim,
             window,
+            undecoded_packets,
             frames_decoded: 0,
             packets: 0,
             packet_bytes: 0,
@@ -387,6 +405,10 @@ impl AudioStream {
                         ));
                         self.finished = true;
                         break;
+                    }
+                    if self.undecoded_packets > 0 {
+                        self.undecoded_packets -= 1;
+                        continue;
                     }
                     if !self.heard {
                         self.heard = self.scratch.iter().flatten().any(|&s| s != 0.0);

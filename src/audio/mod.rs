@@ -7,6 +7,7 @@ pub mod hashing;
 pub mod limits;
 pub mod mp3;
 pub mod mp4_edit;
+pub mod ogg_headers;
 pub mod resample;
 pub mod segments;
 
