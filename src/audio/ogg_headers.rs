@@ -116,11 +116,21 @@ mod tests {
         // Comment and setup headers (the setup 255 + 255 + 10 bytes), then nothing more.
         assert_eq!(packets(&[id.clone(), page(&[40, 255, 255, 10], false)]), 0);
         // ... then one audio packet, as in wesnoth's battle-epic.ogg.
-        assert_eq!(packets(&[id.clone(), page(&[40, 255, 255, 10, 145], false)]), 1);
+        assert_eq!(
+            packets(&[id.clone(), page(&[40, 255, 255, 10, 145], false)]),
+            1
+        );
         // ... then two, the second continued on the next page.
-        assert_eq!(packets(&[id.clone(), page(&[40, 255, 10, 3, 255], false)]), 2);
+        assert_eq!(
+            packets(&[id.clone(), page(&[40, 255, 10, 3, 255], false)]),
+            2
+        );
         // The setup header continued onto a third page, which then holds one audio packet.
-        let pages = [id.clone(), page(&[40, 255], false), page(&[255, 1, 20], false)];
+        let pages = [
+            id.clone(),
+            page(&[40, 255], false),
+            page(&[255, 1, 20], false),
+        ];
         assert_eq!(packets(&pages), 1);
     }
 
