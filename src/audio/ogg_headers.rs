@@ -1,7 +1,7 @@
 //! Vorbis audio packets on the Ogg page that ends the setup header, which libvorbis never decodes.
 //!
 //! The Vorbis I specification has the first audio packet begin a fresh page (§A.2), but some
-//! encoders put it on the page that ends the setup header: 6 of the 20 wesnoth tracks measured.
+//! encoders put it on the page that ends the setup header: 12 of the 41 wesnoth tracks.
 //! libvorbis (vorbisfile, opening a file it can seek in) starts decoding at the first page after
 //! the headers, so it never decodes those packets, and the packet after them is its decoder's
 //! first, which gives no samples; libsndfile, which librosa reads Ogg with, does the same.
