@@ -28,10 +28,10 @@ pub use sink::{Embedder, EmbeddingSummary};
 pub use weights::{Weights, WeightsError};
 
 /// The models shipped in `models/`, compiled into the binary so that it needs no files at run time.
-const MSD_SAFETENSORS: &[u8] = include_bytes!("../../models/msd_musicnn.safetensors");
-const MTT_SAFETENSORS: &[u8] = include_bytes!("../../models/mtt_musicnn.safetensors");
-const MSD_CARD: &str = include_str!("../../models/msd_musicnn.json");
-const MTT_CARD: &str = include_str!("../../models/mtt_musicnn.json");
+static MSD_SAFETENSORS: &[u8] = include_bytes!("../../models/msd_musicnn.safetensors");
+static MTT_SAFETENSORS: &[u8] = include_bytes!("../../models/mtt_musicnn.safetensors");
+static MSD_CARD: &str = include_str!("../../models/msd_musicnn.json");
+static MTT_CARD: &str = include_str!("../../models/mtt_musicnn.json");
 
 /// Which pretrained musicnn to run.
 #[derive(Clone, Debug, PartialEq, Eq)]

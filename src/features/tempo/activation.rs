@@ -32,7 +32,7 @@ use crate::embed::gemm::{matmul, View};
 use crate::embed::weights::f32_tensor;
 use wide::f32x8;
 
-const WEIGHTS: &[u8] = include_bytes!("../../../models/beat_activation.safetensors");
+static WEIGHTS: &[u8] = include_bytes!("../../../models/beat_activation.safetensors");
 
 /// The spectrogram the network was fitted on: mel bands and frames per second.
 const INPUT_BANDS: usize = 96;
