@@ -28,7 +28,8 @@ use super::simd::{Isa, Simd};
 pub struct Packed {
     pub isa: Isa,
     tile: Tile,
-    taps: usize,
+    /// `[rows, row_taps]`: the windows it correlates with must have exactly this shape.
+    shape: [usize; 2],
     out: usize,
     kernel: Kernel,
 }
@@ -128,7 +129,7 @@ impl Packed {
         Packed {
             isa,
             tile,
-            taps,
+            shape,
             out,
             kernel,
         }
@@ -181,15 +182,15 @@ pub enum Pool<'a> {
 }
 
 /// Correlates `input` through `window` with `packed` (see the module docs) and pools the
-/// outputs as `pool` says. Panics if a window reads past `input` (the form of it `packed`
-/// reads), if the row is shorter than
-/// the kernel's block (`positions < LANES`, or `< 6` with filters in lanes), if the pool's slices
+/// outputs as `pool` says. Panics if the window's `[rows, taps]` is not the kernel's, if a
+/// window reads past `input` (the form of it `packed` reads), if the row is shorter than the
+/// kernel's block (`positions < LANES`, or `< 6` with filters in lanes), if the pool's slices
 /// are too short for `packed`'s filters, or if `pool` runs across windows on a kernel packed for
 /// [`Reduce::OverPositions`] with filters in lanes (AVX2).
 pub fn correlate(packed: &Packed, input: Signal<'_>, window: Window, pool: Pool<'_>) {
     assert_eq!(
-        window.rows * window.taps,
-        packed.taps,
+        [window.rows, window.taps],
+        packed.shape,
         "window and kernel differ"
     );
     let (need, last_read) = match &pool {
@@ -233,7 +234,8 @@ pub fn correlate(packed: &Packed, input: Signal<'_>, window: Window, pool: Pool<
             }
             #[cfg(target_arch = "x86_64")]
             (Kernel::F32(w), Isa::Avx2, Lanes::Filters, 6, 2, Pool::Extremes { max, min }) => {
-                avx2_across::<6, 2>(w, [packed.taps, out], input.values, window, max, min)
+                let taps = window.rows * window.taps;
+                avx2_across::<6, 2>(w, [taps, out], input.values, window, max, min)
             }
             #[cfg(target_arch = "x86_64")]
             (Kernel::F32(w), Isa::Avx512, Lanes::Positions, 12, 2, pool) => {
@@ -524,6 +526,42 @@ mod tests {
                     .collect()
             })
             .collect()
+    }
+
+    /// A window with the kernel's number of taps but another shape would walk a bf16 kernel's
+    /// pairs out of step (and past its panel): refused for every instruction set.
+    #[test]
+    fn a_window_of_another_shape_is_refused() {
+        for isa in Isa::vector_sets() {
+            let positions = isa.lanes();
+            let packed = Packed::new(isa, &[1.0; 3], [1, 3], 1, positions, Reduce::AcrossWindows);
+            let input = vec![0.0; 64];
+            let mut pairs = Vec::new();
+            bf16::pair_up(&input, &mut pairs);
+            let window = Window {
+                base: 0,
+                rows: 3,
+                row_stride: 1,
+                taps: 1,
+                positions,
+            };
+            let run = std::panic::catch_unwind(|| {
+                let (mut max, mut min) = (vec![0.0; 1], vec![0.0; 1]);
+                let signal = Signal {
+                    values: &input,
+                    pairs: &pairs,
+                };
+                let pool = Pool::Extremes {
+                    max: &mut max,
+                    min: &mut min,
+                };
+                correlate(&packed, signal, window, pool);
+            });
+            assert!(
+                run.is_err(),
+                "{isa:?} took a 3 × 1 window for a 1 × 3 kernel"
+            );
+        }
     }
 
     /// Every kernel against a plain f64 loop, on random data, at musicnn's shapes and at edge
