@@ -23,13 +23,20 @@ pub const SNIFF_BYTES: usize = 64 << 10;
 /// CAF or FLAC file whose header field we find. Reads at most [`SNIFF_BYTES`] and leaves `src` at
 /// its start.
 pub fn declared_rate<R: Read + Seek>(src: &mut R) -> io::Result<Option<f64>> {
+    Ok(rate_in(&head(src)?))
+}
+
+/// The first [`SNIFF_BYTES`] of `src` (fewer if it is shorter), leaving `src` at its start: read
+/// once by [`super::decode::AudioStream::open`] for this module and for
+/// [`super::ogg_headers`].
+pub fn head<R: Read + Seek>(src: &mut R) -> io::Result<Vec<u8>> {
     src.seek(SeekFrom::Start(0))?;
     let mut head = Vec::with_capacity(SNIFF_BYTES);
     src.by_ref()
         .take(SNIFF_BYTES as u64)
         .read_to_end(&mut head)?;
     src.seek(SeekFrom::Start(0))?;
-    Ok(rate_in(&head))
+    Ok(head)
 }
 
 /// The declared rate in the first bytes of a file (see [`declared_rate`]).

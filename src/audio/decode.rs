@@ -14,6 +14,7 @@ use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
 use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 
+use super::declared_rate;
 use super::end_trim::{EditWindow, EndTrim};
 use super::mp4_edit;
 use super::ogg_headers;
@@ -111,29 +112,26 @@ impl AudioStream {
     /// from a seekable source, audio packets on the last header page are left out as libvorbis
     /// leaves them out (see [`ogg_headers`]).
     pub fn open(mut source: Box<dyn MediaSource>, extension: Option<&str>) -> Result<AudioStream> {
-        // A rate symphonia would lose (saturate, or give up on the file before reporting it) is
-        // refused here, with the header's own number.
-        if source.is_seekable() {
-            let declared = super::declared_rate::declared_rate(&mut source).map_err(|e| {
-                AnalysisError::new(ErrorKind::Io, format!("reading the file failed: {e}"))
-            })?;
-            if let Some(rate) = declared {
-                super::limits::check_declared_rate(rate)?;
-            }
-        }
-        let edits = if source.is_seekable() {
-            mp4_edit::audio_edits(&mut source).map_err(|e| {
-                AnalysisError::new(ErrorKind::Io, format!("reading the file failed: {e}"))
-            })?
+        let read_failed = |e: std::io::Error| {
+            AnalysisError::new(ErrorKind::Io, format!("reading the file failed: {e}"))
+        };
+        // The file's first bytes, read once for the two headers we parse before symphonia (from
+        // a pipe, nothing: neither can be read back).
+        let head = if source.is_seekable() {
+            declared_rate::head(&mut source).map_err(read_failed)?
         } else {
             Vec::new()
         };
-        let header_page_packets = if source.is_seekable() {
-            ogg_headers::audio_packets_on_header_page(&mut source).map_err(|e| {
-                AnalysisError::new(ErrorKind::Io, format!("reading the file failed: {e}"))
-            })?
+        // A rate symphonia would lose (saturate, or give up on the file before reporting it) is
+        // refused here, with the header's own number.
+        if let Some(rate) = declared_rate::rate_in(&head) {
+            super::limits::check_declared_rate(rate)?;
+        }
+        let header_page_packets = ogg_headers::audio_packets_on_header_page(&head);
+        let edits = if source.is_seekable() {
+            mp4_edit::audio_edits(&mut source).map_err(read_failed)?
         } else {
-            0
+            Vec::new()
         };
         let mss = MediaSourceStream::new(source, Default::default());
         let mut hint = Hint::new();

@@ -40,8 +40,16 @@ fn pair(low: f32, high: f32) -> u32 {
 /// `pairs[q]` = `(values[q], values[q + 1])` in bf16, the last with a zero second half.
 pub fn pair_up(values: &[f32], pairs: &mut Vec<u32>) {
     pairs.clear();
-    pairs.extend(values.windows(2).map(|w| pair(w[0], w[1])));
-    pairs.extend(values.last().map(|&x| pair(x, 0.0)));
+    let mut halves = values.iter().map(|&x| u32::from(to_bf16(x)));
+    let Some(mut low) = halves.next() else {
+        return;
+    };
+    // Each value is rounded once and goes into two pairs.
+    for high in halves {
+        pairs.push(low | high << 16);
+        low = high;
+    }
+    pairs.push(low);
 }
 
 /// The kernel `weight(tap, filter)` (`shape` = `[rows, row_taps]`, taps numbered row after row)
@@ -102,32 +110,20 @@ mod x86 {
 
     impl Taps<Avx512> for PairDot {
         type Elem = u32;
+        type X = __m512bh;
+        const STEP: usize = 2;
 
         #[inline(always)]
-        unsafe fn block<const MR: usize, const V: usize>(
-            mut w: *const u32,
-            input: *const u32,
-            window: Window,
-            starts: &[usize; V],
-        ) -> [[__m512; V]; MR] {
-            let mut acc = [[_mm512_setzero_ps(); V]; MR];
-            for i in 0..window.rows {
-                let row = input.add(window.base + i * window.row_stride);
-                let ptrs: [*const u32; V] = std::array::from_fn(|v| row.add(starts[v]));
-                for j in (0..window.taps).step_by(2) {
-                    let x: [__m512bh; V] = std::array::from_fn(|v| {
-                        std::mem::transmute(_mm512_loadu_si512(ptrs[v].add(j).cast()))
-                    });
-                    for (r, acc_r) in acc.iter_mut().enumerate() {
-                        let b: __m512bh = std::mem::transmute(_mm512_set1_epi32(*w.add(r) as i32));
-                        for (a, &xv) in acc_r.iter_mut().zip(&x) {
-                            *a = _mm512_dpbf16_ps(*a, xv, b);
-                        }
-                    }
-                    w = w.add(MR);
-                }
-            }
-            acc
+        unsafe fn load(p: *const u32) -> __m512bh {
+            std::mem::transmute(_mm512_loadu_si512(p.cast()))
+        }
+        #[inline(always)]
+        unsafe fn broadcast(w: *const u32) -> __m512bh {
+            std::mem::transmute(_mm512_set1_epi32(*w as i32))
+        }
+        #[inline(always)]
+        unsafe fn add_products(acc: __m512, x: __m512bh, w: __m512bh) -> __m512 {
+            _mm512_dpbf16_ps(acc, x, w)
         }
     }
 }
@@ -154,5 +150,7 @@ mod tests {
         pair_up(&[1.0, 2.0, 3.0], &mut pairs);
         assert_eq!(pairs, [pair(1.0, 2.0), pair(2.0, 3.0), pair(3.0, 0.0)]);
         assert_eq!(pairs[0] & 0xffff, to_bf16(1.0) as u32);
+        pair_up(&[], &mut pairs);
+        assert!(pairs.is_empty());
     }
 }

@@ -234,8 +234,7 @@ pub fn correlate(packed: &Packed, input: Signal<'_>, window: Window, pool: Pool<
             }
             #[cfg(target_arch = "x86_64")]
             (Kernel::F32(w), Isa::Avx2, Lanes::Filters, 6, 2, Pool::Extremes { max, min }) => {
-                let taps = window.rows * window.taps;
-                avx2_across::<6, 2>(w, [taps, out], input.values, window, max, min)
+                avx2_across::<6, 2>(w, out, input.values, window, max, min)
             }
             #[cfg(target_arch = "x86_64")]
             (Kernel::F32(w), Isa::Avx512, Lanes::Positions, 12, 2, pool) => {
@@ -289,28 +288,28 @@ unsafe fn avx2<const MR: usize, const V: usize>(
 #[target_feature(enable = "avx2,fma")]
 unsafe fn avx2_across<const MR: usize, const V: usize>(
     weights: &[f32],
-    taps_out: [usize; 2],
+    out: usize,
     input: &[f32],
     window: Window,
     max: &mut [f32],
     min: &mut [f32],
 ) {
-    drive_across::<super::simd::Avx2, MR, V>(weights, taps_out, input, window, max, min)
+    drive_across::<super::simd::Avx2, MR, V>(weights, out, input, window, max, min)
 }
 
 /// How a block sums its products: one f32 FMA a tap ([`Fma`]), or one bf16 dot product a pair
-/// of taps (`super::bf16::PairDot`).
+/// of taps (`super::bf16::PairDot`). Every method is `unsafe` as [`Simd`]'s are.
 pub(super) trait Taps<S: Simd> {
-    /// What the packed kernel and the input hold.
+    /// What the packed kernel and the input hold: one tap's value, or a pair's.
     type Elem: Copy;
-    /// One `MR × V` block of outputs summed over every tap of `window` in registers, from the
-    /// panel at `w`; vector `v` holds the positions from `starts[v]` on.
-    unsafe fn block<const MR: usize, const V: usize>(
-        w: *const Self::Elem,
-        input: *const Self::Elem,
-        window: Window,
-        starts: &[usize; V],
-    ) -> [[S::V; V]; MR];
+    /// A vector of input elements, or one element broadcast.
+    type X: Copy;
+    /// Taps one element covers.
+    const STEP: usize;
+    unsafe fn load(p: *const Self::Elem) -> Self::X;
+    unsafe fn broadcast(w: *const Self::Elem) -> Self::X;
+    /// `acc` plus the products of `x` and `w`.
+    unsafe fn add_products(acc: S::V, x: Self::X, w: Self::X) -> S::V;
 }
 
 /// One f32 FMA a tap.
@@ -318,31 +317,48 @@ struct Fma;
 
 impl<S: Simd> Taps<S> for Fma {
     type Elem = f32;
+    type X = S::V;
+    const STEP: usize = 1;
 
     #[inline(always)]
-    unsafe fn block<const MR: usize, const V: usize>(
-        mut w: *const f32,
-        input: *const f32,
-        window: Window,
-        starts: &[usize; V],
-    ) -> [[S::V; V]; MR] {
-        let mut acc = [[S::splat(0.0); V]; MR];
-        for i in 0..window.rows {
-            let row = input.add(window.base + i * window.row_stride);
-            let ptrs: [*const f32; V] = std::array::from_fn(|v| row.add(starts[v]));
-            for j in 0..window.taps {
-                let x: [S::V; V] = std::array::from_fn(|v| S::load(ptrs[v].add(j)));
-                for (r, acc_r) in acc.iter_mut().enumerate() {
-                    let b = S::splat(*w.add(r));
-                    for (a, &xv) in acc_r.iter_mut().zip(&x) {
-                        *a = S::fma(b, xv, *a);
-                    }
-                }
-                w = w.add(MR);
-            }
-        }
-        acc
+    unsafe fn load(p: *const f32) -> S::V {
+        S::load(p)
     }
+    #[inline(always)]
+    unsafe fn broadcast(w: *const f32) -> S::V {
+        S::splat(*w)
+    }
+    #[inline(always)]
+    unsafe fn add_products(acc: S::V, x: S::V, w: S::V) -> S::V {
+        S::fma(w, x, acc)
+    }
+}
+
+/// One `MR × V` block of outputs summed over every tap of `window` in registers, from the panel
+/// at `w`; vector `v` holds the positions from `starts[v]` on.
+#[inline(always)]
+unsafe fn block<S: Simd, K: Taps<S>, const MR: usize, const V: usize>(
+    mut w: *const K::Elem,
+    input: *const K::Elem,
+    window: Window,
+    starts: &[usize; V],
+) -> [[S::V; V]; MR] {
+    let mut acc = [[S::splat(0.0); V]; MR];
+    for i in 0..window.rows {
+        let row = input.add(window.base + i * window.row_stride);
+        let ptrs: [*const K::Elem; V] = std::array::from_fn(|v| row.add(starts[v]));
+        for j in (0..window.taps).step_by(K::STEP) {
+            let x: [K::X; V] = std::array::from_fn(|v| K::load(ptrs[v].add(j)));
+            for (r, acc_r) in acc.iter_mut().enumerate() {
+                let b = K::broadcast(w.add(r));
+                for (a, &xv) in acc_r.iter_mut().zip(&x) {
+                    *a = K::add_products(*a, xv, b);
+                }
+            }
+            w = w.add(MR);
+        }
+    }
+    acc
 }
 
 /// Every panel of filters over every chunk of `V` vectors of positions.
@@ -373,7 +389,8 @@ pub(super) unsafe fn drive<S: Simd, K: Taps<S>, const MR: usize, const V: usize>
             let starts: [usize; V] = std::array::from_fn(|v| start((chunk + v).min(vectors - 1)));
             match &mut pool {
                 Pool::Extremes { max, min } => {
-                    let acc = K::block::<MR, V>(weights.as_ptr(), input.as_ptr(), window, &starts);
+                    let acc =
+                        block::<S, K, MR, V>(weights.as_ptr(), input.as_ptr(), window, &starts);
                     for (r, row) in acc.iter().enumerate().take(filters) {
                         let o = first + r;
                         let (mut hi, mut lo) = (row[0], row[0]);
@@ -392,7 +409,7 @@ pub(super) unsafe fn drive<S: Simd, K: Taps<S>, const MR: usize, const V: usize>
                     stride,
                 } => {
                     let mut hi =
-                        K::block::<MR, V>(weights.as_ptr(), input.as_ptr(), window, &starts);
+                        block::<S, K, MR, V>(weights.as_ptr(), input.as_ptr(), window, &starts);
                     let mut lo = hi;
                     for k in 1..*count {
                         let moved = Window {
@@ -400,7 +417,7 @@ pub(super) unsafe fn drive<S: Simd, K: Taps<S>, const MR: usize, const V: usize>
                             ..window
                         };
                         let acc =
-                            K::block::<MR, V>(weights.as_ptr(), input.as_ptr(), moved, &starts);
+                            block::<S, K, MR, V>(weights.as_ptr(), input.as_ptr(), moved, &starts);
                         for r in 0..MR {
                             for v in 0..V {
                                 hi[r][v] = S::max(hi[r][v], acc[r][v]);
@@ -427,7 +444,7 @@ pub(super) unsafe fn drive<S: Simd, K: Taps<S>, const MR: usize, const V: usize>
 #[inline(always)]
 unsafe fn drive_across<S: Simd, const MR: usize, const V: usize>(
     weights: &[f32],
-    [taps, out]: [usize; 2],
+    out: usize,
     input: &[f32],
     window: Window,
     max: &mut [f32],
@@ -439,6 +456,7 @@ unsafe fn drive_across<S: Simd, const MR: usize, const V: usize>(
     let width = V * lanes;
     let mut spill = [0.0f32; 64];
     assert!(width <= spill.len(), "a panel is at most 64 filters");
+    let taps = window.rows * window.taps;
     for (panel, weights) in weights.chunks_exact(taps * width).enumerate() {
         let mut hi = [S::splat(f32::NEG_INFINITY); V];
         let mut lo = [S::splat(f32::INFINITY); V];
@@ -490,204 +508,4 @@ unsafe fn block_across<S: Simd, const MR: usize, const V: usize>(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::super::bf16;
-    use super::*;
-
-    /// A deterministic pseudo-random sequence in [−1, 1).
-    fn noise(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (0..n)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-            })
-            .collect()
-    }
-
-    fn reference(kernel: &[f32], out: usize, input: &[f32], w: Window) -> Vec<Vec<f64>> {
-        (0..out)
-            .map(|o| {
-                (0..w.positions)
-                    .map(|p| {
-                        let mut sum = 0.0f64;
-                        for i in 0..w.rows {
-                            for j in 0..w.taps {
-                                let x = input[w.base + i * w.row_stride + j + p] as f64;
-                                sum += x * kernel[(i * w.taps + j) * out + o] as f64;
-                            }
-                        }
-                        sum
-                    })
-                    .collect()
-            })
-            .collect()
-    }
-
-    /// A window with the kernel's number of taps but another shape would walk a bf16 kernel's
-    /// pairs out of step (and past its panel): refused for every instruction set.
-    #[test]
-    fn a_window_of_another_shape_is_refused() {
-        for isa in Isa::vector_sets() {
-            let positions = isa.lanes();
-            let packed = Packed::new(isa, &[1.0; 3], [1, 3], 1, positions, Reduce::AcrossWindows);
-            let input = vec![0.0; 64];
-            let mut pairs = Vec::new();
-            bf16::pair_up(&input, &mut pairs);
-            let window = Window {
-                base: 0,
-                rows: 3,
-                row_stride: 1,
-                taps: 1,
-                positions,
-            };
-            let run = std::panic::catch_unwind(|| {
-                let (mut max, mut min) = (vec![0.0; 1], vec![0.0; 1]);
-                let signal = Signal {
-                    values: &input,
-                    pairs: &pairs,
-                };
-                let pool = Pool::Extremes {
-                    max: &mut max,
-                    min: &mut min,
-                };
-                correlate(&packed, signal, window, pool);
-            });
-            assert!(
-                run.is_err(),
-                "{isa:?} took a 3 × 1 window for a 1 × 3 kernel"
-            );
-        }
-    }
-
-    /// Every kernel against a plain f64 loop, on random data, at musicnn's shapes and at edge
-    /// sizes: one vector exactly, one lane over, filters not a multiple of the panel, one tap.
-    #[test]
-    fn kernels_match_a_plain_loop() {
-        let shapes = [
-            // (rows, taps, positions, out)
-            (7, 38, 59, 204),
-            (7, 67, 30, 204),
-            (1, 128, 187, 51),
-            (1, 32, 187, 51),
-            (2, 3, 16, 5),
-            (3, 1, 17, 13),
-            (1, 5, 8, 1),
-            (4, 9, 33, 7),
-            (2, 4, 65, 25),
-        ];
-        for isa in Isa::vector_sets() {
-            // A bf16 kernel's products are exact in f64 from the bf16-rounded values.
-            let exact = |x: Vec<f32>| match isa {
-                Isa::Avx512Bf16 => x.into_iter().map(bf16::round).collect(),
-                _ => x,
-            };
-            let mut pairs = Vec::new();
-            for (n, &(rows, taps, positions, out)) in shapes.iter().enumerate() {
-                if positions < isa.lanes() {
-                    continue;
-                }
-                let row_stride = taps + positions + 3;
-                let w = Window {
-                    base: 2,
-                    rows,
-                    row_stride,
-                    taps,
-                    positions,
-                };
-                let input = noise(w.last_read() + 1, n as u64);
-                bf16::pair_up(&input, &mut pairs);
-                let signal = Signal {
-                    values: &input,
-                    pairs: &pairs,
-                };
-                let kernel = noise(rows * taps * out, 100 + n as u64);
-                let want = reference(&exact(kernel.clone()), out, &exact(input.clone()), w);
-                let tol = 1e-5 * (rows * taps) as f64;
-
-                // Extremes over positions, with either tile (AVX2 packs filters in lanes for
-                // these, AVX-512 positions): right, and the same bits either way.
-                let mut bits = Vec::new();
-                for reduce in [Reduce::OverPositions, Reduce::AcrossWindows] {
-                    let packed = Packed::new(isa, &kernel, [rows, taps], out, positions, reduce);
-                    let (mut max, mut min) = (vec![0.0; out], vec![0.0; out]);
-                    correlate(
-                        &packed,
-                        signal,
-                        w,
-                        Pool::Extremes {
-                            max: &mut max,
-                            min: &mut min,
-                        },
-                    );
-                    for o in 0..out {
-                        let hi = want[o].iter().copied().fold(f64::MIN, f64::max);
-                        let lo = want[o].iter().copied().fold(f64::MAX, f64::min);
-                        let at = format!("{isa:?} {reduce:?} {n} filter {o}");
-                        assert!((max[o] as f64 - hi).abs() <= tol, "max, {at}");
-                        assert!((min[o] as f64 - lo).abs() <= tol, "min, {at}");
-                    }
-                    bits.push(
-                        [max, min].map(|v| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>()),
-                    );
-                }
-                assert_eq!(bits[0], bits[1], "{isa:?} {n}: the two tiles differ");
-
-                // Extremes over three windows, each `taps + 1` further on: against the
-                // reference of each window.
-                let packed = Packed::new(
-                    isa,
-                    &kernel,
-                    [rows, taps],
-                    out,
-                    positions,
-                    Reduce::AcrossWindows,
-                );
-                let (count, stride) = (3, taps + 1);
-                let input = noise(w.last_read() + (count - 1) * stride + 1, 50 + n as u64);
-                bf16::pair_up(&input, &mut pairs);
-                let (kernel, input) = (exact(kernel), exact(input.clone()));
-                let wants: Vec<_> = (0..count)
-                    .map(|k| {
-                        let moved = Window {
-                            base: w.base + k * stride,
-                            ..w
-                        };
-                        reference(&kernel, out, &input, moved)
-                    })
-                    .collect();
-                let (mut max, mut min) = (vec![0.0; out * positions], vec![0.0; out * positions]);
-                let signal = Signal {
-                    values: &input,
-                    pairs: &pairs,
-                };
-                correlate(
-                    &packed,
-                    signal,
-                    w,
-                    Pool::AcrossWindows {
-                        max: &mut max,
-                        min: &mut min,
-                        count,
-                        stride,
-                    },
-                );
-                for o in 0..out {
-                    for p in 0..positions {
-                        let ys = wants.iter().map(|want| want[o][p]);
-                        let hi = ys.clone().fold(f64::MIN, f64::max);
-                        let lo = ys.fold(f64::MAX, f64::min);
-                        let (got_hi, got_lo) =
-                            (max[o * positions + p] as f64, min[o * positions + p] as f64);
-                        assert!((got_hi - hi).abs() <= tol, "{isa:?} {n} max over windows");
-                        assert!((got_lo - lo).abs() <= tol, "{isa:?} {n} min over windows");
-                    }
-                }
-            }
-        }
-    }
-}
+mod tests;
