@@ -29,6 +29,17 @@ the same length and every block's mean and RMS within 1e-4 (0 for FLAC): if ever
 within 1e-4, so are those, and a shift or a gap of even a few samples moves them well past it.
 The script refuses a fixture whose references disagree on the length.
 
+A chained stream (Ogg files concatenated, as internet radio recordings and `cat` make them) is
+checked without a file of its own: the test concatenates committed fixtures in memory, and the
+reference decodes that concatenation as one file:
+
+    silence.ogg+vorbis_header_page_audio.ogg   libvorbis through oggdec (libsndfile cannot read
+                                               a chain; 16-bit, so the tolerance is 1e-4 plus
+                                               one 16-bit step): each link from its own headers,
+                                               and the later link's audio on its setup header's
+                                               page decoded (vorbisfile leaves it out only in
+                                               the first link)
+
 Two more fixtures check that a wrong-looking decode is reported (the test asserts the warning
 and its numbers): `silence.ogg`, 3 s of digital silence through libvorbis, and
 `flac_truncated.flac`, a 3 s mono FLAC excerpt cut to 40 % of its bytes, whose STREAMINFO still
@@ -138,6 +149,33 @@ def reference(path, tmp):
     raise ValueError(path)
 
 
+# Chained fixtures: the links, committed fixtures of one rate and channel count, in order.
+CHAINS = [("silence.ogg", "vorbis_header_page_audio.ogg")]
+
+
+def chain_entry(links):
+    """The reference entry of `links` concatenated, decoded by oggdec as one chained file."""
+    name = "+".join(links)
+    with tempfile.TemporaryDirectory() as tmp:
+        chained = Path(tmp) / "chained.ogg"
+        chained.write_bytes(b"".join((OUT / link).read_bytes() for link in links))
+        wav = Path(tmp) / "oggdec.wav"
+        run(["oggdec", "-Q", "-o", str(wav), str(chained)])
+        samples = read(wav)
+    print(f"{name}: {len(samples)} frames, {samples.shape[1]} channel(s), oggdec")
+    return {
+        "file": name,
+        "links": list(links),
+        "reference": "libvorbis (oggdec, 16-bit)",
+        "cross_checked_by": [],
+        "frames": len(samples),
+        "channels": samples.shape[1],
+        "block": BLOCK,
+        "tolerance": 1e-4 + 1 / 32768,
+        "blocks": block_stats(samples),
+    }
+
+
 def block_stats(samples):
     """Per block of BLOCK frames (the last may be shorter), per channel: [mean, rms]."""
     stats = []
@@ -180,10 +218,19 @@ def main():
             "blocks": block_stats(samples),
         })
         print(f"{name}: {len(samples)} frames, {samples.shape[1]} channel(s), {ref_name}")
+    if not only:
+        make_warning_fixtures(track)
+    for links in CHAINS:
+        name = "+".join(links)
+        if only and name != only:
+            continue
+        entries = [e for e in entries if e["file"] != name]
+        entries.append(chain_entry(links))
     reference_json.write_text(json.dumps({"fixtures": entries}, indent=1) + "\n")
-    if only:
-        return
 
+
+def make_warning_fixtures(track):
+    """silence.ogg and flac_truncated.flac, whose tests assert a warning, not a reference."""
     run(["ffmpeg", "-y", "-v", "error", "-f", "lavfi", "-i", "anullsrc=r=44100:cl=stereo", "-t", "3",
          "-c:a", "libvorbis", "-map_metadata", "-1", str(OUT / "silence.ogg")])
     whole = OUT / "flac_whole.flac"

@@ -23,6 +23,10 @@ use crate::error::{AnalysisError, ErrorKind, Result};
 
 /// Consecutive undecodable packets after which a stream is declared corrupt.
 const MAX_CONSECUTIVE_BAD_PACKETS: usize = 64;
+/// Links of a chained stream decoded after the first, at most. Each costs a new decoder, whose
+/// setup a hostile link can make slow (a Vorbis setup header's codebooks); a real chain is an
+/// album or a radio recording, tens or hundreds of links.
+const MAX_LINKS: usize = 4096;
 
 /// What the container and codec say about the source, in the units of the record.
 #[derive(Clone, Debug, PartialEq)]
@@ -98,6 +102,8 @@ pub struct AudioStream {
     /// Whether any decoded sample was not exactly zero.
     heard: bool,
     bad_packets: usize,
+    /// Links of a chained stream begun after the first.
+    links: usize,
     warnings: Vec<String>,
     finished: bool,
 }
@@ -248,6 +254,7 @@ impl AudioStream {
             packet_frames: 0,
             heard: false,
             bad_packets: 0,
+            links: 0,
             warnings: Vec::new(),
             finished: false,
         })
@@ -381,6 +388,28 @@ impl AudioStream {
             let (facts, outcome) = match step {
                 Step::Packet(facts, outcome) => (facts, outcome),
                 Step::End(None) => break,
+                Step::End(Some(SymphoniaError::ResetRequired)) => {
+                    if !self.next_link() {
+                        break;
+                    }
+                    // The end of a link: its held end trims were real (libvorbis trims each
+                    // link's last packet by its own granule position).
+                    let frames = self.end_trim.finish(&mut self.planar);
+                    let frames = if frames > 0 {
+                        self.window.apply(&mut self.planar)
+                    } else {
+                        0
+                    };
+                    if frames == 0 {
+                        continue;
+                    }
+                    self.frames_decoded += frames as u64;
+                    return Ok(Some(DecodedChunk {
+                        planar: &self.planar,
+                        sample_rate: self.info.sample_rate,
+                        frames_decoded: self.frames_decoded,
+                    }));
+                }
                 Step::End(Some(err)) => {
                     self.end_early(&err)?;
                     break;
@@ -467,6 +496,63 @@ impl AudioStream {
             }));
         }
         Ok(None)
+    }
+
+    /// The demuxer has begun the next link of a chained stream (Ogg files concatenated, as
+    /// internet radio recordings and some tools write them): goes on with a fresh decoder for
+    /// that link's audio track when it has the codec, rate and channel count of the links
+    /// before, as libvorbis's vorbisfile and FFmpeg play a chained file through, each link from
+    /// its own headers (its own Opus pre-skip, say), on this thread even where the first link
+    /// was decoded in segments. Otherwise, or past [`MAX_LINKS`], the rest is ignored with a
+    /// warning and `false` returned. Links after the first decode every audio
+    /// packet: vorbisfile, reading on into a later link, does not leave out the audio on its
+    /// last header page (measured with `oggdec`; see [`ogg_headers`]).
+    fn next_link(&mut self) -> bool {
+        let at = self.frames_decoded as f64 / self.info.sample_rate.max(1) as f64;
+        let mut stop = |why: String| {
+            self.warnings.push(format!(
+                "the chained stream's link {} (after {at:.1} s) {why}; the rest was ignored",
+                self.links + 2
+            ));
+            false
+        };
+        if self.links >= MAX_LINKS {
+            return stop(format!("is past the limit of {MAX_LINKS} links"));
+        }
+        let next = self.format.tracks().iter().find_map(|track| {
+            let params = track.codec_params.as_ref()?.audio()?;
+            codecs().get_audio_decoder(params.codec)?;
+            Some((track.id, params.clone()))
+        });
+        let Some((track_id, params)) = next else {
+            return stop("has no audio track we decode".to_string());
+        };
+        let channels = |p: &AudioCodecParameters| p.channels.as_ref().map_or(0, |c| c.count());
+        if params.codec != self.params.codec
+            || params.sample_rate != self.params.sample_rate
+            || channels(&params) != channels(&self.params)
+        {
+            let codec = codecs()
+                .get_audio_decoder(params.codec)
+                .map_or("?", |d| d.codec.info.short_name);
+            return stop(format!(
+                "is {codec} at {} Hz with {} channel(s), unlike the links before",
+                params.sample_rate.unwrap_or(0),
+                channels(&params)
+            ));
+        }
+        if let Err(e) = super::limits::check_source(&params) {
+            return stop(format!("was refused: {e}"));
+        }
+        let decoder = match codecs().make_audio_decoder(&params, &AudioDecoderOptions::default()) {
+            Ok(decoder) => decoder,
+            Err(e) => return stop(format!("could not be decoded: {e}")),
+        };
+        self.links += 1;
+        self.track_id = track_id;
+        self.params = params;
+        self.decoding = Decoding::One(decoder);
+        true
     }
 
     /// A demux or decode failure mid-stream: keep what was decoded, or fail if nothing was.

@@ -212,3 +212,29 @@ fn opus_packets_are_measured_by_their_own_framing() {
     assert_eq!(micros(&[16 << 3 | 3]), 0);
     assert_eq!(micros(&[]), 0);
 }
+
+/// A chained Opus stream (the same file twice, as `cat` makes it) whose first link is decoded in
+/// short segments on two threads (the later links on one) gives what one decoder gives, and that is the file's own samples twice: each link
+/// is decoded from its own headers (its pre-skip), the first link's end trim applied.
+#[test]
+fn a_chained_stream_in_segments_gives_each_link_as_alone() {
+    let path = root().join("tests/fixtures/decode/opus_midstream_granule.opus");
+    let alone = decode(&path, None, None);
+    let bytes = std::fs::read(&path).unwrap();
+    let chained = [bytes.clone(), bytes].concat();
+    let one = decode_bytes(chained.clone(), &path, None, None);
+    let cut = decode_bytes(chained, &path, Some(1.0), Some(MAX_HELPER_SAMPLES));
+    let twice: Vec<Vec<f32>> = alone.0.iter().map(|c| [&c[..], &c[..]].concat()).collect();
+    assert_same_samples(&twice, &one.0, "one decoder against the file alone, twice");
+    assert_same_samples(
+        &one.0,
+        &cut.0,
+        "segments on two threads against one decoder",
+    );
+    assert!(
+        one.3.is_empty() && cut.3.is_empty(),
+        "{:?} {:?}",
+        one.3,
+        cut.3
+    );
+}
