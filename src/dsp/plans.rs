@@ -1,11 +1,11 @@
 //! Real FFT plans in double precision, shared by every track of the process.
 //!
-//! Planning a transform can cost more than running it: for the 2^17 points of the tempo's
-//! autocorrelation on 954 s of audio, planning took 6–12 ms and the two transforms 2–8 ms. So the
-//! last few lengths planned are kept: the track's second autocorrelation (the low band's, of the
-//! same length), and later tracks of a folder with the same lengths (powers of two for the tempo,
-//! one per source rate for the resampler), reuse them. A kept plan is the object a fresh planner
-//! would make, so the results are the same bit for bit.
+//! Planning a transform can cost more than running it: for the 2^17 points a whole-track
+//! autocorrelation of 954 s of audio once took, planning took 6–12 ms and the two transforms
+//! 2–8 ms. So the last few lengths planned are kept, and every track of a folder reuses them:
+//! the tempo's autocorrelation, computed in blocks, always uses the same 8192 points, and the
+//! resampler one set of lengths per source rate. A kept plan is the object a fresh planner would
+//! make, so the results are the same bit for bit.
 //!
 //! The cache is bounded, because a server lives long and its uploads choose the lengths (every
 //! odd source rate has its own resampler sizes): at most [`KEPT`] lengths per direction, none
@@ -17,7 +17,7 @@ use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
 
 /// Lengths kept per direction; planning one more forgets the oldest.
 pub const KEPT: usize = 6;
-/// Longer transforms (tracks over about 17 minutes, for the tempo) are planned each time.
+/// Longer transforms are planned each time.
 pub const MAX_KEPT_LEN: usize = 1 << 17;
 
 /// The last lengths planned and their plans, oldest first.
