@@ -23,7 +23,7 @@ use crate::error::{AnalysisError, ErrorKind, Result};
 
 /// Consecutive undecodable packets after which a stream is declared corrupt.
 const MAX_CONSECUTIVE_BAD_PACKETS: usize = 64;
-/// Links of a chained stream decoded after the first, at most. Each costs a new decoder, whose
+/// Links of a chained stream decoded, at most. Each costs a new decoder, whose
 /// setup a hostile link can make slow (a Vorbis setup header's codebooks); a real chain is an
 /// album or a radio recording, tens or hundreds of links.
 const MAX_LINKS: usize = 4096;
@@ -516,7 +516,7 @@ impl AudioStream {
             ));
             false
         };
-        if self.links >= MAX_LINKS {
+        if self.links + 1 >= MAX_LINKS {
             return stop(format!("is past the limit of {MAX_LINKS} links"));
         }
         let next = self.format.tracks().iter().find_map(|track| {
