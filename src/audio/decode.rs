@@ -549,6 +549,8 @@ impl AudioStream {
             Err(e) => return stop(format!("could not be decoded: {e}")),
         };
         self.links += 1;
+        // The first link's header page says nothing of this one's (see above).
+        self.undecoded_packets = 0;
         self.track_id = track_id;
         self.params = params;
         self.decoding = Decoding::One(decoder);
