@@ -163,15 +163,20 @@ def chain_entry(links):
         run(["oggdec", "-Q", "-o", str(wav), str(chained)])
         samples = read(wav)
     print(f"{name}: {len(samples)} frames, {samples.shape[1]} channel(s), oggdec")
+    entry = reference_entry(name, "libvorbis (oggdec, 16-bit)", [], samples, 1e-4 + 1 / 32768)
+    return {**entry, "links": list(links)}
+
+
+def reference_entry(name, reference, cross_checked_by, samples, tolerance):
+    """The reference.json entry of fixture `name`: the reference's length and block statistics."""
     return {
         "file": name,
-        "links": list(links),
-        "reference": "libvorbis (oggdec, 16-bit)",
-        "cross_checked_by": [],
+        "reference": reference,
+        "cross_checked_by": sorted(cross_checked_by),
         "frames": len(samples),
         "channels": samples.shape[1],
         "block": BLOCK,
-        "tolerance": 1e-4 + 1 / 32768,
+        "tolerance": tolerance,
         "blocks": block_stats(samples),
     }
 
@@ -207,16 +212,8 @@ def main():
             ref_name, samples, others = reference(path, tmp)
         if any(n != len(samples) for n in others.values()):
             sys.exit(f"{name}: the references disagree on the length: {len(samples)} {others}")
-        entries.append({
-            "file": name,
-            "reference": ref_name,
-            "cross_checked_by": sorted(others),
-            "frames": len(samples),
-            "channels": samples.shape[1],
-            "block": BLOCK,
-            "tolerance": 0.0 if name.endswith(".flac") else 1e-4,
-            "blocks": block_stats(samples),
-        })
+        tolerance = 0.0 if name.endswith(".flac") else 1e-4
+        entries.append(reference_entry(name, ref_name, others, samples, tolerance))
         print(f"{name}: {len(samples)} frames, {samples.shape[1]} channel(s), {ref_name}")
     if not only:
         make_warning_fixtures(track)

@@ -394,21 +394,11 @@ impl AudioStream {
                     }
                     // The end of a link: its held end trims were real (libvorbis trims each
                     // link's last packet by its own granule position).
-                    let frames = self.end_trim.finish(&mut self.planar);
-                    let frames = if frames > 0 {
-                        self.window.apply(&mut self.planar)
-                    } else {
-                        0
-                    };
-                    if frames == 0 {
-                        continue;
+                    let released = self.end_trim.finish(&mut self.planar);
+                    if self.pass_on(released) > 0 {
+                        return Ok(Some(self.chunk(self.info.sample_rate)));
                     }
-                    self.frames_decoded += frames as u64;
-                    return Ok(Some(DecodedChunk {
-                        planar: &self.planar,
-                        sample_rate: self.info.sample_rate,
-                        frames_decoded: self.frames_decoded,
-                    }));
+                    continue;
                 }
                 Step::End(Some(err)) => {
                     self.end_early(&err)?;
@@ -442,23 +432,12 @@ impl AudioStream {
                     }
                     // The decoder would have cut the end trim; EndTrim decides once it knows
                     // what follows.
-                    let frames =
+                    let released =
                         self.end_trim
                             .push(&mut self.scratch, facts.trim_end, &mut self.planar);
-                    let frames = if frames > 0 {
-                        self.window.apply(&mut self.planar)
-                    } else {
-                        0
-                    };
-                    if frames == 0 {
-                        continue;
+                    if self.pass_on(released) > 0 {
+                        return Ok(Some(self.chunk(rate)));
                     }
-                    self.frames_decoded += frames as u64;
-                    return Ok(Some(DecodedChunk {
-                        planar: &self.planar,
-                        sample_rate: rate,
-                        frames_decoded: self.frames_decoded,
-                    }));
                 }
                 Outcome::Failed(SymphoniaError::DecodeError(_))
                 | Outcome::Failed(SymphoniaError::IoError(_)) => {
@@ -483,19 +462,31 @@ impl AudioStream {
         }
         self.finished = true;
         // The end of the stream: what is held back was the real end, trims and all.
-        let mut frames = self.end_trim.finish(&mut self.planar);
-        if frames > 0 {
-            frames = self.window.apply(&mut self.planar);
-        }
-        if frames > 0 {
-            self.frames_decoded += frames as u64;
-            return Ok(Some(DecodedChunk {
-                planar: &self.planar,
-                sample_rate: self.info.sample_rate,
-                frames_decoded: self.frames_decoded,
-            }));
+        let released = self.end_trim.finish(&mut self.planar);
+        if self.pass_on(released) > 0 {
+            return Ok(Some(self.chunk(self.info.sample_rate)));
         }
         Ok(None)
+    }
+
+    /// Passes on the `released` frames that [`EndTrim`] has just moved into `planar`: cut to
+    /// the edit window and counted. Returns how many are left to hand out (0: none).
+    fn pass_on(&mut self, released: usize) -> usize {
+        if released == 0 {
+            return 0;
+        }
+        let frames = self.window.apply(&mut self.planar);
+        self.frames_decoded += frames as u64;
+        frames
+    }
+
+    /// The frames in `planar`, at `sample_rate`.
+    fn chunk(&self, sample_rate: u32) -> DecodedChunk<'_> {
+        DecodedChunk {
+            planar: &self.planar,
+            sample_rate,
+            frames_decoded: self.frames_decoded,
+        }
     }
 
     /// The demuxer has begun the next link of a chained stream (Ogg files concatenated, as
