@@ -227,9 +227,14 @@ def main():
 
 
 def make_warning_fixtures(track):
-    """silence.ogg and flac_truncated.flac, whose tests assert a warning, not a reference."""
+    """silence.ogg, flac_truncated.flac and tiny_link.opus, whose tests assert a warning, not a
+    reference. tiny_link.opus is one 20 ms Opus packet: the test chains 4,097 copies of it to
+    reach the limit of links cheaply."""
     run(["ffmpeg", "-y", "-v", "error", "-f", "lavfi", "-i", "anullsrc=r=44100:cl=stereo", "-t", "3",
          "-c:a", "libvorbis", "-map_metadata", "-1", str(OUT / "silence.ogg")])
+    run(["ffmpeg", "-y", "-v", "error", "-f", "lavfi", "-i", "sine=f=440:r=48000", "-t", "0.02",
+         "-c:a", "libopus", "-b:a", "16k", "-map_metadata", "-1", "-fflags", "+bitexact",
+         str(OUT / "tiny_link.opus")])
     whole = OUT / "flac_whole.flac"
     run(["ffmpeg", "-y", "-v", "error", "-ss", "61", "-t", "3", "-i", str(track), "-ac", "1",
          "-c:a", "flac", "-map_metadata", "-1", str(whole)])

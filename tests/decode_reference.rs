@@ -166,6 +166,27 @@ fn a_chained_link_at_another_rate_ends_the_stream_with_a_warning() {
     );
 }
 
+/// A chain of more links than the limit (4,096; each costs a new decoder) decodes the first
+/// 4,096, each as it decodes alone, and says where it stopped. The link is one 20 ms packet, so
+/// the 4,100 links take well under a second.
+#[test]
+fn a_chain_past_the_limit_of_links_stops_with_a_warning() {
+    let tiny = fixture_dir().join("tiny_link.opus");
+    let (alone, none) = decode_chain(&[&tiny]);
+    assert!(none.is_empty() && !alone[0].is_empty(), "{none:?}");
+    let links: Vec<&Path> = vec![&tiny; 4100];
+    let (planar, warnings) = decode_chain(&links);
+    assert_eq!(planar[0].len(), 4096 * alone[0].len());
+    let stopped: Vec<&String> = warnings
+        .iter()
+        .filter(|w| w.contains("link 4097"))
+        .collect();
+    assert!(
+        stopped.len() == 1 && stopped[0].contains("past the limit of 4096 links"),
+        "{warnings:?}"
+    );
+}
+
 /// The same on an Opus page, against libopus (opusdec).
 #[test]
 fn opus_excerpt_with_midstream_granule_matches_libopus() {

@@ -10,7 +10,7 @@ use symphonia::core::codecs::audio::{AudioCodecParameters, AudioDecoder, AudioDe
 use symphonia::core::codecs::registry::CodecRegistry;
 use symphonia::core::errors::Error as SymphoniaError;
 use symphonia::core::formats::probe::Hint;
-use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
+use symphonia::core::formats::{FormatOptions, FormatReader, Track, TrackType};
 use symphonia::core::io::{MediaSource, MediaSourceStream};
 use symphonia::core::meta::MetadataOptions;
 
@@ -23,10 +23,6 @@ use crate::error::{AnalysisError, ErrorKind, Result};
 
 /// Consecutive undecodable packets after which a stream is declared corrupt.
 const MAX_CONSECUTIVE_BAD_PACKETS: usize = 64;
-/// Links of a chained stream decoded, at most. Each costs a new decoder, whose
-/// setup a hostile link can make slow (a Vorbis setup header's codebooks); a real chain is an
-/// album or a radio recording, tens or hundreds of links.
-const MAX_LINKS: usize = 4096;
 
 /// What the container and codec say about the source, in the units of the record.
 #[derive(Clone, Debug, PartialEq)]
@@ -54,6 +50,13 @@ pub(super) fn codecs() -> &'static CodecRegistry {
         registry.register_audio_decoder::<super::mp3::Mp3Decoder>();
         registry
     })
+}
+
+/// Seconds per unit of a packet's timestamp and duration on `track`, if it says.
+fn tick_seconds(track: &Track) -> Option<f64> {
+    track
+        .time_base
+        .map(|tb| f64::from(tb.numer.get()) / f64::from(tb.denom.get()))
 }
 
 fn container_name(short_name: &str) -> &str {
@@ -233,9 +236,7 @@ impl AudioStream {
         };
         let undecoded_packets = if ogg_vorbis { header_page_packets } else { 0 };
         let params = params.clone();
-        let tick_seconds = track
-            .time_base
-            .map(|tb| f64::from(tb.numer.get()) / f64::from(tb.denom.get()));
+        let tick_seconds = tick_seconds(track);
         Ok(AudioStream {
             format,
             decoding: Decoding::One(decoder),
@@ -329,46 +330,6 @@ impl AudioStream {
     /// Packets that failed to decode and were skipped, so far.
     pub fn undecodable_packets(&self) -> usize {
         self.bad_packets
-    }
-
-    /// Problems that did not stop the decode: skipped packets, a stream that ended early or
-    /// before the duration its header declares, far fewer samples than its packets declare,
-    /// nothing but digital silence from packets that carry data, a format change midway.
-    pub fn warnings(&self) -> Vec<String> {
-        let mut warnings = self.warnings.clone();
-        let rate = self.info.sample_rate.max(1) as f64;
-        let decoded = self.frames_decoded;
-        if let Some(declared) = self.info.declared_duration_s {
-            let decoded_s = decoded as f64 / rate;
-            if self.finished && decoded_s < 0.99 * declared - 0.05 {
-                warnings.push(format!(
-                    "decoded {decoded_s:.2} s ({decoded} samples per channel) of the {declared:.2} s \
-                     ({} samples) the header declares: the file may be truncated",
-                    (declared * rate).round() as u64
-                ));
-            }
-        }
-        if self.finished && short_of_packets(decoded, self.packet_frames) {
-            warnings.push(format!(
-                "the decoder gave {decoded} samples per channel where the {} packets declare {}: \
-                 audio was lost in decoding",
-                self.packets, self.packet_frames
-            ));
-        }
-        if self.finished && decoded > 0 && !self.heard {
-            warnings.push(format!(
-                "decoded to digital silence: {decoded} samples per channel, every one zero, from {} \
-                 packets carrying {} bytes; if the file is not silent, its decoder failed",
-                self.packets, self.packet_bytes
-            ));
-        }
-        if self.bad_packets > 0 {
-            warnings.push(format!(
-                "{} undecodable packet(s) skipped",
-                self.bad_packets
-            ));
-        }
-        warnings
     }
 
     /// Samples per channel of mid-stream end trims that were not applied (see [`EndTrim`]).
@@ -489,65 +450,6 @@ impl AudioStream {
         }
     }
 
-    /// The demuxer has begun the next link of a chained stream (Ogg files concatenated, as
-    /// internet radio recordings and some tools write them): goes on with a fresh decoder for
-    /// that link's audio track when it has the codec, rate and channel count of the links
-    /// before, as libvorbis's vorbisfile and FFmpeg play a chained file through, each link from
-    /// its own headers (its own Opus pre-skip, say), on this thread even where the first link
-    /// was decoded in segments. Otherwise, or past [`MAX_LINKS`], the rest is ignored with a
-    /// warning and `false` returned. Links after the first decode every audio
-    /// packet: vorbisfile, reading on into a later link, does not leave out the audio on its
-    /// last header page (measured with `oggdec`; see [`ogg_headers`]).
-    fn next_link(&mut self) -> bool {
-        let at = self.frames_decoded as f64 / self.info.sample_rate.max(1) as f64;
-        let mut stop = |why: String| {
-            self.warnings.push(format!(
-                "the chained stream's link {} (after {at:.1} s) {why}; the rest was ignored",
-                self.links + 2
-            ));
-            false
-        };
-        if self.links + 1 >= MAX_LINKS {
-            return stop(format!("is past the limit of {MAX_LINKS} links"));
-        }
-        let next = self.format.tracks().iter().find_map(|track| {
-            let params = track.codec_params.as_ref()?.audio()?;
-            codecs().get_audio_decoder(params.codec)?;
-            Some((track.id, params.clone()))
-        });
-        let Some((track_id, params)) = next else {
-            return stop("has no audio track we decode".to_string());
-        };
-        let channels = |p: &AudioCodecParameters| p.channels.as_ref().map_or(0, |c| c.count());
-        if params.codec != self.params.codec
-            || params.sample_rate != self.params.sample_rate
-            || channels(&params) != channels(&self.params)
-        {
-            let codec = codecs()
-                .get_audio_decoder(params.codec)
-                .map_or("?", |d| d.codec.info.short_name);
-            return stop(format!(
-                "is {codec} at {} Hz with {} channel(s), unlike the links before",
-                params.sample_rate.unwrap_or(0),
-                channels(&params)
-            ));
-        }
-        if let Err(e) = super::limits::check_source(&params) {
-            return stop(format!("was refused: {e}"));
-        }
-        let decoder = match codecs().make_audio_decoder(&params, &AudioDecoderOptions::default()) {
-            Ok(decoder) => decoder,
-            Err(e) => return stop(format!("could not be decoded: {e}")),
-        };
-        self.links += 1;
-        // The first link's header page says nothing of this one's (see above).
-        self.undecoded_packets = 0;
-        self.track_id = track_id;
-        self.params = params;
-        self.decoding = Decoding::One(decoder);
-        true
-    }
-
     /// A demux or decode failure mid-stream: keep what was decoded, or fail if nothing was.
     fn end_early(&mut self, err: &SymphoniaError) -> Result<()> {
         self.finished = true;
@@ -597,14 +499,6 @@ impl Decoding {
     }
 }
 
-/// Whether `decoded` falls far short of what the packets declare: more than 10 %, and more than
-/// a second at 48 kHz, so encoder delay and padding never count.
-fn short_of_packets(decoded: u64, declared_by_packets: u64) -> bool {
-    declared_by_packets > 0
-        && decoded < declared_by_packets - declared_by_packets / 10
-        && declared_by_packets - decoded > 48_000
-}
-
 fn classify_open_error(err: &SymphoniaError) -> AnalysisError {
     match err {
         SymphoniaError::Unsupported(what) => AnalysisError::new(
@@ -629,18 +523,5 @@ fn classify_open_error(err: &SymphoniaError) -> AnalysisError {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn short_of_packets_needs_ten_percent_and_a_second() {
-        // Encoder delay and padding are never "short".
-        assert!(!short_of_packets(2_158_656, 2_160_000));
-        assert!(!short_of_packets(0, 0));
-        // A quarter of a 45 s track lost: reported.
-        assert!(short_of_packets(1_620_000, 2_160_000));
-        // 20 % of a half-second clip is under a second of audio: not reported.
-        assert!(!short_of_packets(19_200, 24_000));
-    }
-}
+mod links;
+mod warnings;

@@ -217,6 +217,32 @@ impl Segmented {
         })
     }
 
+    /// The same cut for the next link of a chained stream, which has its own `params` and
+    /// track: fresh segments from that link's first packet, the same helper thread taking every
+    /// other one. Called once this link has ended ([`Step::End`]), when the helper holds
+    /// nothing. `None` where the link's codec is not cut or has no sample rate.
+    pub fn into_next_link(
+        self,
+        params: AudioCodecParameters,
+        track_id: u32,
+        tick_seconds: Option<f64>,
+    ) -> Option<Segmented> {
+        let preroll = Preroll::of(&params)?;
+        let mut next = Segmented::new(
+            params,
+            track_id,
+            tick_seconds,
+            preroll,
+            self.segment_seconds,
+        )?;
+        next.shared = self.shared;
+        next.helper_samples = self.helper_samples;
+        // A new thread would allocate in a new malloc arena, and the old one's freed segment
+        // would stay resident: 8 MB more at the peak of two long Opus links.
+        next.helper = self.helper;
+        Some(next)
+    }
+
     /// From now on, a helper thread decodes every other segment.
     pub fn share(&mut self) {
         self.shared = true;
@@ -310,7 +336,8 @@ impl Segmented {
                 // Which thread decodes a segment changes nothing in what it decodes to; the
                 // one that goes on to the end of the stream is decoded here.
                 if index % 2 == 1 && self.shared && !self.unsettled {
-                    self.helper()?.send(segment);
+                    let params = self.params.clone();
+                    self.helper()?.send(&params, segment);
                     self.queue.push_back(Work::Helper);
                 } else {
                     self.queue.push_back(Work::Inline(segment));
@@ -408,7 +435,7 @@ impl Segmented {
 
     fn helper(&mut self) -> Result<&mut Helper> {
         if self.helper.is_none() {
-            self.helper = Some(Helper::start(self.params.clone(), self.helper_samples)?);
+            self.helper = Some(Helper::start(self.helper_samples)?);
         }
         Ok(self.helper.as_mut().expect("started above"))
     }

@@ -217,7 +217,7 @@ fn filter_two(b: &[f64; 5], a: &[f64; 5], c0: Channel, c1: Channel) {
 /// [`filter_two_sse2`] with fused multiply-adds: the recursion's chain from one sample to the
 /// next is one fused operation instead of a multiply and a subtraction, and there are about half
 /// as many instructions, so the filter runs in about half the time. Each fused step rounds once
-/// where [`step`] rounds twice; the same bits as [`filter_two_scalar_fused`].
+/// where [`step`] rounds twice; the same bits as `filter_two_scalar_fused` (in the tests).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "fma")]
 fn filter_two_fma(b: &[f64; 5], a: &[f64; 5], c0: Channel, c1: Channel) {

@@ -30,17 +30,18 @@ pub(super) struct HelperOutput {
     pub(super) rest: Option<(Box<dyn AudioDecoder>, Packets)>,
 }
 
-/// The helper thread and its two channels.
+/// The helper thread and its two channels. It lives as long as the stream, through every link
+/// of a chained one: each segment comes with the parameters of its link's decoder.
 pub(super) struct Helper {
-    segments: Sender<Segment>,
+    segments: Sender<(AudioCodecParameters, Segment)>,
     decoded: Receiver<HelperOutput>,
     /// Set when the stream is dropped: the helper stops at the next packet.
     cancelled: Arc<AtomicBool>,
 }
 
 impl Helper {
-    pub(super) fn start(params: AudioCodecParameters, max_samples: usize) -> Result<Helper> {
-        let (segments, received) = channel::<Segment>();
+    pub(super) fn start(max_samples: usize) -> Result<Helper> {
+        let (segments, received) = channel::<(AudioCodecParameters, Segment)>();
         let (send_decoded, decoded) = channel();
         let cancelled = Arc::new(AtomicBool::new(false));
         let stop = Arc::clone(&cancelled);
@@ -48,7 +49,7 @@ impl Helper {
             .name("sonovec-decode-2".into())
             .spawn(move || {
                 crate::analyzer::quiet_panics_on_this_thread();
-                for segment in received {
+                for (params, segment) in received {
                     let out = decode_segment(&params, segment, max_samples, &stop);
                     if send_decoded.send(out).is_err() {
                         break;
@@ -68,9 +69,9 @@ impl Helper {
         })
     }
 
-    pub(super) fn send(&mut self, segment: Segment) {
+    pub(super) fn send(&mut self, params: &AudioCodecParameters, segment: Segment) {
         // A helper that has gone away is noticed at `receive`.
-        let _ = self.segments.send(segment);
+        let _ = self.segments.send((params.clone(), segment));
     }
 
     pub(super) fn receive(&mut self) -> Result<HelperOutput> {
