@@ -98,7 +98,8 @@ pub struct AudioStream {
     /// [`ogg_headers`]).
     undecoded_packets: usize,
     frames_decoded: u64,
-    /// Audio packets read and their bytes, and the frames their demuxer says they hold.
+    /// Audio packets read and their bytes, and the frames their demuxer says they keep once
+    /// their trims are cut (each link of a chained Opus stream trims its own pre-skip).
     packets: u64,
     packet_bytes: u64,
     packet_frames: u64,
@@ -368,7 +369,9 @@ impl AudioStream {
             };
             self.packets += 1;
             self.packet_bytes += facts.bytes as u64;
-            self.packet_frames = self.packet_frames.saturating_add(facts.dur);
+            let trims = facts.trim_start.saturating_add(facts.trim_end as u64);
+            let kept = facts.dur.saturating_sub(trims);
+            self.packet_frames = self.packet_frames.saturating_add(kept);
             match outcome {
                 Outcome::Nothing => continue,
                 Outcome::Audio { rate, channels } => {

@@ -40,8 +40,10 @@ const MAX_PREROLL_PACKETS: usize = 1_024;
 #[derive(Clone, Copy, Debug)]
 pub struct PacketFacts {
     pub bytes: usize,
-    /// Frames the packet holds, by the demuxer.
+    /// Frames the packet holds, by the demuxer, its trims included.
     pub dur: u64,
+    /// Frames the demuxer has the decoder trim from its start (an Opus link's pre-skip).
+    pub trim_start: u64,
     /// Frames the demuxer would have the decoder trim from its end (left to the caller).
     pub trim_end: usize,
 }
@@ -51,6 +53,7 @@ impl PacketFacts {
         PacketFacts {
             bytes: packet.data.len(),
             dur: packet.dur.get(),
+            trim_start: packet.trim_start.get(),
             trim_end: packet.trim_end.get() as usize,
         }
     }
