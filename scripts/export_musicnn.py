@@ -172,6 +172,20 @@ def sha256(path):
     return hashlib.sha256(open(path, "rb").read()).hexdigest()
 
 
+def sort_metadata(path):
+    """Writes the header's `__metadata__` in key order. safetensors keeps it in a hash map, so
+    its order, and the file's sha256 in the model card, changed from run to run; the tensors'
+    entries are already in order. Same keys, same length: only the header's bytes move."""
+    data = bytearray(open(path, "rb").read())
+    (length,) = struct.unpack("<Q", data[:8])
+    header = json.loads(data[8:8 + length])
+    header["__metadata__"] = dict(sorted(header.get("__metadata__", {}).items()))
+    text = json.dumps(header, separators=(",", ":")).encode()
+    assert len(text) <= length, (len(text), length)
+    data[8:8 + length] = text.ljust(length, b" ")
+    open(path, "wb").write(bytes(data))
+
+
 def export(model, wheel):
     prefix = os.path.join(WHEEL_DIR, "musicnn", model, "")
     tensors = read_checkpoint(prefix)
@@ -181,6 +195,7 @@ def export(model, wheel):
     model_id = model.lower()
     out = os.path.join(MODELS_DIR, model_id + ".safetensors")
     save_file(kept, out, metadata={"source": PACKAGE, "model": model, "licence": "ISC"})
+    sort_metadata(out)
     card = {
         "id": model_id,
         "model": model,
