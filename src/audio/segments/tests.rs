@@ -240,3 +240,20 @@ fn a_chained_stream_in_segments_gives_each_link_as_alone_each_in_segments() {
     // The second link (6 s) is cut too, not decoded by one decoder after the first.
     assert!(cut.4 >= 6, "segments read in the second link: {}", cut.4);
 }
+
+/// A link cut until its first hybrid packet does not stop the next link from being cut: each
+/// link of a chained stream starts settled, from a fresh decoder. The samples are still one
+/// decoder's, to the bit.
+#[test]
+fn each_link_is_cut_until_its_own_first_hybrid_packet() {
+    let path = root().join("tests/fixtures/segments/opus_celt_then_hybrid_1ch.opus");
+    let bytes = std::fs::read(&path).unwrap();
+    let chained = [bytes.clone(), bytes].concat();
+    let one = decode_bytes(chained.clone(), &path, None, None);
+    for helper in [Some(MAX_HELPER_SAMPLES), None] {
+        let cut = decode_bytes(chained.clone(), &path, Some(0.25), helper);
+        assert_same_samples(&one.0, &cut.0, "a chain of two hybrid-ending links");
+        // The second link's own segments, as the file alone gives (the test above).
+        assert_eq!(cut.4, 12, "segments of the second link, helper {helper:?}");
+    }
+}
