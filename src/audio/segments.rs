@@ -340,7 +340,7 @@ impl Segmented {
                 // one that goes on to the end of the stream is decoded here.
                 if index % 2 == 1 && self.shared && !self.unsettled {
                     let params = self.params.clone();
-                    self.helper()?.send(&params, segment);
+                    self.helper()?.send(params, segment);
                     self.queue.push_back(Work::Helper);
                 } else {
                     self.queue.push_back(Work::Inline(segment));

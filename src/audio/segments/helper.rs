@@ -69,9 +69,9 @@ impl Helper {
         })
     }
 
-    pub(super) fn send(&mut self, params: &AudioCodecParameters, segment: Segment) {
+    pub(super) fn send(&mut self, params: AudioCodecParameters, segment: Segment) {
         // A helper that has gone away is noticed at `receive`.
-        let _ = self.segments.send((params.clone(), segment));
+        let _ = self.segments.send((params, segment));
     }
 
     pub(super) fn receive(&mut self) -> Result<HelperOutput> {

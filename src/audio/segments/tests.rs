@@ -213,11 +213,12 @@ fn opus_packets_are_measured_by_their_own_framing() {
     assert_eq!(micros(&[]), 0);
 }
 
-/// A chained Opus stream (the same file twice, as `cat` makes it) whose first link is decoded in
-/// short segments on two threads (the later links on one) gives what one decoder gives, and that is the file's own samples twice: each link
-/// is decoded from its own headers (its pre-skip), the first link's end trim applied.
+/// A chained Opus stream (the same file twice, as `cat` makes it) decoded in short segments on
+/// two threads, every link cut as the first is, gives what one decoder gives, and that is the
+/// file's own samples twice: each link is decoded from its own headers (its pre-skip), the first
+/// link's end trim applied.
 #[test]
-fn a_chained_stream_in_segments_gives_each_link_as_alone_each_in_segments() {
+fn a_chained_stream_in_segments_gives_each_link_as_alone() {
     let path = root().join("tests/fixtures/decode/opus_midstream_granule.opus");
     let alone = decode(&path, None, None);
     let bytes = std::fs::read(&path).unwrap();
