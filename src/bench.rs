@@ -102,11 +102,13 @@ pub fn fp32_peak(min_time: Duration) -> Peak {
 }
 
 /// This core's peak in bfloat16 dot products (`vdpbf16ps`, each pair of products counted as 4
-/// operations), measured as [`fp32_peak`] is, where the embedding's front end runs on them
-/// (`avx512f+bf16`); `None` elsewhere.
+/// operations), measured as [`fp32_peak`] is, wherever the CPU has them, whether or not the
+/// embedding's front end runs on them (it does where its kernels are `avx512f+bf16`); `None`
+/// on a CPU without them.
 pub fn bf16_peak(min_time: Duration) -> Option<Peak> {
     use crate::embed::simd::Isa as Kernels;
-    (Kernels::detect() == Kernels::Avx512Bf16)
+    Kernels::vector_sets()
+        .contains(&Kernels::Avx512Bf16)
         .then(|| measure_peak(peak::Isa::Avx512Bf16, min_time))
 }
 
@@ -164,7 +166,7 @@ mod peak {
             Kernels::Fallback => Isa::Scalar,
         };
         match Kernels::detect() {
-            Kernels::Fallback => of(Kernels::widest()),
+            Kernels::Fallback => of(Kernels::preferred()),
             isa => of(isa),
         }
     }
@@ -176,7 +178,7 @@ mod peak {
             // SAFETY: `detect` found the instruction set the function is compiled for.
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => (unsafe { x86::avx512(iters) }, 16.0 * 16.0 * 2.0),
-            // SAFETY: only `bf16_peak` asks for it, after detecting the kernels that need it.
+            // SAFETY: only `bf16_peak` asks for it, after finding the CPU has it.
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512Bf16 => (unsafe { x86::avx512_bf16(iters) }, 16.0 * 16.0 * 4.0),
             #[cfg(target_arch = "x86_64")]

@@ -215,9 +215,11 @@ pub fn run(args: Args, config: Config, jobs: Option<usize>) -> io::Result<Outcom
     // The peak of the embedding's own arithmetic: where its front end runs in bf16 pairs, that
     // share of the operations at the bf16 rate and the rest at the f32 rate.
     let front = FRONT_MACS_PER_PATCH as f64 / MACS_PER_PATCH as f64;
-    let arithmetic_peak = bf16.as_ref().map_or(peak.gflops, |b| {
-        1.0 / (front / b.gflops + (1.0 - front) / peak.gflops)
-    });
+    let in_bf16 = analyzer.model().is_some_and(|m| m.isa() == "avx512f+bf16");
+    let arithmetic_peak = match &bf16 {
+        Some(b) if in_bf16 => 1.0 / (front / b.gflops + (1.0 - front) / peak.gflops),
+        _ => peak.gflops,
+    };
     let table = if args.no_table {
         Value::Null
     } else {
@@ -401,8 +403,12 @@ fn print_table(out: &mut impl Write, r: &Value) -> io::Result<()> {
             .map_or("–".into(), |x| format!("{:.0} %", 100.0 * x))
     )?;
     let bf16 = g["bf16_peak_gflops"].as_f64().map_or(String::new(), |b| {
-        let share = g["front_end_share"].as_f64().unwrap_or(0.0);
-        format!("; bf16 {b:.1} for the front end's {:.0} %", 100.0 * share)
+        if g["embedding_isa"] == "avx512f+bf16" {
+            let share = g["front_end_share"].as_f64().unwrap_or(0.0);
+            format!("; bf16 {b:.1} for the front end's {:.0} %", 100.0 * share)
+        } else {
+            format!("; bf16 {b:.1}, not used")
+        }
     });
     writeln!(
         out,

@@ -173,7 +173,7 @@ impl Model {
     }
 
     /// This model with its front end in f32 on every CPU: where [`Model::isa`] is
-    /// `avx512f+bf16`, its products in bfloat16 pairs become f32 FMAs again (half the speed;
+    /// `avx512f+bf16`, its products in bfloat16 pairs become f32 FMAs again (on AMD half the speed;
     /// the embedding moves by about cosine 0.9999). For parity checks with the original
     /// network, and wherever an embedding must not depend on the CPU beyond f32 rounding.
     pub fn in_f32(&self) -> Model {
@@ -188,6 +188,21 @@ impl Model {
             sha256: self.sha256.clone(),
             core: Arc::new(Core::new(self.core.weights.clone(), isa)),
         }
+    }
+
+    /// This model with its front end's products in bfloat16 pairs, where the CPU has them
+    /// (AVX-512 BF16), even where they are not its default because they are no faster there
+    /// (see [`Model::isa`]); `None` on a CPU without them. For testing that path on every CPU
+    /// that can run it.
+    pub fn in_bf16(&self) -> Option<Model> {
+        simd::Isa::vector_sets()
+            .contains(&simd::Isa::Avx512Bf16)
+            .then(|| Model {
+                tags: self.tags.clone(),
+                id: self.id.clone(),
+                sha256: self.sha256.clone(),
+                core: Arc::new(Core::new(self.core.weights.clone(), simd::Isa::Avx512Bf16)),
+            })
     }
 
     /// The network's parameters.
@@ -213,8 +228,9 @@ impl Model {
     }
 
     /// The instruction set the network's front end runs on: `avx512f+bf16` (products of
-    /// bfloat16 pairs summed in f32, see [`Model::in_f32`]), `avx512f`, `avx2+fma`, or
-    /// `fallback` (the GEMM path, the `gemm` crate).
+    /// bfloat16 pairs summed in f32, see [`Model::in_f32`]; the default only on CPUs where
+    /// they are faster than f32 FMAs: AMD's), `avx512f`, `avx2+fma`, or `fallback` (the GEMM
+    /// path, the `gemm` crate).
     pub fn isa(&self) -> &'static str {
         self.core
             .kernels
