@@ -112,6 +112,16 @@ pub fn bf16_peak(min_time: Duration) -> Option<Peak> {
         .then(|| measure_peak(peak::Isa::Avx512Bf16, min_time))
 }
 
+/// This core's peak in AMX tiles (`tdpbf16ps` from registers, each multiply-add counted as 2
+/// operations), measured as [`fp32_peak`] is, wherever the CPU has them and the process may use
+/// them; `None` elsewhere.
+pub fn amx_peak(min_time: Duration) -> Option<Peak> {
+    use crate::embed::simd::Isa as Kernels;
+    Kernels::vector_sets()
+        .contains(&Kernels::Amx)
+        .then(|| measure_peak(peak::Isa::Amx, min_time))
+}
+
 fn measure_peak(isa: peak::Isa, min_time: Duration) -> Peak {
     let round = |iters: u64| peak::run(isa, iters);
     black_box(round(1 << 16));
@@ -137,6 +147,7 @@ mod peak {
 
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub enum Isa {
+        Amx,
         Avx512Bf16,
         Avx512,
         Avx2,
@@ -146,6 +157,7 @@ mod peak {
     impl Isa {
         pub fn name(self) -> &'static str {
             match self {
+                Isa::Amx => "amx-bf16",
                 Isa::Avx512Bf16 => "avx512bf16",
                 Isa::Avx512 => "avx512f",
                 Isa::Avx2 => "avx2+fma",
@@ -161,7 +173,7 @@ mod peak {
     pub fn detect() -> Isa {
         use crate::embed::simd::Isa as Kernels;
         let of = |isa| match isa {
-            Kernels::Avx512 | Kernels::Avx512Bf16 => Isa::Avx512,
+            Kernels::Amx | Kernels::Avx512 | Kernels::Avx512Bf16 => Isa::Avx512,
             Kernels::Avx2 => Isa::Avx2,
             Kernels::Fallback => Isa::Scalar,
         };
@@ -178,6 +190,12 @@ mod peak {
             // SAFETY: `detect` found the instruction set the function is compiled for.
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512 => (unsafe { x86::avx512(iters) }, 16.0 * 16.0 * 2.0),
+            // SAFETY: only `amx_peak` asks for it, after finding the process may use tiles.
+            #[cfg(target_arch = "x86_64")]
+            Isa::Amx => (
+                unsafe { crate::embed::amx::peak_rounds(iters) },
+                4.0 * 16.0 * 16.0 * 32.0 * 2.0,
+            ),
             // SAFETY: only `bf16_peak` asks for it, after finding the CPU has it.
             #[cfg(target_arch = "x86_64")]
             Isa::Avx512Bf16 => (unsafe { x86::avx512_bf16(iters) }, 16.0 * 16.0 * 4.0),

@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 use rayon::prelude::*;
 use serde_json::{json, Value};
 
-use sonovec::bench::{bf16_peak, cpu_time, decode_only, fp32_peak, peak_rss_bytes, sgemm_gflops};
+use sonovec::bench::{
+    amx_peak, bf16_peak, cpu_time, decode_only, fp32_peak, peak_rss_bytes, sgemm_gflops,
+};
 use sonovec::embed::{DOMINANT_GEMM, FRONT_MACS_PER_PATCH, MACS_PER_PATCH};
 use sonovec::{Analyzer, Config, StageTimings, Track};
 
@@ -215,11 +217,15 @@ pub fn run(args: Args, config: Config, jobs: Option<usize>) -> io::Result<Outcom
     // The peak of the embedding's own arithmetic: where its front end runs in bf16 pairs, that
     // share of the operations at the bf16 rate and the rest at the f32 rate.
     let front = FRONT_MACS_PER_PATCH as f64 / MACS_PER_PATCH as f64;
-    let in_bf16 = analyzer.model().is_some_and(|m| m.isa() == "avx512f+bf16");
-    let arithmetic_peak = match &bf16 {
-        Some(b) if in_bf16 => 1.0 / (front / b.gflops + (1.0 - front) / peak.gflops),
-        _ => peak.gflops,
+    let amx = amx_peak(peak_time);
+    let isa = analyzer.model().map(|m| m.isa());
+    let front_peak = match (isa, &bf16, &amx) {
+        (Some("avx512f+bf16"), Some(b), _) | (Some("amx-bf16"), _, Some(b)) => Some(b.gflops),
+        _ => None,
     };
+    let arithmetic_peak = front_peak.map_or(peak.gflops, |f| {
+        1.0 / (front / f + (1.0 - front) / peak.gflops)
+    });
     let table = if args.no_table {
         Value::Null
     } else {
@@ -255,6 +261,7 @@ pub fn run(args: Args, config: Config, jobs: Option<usize>) -> io::Result<Outcom
             "fp32_peak_gflops": peak.gflops,
             "fp32_peak_isa": peak.isa,
             "bf16_peak_gflops": bf16.as_ref().map(|b| b.gflops),
+            "amx_peak_gflops": amx.as_ref().map(|b| b.gflops),
             "front_end_share": front,
             "arithmetic_peak_gflops": arithmetic_peak,
             "embedding_over_peak": cpu_gflops.map(|g| g / arithmetic_peak),
@@ -402,14 +409,18 @@ fn print_table(out: &mut impl Write, r: &Value) -> io::Result<()> {
             .as_f64()
             .map_or("–".into(), |x| format!("{:.0} %", 100.0 * x))
     )?;
-    let bf16 = g["bf16_peak_gflops"].as_f64().map_or(String::new(), |b| {
-        if g["embedding_isa"] == "avx512f+bf16" {
-            let share = g["front_end_share"].as_f64().unwrap_or(0.0);
-            format!("; bf16 {b:.1} for the front end's {:.0} %", 100.0 * share)
-        } else {
-            format!("; bf16 {b:.1}, not used")
-        }
-    });
+    let share = g["front_end_share"].as_f64().unwrap_or(0.0);
+    let other_peak = |key: &str, name: &str, isa: &str| {
+        g[key].as_f64().map_or(String::new(), |b| {
+            if g["embedding_isa"] == isa {
+                format!("; {name} {b:.1} for the front end's {:.0} %", 100.0 * share)
+            } else {
+                format!("; {name} {b:.1}, not used")
+            }
+        })
+    };
+    let bf16 = other_peak("bf16_peak_gflops", "bf16", "avx512f+bf16")
+        + &other_peak("amx_peak_gflops", "amx", "amx-bf16");
     writeln!(
         out,
         "embedding ({}) {} GFLOP/s per thread CPU second over {} computed patches = {} of this \

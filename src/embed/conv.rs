@@ -39,6 +39,8 @@ enum Kernel {
     F32(Vec<f32>),
     /// Two bf16 weights in each `u32`, the even tap in the low half.
     Bf16Pairs(Vec<u32>),
+    /// bf16 weights as AMX right-hand tiles (`super::amx::pack`).
+    Tiles(Vec<u16>),
 }
 
 /// How a layer's outputs are pooled, which decides the [`Tile`] its kernel is packed for.
@@ -81,9 +83,12 @@ impl Tile {
             v,
         };
         match (isa, positions, reduce) {
-            (Isa::Avx512 | Isa::Avx512Bf16, p, _) if p <= 32 => positions_in_lanes(12, 2),
-            (Isa::Avx512 | Isa::Avx512Bf16, p, _) if p <= 64 => positions_in_lanes(6, 4),
-            (Isa::Avx512 | Isa::Avx512Bf16, _, _) => positions_in_lanes(4, 6),
+            // AMX's blocks are its own (`super::amx`); this tile is not used there.
+            (Isa::Amx | Isa::Avx512 | Isa::Avx512Bf16, p, _) if p <= 32 => {
+                positions_in_lanes(12, 2)
+            }
+            (Isa::Amx | Isa::Avx512 | Isa::Avx512Bf16, p, _) if p <= 64 => positions_in_lanes(6, 4),
+            (Isa::Amx | Isa::Avx512 | Isa::Avx512Bf16, _, _) => positions_in_lanes(4, 6),
             (_, p, Reduce::OverPositions) if p >= 6 => Tile {
                 lanes: Lanes::Filters,
                 mr: 6,
@@ -115,7 +120,9 @@ impl Packed {
         };
         let weight = |tap: usize, o: usize| if o < out { kernel[tap * out + o] } else { 0.0 };
         let panels = out.div_ceil(width);
-        let kernel = if isa == Isa::Avx512Bf16 {
+        let kernel = if isa == Isa::Amx {
+            Kernel::Tiles(super::amx::pack(shape, out, weight))
+        } else if isa == Isa::Avx512Bf16 {
             Kernel::Bf16Pairs(super::bf16::pack(shape, width, panels, weight))
         } else {
             let mut data = Vec::with_capacity(panels * taps * width);
@@ -154,12 +161,14 @@ impl Window {
 }
 
 /// A correlation's input: its values, and for a kernel packed for [`Isa::Avx512Bf16`] the same
-/// values as bf16 pairs ([`super::bf16::pair_up`]). A kernel reads only the form it was packed
-/// for; the other may be empty.
+/// values as bf16 pairs ([`super::bf16::pair_up`]), for one packed for [`Isa::Amx`] as bf16
+/// values ([`super::amx::halves`]). A kernel reads only the form it was packed for; the others
+/// may be empty.
 #[derive(Clone, Copy)]
 pub struct Signal<'a> {
     pub values: &'a [f32],
     pub pairs: &'a [u32],
+    pub halves: &'a [u16],
 }
 
 /// What is done with each filter's outputs.
@@ -193,18 +202,26 @@ pub fn correlate(packed: &Packed, input: Signal<'_>, window: Window, pool: Pool<
         packed.shape,
         "window and kernel differ"
     );
-    let (need, last_read) = match &pool {
-        Pool::Extremes { .. } => (packed.out, window.last_read()),
+    let (need, count, stride) = match &pool {
+        Pool::Extremes { .. } => (packed.out, 1, 0),
         Pool::AcrossWindows { count, stride, .. } => {
             assert!(*count > 0, "no window to pool over");
-            let last = (count - 1).checked_mul(*stride);
-            let last = last.and_then(|l| l.checked_add(window.last_read()));
-            (packed.out * window.positions, last.unwrap_or(usize::MAX))
+            (packed.out * window.positions, *count, *stride)
         }
     };
+    let last_read = (count - 1).checked_mul(stride).and_then(|l| {
+        let window_end = match packed.kernel {
+            // Tiles read each row's taps padded to a multiple of 32.
+            Kernel::Tiles(_) => super::amx::last_read(&window),
+            _ => window.last_read(),
+        };
+        l.checked_add(window_end)
+    });
+    let last_read = last_read.unwrap_or(usize::MAX);
     let input_len = match packed.kernel {
         Kernel::F32(_) => input.values.len(),
         Kernel::Bf16Pairs(_) => input.pairs.len(),
+        Kernel::Tiles(_) => input.halves.len(),
     };
     assert!(last_read < input_len, "window reads past its input");
     let ok = match &pool {
@@ -221,6 +238,10 @@ pub fn correlate(packed: &Packed, input: Signal<'_>, window: Window, pool: Pool<
         let Tile { lanes, mr, v } = packed.tile;
         let (isa, out) = (packed.isa, packed.out);
         match (&packed.kernel, isa, lanes, mr, v, pool) {
+            #[cfg(target_arch = "x86_64")]
+            (Kernel::Tiles(w), Isa::Amx, _, _, _, pool) => {
+                super::amx::correlate(w, out, packed.shape, input.halves, window, pool)
+            }
             #[cfg(target_arch = "x86_64")]
             (Kernel::Bf16Pairs(w), Isa::Avx512Bf16, Lanes::Positions, mr, v, pool) => {
                 use super::bf16::avx512 as bf16;

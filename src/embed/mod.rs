@@ -3,6 +3,7 @@
 //! [`Model`] holds a network's weights and tag names; [`network::forward`] runs one 3 s patch;
 //! [`Embedder`] streams a track's spectrogram through the network patch by patch.
 
+pub(crate) mod amx;
 mod bf16;
 mod conv;
 pub(crate) mod gemm;
@@ -172,13 +173,13 @@ impl Model {
         })
     }
 
-    /// This model with its front end in f32 on every CPU: where [`Model::isa`] is
-    /// `avx512f+bf16`, its products in bfloat16 pairs become f32 FMAs again (on AMD half the speed;
-    /// the embedding moves by about cosine 0.9999). For parity checks with the original
-    /// network, and wherever an embedding must not depend on the CPU beyond f32 rounding.
+    /// This model with its front end in f32 on every CPU: where [`Model::isa`] is `amx-bf16`
+    /// or `avx512f+bf16`, its bf16 products become f32 FMAs again (slower; the embedding moves
+    /// by about cosine 0.9999). For parity checks with the original network, and wherever an
+    /// embedding must not depend on the CPU beyond f32 rounding.
     pub fn in_f32(&self) -> Model {
         let isa = match self.core.kernels.as_ref().map(Kernels::isa) {
-            Some(simd::Isa::Avx512Bf16) => simd::Isa::Avx512,
+            Some(simd::Isa::Amx | simd::Isa::Avx512Bf16) => simd::Isa::Avx512,
             Some(isa) => isa,
             None => simd::Isa::Fallback,
         };
@@ -190,19 +191,20 @@ impl Model {
         }
     }
 
-    /// This model with its front end's products in bfloat16 pairs, where the CPU has them
-    /// (AVX-512 BF16), even where they are not its default because they are no faster there
-    /// (see [`Model::isa`]); `None` on a CPU without them. For testing that path on every CPU
-    /// that can run it.
-    pub fn in_bf16(&self) -> Option<Model> {
+    /// This model with its front end's products in bf16 on each path this CPU has for them
+    /// (AMX tiles, AVX-512 BF16 pairs), whether or not one of them is its default (see
+    /// [`Model::isa`]); empty on a CPU with neither. For testing those paths wherever they run.
+    pub fn in_bf16(&self) -> Vec<Model> {
         simd::Isa::vector_sets()
-            .contains(&simd::Isa::Avx512Bf16)
-            .then(|| Model {
+            .into_iter()
+            .filter(|isa| matches!(isa, simd::Isa::Amx | simd::Isa::Avx512Bf16))
+            .map(|isa| Model {
                 tags: self.tags.clone(),
                 id: self.id.clone(),
                 sha256: self.sha256.clone(),
-                core: Arc::new(Core::new(self.core.weights.clone(), simd::Isa::Avx512Bf16)),
+                core: Arc::new(Core::new(self.core.weights.clone(), isa)),
             })
+            .collect()
     }
 
     /// The network's parameters.
@@ -229,8 +231,9 @@ impl Model {
 
     /// The instruction set the network's front end runs on: `avx512f+bf16` (products of
     /// bfloat16 pairs summed in f32, see [`Model::in_f32`]; the default only on CPUs where
-    /// they are faster than f32 FMAs: AMD's), `avx512f`, `avx2+fma`, or `fallback` (the GEMM
-    /// path, the `gemm` crate).
+    /// they are faster than f32 FMAs: AMD's), `amx-bf16` (bf16 products on AMX tiles, the
+    /// default where the CPU has them), `avx512f`, `avx2+fma`, or `fallback` (the GEMM path,
+    /// the `gemm` crate).
     pub fn isa(&self) -> &'static str {
         self.core
             .kernels

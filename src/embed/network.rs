@@ -6,6 +6,7 @@
 //! (zero-copy where the view is affine, an im2col copy for the 2-D timbral kernels), with
 //! ReLU, batch-norm and pooling applied after them.
 
+use super::amx::halves;
 use super::bf16::pair_up;
 use super::conv::{correlate, Packed, Pool, Reduce, Signal, Window};
 use super::gemm::{matmul, View};
@@ -54,6 +55,10 @@ pub struct Workspace {
     /// [`Isa::Avx512Bf16`] (empty otherwise).
     padded_pairs: Vec<u32>,
     transposed_pairs: Vec<u32>,
+    /// `padded` and `transposed` in bf16, for kernels packed for [`Isa::Amx`] (empty
+    /// otherwise).
+    padded_halves: Vec<u16>,
+    transposed_halves: Vec<u16>,
     im2col: Vec<f32>,
     product: Vec<f32>,
     /// Front-end features, time-padded 3 + 3: `(T + 6) × 561`.
@@ -121,6 +126,8 @@ impl Default for Workspace {
             transposed: vec![0.0; N_MELS * (t + TEMPORAL_BEFORE + TEMPORAL_AFTER)],
             padded_pairs: Vec::new(),
             transposed_pairs: Vec::new(),
+            padded_halves: Vec::new(),
+            transposed_halves: Vec::new(),
             im2col: vec![0.0; widest_im2col],
             product: vec![0.0; (TIMBRAL_BLOCK * (N_MELS - 37) * 204).max(t * MID)],
             front: vec![0.0; (t + 2 * PAD7) * FRONT],
@@ -173,9 +180,16 @@ pub fn forward(
         }
     }
 
-    if kernels.is_some_and(|k| k.isa() == Isa::Avx512Bf16) {
-        pair_up(&ws.padded, &mut ws.padded_pairs);
-        pair_up(&ws.transposed, &mut ws.transposed_pairs);
+    match kernels.map(Kernels::isa) {
+        Some(Isa::Avx512Bf16) => {
+            pair_up(&ws.padded, &mut ws.padded_pairs);
+            pair_up(&ws.transposed, &mut ws.transposed_pairs);
+        }
+        Some(Isa::Amx) => {
+            halves(&ws.padded, &mut ws.padded_halves);
+            halves(&ws.transposed, &mut ws.transposed_halves);
+        }
+        _ => {}
     }
 
     let mut offset = 0;
@@ -230,6 +244,7 @@ fn timbral_direct(
         let input = Signal {
             values: &ws.padded,
             pairs: &ws.padded_pairs,
+            halves: &ws.padded_halves,
         };
         correlate(
             packed,
@@ -279,6 +294,7 @@ fn temporal_direct(
     let input = Signal {
         values: &ws.transposed,
         pairs: &ws.transposed_pairs,
+        halves: &ws.transposed_halves,
     };
     correlate(packed, input, window, pool);
     for t in 0..PATCH_FRAMES {
@@ -485,7 +501,7 @@ mod tests {
                     .map(|(x, y)| (x - y).abs())
                     .fold(0.0f32, f32::max)
             };
-            if isa == Isa::Avx512Bf16 {
+            if matches!(isa, Isa::Avx512Bf16 | Isa::Amx) {
                 // bf16 products: the same network to the rounding of the front end's input
                 // and weights to 8 significant bits.
                 let (e, w) = (&got[..EMBEDDING_DIM], &want[..EMBEDDING_DIM]);

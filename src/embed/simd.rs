@@ -7,6 +7,9 @@
 /// The instruction set a [`super::conv`] kernel runs on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Isa {
+    /// AMX-BF16 tiles (`super::amx`): the front end's products in bf16, 8,192 multiply-adds an
+    /// instruction, where the CPU has them and Linux grants the process their state.
+    Amx,
     /// AVX-512F with the BF16 dot product: the front end's products in bfloat16 pairs, summed
     /// in f32 (twice the multiply-adds of an f32 FMA per instruction; see `super::bf16`).
     Avx512Bf16,
@@ -26,6 +29,7 @@ impl Isa {
     /// ignored.
     pub fn detect() -> Isa {
         let wanted = match std::env::var("SONOVEC_EMBED_ISA").as_deref() {
+            Ok("amx") => Isa::Amx,
             Ok("avx512bf16") => Isa::Avx512Bf16,
             Ok("avx512") => Isa::Avx512,
             Ok("avx2") => Isa::Avx2,
@@ -40,7 +44,8 @@ impl Isa {
     }
 
     /// The fastest instruction set this CPU has kernels for, whatever `SONOVEC_EMBED_ISA`
-    /// says: the widest, except that bf16 pairs are taken only where [`bf16_pairs_pay`].
+    /// says: AMX tiles where there are any, else the widest vectors, except that bf16 pairs
+    /// are taken only where [`bf16_pairs_pay`].
     pub(crate) fn preferred() -> Isa {
         let sets = Isa::vector_sets();
         sets.iter()
@@ -55,6 +60,9 @@ impl Isa {
         let mut found = Vec::new();
         #[cfg(target_arch = "x86_64")]
         {
+            if super::amx::available() {
+                found.push(Isa::Amx);
+            }
             if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bf16") {
                 found.push(Isa::Avx512Bf16);
             }
@@ -73,16 +81,18 @@ impl Isa {
     pub(crate) fn lanes(self) -> usize {
         match self {
             #[cfg(target_arch = "x86_64")]
-            Isa::Avx512 | Isa::Avx512Bf16 => <Avx512 as Simd>::LANES,
+            Isa::Amx | Isa::Avx512 | Isa::Avx512Bf16 => <Avx512 as Simd>::LANES,
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2 => <Avx2 as Simd>::LANES,
             _ => 1,
         }
     }
 
-    /// `avx512f+bf16`, `avx512f`, `avx2+fma` or `fallback`, as `sonovec bench` reports it.
+    /// `amx-bf16`, `avx512f+bf16`, `avx512f`, `avx2+fma` or `fallback`, as `sonovec bench`
+    /// reports it.
     pub fn name(self) -> &'static str {
         match self {
+            Isa::Amx => "amx-bf16",
             Isa::Avx512Bf16 => "avx512f+bf16",
             Isa::Avx512 => "avx512f",
             Isa::Avx2 => "avx2+fma",

@@ -1,6 +1,6 @@
 //! The convolution kernels against a plain loop, on every instruction set this CPU has.
 
-use super::super::bf16;
+use super::super::{amx, bf16};
 use super::*;
 
 /// A deterministic pseudo-random sequence in [−1, 1).
@@ -47,6 +47,8 @@ fn a_window_of_another_shape_is_refused() {
         let input = vec![0.0; 64];
         let mut pairs = Vec::new();
         bf16::pair_up(&input, &mut pairs);
+        let mut halves = Vec::new();
+        amx::halves(&input, &mut halves);
         let window = Window {
             base: 0,
             rows: 3,
@@ -59,6 +61,7 @@ fn a_window_of_another_shape_is_refused() {
             let signal = Signal {
                 values: &input,
                 pairs: &pairs,
+                halves: &halves,
             };
             let pool = Pool::Extremes {
                 max: &mut max,
@@ -92,10 +95,10 @@ fn kernels_match_a_plain_loop() {
     for isa in Isa::vector_sets() {
         // A bf16 kernel's products are exact in f64 from the bf16-rounded values.
         let exact = |x: Vec<f32>| match isa {
-            Isa::Avx512Bf16 => x.into_iter().map(bf16::round).collect(),
+            Isa::Avx512Bf16 | Isa::Amx => x.into_iter().map(bf16::round).collect(),
             _ => x,
         };
-        let mut pairs = Vec::new();
+        let (mut pairs, mut halves) = (Vec::new(), Vec::new());
         for (n, &(rows, taps, positions, out)) in shapes.iter().enumerate() {
             if positions < isa.lanes() {
                 continue;
@@ -110,9 +113,11 @@ fn kernels_match_a_plain_loop() {
             };
             let input = noise(w.last_read() + 1, n as u64);
             bf16::pair_up(&input, &mut pairs);
+            amx::halves(&input, &mut halves);
             let signal = Signal {
                 values: &input,
                 pairs: &pairs,
+                halves: &halves,
             };
             let kernel = noise(rows * taps * out, 100 + n as u64);
             let want = reference(&exact(kernel.clone()), out, &exact(input.clone()), w);
@@ -157,6 +162,7 @@ fn kernels_match_a_plain_loop() {
             let (count, stride) = (3, taps + 1);
             let input = noise(w.last_read() + (count - 1) * stride + 1, 50 + n as u64);
             bf16::pair_up(&input, &mut pairs);
+            amx::halves(&input, &mut halves);
             let (kernel, input) = (exact(kernel), exact(input.clone()));
             let wants: Vec<_> = (0..count)
                 .map(|k| {
@@ -171,6 +177,7 @@ fn kernels_match_a_plain_loop() {
             let signal = Signal {
                 values: &input,
                 pairs: &pairs,
+                halves: &halves,
             };
             correlate(
                 &packed,
