@@ -304,6 +304,26 @@ mod tests {
         assert!(sum > 0.0);
     }
 
+    /// Where the process may use AMX tiles, the peak's loop computes what it counts: each of
+    /// the 4 × 16 × 16 sums gains 32 products a round.
+    #[test]
+    fn amx_peak_rounds_do_the_products_they_count() {
+        use crate::embed::simd::Isa as Kernels;
+        if !Kernels::vector_sets().contains(&Kernels::Amx) {
+            return;
+        }
+        let (sum, flop) = peak::run(peak::Isa::Amx, 3);
+        assert_eq!(flop, 4.0 * 16.0 * 16.0 * 32.0 * 2.0);
+        // 1e-3 rounded to bf16 (to nearest, ties to even), as the loop's tiles hold it.
+        let bits = 1e-3f32.to_bits();
+        let v = f32::from_bits((bits + 0x7fff + ((bits >> 16) & 1)) & 0xffff_0000) as f64;
+        let want = 4.0 * 256.0 * 3.0 * 32.0 * v * v;
+        assert!(
+            (sum as f64 - want).abs() <= 1e-4 * want,
+            "{sum} against {want}"
+        );
+    }
+
     #[test]
     fn peak_rss_and_cpu_time_are_read() {
         assert!(

@@ -272,19 +272,8 @@ mod x86 {
             );
         }
         let mut sums: Sums = [[[0.0; TILE]; TILE]; 4];
-        asm!(
-            "tilestored [{s0} + {sixty_four}*1], tmm0",
-            "tilestored [{s1} + {sixty_four}*1], tmm1",
-            "tilestored [{s2} + {sixty_four}*1], tmm2",
-            "tilestored [{s3} + {sixty_four}*1], tmm3",
-            "tilerelease",
-            s0 = in(reg) sums[0].as_mut_ptr(),
-            s1 = in(reg) sums[1].as_mut_ptr(),
-            s2 = in(reg) sums[2].as_mut_ptr(),
-            s3 = in(reg) sums[3].as_mut_ptr(),
-            sixty_four = in(reg) 64usize,
-            options(nostack)
-        );
+        store_sums(&mut sums);
+        asm!("tilerelease", options(nostack, nomem));
         sums.iter().flatten().flatten().sum()
     }
 
@@ -333,6 +322,12 @@ mod x86 {
                 panel += K_STEP * TILE;
             }
         }
+        store_sums(sums);
+    }
+
+    /// Stores the four sum tiles (`tmm0`–`tmm3`) into `sums`.
+    #[inline(always)]
+    unsafe fn store_sums(sums: &mut Sums) {
         asm!(
             "tilestored [{s0} + {sixty_four}*1], tmm0",
             "tilestored [{s1} + {sixty_four}*1], tmm1",
