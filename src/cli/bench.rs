@@ -214,8 +214,8 @@ pub fn run(args: Args, config: Config, jobs: Option<usize>) -> io::Result<Outcom
     let peak_time = Duration::from_secs_f64(args.gemm_seconds.max(0.0) / 2.0);
     let peak = fp32_peak(peak_time);
     let bf16 = bf16_peak(peak_time);
-    // The peak of the embedding's own arithmetic: where its front end runs in bf16 pairs, that
-    // share of the operations at the bf16 rate and the rest at the f32 rate.
+    // The peak of the embedding's own arithmetic: where its front end runs in bf16 (pairs or
+    // AMX tiles), that share of the operations at that rate and the rest at the f32 rate.
     let front = FRONT_MACS_PER_PATCH as f64 / MACS_PER_PATCH as f64;
     let amx = amx_peak(peak_time);
     let isa = analyzer.model().map(|m| m.isa());

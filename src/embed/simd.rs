@@ -23,10 +23,10 @@ pub enum Isa {
 
 impl Isa {
     /// The instruction set the embedding runs on: [`Isa::preferred`], unless
-    /// `SONOVEC_EMBED_ISA` names another this CPU has (`avx512bf16`: bf16 pairs where they are
-    /// not the default; `avx512`: f32 where they are; `avx2`; `fallback`), for comparing the
-    /// paths on one machine or for f32 embeddings on every machine. A set the CPU lacks is
-    /// ignored.
+    /// `SONOVEC_EMBED_ISA` names another this CPU has (`amx`; `avx512bf16`: bf16 pairs where
+    /// they are not the default; `avx512`: f32 where tiles or pairs are; `avx2`; `fallback`),
+    /// for comparing the paths on one machine or for f32 embeddings on every machine. A set
+    /// the CPU lacks is ignored.
     pub fn detect() -> Isa {
         let wanted = match std::env::var("SONOVEC_EMBED_ISA").as_deref() {
             Ok("amx") => Isa::Amx,
