@@ -4,7 +4,7 @@
 //! `tdpbf16ps` multiplies a 16 × 32 tile of bf16 values by a 32 × 16 one and adds the products
 //! to a 16 × 16 tile of f32 sums: 8,192 multiply-adds in one instruction. On the Xeon measured
 //! (family 6, model 207) a loop of them ran at 1.6–2.9 TFLOP/s on one core from registers and
-//! at 680–840 GFLOP/s with the loads of its tiles, against 175–228 for AVX-512 f32 FMAs and
+//! at 676–839 GFLOP/s with the loads of its tiles, against 175–228 for AVX-512 f32 FMAs and
 //! 86–115 for `vdpbf16ps`. What is lost is the
 //! same as with `vdpbf16ps` (`super::bf16`): the input's and the weights' mantissa below 8
 //! bits; the sums stay f32, in another order.
@@ -199,14 +199,7 @@ mod x86 {
                 match &mut pool {
                     Pool::Extremes { max, min } => {
                         block(w, input, &window, starts, steps, &mut sums);
-                        for (t, tile) in sums.iter().enumerate() {
-                            let first = filters[t % 2] * TILE;
-                            let (hi, lo) = column_extremes(tile);
-                            for f in 0..TILE.min(out - first) {
-                                max[first + f] = max[first + f].max(hi[f]);
-                                min[first + f] = min[first + f].min(lo[f]);
-                            }
-                        }
+                        pool_over_positions(&sums, filters, out, max, min);
                     }
                     Pool::AcrossWindows {
                         max,
@@ -217,23 +210,17 @@ mod x86 {
                         block(w, input, &window, starts, steps, &mut sums);
                         let (mut hi, mut lo) = (sums, sums);
                         for k in 1..*count {
-                            let moved = Window {
-                                base: window.base + k * *stride,
-                                ..window
-                            };
+                            let moved = window.moved(k * *stride);
                             block(w, input, &moved, starts, steps, &mut sums);
                             elementwise_extremes(&sums, &mut hi, &mut lo);
                         }
-                        for t in 0..4 {
-                            let (first, s) = (filters[t % 2] * TILE, starts[t / 2]);
-                            for f in 0..TILE.min(out - first) {
-                                let at = (first + f) * p + s;
-                                for r in 0..TILE {
-                                    max[at + r] = hi[t][r][f];
-                                    min[at + r] = lo[t][r][f];
-                                }
-                            }
-                        }
+                        let at = Placed {
+                            filters,
+                            starts,
+                            out,
+                            positions: p,
+                        };
+                        store_across_windows(&hi, &lo, at, max, min);
                     }
                 }
             }
@@ -341,6 +328,50 @@ mod x86 {
             sixty_four = in(reg) 64usize,
             options(nostack)
         );
+    }
+
+    /// Where a block's four sum tiles belong: their groups of filters (of `out`) and runs of
+    /// positions (of `positions`).
+    #[derive(Clone, Copy)]
+    struct Placed {
+        filters: [usize; 2],
+        starts: [usize; 2],
+        out: usize,
+        positions: usize,
+    }
+
+    /// `max[o]`, `min[o]` take in filter `o`'s extremes over the positions of a block's sums.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn pool_over_positions(
+        sums: &Sums,
+        filters: [usize; 2],
+        out: usize,
+        max: &mut [f32],
+        min: &mut [f32],
+    ) {
+        for (t, tile) in sums.iter().enumerate() {
+            let first = filters[t % 2] * TILE;
+            let (hi, lo) = column_extremes(tile);
+            for f in 0..TILE.min(out - first) {
+                max[first + f] = max[first + f].max(hi[f]);
+                min[first + f] = min[first + f].min(lo[f]);
+            }
+        }
+    }
+
+    /// Stores a block's extremes over windows at `max[o · positions + p]`, `min[…]`.
+    fn store_across_windows(hi: &Sums, lo: &Sums, at: Placed, max: &mut [f32], min: &mut [f32]) {
+        for t in 0..4 {
+            let (first, s) = (at.filters[t % 2] * TILE, at.starts[t / 2]);
+            for f in 0..TILE.min(at.out - first) {
+                let o = (first + f) * at.positions + s;
+                for r in 0..TILE {
+                    max[o + r] = hi[t][r][f];
+                    min[o + r] = lo[t][r][f];
+                }
+            }
+        }
     }
 
     /// Each filter's (column's) max and min over a tile's 16 positions.

@@ -155,6 +155,14 @@ pub struct Window {
 }
 
 impl Window {
+    /// The same window `by` values further into the input (the next of several windows).
+    pub(super) fn moved(self, by: usize) -> Window {
+        Window {
+            base: self.base + by,
+            ..self
+        }
+    }
+
     fn last_read(&self) -> usize {
         self.base + (self.rows - 1) * self.row_stride + self.taps - 1 + self.positions - 1
     }
@@ -433,10 +441,7 @@ pub(super) unsafe fn drive<S: Simd, K: Taps<S>, const MR: usize, const V: usize>
                         block::<S, K, MR, V>(weights.as_ptr(), input.as_ptr(), window, &starts);
                     let mut lo = hi;
                     for k in 1..*count {
-                        let moved = Window {
-                            base: window.base + k * *stride,
-                            ..window
-                        };
+                        let moved = window.moved(k * *stride);
                         let acc =
                             block::<S, K, MR, V>(weights.as_ptr(), input.as_ptr(), moved, &starts);
                         for r in 0..MR {

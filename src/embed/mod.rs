@@ -183,6 +183,11 @@ impl Model {
             Some(isa) => isa,
             None => simd::Isa::Fallback,
         };
+        self.on(isa)
+    }
+
+    /// This model with its front end packed for `isa`.
+    fn on(&self, isa: simd::Isa) -> Model {
         Model {
             tags: self.tags.clone(),
             id: self.id.clone(),
@@ -198,12 +203,7 @@ impl Model {
         simd::Isa::vector_sets()
             .into_iter()
             .filter(|isa| matches!(isa, simd::Isa::Amx | simd::Isa::Avx512Bf16))
-            .map(|isa| Model {
-                tags: self.tags.clone(),
-                id: self.id.clone(),
-                sha256: self.sha256.clone(),
-                core: Arc::new(Core::new(self.core.weights.clone(), isa)),
-            })
+            .map(|isa| self.on(isa))
             .collect()
     }
 
