@@ -28,11 +28,18 @@ pub use network::{
 pub use sink::{Embedder, EmbeddingSummary};
 pub use weights::{Weights, WeightsError};
 
-/// The models shipped in `models/`, compiled into the binary so that it needs no files at run time.
-static MSD_SAFETENSORS: &[u8] = include_bytes!("../../models/msd_musicnn.safetensors");
-static MTT_SAFETENSORS: &[u8] = include_bytes!("../../models/mtt_musicnn.safetensors");
+/// The models shipped in `models/`, compiled into the binary so that it needs no files at run
+/// time, aligned so that their `f32` tensors can be read in place.
+static MSD_SAFETENSORS: &Aligned<[u8]> =
+    &Aligned(*include_bytes!("../../models/msd_musicnn.safetensors"));
+static MTT_SAFETENSORS: &Aligned<[u8]> =
+    &Aligned(*include_bytes!("../../models/mtt_musicnn.safetensors"));
 static MSD_CARD: &str = include_str!("../../models/msd_musicnn.json");
 static MTT_CARD: &str = include_str!("../../models/mtt_musicnn.json");
+
+/// Bytes aligned for any of the tensors' element types.
+#[repr(C, align(64))]
+struct Aligned<Bytes: ?Sized>(Bytes);
 
 /// Which pretrained musicnn to run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -69,10 +76,10 @@ impl ModelChoice {
         let id = |name: &str, bytes: &[u8]| format!("{name}@{}", &sha256_hex(bytes)[..12]);
         Ok(match self {
             ModelChoice::Msd => MSD_ID
-                .get_or_init(|| id("msd_musicnn", MSD_SAFETENSORS))
+                .get_or_init(|| id("msd_musicnn", &MSD_SAFETENSORS.0))
                 .clone(),
             ModelChoice::Mtt => MTT_ID
-                .get_or_init(|| id("mtt_musicnn", MTT_SAFETENSORS))
+                .get_or_init(|| id("mtt_musicnn", &MTT_SAFETENSORS.0))
                 .clone(),
             ModelChoice::File(path) => {
                 let bytes = std::fs::read(path)
@@ -133,21 +140,35 @@ impl Core {
 impl Model {
     pub fn load(choice: &ModelChoice) -> Result<Model, WeightsError> {
         match choice {
-            ModelChoice::Msd => Model::from_parts("msd_musicnn", MSD_SAFETENSORS, MSD_CARD),
-            ModelChoice::Mtt => Model::from_parts("mtt_musicnn", MTT_SAFETENSORS, MTT_CARD),
+            ModelChoice::Msd => Model::compiled_in("msd_musicnn", &MSD_SAFETENSORS.0, MSD_CARD),
+            ModelChoice::Mtt => Model::compiled_in("mtt_musicnn", &MTT_SAFETENSORS.0, MTT_CARD),
             ModelChoice::File(path) => {
                 let bytes = std::fs::read(path)
                     .map_err(|e| WeightsError(format!("{}: {e}", path.display())))?;
                 let card_path = path.with_extension("json");
                 let card = std::fs::read_to_string(&card_path)
                     .map_err(|e| WeightsError(format!("{}: {e}", card_path.display())))?;
-                Model::from_parts(file_model_name(path), &bytes, &card)
+                let weights = Weights::from_safetensors(&bytes)?;
+                Model::from_parts(file_model_name(path), weights, &bytes, &card)
             }
         }
     }
 
-    fn from_parts(name: &str, safetensors: &[u8], card: &str) -> Result<Model, WeightsError> {
-        let weights = Weights::from_safetensors(safetensors)?;
+    fn compiled_in(
+        name: &str,
+        safetensors: &'static [u8],
+        card: &str,
+    ) -> Result<Model, WeightsError> {
+        let weights = Weights::from_static_safetensors(safetensors)?;
+        Model::from_parts(name, weights, safetensors, card)
+    }
+
+    fn from_parts(
+        name: &str,
+        weights: Weights,
+        safetensors: &[u8],
+        card: &str,
+    ) -> Result<Model, WeightsError> {
         let card: serde_json::Value =
             serde_json::from_str(card).map_err(|e| WeightsError(format!("model card: {e}")))?;
         let tags: Vec<String> = card["tags"]

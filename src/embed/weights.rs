@@ -1,5 +1,8 @@
 //! musicnn's trained parameters, read from the safetensors file `scripts/export_musicnn.py` wrote.
 
+use std::borrow::Cow;
+
+use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 
 /// Batch normalisation at inference, folded into `y = x · scale + shift` per channel
@@ -14,7 +17,9 @@ pub struct BatchNorm {
 /// the input dimensions flattened), `bias` has `out` entries.
 #[derive(Clone, Debug)]
 pub struct Layer {
-    pub kernel: Vec<f32>,
+    /// Read in place from the models compiled into the binary (see
+    /// [`Weights::from_static_safetensors`]), a copy otherwise.
+    pub kernel: Cow<'static, [f32]>,
     pub bias: Vec<f32>,
     /// Kernel height (time taps) and width (frequency or channel taps).
     pub shape: [usize; 2],
@@ -60,6 +65,14 @@ pub(crate) fn f32_tensor(
     name: &str,
     shape: &[usize],
 ) -> Result<Vec<f32>, String> {
+    checked_tensor(file, name, shape).map(|t| le_f32s(t.data()))
+}
+
+fn checked_tensor<'data>(
+    file: &SafeTensors<'data>,
+    name: &str,
+    shape: &[usize],
+) -> Result<TensorView<'data>, String> {
     let t = file
         .tensor(name)
         .map_err(|_| format!("missing tensor {name}"))?;
@@ -70,19 +83,50 @@ pub(crate) fn f32_tensor(
             t.shape()
         ));
     }
-    Ok(t.data()
+    Ok(t)
+}
+
+fn le_f32s(bytes: &[u8]) -> Vec<f32> {
+    bytes
         .chunks_exact(4)
         .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect())
+        .collect()
+}
+
+/// The tensor's values where they lie, if their bytes are aligned `f32`s in this CPU's order.
+fn in_place(bytes: &'static [u8]) -> Cow<'static, [f32]> {
+    match bytemuck::try_cast_slice(bytes) {
+        Ok(values) if cfg!(target_endian = "little") => Cow::Borrowed(values),
+        _ => Cow::Owned(le_f32s(bytes)),
+    }
 }
 
 impl Weights {
     /// Reads the weights from the bytes of a safetensors file. Checks every shape the
     /// forward pass relies on, so a wrong file fails here and never inside the network.
     pub fn from_safetensors(bytes: &[u8]) -> Result<Self, WeightsError> {
+        Self::read(bytes, |t| Cow::Owned(le_f32s(t.data())))
+    }
+
+    /// [`Weights::from_safetensors`] for bytes that live as long as the program (the models
+    /// compiled into it): the layers' kernels are read where they lie when they are aligned,
+    /// instead of a copy of 3 MB on the heap beside the pages of the binary that hold them.
+    pub fn from_static_safetensors(bytes: &'static [u8]) -> Result<Self, WeightsError> {
+        Self::read(bytes, |t| in_place(t.data()))
+    }
+
+    fn read<'data>(
+        bytes: &'data [u8],
+        kernel_values: impl Fn(TensorView<'data>) -> Cow<'static, [f32]>,
+    ) -> Result<Self, WeightsError> {
         let file = SafeTensors::deserialize(bytes).map_err(|e| WeightsError(e.to_string()))?;
         let tensor =
             |name: &str, shape: &[usize]| f32_tensor(&file, name, shape).map_err(WeightsError);
+        let kernel = |name: &str, shape: &[usize]| {
+            checked_tensor(&file, name, shape)
+                .map(&kernel_values)
+                .map_err(WeightsError)
+        };
         let bn = |index: usize, channels: usize| -> Result<BatchNorm, WeightsError> {
             let prefix = match index {
                 0 => "batch_normalization".to_string(),
@@ -111,7 +155,7 @@ impl Weights {
                 i => format!("conv2d_{i}"),
             };
             Ok(Layer {
-                kernel: tensor(&format!("{prefix}/kernel"), &[h, w, 1, out])?,
+                kernel: kernel(&format!("{prefix}/kernel"), &[h, w, 1, out])?,
                 bias: tensor(&format!("{prefix}/bias"), &[out])?,
                 shape: [h, w],
                 out,
@@ -119,7 +163,7 @@ impl Weights {
         };
         let dense = |name: &str, inputs: usize, out: usize| -> Result<Layer, WeightsError> {
             Ok(Layer {
-                kernel: tensor(&format!("{name}/kernel"), &[inputs, out])?,
+                kernel: kernel(&format!("{name}/kernel"), &[inputs, out])?,
                 bias: tensor(&format!("{name}/bias"), &[out])?,
                 shape: [1, inputs],
                 out,
@@ -147,5 +191,32 @@ impl Weights {
             penultimate_bn: bn(10, 200)?,
             tags: dense("dense_1", 200, 50)?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::embed::{models_dir, Model, ModelChoice};
+
+    #[test]
+    fn compiled_in_kernels_are_read_in_place_and_match_a_copy() {
+        let model = Model::load(&ModelChoice::Msd).unwrap();
+        let bytes = std::fs::read(models_dir().join("msd_musicnn.safetensors")).unwrap();
+        let copied = Weights::from_safetensors(&bytes).unwrap();
+        let in_binary = model.weights();
+        let pairs = [
+            (&in_binary.timbral[0].0, &copied.timbral[0].0),
+            (&in_binary.temporal[2].0, &copied.temporal[2].0),
+            (&in_binary.midend[0].0, &copied.midend[0].0),
+            (&in_binary.penultimate, &copied.penultimate),
+            (&in_binary.tags, &copied.tags),
+        ];
+        for (in_place, copy) in pairs {
+            assert!(matches!(in_place.kernel, Cow::Borrowed(_)));
+            assert!(matches!(copy.kernel, Cow::Owned(_)));
+            assert_eq!(in_place.kernel, copy.kernel);
+            assert_eq!(in_place.bias, copy.bias);
+        }
     }
 }
