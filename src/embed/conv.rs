@@ -19,6 +19,7 @@
 //! Either way each output is summed in the same order (tap after tap, one FMA each), so the two
 //! layouts give the same bits.
 
+use super::aligned::CacheAligned;
 use super::simd::{Isa, Simd};
 
 /// A layer's kernel `(rows · row taps) × out`, repacked for [`Isa`]: panels of `width`
@@ -36,11 +37,11 @@ pub struct Packed {
 
 /// A packed kernel's elements.
 enum Kernel {
-    F32(Vec<f32>),
+    F32(CacheAligned<f32>),
     /// Two bf16 weights in each `u32`, the even tap in the low half.
-    Bf16Pairs(Vec<u32>),
+    Bf16Pairs(CacheAligned<u32>),
     /// bf16 weights as AMX right-hand tiles (`super::amx::pack`).
-    Tiles(Vec<u16>),
+    Tiles(CacheAligned<u16>),
 }
 
 /// How a layer's outputs are pooled, which decides the [`Tile`] its kernel is packed for.
@@ -121,9 +122,11 @@ impl Packed {
         let weight = |tap: usize, o: usize| if o < out { kernel[tap * out + o] } else { 0.0 };
         let panels = out.div_ceil(width);
         let kernel = if isa == Isa::Amx {
-            Kernel::Tiles(super::amx::pack(shape, out, weight))
+            Kernel::Tiles(CacheAligned::new(&super::amx::pack(shape, out, weight)))
         } else if isa == Isa::Avx512Bf16 {
-            Kernel::Bf16Pairs(super::bf16::pack(shape, width, panels, weight))
+            Kernel::Bf16Pairs(CacheAligned::new(&super::bf16::pack(
+                shape, width, panels, weight,
+            )))
         } else {
             let mut data = Vec::with_capacity(panels * taps * width);
             for panel in 0..panels {
@@ -131,7 +134,7 @@ impl Packed {
                     data.extend((0..width).map(|r| weight(tap, panel * width + r)));
                 }
             }
-            Kernel::F32(data)
+            Kernel::F32(CacheAligned::new(&data))
         };
         Packed {
             isa,

@@ -3,6 +3,7 @@
 //! [`Model`] holds a network's weights and tag names; [`network::forward`] runs one 3 s patch;
 //! [`Embedder`] streams a track's spectrogram through the network patch by patch.
 
+mod aligned;
 pub(crate) mod amx;
 mod bf16;
 mod conv;

@@ -1,0 +1,64 @@
+//! Packed weights on cache-line boundaries.
+//!
+//! A kernel reads its packed weights 64 bytes at a time: an AMX tile row, or an AVX-512
+//! vector. Where the packing starts off a line, nearly every such read straddles two cache
+//! lines and costs two. On the Xeon measured (family 6, model 207), aligning the AMX tiles'
+//! weights made the default pipeline's CPU time on a 954 s MP3 0.81 of what it was.
+
+use std::marker::PhantomData;
+use std::ops::Deref;
+
+/// One cache line.
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct Line([u8; 64]);
+
+// SAFETY: 64 bytes and nothing else (the alignment adds no padding), any bit pattern valid.
+unsafe impl bytemuck::Zeroable for Line {}
+unsafe impl bytemuck::Pod for Line {}
+
+/// A copy of some values whose first value starts a cache line.
+#[derive(Clone)]
+pub struct CacheAligned<T> {
+    lines: Vec<Line>,
+    len: usize,
+    values: PhantomData<T>,
+}
+
+impl<T: bytemuck::Pod> CacheAligned<T> {
+    pub fn new(values: &[T]) -> Self {
+        let bytes: &[u8] = bytemuck::cast_slice(values);
+        let mut lines = vec![Line([0; 64]); bytes.len().div_ceil(64)];
+        bytemuck::cast_slice_mut::<Line, u8>(&mut lines)[..bytes.len()].copy_from_slice(bytes);
+        CacheAligned {
+            lines,
+            len: values.len(),
+            values: PhantomData,
+        }
+    }
+}
+
+impl<T: bytemuck::Pod> Deref for CacheAligned<T> {
+    type Target = [T];
+
+    fn deref(&self) -> &[T] {
+        &bytemuck::cast_slice(&self.lines)[..self.len]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_copy_starts_a_line_and_holds_the_values() {
+        for len in [0, 1, 15, 16, 17, 1000] {
+            let values: Vec<f32> = (0..len).map(|i| i as f32 * 0.5 - 3.0).collect();
+            let aligned = CacheAligned::new(&values);
+            assert_eq!(&*aligned, &values[..]);
+            assert_eq!(aligned.as_ptr() as usize % 64, 0);
+            let halves: Vec<u16> = (0..len as u16).collect();
+            assert_eq!(&*CacheAligned::new(&halves), &halves[..]);
+        }
+    }
+}
