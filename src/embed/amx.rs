@@ -16,8 +16,8 @@
 //!   position starts one value (2 bytes) further on, so the tile is one strided load
 //!   straight from the input, its rows overlapping;
 //! - the right tile holds those 32 taps of 16 filters, in pairs ([`pack`]), each row on a cache
-//!   line of its own (`super::aligned`: rows that straddled two lines cost the embedding 1.4× the
-//!   time);
+//!   line of its own (`super::aligned`: rows that straddled two lines made the embedding take 1.4–1.6×
+//!   as long);
 //! - the sum tile is 16 positions × 16 filters. A kernel row's taps are padded with zero weights
 //!   to a multiple of 32, so a tile may read up to 31 values past the row: [`halves`] leaves
 //!   zeros after the input for that.
