@@ -100,4 +100,24 @@ fn bench_json_reports_every_stage_for_one_worker_and_for_all() {
     assert!(gemm["sgemm_gflops"].as_f64().unwrap() > 0.0);
     assert_eq!(gemm["sgemm_shape"], serde_json::json!([944, 266, 204]));
     assert!(report["peak_rss_mb"].as_f64().unwrap() > 1.0);
+
+    // The throughput table, measured before the stages: every sonovec row for each worker
+    // count, its x-realtime filled in once the stages knew the audio's length.
+    let table = &report["table"];
+    let audio = table["audio_s"].as_f64().unwrap();
+    assert!(audio > 1.0, "{table}");
+    let floor = table["rss_floor_mb"].as_f64().unwrap();
+    let rows = table["rows"].as_array().expect("rows");
+    let sonovec_rows: Vec<_> = rows
+        .iter()
+        .filter(|r| r["tool"].as_str().unwrap().starts_with("sonovec"))
+        .collect();
+    assert_eq!(sonovec_rows.len(), 3 * expected.len(), "{table}");
+    for row in sonovec_rows {
+        assert_eq!(row["failed_processes"], 0, "{row}");
+        let cpu = row["cpu_s"].as_f64().unwrap();
+        let rate = row["x_realtime_per_cpu_s"].as_f64().unwrap();
+        assert!((rate * cpu - audio).abs() < 1e-6 * audio, "{row}");
+        assert!(row["peak_rss_mb"].as_f64().unwrap() >= floor, "{row}");
+    }
 }
