@@ -1,4 +1,5 @@
-//! Packed weights on cache-line boundaries.
+//! Weights on cache-line boundaries: the packed kernels, and the models compiled into the
+//! binary.
 //!
 //! A kernel reads its packed weights 64 bytes at a time: an AMX tile row, or an AVX-512
 //! vector. Where the packing starts off a line, nearly every such read straddles two cache
@@ -7,6 +8,11 @@
 
 use std::marker::PhantomData;
 use std::ops::Deref;
+
+/// Bytes that start a cache line, for data compiled into the binary (`include_bytes!`), so
+/// that the `f32` tensors among them can be read in place.
+#[repr(C, align(64))]
+pub struct Aligned<Bytes: ?Sized>(pub Bytes);
 
 /// One cache line.
 #[derive(Clone, Copy)]

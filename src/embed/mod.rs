@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
+use self::aligned::Aligned;
 use crate::bench::thread_cpu_time;
 
 pub(crate) use gemm::dense_product;
@@ -37,10 +38,6 @@ static MTT_SAFETENSORS: &Aligned<[u8]> =
     &Aligned(*include_bytes!("../../models/mtt_musicnn.safetensors"));
 static MSD_CARD: &str = include_str!("../../models/msd_musicnn.json");
 static MTT_CARD: &str = include_str!("../../models/mtt_musicnn.json");
-
-/// Bytes aligned for any of the tensors' element types.
-#[repr(C, align(64))]
-struct Aligned<Bytes: ?Sized>(Bytes);
 
 /// Which pretrained musicnn to run.
 #[derive(Clone, Debug, PartialEq, Eq)]
