@@ -241,7 +241,8 @@ pub fn set_audio_seconds(table: &mut Value, audio_s: f64) {
 }
 
 /// This process's peak resident memory so far (`VmHWM`), in MB; `None` where `/proc` does not
-/// say.
+/// say. Not [`sonovec::bench::peak_rss_bytes`]: `ru_maxrss` also counts the memory of whatever
+/// started this process, before its `exec`, which is not what its own children inherit.
 fn own_peak_rss_mb() -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;

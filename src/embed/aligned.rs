@@ -56,6 +56,16 @@ impl<T: bytemuck::Pod> Deref for CacheAligned<T> {
 mod tests {
     use super::*;
 
+    /// Without the attribute, the compiled-in models could still land on a 4-byte boundary
+    /// by chance (they did, checked), and their kernels would be read in place until a build
+    /// that moved them: this holds it whatever the linker does.
+    #[test]
+    fn compiled_in_bytes_start_a_line() {
+        assert_eq!(std::mem::align_of::<Aligned<[u8; 3]>>(), 64);
+        static BYTES: &Aligned<[u8]> = &Aligned([1, 2, 3]);
+        assert_eq!(BYTES.0.as_ptr() as usize % 64, 0);
+    }
+
     #[test]
     fn the_copy_starts_a_line_and_holds_the_values() {
         for len in [0, 1, 15, 16, 17, 1000] {

@@ -120,8 +120,8 @@ pub fn dfa_danceability(series: &[f32]) -> f64 {
 }
 
 /// The centred, integrated series, less its own least-squares line: every window's residual is
-/// unchanged by a line added to the whole series, and smaller values keep the differences of the
-/// running sums of [`summed_residuals`] exact to about 1e-12 of a window's residual.
+/// unchanged by a line added to the whole series, and smaller values keep the window sums of
+/// [`summed_residuals`] exact to about 1e-12 of a window's residual.
 fn integrate(series: &[f32]) -> Vec<f64> {
     let n = series.len();
     let mean = series.iter().map(|&x| x as f64).sum::<f64>() / n.max(1) as f64;
