@@ -88,6 +88,12 @@ impl<'m> Extractors<'m> {
             embedder,
             mut spent,
         } = self;
+        // The beat activation's network and buffers (about 2 MB) go before the ends below need
+        // theirs: `--embed-seconds` runs all of its patches there. They were allocated on the
+        // streaming thread and the ends run on the pool's, hence the release.
+        let mut tempo = tempo;
+        tempo.end_stream();
+        super::release_freed_memory();
         let onset_rate = tempo.onset_rate();
         // Each side writes fields of its own, of the record and of `spent`.
         rayon::join(

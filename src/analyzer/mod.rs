@@ -71,6 +71,18 @@ fn in_decoder<T>(f: impl FnOnce() -> T) -> T {
     out
 }
 
+/// Gives memory freed on any thread back to the kernel. The analysis threads allocate in malloc
+/// arenas of their own, which keep what they free: memory freed on one thread does not serve
+/// another's next allocation, and without this a worker's peak RSS grew by about 1 MB over a
+/// folder beyond the peak of its largest track.
+pub(crate) fn release_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim takes no pointer and may be called at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// True while the current thread is inside [`Analyzer`] (a panic here becomes an error record).
 pub fn panic_is_caught_here() -> bool {
     ANALYSING.with(Cell::get)

@@ -10,6 +10,7 @@ use std::io::{self, BufReader, BufWriter};
 use std::time::Instant;
 
 use super::protocol::{read_frame, write_frame, Reply, Request};
+use crate::analyzer::release_freed_memory;
 use crate::Analyzer;
 
 /// Serves jobs until the parent closes stdin. `memory_limit` is the address-space limit in bytes.
@@ -41,17 +42,6 @@ pub fn run(analyzer: &Analyzer, memory_limit: Option<u64>) -> io::Result<()> {
         release_freed_memory();
     }
     Ok(())
-}
-
-/// Gives the memory freed by the last track back to the kernel. Its threads allocate in malloc
-/// arenas of their own, which keep what they freed; without this, a worker's peak RSS grew by
-/// about 1 MB over a folder beyond the peak of its largest track.
-fn release_freed_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim takes no pointer and may be called at any time.
-    unsafe {
-        libc::malloc_trim(0);
-    }
 }
 
 /// Sets the soft and hard limit of `resource` to `value` (never above the current hard limit).

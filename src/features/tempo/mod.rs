@@ -96,7 +96,7 @@ pub struct TempoTracker {
     /// The frame being read, log-compressed once for both of its readers.
     log_mel: Vec<f32>,
     /// The beat tracker's input, where the spectrogram is the one its network was fitted on.
-    activation: Option<BeatActivation>,
+    activation: Option<Activation>,
     frame_rate: f64,
     range: Option<BpmRange>,
 }
@@ -108,7 +108,8 @@ impl TempoTracker {
         TempoTracker {
             onsets: OnsetEnvelope::new(n_mels),
             log_mel: vec![0.0; n_mels],
-            activation: BeatActivation::new(n_mels, frame_rate),
+            activation: BeatActivation::new(n_mels, frame_rate)
+                .map(|a| Activation::Streaming(Box::new(a))),
             frame_rate,
             range,
         }
@@ -117,6 +118,14 @@ impl TempoTracker {
     /// Onsets per second of the envelope so far (see [`onset_rate`]).
     pub fn onset_rate(&self) -> f64 {
         onset_rate(self.onsets.strength(), self.frame_rate)
+    }
+
+    /// Ends the beat activation's stream: its last frames are computed and its network's
+    /// buffers freed. For a caller about to need memory for other work at the end of a track;
+    /// [`finish`](Self::finish) does it otherwise, and frames pushed after it are not part of
+    /// the activation.
+    pub fn end_stream(&mut self) {
+        self.activation = (self.activation.take()).map(|a| Activation::Finished(a.into_values()));
     }
 
     /// The tempo of the whole track, or why there is none. With `keep_beats`, the beat times are
@@ -141,18 +150,34 @@ impl FrameSink for TempoTracker {
             self.log_mel.resize(frame.len(), 0.0);
             log_mel_into(frame, &mut self.log_mel);
             self.onsets.push_log_mel(&self.log_mel);
-            if let Some(activation) = &mut self.activation {
-                activation.push_log_mel(&self.log_mel);
+            if let Some(Activation::Streaming(network)) = &mut self.activation {
+                network.push_log_mel(&self.log_mel);
             }
+        }
+    }
+}
+
+/// The beat activation while frames arrive, then its values once the stream has ended.
+#[derive(Clone, Debug)]
+enum Activation {
+    Streaming(Box<BeatActivation>),
+    Finished(Vec<f32>),
+}
+
+impl Activation {
+    fn into_values(self) -> Vec<f32> {
+        match self {
+            Activation::Streaming(network) => network.finish(),
+            Activation::Finished(values) => values,
         }
     }
 }
 
 /// [`TempoTracker::finish`] on the onset envelopes already in hand. The beats follow the
 /// `activation` when there is one ([`activation`]), the onset envelope otherwise.
-pub fn tempo_of_envelopes(
+fn tempo_of_envelopes(
     onsets: &OnsetEnvelope,
-    activation: Option<BeatActivation>,
+    activation: Option<Activation>,
     frame_rate: f64,
     keep_beats: bool,
     tags: Option<&[TagScore]>,
@@ -212,9 +237,9 @@ pub fn tempo_of_envelopes(
     // The swing rule reads the onset envelope even when the beats follow the activation: it
     // weighs the onsets on and off the beat, which the activation has already judged (on the
     // openmsx songs, reading the activation instead cost 0.03 of beat F).
-    // Only now, with a tempo to track: the activation's last few thousand frames, still in
-    // its blocks.
-    let activation = activation.map(BeatActivation::finish);
+    // Only now, with a tempo to track, unless the caller ended the stream already: the
+    // activation's last few thousand frames, still in its blocks.
+    let activation = activation.map(Activation::into_values);
     let beat_input = activation.as_deref().unwrap_or(envelope);
     let mut beat_frames = beats::track_beats(beat_input, period, frame_rate);
     swing::move_off_the_late_off_beat(&mut beat_frames, envelope, period);
@@ -317,4 +342,67 @@ pub(super) fn median(values: &[f64]) -> Option<f64> {
 fn round_to(x: f64, decimals: i32) -> f64 {
     let scale = 10f64.powi(decimals);
     (x * scale).round() / scale
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dsp::SpectrogramBlock;
+
+    const BANDS: usize = 96;
+    const FRAME_RATE: f64 = 62.5;
+
+    /// Mel power frames of `seconds` of a click every 0.5 s (120 BPM) over quiet noise.
+    fn clicks(seconds: f64) -> Vec<f32> {
+        let frames = (seconds * FRAME_RATE) as usize;
+        let mut state = 12345u32;
+        let mut noise = move || {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (state >> 8) as f32 / (1 << 24) as f32
+        };
+        let mut mel = Vec::with_capacity(frames * BANDS);
+        for frame in 0..frames {
+            let beats = frame as f64 * 2.0 / FRAME_RATE;
+            // The first frame of each beat.
+            let on_beat = beats.fract() < 2.0 / FRAME_RATE;
+            for _ in 0..BANDS {
+                mel.push(if on_beat { 1.0 } else { 1e-4 * noise() });
+            }
+        }
+        mel
+    }
+
+    fn fed(mel: &[f32]) -> TempoTracker {
+        let mut tracker = TempoTracker::new(BANDS, FRAME_RATE, None);
+        tracker.accept(&SpectrogramBlock {
+            first_frame: 0,
+            n_frames: mel.len() / BANDS,
+            n_bins: 0,
+            n_mels: BANDS,
+            power: &[],
+            mel,
+        });
+        tracker
+    }
+
+    /// Ending the activation's stream before the tempo is asked for (as the analysis does, to
+    /// free its buffers) gives the activation and the tempo that asking at once gives.
+    #[test]
+    fn ending_the_stream_early_changes_nothing() {
+        let mel = clicks(30.0);
+        let at_once = fed(&mel);
+        let mut ended = fed(&mel);
+        ended.end_stream();
+        ended.end_stream();
+        let Some(Activation::Streaming(network)) = at_once.activation.clone() else {
+            panic!("the shipped network reads this spectrogram");
+        };
+        let Some(Activation::Finished(values)) = &ended.activation else {
+            panic!("end_stream finishes the activation");
+        };
+        assert_eq!(values, &network.finish());
+        let expected = at_once.finish(true, None).expect("a tempo");
+        assert!((expected.bpm - 120.0).abs() < 1.0, "{}", expected.bpm);
+        assert_eq!(ended.finish(true, None).expect("a tempo"), expected);
+    }
 }
