@@ -117,10 +117,10 @@ impl Kernels {
 }
 
 impl Default for Workspace {
+    /// Buffers for the direct kernels' path; the GEMM path's own (about 1.8 MB, most of a
+    /// workspace) grow on its first patch ([`grow`]).
     fn default() -> Self {
         let t = PATCH_FRAMES;
-        let widest_im2col = TIMBRAL_BLOCK * (N_MELS - 38 + 1) * (7 * 38);
-        let widest_im2col = widest_im2col.max(TIMBRAL_BLOCK * (N_MELS - 67 + 1) * (7 * 67));
         Workspace {
             padded: vec![0.0; (t + 2 * PAD7) * N_MELS],
             transposed: vec![0.0; N_MELS * (t + TEMPORAL_BEFORE + TEMPORAL_AFTER)],
@@ -128,8 +128,8 @@ impl Default for Workspace {
             transposed_pairs: Vec::new(),
             padded_halves: Vec::new(),
             transposed_halves: Vec::new(),
-            im2col: vec![0.0; widest_im2col],
-            product: vec![0.0; (TIMBRAL_BLOCK * (N_MELS - 37) * 204).max(t * MID)],
+            im2col: Vec::new(),
+            product: vec![0.0; t * MID],
             front: vec![0.0; (t + 2 * PAD7) * FRONT],
             mid: [
                 vec![0.0; (t + 2 * PAD7) * MID],
@@ -141,6 +141,13 @@ impl Default for Workspace {
             high: vec![0.0; 204.max(51 * t)],
             low: vec![0.0; 204.max(51 * t)],
         }
+    }
+}
+
+/// Makes `buffer` at least `len` long.
+fn grow(buffer: &mut Vec<f32>, len: usize) {
+    if buffer.len() < len {
+        buffer.resize(len, 0.0);
     }
 }
 
@@ -313,6 +320,8 @@ fn timbral(layer: &Layer, bn: &BatchNorm, ws: &mut Workspace, offset: usize) {
     let positions = N_MELS - kw + 1;
     let taps = kh * kw;
     let kernel = View::dense(&layer.kernel, taps, layer.out);
+    grow(&mut ws.im2col, TIMBRAL_BLOCK * positions * taps);
+    grow(&mut ws.product, TIMBRAL_BLOCK * positions * layer.out);
     for t0 in (0..PATCH_FRAMES).step_by(TIMBRAL_BLOCK) {
         let steps = TIMBRAL_BLOCK.min(PATCH_FRAMES - t0);
         let rows = steps * positions;
@@ -348,6 +357,7 @@ fn temporal(layer: &Layer, bn: &BatchNorm, ws: &mut Workspace, offset: usize) {
     let before = (k - 1) / 2;
     let stride_t = PATCH_FRAMES + TEMPORAL_BEFORE + TEMPORAL_AFTER;
     let kernel = View::dense(&layer.kernel, k, layer.out);
+    grow(&mut ws.product, PATCH_FRAMES * layer.out);
     for t in 0..PATCH_FRAMES {
         ws.front[(t + PAD7) * FRONT + offset..][..layer.out].fill(f32::NEG_INFINITY);
     }
