@@ -118,7 +118,7 @@ impl Kernels {
 
 impl Default for Workspace {
     /// Buffers for the direct kernels' path; the GEMM path's own (about 1.8 MB, most of a
-    /// workspace) grow on its first patch ([`grow`]).
+    /// workspace) grow on its first patch.
     fn default() -> Self {
         let t = PATCH_FRAMES;
         Workspace {

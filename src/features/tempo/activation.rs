@@ -152,7 +152,7 @@ fn time_tap(
 ///
 /// Every layer keeps only the frames its kernel still needs: the front two frames each side,
 /// residual block `i` its input `2·2^i` frames each side (80 bytes a frame, 0.33 MB in all), the
-/// front its runs of [`CHUNK`] frames (0.26 MB). Memory is thus about 0.6 MB whatever the
+/// front its runs of `CHUNK` frames (0.26 MB). Memory is thus about 0.6 MB whatever the
 /// track's length, besides the activation itself (4 bytes a frame);
 /// each layer's output lags its input by that context and catches up at
 /// [`BeatActivation::finish`].
