@@ -9,6 +9,8 @@ use clap::Parser;
 
 fn main() -> ExitCode {
     quiet_caught_panics();
+    // This process and its workers run analyses and little else.
+    sonovec::analyzer::give_back_freed_memory(true);
     let cli = cli::Cli::parse();
     match cli::run(cli) {
         Ok(outcome) => ExitCode::from(outcome.exit_code() as u8),

@@ -4,6 +4,7 @@ use std::cell::Cell;
 use std::io::Cursor;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::audio::hashing::hashing_source;
@@ -71,11 +72,28 @@ fn in_decoder<T>(f: impl FnOnce() -> T) -> T {
     out
 }
 
-/// Gives memory freed on any thread back to the kernel. The analysis threads allocate in malloc
-/// arenas of their own, which keep what they free: memory freed on one thread does not serve
-/// another's next allocation, and without this a worker's peak RSS grew by about 1 MB over a
-/// folder beyond the peak of its largest track.
+/// Whether analyses give the memory they free back to the kernel as they go
+/// ([`release_freed_memory`]): off unless the process says so ([`give_back_freed_memory`]).
+static GIVE_BACK_FREED_MEMORY: AtomicBool = AtomicBool::new(false);
+
+/// Has analyses in this process give the memory they free back to the kernel, at the end of
+/// each track's stream and, in a worker, after each track (`malloc_trim`, on glibc). For a
+/// process that runs analyses and little else, as the `sonovec` binary and its workers do:
+/// `malloc_trim` walks every malloc arena of the process, which in a large host (a Python
+/// process with a fragmented heap of 1.4 GB) took 35 ms a call. Without it, a worker's peak RSS
+/// was 1–2 MB higher (BENCHMARKS.md, sessions 29 and 30).
+pub fn give_back_freed_memory(on: bool) {
+    GIVE_BACK_FREED_MEMORY.store(on, Ordering::Relaxed);
+}
+
+/// Gives memory freed on any thread back to the kernel, if the process asked for it
+/// ([`give_back_freed_memory`]). The analysis threads allocate in malloc arenas of their own,
+/// which keep what they free: memory freed on one thread does not serve another's next
+/// allocation.
 pub(crate) fn release_freed_memory() {
+    if !GIVE_BACK_FREED_MEMORY.load(Ordering::Relaxed) {
+        return;
+    }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim takes no pointer and may be called at any time.
     unsafe {

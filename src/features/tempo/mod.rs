@@ -122,8 +122,8 @@ impl TempoTracker {
 
     /// Ends the beat activation's stream: its last frames are computed and its network's
     /// buffers freed. For a caller about to need memory for other work at the end of a track;
-    /// [`finish`](Self::finish) does it otherwise, and frames pushed after it are not part of
-    /// the activation.
+    /// [`finish`](Self::finish) does it otherwise. Frames pushed after it reach the onset
+    /// envelope but not the activation.
     pub fn end_stream(&mut self) {
         self.activation = (self.activation.take()).map(|a| Activation::Finished(a.into_values()));
     }
