@@ -80,7 +80,7 @@ impl<'m> Extractors<'m> {
     pub(super) fn finish(self, record: &mut Record, loudness: R128Meter) -> Spent {
         let Extractors {
             descriptors,
-            tempo,
+            mut tempo,
             entropy,
             danceability,
             keep_beats,
@@ -91,7 +91,6 @@ impl<'m> Extractors<'m> {
         // The beat activation's network and buffers (about 2 MB) go before the ends below need
         // theirs: `--embed-seconds` runs all of its patches there. They were allocated on the
         // streaming thread and the ends run on the pool's, hence the release.
-        let mut tempo = tempo;
         tempo.end_stream();
         super::release_freed_memory();
         let onset_rate = tempo.onset_rate();

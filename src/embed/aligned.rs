@@ -64,6 +64,9 @@ mod tests {
         assert_eq!(std::mem::align_of::<Aligned<[u8; 3]>>(), 64);
         static BYTES: &Aligned<[u8]> = &Aligned([1, 2, 3]);
         assert_eq!(BYTES.0.as_ptr() as usize % 64, 0);
+        for model in [super::super::MSD_SAFETENSORS, super::super::MTT_SAFETENSORS] {
+            assert_eq!(model.0.as_ptr() as usize % 64, 0);
+        }
     }
 
     #[test]
