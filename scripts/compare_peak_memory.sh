@@ -10,9 +10,10 @@
 #
 # Each binary is dropped from the page cache before each run. About half of a worker's RSS
 # (13–15 MB of 25) is the binary's own pages, mapped from the page cache, and how many a run
-# maps depends on how the cache holds the file: on ext4 with large folios, two copies of one
-# build, made by `cp` minutes apart, read 14.1 and 15.2 MB of file pages, steadily, run after
-# run. Read back from disk, every copy and build read 13.6–14.0 MB.
+# maps depends on how the cache holds the file: on ext4 with large folios, builds run as `cp`
+# left them read 14.0–15.2 MB of file pages, each steady run after run but not alike (two builds
+# differing in one buffer's reservation: 14.0–14.2 and 15.1–15.2). Read back from disk, every
+# build read 13.6–14.0 MB.
 set -euo pipefail
 [ $# -ge 3 ] || { sed -n '2,16p' "$0" >&2; exit 2; }
 input=$1 runs=$2

@@ -80,7 +80,7 @@ static GIVE_BACK_FREED_MEMORY: AtomicBool = AtomicBool::new(false);
 /// each track's stream and, in a worker, after each track (`malloc_trim`, on glibc). For a
 /// process that runs analyses and little else, as the `sonovec` binary and its workers do:
 /// `malloc_trim` walks every malloc arena of the process, which in a large host (a Python
-/// process with a fragmented heap of 1.4 GB) took 35 ms a call. Without it, a worker's peak RSS
+/// process with a fragmented heap of 1.4 GB) took 34–39 ms a call. Without it, a worker's peak RSS
 /// was 1–2 MB higher (BENCHMARKS.md, sessions 29 and 30).
 pub fn give_back_freed_memory(on: bool) {
     GIVE_BACK_FREED_MEMORY.store(on, Ordering::Relaxed);
