@@ -33,7 +33,7 @@
 //! the front.
 //!
 //! Where even that thread bounds the stream (Opus, whose decoding is about 70 % of the work),
-//! the front decodes in segments, half of them on a helper thread of its own
+//! the front decodes in segments, shared with a helper thread of its own
 //! ([`crate::audio::segments`]), when the analyzer judges a core free; the helper too only ever
 //! waits for the front.
 

@@ -262,7 +262,7 @@ impl AudioStream {
         })
     }
 
-    /// Decodes the stream in segments, every other one on a second thread (see
+    /// Decodes the stream in segments, shared with a second thread (see
     /// [`super::segments`]), where its codec gains by it (Opus) and nothing was decoded yet.
     /// Returns whether it will.
     ///
@@ -299,7 +299,7 @@ impl AudioStream {
         matches!(self.decoding, Decoding::Segmented(_))
     }
 
-    /// Lets the helper thread take every other segment of a stream cut by [`Self::cut_into_segments`],
+    /// Lets the helper thread share the segments of a stream cut by [`Self::cut_into_segments`],
     /// holding at most `max_samples` of each.
     #[cfg(any(test, fuzzing))]
     pub fn share_segments(&mut self, max_samples: usize) {

@@ -3,11 +3,18 @@
 //! A decoder is sequential: what a packet decodes to depends on the state the packets before it
 //! left. To decode one long stream on two cores anyway, its packets are cut into segments of a
 //! fixed length, and each segment after the first is decoded by a fresh decoder that first
-//! decodes the packets just before the segment (its pre-roll) and drops what they give. The
-//! calling thread decodes the even segments as they are asked for; a helper thread decodes each
-//! odd one while the calling thread decodes the segment before it, and its output is handed out
-//! once that segment's is. Why: on one long Opus file decoding is about 70 % of `--model none`,
-//! so with one decoding thread two cores could be at most 1.4 times as fast as one.
+//! decodes the packets just before the segment (its pre-roll) and drops what they give. Why: on
+//! one long Opus file decoding is about 70 % of `--model none`, so with one decoding thread two
+//! cores could be at most 1.4 times as fast as one.
+//!
+//! The two threads share each segment. The calling thread decodes the first; from then on,
+//! whenever it takes a segment to hand out, the helper starts on the next one. When the calling
+//! thread has handed out everything before that next segment, it asks for it: it gets what the
+//! helper has decoded so far, then the helper's decoder and the packets left, and decodes those
+//! itself while the helper starts on the segment after. So neither thread waits for the other to
+//! finish a whole segment, and the helper holds at most one segment's samples. Where one thread
+//! stops and the other goes on changes nothing: each segment's packets are decoded in order by
+//! one decoder.
 //!
 //! The pre-roll each codec needs, and why, is in `segments/preroll.rs`.
 //!
@@ -183,7 +190,7 @@ pub struct Segmented {
     unsettled: bool,
     queue: VecDeque<Work>,
     current: Option<Current>,
-    /// Whether the helper takes the odd segments.
+    /// Whether the helper starts every segment after the first.
     shared: bool,
     /// Samples the helper holds at most ([`MAX_HELPER_SAMPLES`], less in tests).
     helper_samples: usize,
@@ -246,7 +253,8 @@ impl Segmented {
         Some(next)
     }
 
-    /// From now on, a helper thread decodes every other segment.
+    /// From now on, a helper thread starts every segment after the first, and the calling
+    /// thread decodes what the helper has not yet decoded when it needs it.
     pub fn share(&mut self) {
         self.shared = true;
     }
@@ -315,7 +323,7 @@ impl Segmented {
                 Some(Work::Helper) => {
                     let output = self.helper()?.receive()?;
                     self.current = Some(Current::Helper(output));
-                    // The helper is free: give it the next odd segment now.
+                    // The helper is free: give it the next segment now.
                     self.read_ahead(format)?;
                 }
                 Some(Work::End(end)) => return Ok(Step::End(end)),
@@ -337,8 +345,8 @@ impl Segmented {
                 let index = self.segments_read;
                 self.segments_read += 1;
                 // Which thread decodes a segment changes nothing in what it decodes to; the
-                // one that goes on to the end of the stream is decoded here.
-                if index % 2 == 1 && self.shared && !self.unsettled {
+                // first is decoded here, as is the one that goes on to the end of the stream.
+                if index >= 1 && self.shared && !self.unsettled {
                     let params = self.params.clone();
                     self.helper()?.send(params, segment);
                     self.queue.push_back(Work::Helper);

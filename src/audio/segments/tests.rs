@@ -9,7 +9,7 @@ use crate::audio::AudioStream;
 type Decoded = (Vec<Vec<f32>>, u32, u64, Vec<String>, usize);
 
 /// Every sample of `path` with its rate, the frames decoded and the warnings, decoded by one
-/// decoder or in segments of `segment_seconds`, every other one on a helper thread if
+/// decoder or in segments of `segment_seconds`, shared with a helper thread if
 /// `helper`, which holds at most that many samples.
 fn decode(path: &Path, segment_seconds: Option<f64>, helper: Option<usize>) -> Decoded {
     decode_bytes(std::fs::read(path).unwrap(), path, segment_seconds, helper)
@@ -113,12 +113,14 @@ fn segments_give_the_samples_of_one_decoder() {
         let one = decode(&path, None, None);
         assert!(one.2 > 0, "{}", path.display());
         // On the helper, or on the helper that hands most of each segment back (it holds at
-        // most 3000 samples), or all on the calling thread.
+        // most 3000 samples), or hands back each segment whole once its decoder has decoded the
+        // pre-roll, or all on the calling thread.
         let helper = Some(MAX_HELPER_SAMPLES);
         for (seconds, helper) in [
             (0.25, helper),
             (0.7, helper),
             (0.7, Some(3000)),
+            (0.7, Some(0)),
             (0.7, None),
         ] {
             let cut = decode(&path, Some(seconds), helper);
@@ -257,4 +259,79 @@ fn each_link_is_cut_until_its_own_first_hybrid_packet() {
         // The second link's own segments, as the file alone gives (the test above).
         assert_eq!(cut.4, 12, "segments of the second link, helper {helper:?}");
     }
+}
+
+/// A helper whose segment the calling thread awaits stops at the next packet and hands back its
+/// decoder and the packets left, which that decoder then decodes to the samples the helper would
+/// have given; a helper that is not awaited decodes the whole segment.
+#[test]
+fn an_awaited_helper_hands_back_its_decoder_and_the_rest() {
+    use std::sync::atomic::AtomicBool;
+
+    use symphonia::core::formats::probe::Hint;
+    use symphonia::core::formats::{FormatOptions, TrackType};
+    use symphonia::core::io::MediaSourceStream;
+    use symphonia::core::meta::MetadataOptions;
+
+    use super::helper::decode_segment;
+    use super::{decode_one, next_packet, Outcome, Packets, Segment};
+
+    let path = root().join("samples/dnb_174.opus");
+    let file = std::fs::File::open(&path).unwrap();
+    let source = MediaSourceStream::new(Box::new(file), Default::default());
+    let mut format = symphonia::default::get_probe()
+        .probe(
+            &Hint::new(),
+            source,
+            FormatOptions::default(),
+            MetadataOptions::default(),
+        )
+        .unwrap();
+    let track = format.default_track(TrackType::Audio).unwrap();
+    let track_id = track.id;
+    let params = track
+        .codec_params
+        .as_ref()
+        .unwrap()
+        .audio()
+        .unwrap()
+        .clone();
+    let mut packets = Packets::new();
+    while let Some(packet) = next_packet(format.as_mut(), track_id).unwrap() {
+        packets.push_back(packet);
+    }
+    // The whole stream as one segment from its first packet, so without a pre-roll.
+    let segment = || Segment {
+        preroll: Vec::new(),
+        packets: packets.clone(),
+    };
+    let (no, yes) = (AtomicBool::new(false), AtomicBool::new(true));
+
+    let whole = decode_segment(&params, segment(), MAX_HELPER_SAMPLES, &no, &no);
+    assert!(whole.rest.is_none());
+    assert_eq!(whole.decoded.len(), packets.len());
+
+    let awaited = decode_segment(&params, segment(), MAX_HELPER_SAMPLES, &no, &yes);
+    assert!(awaited.decoded.is_empty());
+    let (mut decoder, rest) = awaited.rest.expect("handed back");
+    assert_eq!(rest.len(), packets.len());
+    let mut audio = 0;
+    for ((packet, _), by_helper) in rest.iter().zip(&whole.decoded) {
+        let mut planar = Vec::new();
+        let outcome = decode_one(decoder.as_mut(), packet, &mut planar).unwrap();
+        let helper_outcome = by_helper.outcome.as_ref().unwrap().as_ref().unwrap();
+        assert_eq!(
+            matches!(outcome, Outcome::Audio { .. }),
+            matches!(helper_outcome, Outcome::Audio { .. })
+        );
+        if matches!(outcome, Outcome::Audio { .. }) {
+            audio += 1;
+            assert_same_samples(
+                &by_helper.planar,
+                &planar,
+                "a packet decoded after the hand-back",
+            );
+        }
+    }
+    assert!(audio > 100, "{audio} packets of audio");
 }
