@@ -3,7 +3,8 @@
 
 Each seed is three bytes (the extension hint's index, the segment length, the helper's limit)
 then a file of the project whose codec may be cut (Opus, Vorbis, MP3, FLAC) and that is at most
-128 KiB: the shortest and the longest segments, with and without the helper's limit.
+128 KiB: the shortest and the longest segments, with the helper's smallest limit, none, and 0
+(every segment handed back whole).
 
     python3 scripts/make_segment_seeds.py OUT_DIR
 """
@@ -28,7 +29,7 @@ def main() -> None:
         if len(data) + 3 > MAX_LEN:
             continue
         for length in (0, 31):
-            for limit in (0, 3):
+            for limit in (0, 3, 4):
                 (out / f"{count:04d}").write_bytes(bytes([HINTS.index(ext), length, limit]) + data)
                 count += 1
     print(f"{count} seeds in {out}")

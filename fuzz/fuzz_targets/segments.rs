@@ -1,10 +1,12 @@
-//! A stream decoded in segments, every other one on the helper thread, against the same stream
+//! A stream decoded in segments shared with the helper thread, against the same stream
 //! decoded by one decoder (`src/audio/segments.rs`). The first byte picks the extension hint
 //! (opus, ogg, webm, mkv, mp3, flac: the containers of the codecs that may be cut), the second
 //! the segments' length (20 to 640 ms, so that a short input is cut many times and a pre-roll
 //! reaches back over several segments), the third how many samples the helper may hold before
-//! it hands the rest of a segment back (from 1 000, to reach that path, to no limit); the rest
-//! is the file.
+//! it hands the rest of a segment back (0: each segment whole, once the helper's decoder has
+//! decoded its pre-roll; 1 000, to reach that path often; up to no limit); the rest is the file.
+//! Whatever the limit, the calling thread also takes back what the helper has not decoded when
+//! it reaches the segment.
 //!
 //! A finding is an abort, a hang, an allocation over the limit, a panic that escapes the
 //! segments to the calling thread as anything but the decoder panic it was, or an Opus stream
@@ -71,11 +73,12 @@ fuzz_target!(|data: &[u8]| {
     };
     let hint = HINTS[*pick as usize % HINTS.len()];
     let seconds = 0.02 * (1 + *length as usize % 32) as f64;
-    let max_samples = match limit % 4 {
+    let max_samples = match limit % 5 {
         0 => 1_000,
         1 => 20_000,
         2 => 200_000,
-        _ => usize::MAX,
+        3 => usize::MAX,
+        _ => 0,
     };
     let one = decode(file, hint, None);
     let cut = decode(file, hint, Some((seconds, max_samples)));
