@@ -10,6 +10,8 @@ pub mod mp4_edit;
 pub mod ogg_headers;
 pub mod resample;
 pub mod segments;
+#[cfg(test)]
+mod test_tracks;
 
 pub use decode::{AudioStream, DecodedChunk, SourceInfo};
 pub use resample::MonoResampler;

@@ -190,33 +190,7 @@ impl RegisterableAudioDecoder for Mp3Decoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use symphonia::core::formats::probe::Hint;
-    use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
-    use symphonia::core::io::MediaSourceStream;
-    use symphonia::core::meta::MetadataOptions;
-
-    fn open(path: &str) -> (Box<dyn FormatReader>, u32, AudioCodecParameters) {
-        let file = std::fs::File::open(path).unwrap();
-        let source = MediaSourceStream::new(Box::new(file), Default::default());
-        let format = symphonia::default::get_probe()
-            .probe(
-                &Hint::new(),
-                source,
-                FormatOptions::default(),
-                MetadataOptions::default(),
-            )
-            .unwrap();
-        let track = format.default_track(TrackType::Audio).unwrap();
-        let params = track
-            .codec_params
-            .as_ref()
-            .unwrap()
-            .audio()
-            .unwrap()
-            .clone();
-        let id = track.id;
-        (format, id, params)
-    }
+    use crate::audio::test_tracks::open_default_track;
 
     fn planar(buffer: GenericAudioBufferRef<'_>) -> Vec<Vec<f32>> {
         let mut out = Vec::new();
@@ -227,7 +201,7 @@ mod tests {
     /// Decodes every packet of `path` with this decoder and with symphonia's own, checking that
     /// they give the same channels and frames. Returns the frames and the largest difference.
     fn against_symphonia(path: &str) -> (usize, f32) {
-        let (mut format, track, params) = open(path);
+        let (mut format, track, params) = open_default_track(path);
         let opts = AudioDecoderOptions::default();
         let mut theirs = symphonia::default::get_codecs()
             .make_audio_decoder(&params, &opts)
@@ -280,7 +254,7 @@ mod tests {
     #[test]
     fn a_missing_reservoir_gives_a_silent_frame() {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/samples/hiphop_92.mp3");
-        let (mut format, track, params) = open(path);
+        let (mut format, track, params) = open_default_track(path);
         let mut ours = Mp3Decoder::try_new(&params, &AudioDecoderOptions::default()).unwrap();
         let mut outputs = Vec::new();
         let mut index = 0;

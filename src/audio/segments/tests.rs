@@ -268,34 +268,11 @@ fn each_link_is_cut_until_its_own_first_hybrid_packet() {
 fn an_awaited_helper_hands_back_its_decoder_and_the_rest() {
     use std::sync::atomic::AtomicBool;
 
-    use symphonia::core::formats::probe::Hint;
-    use symphonia::core::formats::{FormatOptions, TrackType};
-    use symphonia::core::io::MediaSourceStream;
-    use symphonia::core::meta::MetadataOptions;
-
     use super::helper::decode_segment;
     use super::{decode_one, next_packet, Outcome, Packets, Segment};
+    use crate::audio::test_tracks::open_default_track;
 
-    let path = root().join("samples/dnb_174.opus");
-    let file = std::fs::File::open(&path).unwrap();
-    let source = MediaSourceStream::new(Box::new(file), Default::default());
-    let mut format = symphonia::default::get_probe()
-        .probe(
-            &Hint::new(),
-            source,
-            FormatOptions::default(),
-            MetadataOptions::default(),
-        )
-        .unwrap();
-    let track = format.default_track(TrackType::Audio).unwrap();
-    let track_id = track.id;
-    let params = track
-        .codec_params
-        .as_ref()
-        .unwrap()
-        .audio()
-        .unwrap()
-        .clone();
+    let (mut format, track_id, params) = open_default_track(root().join("samples/dnb_174.opus"));
     let mut packets = Packets::new();
     while let Some(packet) = next_packet(format.as_mut(), track_id).unwrap() {
         packets.push_back(packet);

@@ -125,7 +125,10 @@ impl TempoTracker {
     /// [`finish`](Self::finish) does it otherwise. Frames pushed after it reach the onset
     /// envelope but not the activation.
     pub fn end_stream(&mut self) {
-        self.activation = (self.activation.take()).map(|a| Activation::Finished(a.into_values()));
+        self.activation = self
+            .activation
+            .take()
+            .map(|a| Activation::Finished(a.into_values()));
     }
 
     /// The tempo of the whole track, or why there is none. With `keep_beats`, the beat times are
