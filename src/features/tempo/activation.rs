@@ -26,11 +26,10 @@
 
 use safetensors::SafeTensors;
 
+use super::beat_kernels::{widened, BlockInput, Front, ResidualBlock};
 use crate::dsp::lanes::log_mel_into;
 use crate::dsp::{FrameSink, SpectrogramBlock};
-use crate::embed::gemm::{matmul, View};
 use crate::embed::weights::f32_tensor;
-use wide::f32x8;
 
 static WEIGHTS: &[u8] = include_bytes!("../../../models/beat_activation.safetensors");
 
@@ -39,20 +38,20 @@ const INPUT_BANDS: usize = 96;
 const INPUT_FRAME_RATE: f64 = 62.5;
 /// Bands after the pair averaging, with one zero band at each edge for the 3×3 convolution.
 const BANDS: usize = INPUT_BANDS / 2;
-const PADDED: usize = BANDS + 2;
+pub(super) const PADDED: usize = BANDS + 2;
 /// The second convolution's bands (after the first pooling), likewise padded.
-const BANDS2: usize = BANDS / 3;
-const PADDED2: usize = BANDS2 + 2;
+pub(super) const BANDS2: usize = BANDS / 3;
+pub(super) const PADDED2: usize = BANDS2 + 2;
 /// Bands left after the second pooling.
-const BANDS3: usize = BANDS2 / 3;
-const CHANNELS1: usize = 8;
-const CHANNELS2: usize = 16;
+pub(super) const BANDS3: usize = BANDS2 / 3;
+pub(super) const CHANNELS1: usize = 8;
+pub(super) const CHANNELS2: usize = 16;
 /// Channels of the front's output and of every residual block.
-const CHANNELS: usize = 20;
+pub(super) const CHANNELS: usize = 20;
 const BLOCKS: usize = 10;
-const TAPS: usize = 5;
+pub(super) const TAPS: usize = 5;
 /// Frames of context the front needs on each side of the frame it computes.
-const CONTEXT: usize = 2;
+pub(super) const CONTEXT: usize = 2;
 /// Frames the front computes at a time. Its buffers hold about 4 KB a frame: 256 frames held
 /// 1 MB through the whole stream, at the same CPU time as 64 (`long.mp3`, `--model none`, A/B
 /// 0.99), where the context read twice (`2·CONTEXT` frames a run) is still under 7 %.
@@ -61,26 +60,10 @@ const CHUNK: usize = 64;
 /// The trained parameters, rearranged from PyTorch's layouts into the row-major
 /// `(taps) × out` matrices the products below read.
 struct Network {
-    /// Per time tap: 3 band taps × 8 channels.
-    conv1: [Vec<f32>; 3],
-    bias1: Vec<f32>,
-    /// Per time tap: (3 band taps × 8 channels) × 16 channels.
-    conv2: [Vec<f32>; 3],
-    bias2: Vec<f32>,
-    /// (5 bands × 16 channels) × 20 channels.
-    conv3: Vec<f32>,
-    bias3: Vec<f32>,
-    blocks: Vec<Block>,
+    front: Front,
+    blocks: Vec<ResidualBlock>,
     beat: Vec<f32>,
     beat_bias: f32,
-}
-
-struct Block {
-    /// Per time tap: 20 × 20.
-    conv: Vec<Vec<f32>>,
-    bias: Vec<f32>,
-    mix: Vec<f32>,
-    mix_bias: Vec<f32>,
 }
 
 impl Network {
@@ -98,34 +81,41 @@ impl Network {
         let w2 = tensor("front.5.weight", &[CHANNELS2, CHANNELS1, 3, 3])?;
         let w3 = tensor("front.9.weight", &[CHANNELS, CHANNELS2, BANDS3, 1])?;
         let blocks = (0..BLOCKS)
-            .map(|i| -> Result<Block, String> {
+            .map(|i| -> Result<ResidualBlock, String> {
                 let conv = tensor(
                     &format!("blocks.{i}.conv.weight"),
                     &[CHANNELS, CHANNELS, TAPS],
                 )?;
                 let mix = tensor(&format!("blocks.{i}.mix.weight"), &[CHANNELS, CHANNELS, 1])?;
-                Ok(Block {
-                    conv: (0..TAPS)
-                        .map(|k| time_tap(&conv, [CHANNELS, CHANNELS, 1, TAPS], k))
-                        .collect(),
-                    bias: tensor(&format!("blocks.{i}.conv.bias"), &[CHANNELS])?,
-                    mix: time_tap(&mix, [CHANNELS, CHANNELS, 1, 1], 0),
-                    mix_bias: tensor(&format!("blocks.{i}.mix.bias"), &[CHANNELS])?,
-                })
+                Ok(ResidualBlock::new(
+                    &std::array::from_fn(|k| time_tap(&conv, [CHANNELS, CHANNELS, 1, TAPS], k)),
+                    &tensor(&format!("blocks.{i}.conv.bias"), &[CHANNELS])?,
+                    &time_tap(&mix, [CHANNELS, CHANNELS, 1, 1], 0),
+                    &tensor(&format!("blocks.{i}.mix.bias"), &[CHANNELS])?,
+                ))
             })
             .collect::<Result<_, _>>()?;
         Ok(Network {
-            conv1: std::array::from_fn(|dt| time_tap(&w1, [CHANNELS1, 1, 3, 3], dt)),
-            bias1: tensor("front.1.bias", &[CHANNELS1])?,
-            conv2: std::array::from_fn(|dt| time_tap(&w2, [CHANNELS2, CHANNELS1, 3, 3], dt)),
-            bias2: tensor("front.5.bias", &[CHANNELS2])?,
-            conv3: time_tap(&w3, [CHANNELS, CHANNELS2, BANDS3, 1], 0),
-            bias3: tensor("front.9.bias", &[CHANNELS])?,
+            front: Front {
+                conv1: std::array::from_fn(|dt| array(time_tap(&w1, [CHANNELS1, 1, 3, 3], dt))),
+                bias1: array(tensor("front.1.bias", &[CHANNELS1])?),
+                conv2: std::array::from_fn(|dt| {
+                    array(time_tap(&w2, [CHANNELS2, CHANNELS1, 3, 3], dt))
+                }),
+                bias2: array(tensor("front.5.bias", &[CHANNELS2])?),
+                conv3: widened(&time_tap(&w3, [CHANNELS, CHANNELS2, BANDS3, 1], 0)),
+                bias3: widened(&tensor("front.9.bias", &[CHANNELS])?),
+            },
             blocks,
             beat: tensor("beat.weight", &[1, CHANNELS, 1])?,
             beat_bias: tensor("beat.bias", &[1])?[0],
         })
     }
+}
+
+/// A tensor whose length [`f32_tensor`] has checked, as an array.
+fn array<const N: usize>(values: Vec<f32>) -> [f32; N] {
+    values.try_into().expect("shape checked on load")
 }
 
 /// One time tap of a PyTorch convolution weight `[out, in, band taps, time taps]` (a Conv1d's
@@ -151,9 +141,10 @@ fn time_tap(
 /// one value in (0, 1) per frame.
 ///
 /// Every layer keeps only the frames its kernel still needs: the front two frames each side,
-/// residual block `i` its input `2·2^i` frames each side (80 bytes a frame, 0.33 MB in all), the
-/// front its runs of `CHUNK` frames (0.26 MB). Memory is thus about 0.6 MB whatever the
-/// track's length, besides the activation itself (4 bytes a frame);
+/// residual block `i` its input `2·2^i` frames each side (80 bytes a frame, 0.33 MB in all, and
+/// up to as many again before it drops them), the front its runs of `CHUNK` frames (0.04 MB).
+/// Memory is thus under 0.7 MB whatever the track's length, besides the activation itself (4
+/// bytes a frame);
 /// each layer's output lags its input by that context and catches up at
 /// [`BeatActivation::finish`].
 #[derive(Clone)]
@@ -172,15 +163,11 @@ pub struct BeatActivation {
 #[derive(Clone, Default)]
 struct Scratch {
     log_mel: Vec<f32>,
-    conv1: Vec<f32>,
-    pooled1: Vec<f32>,
-    conv2: Vec<f32>,
-    pooled2: Vec<f32>,
+    /// The front's first pooled layer.
+    pooled: Vec<f32>,
     /// A layer's output on its way to the next, [`CHANNELS`] values a frame.
     passed: Vec<f32>,
     received: Vec<f32>,
-    /// A residual block's hidden layer, at most [`CHUNK`] frames.
-    hidden: Vec<f32>,
 }
 
 /// One residual block in the stream: the frames of its input its 5 taps may still read.
@@ -253,7 +240,7 @@ impl BeatActivation {
         for (stage, block) in self.stages.iter_mut().zip(&net.blocks) {
             std::mem::swap(&mut s.passed, &mut s.received);
             s.passed.clear();
-            stage.run(block, &s.received, total, &mut s.passed, &mut s.hidden);
+            stage.run(block, &s.received, total, &mut s.passed);
         }
         self.activation
             .extend(s.passed.chunks_exact(CHANNELS).map(|frame| {
@@ -275,93 +262,12 @@ impl BeatActivation {
     /// Runs the front on the next `count` frames; `pending` holds them with [`CONTEXT`] frames
     /// each side. With `total`, the track's length, frames at and past it are zeros.
     fn run_front(&mut self, count: usize, total: Option<usize>) {
-        let net = self.network;
         let s = &mut self.scratch;
-        // First convolution, on frames next−1 .. next+count+1; each frame's rows are its
-        // PADDED band positions, of which the first BANDS are outputs.
-        let frames1 = count + 2;
-        let rows1 = frames1 * PADDED - 2;
-        s.conv1.resize(frames1 * PADDED * CHANNELS1, 0.0);
-        for (dt, kernel) in net.conv1.iter().enumerate() {
-            let input = View {
-                data: &self.pending[dt * PADDED..],
-                rows: rows1,
-                cols: 3,
-                row_stride: 1,
-                col_stride: 1,
-            };
-            matmul(
-                input,
-                View::dense(kernel, 3, CHANNELS1),
-                &mut s.conv1,
-                dt > 0,
-            );
-        }
-        // The pooling by 3 bands, the bias and ELU, into frames of PADDED2 × 8 with zero edge
-        // bands; the frames outside the track are zeros (the second convolution's padding in
-        // time). Both are monotone, so pooling first gives the same values for a third of the
-        // exponentials.
-        s.pooled1.clear();
-        s.pooled1.resize(frames1 * PADDED2 * CHANNELS1, 0.0);
-        for j in 0..frames1 {
-            let frame = (self.next + j) as isize - 1;
-            if frame < 0 || total.is_some_and(|t| frame as usize >= t) {
-                continue;
-            }
-            for p in 0..BANDS2 {
-                for o in 0..CHANNELS1 {
-                    let at = |band: usize| s.conv1[(j * PADDED + band) * CHANNELS1 + o];
-                    let max = at(3 * p).max(at(3 * p + 1)).max(at(3 * p + 2));
-                    s.pooled1[(j * PADDED2 + p + 1) * CHANNELS1 + o] = max + net.bias1[o];
-                }
-            }
-        }
-        elu_in_place(&mut s.pooled1);
-        // Second convolution, on frames next .. next+count.
-        let width2 = 3 * CHANNELS1;
-        let rows2 = count * PADDED2 - 2;
-        s.conv2.resize(count * PADDED2 * CHANNELS2, 0.0);
-        for (dt, kernel) in net.conv2.iter().enumerate() {
-            let input = View {
-                data: &s.pooled1[dt * PADDED2 * CHANNELS1..],
-                rows: rows2,
-                cols: width2,
-                row_stride: CHANNELS1,
-                col_stride: 1,
-            };
-            matmul(
-                input,
-                View::dense(kernel, width2, CHANNELS2),
-                &mut s.conv2,
-                dt > 0,
-            );
-        }
-        s.pooled2.clear();
-        s.pooled2.resize(count * BANDS3 * CHANNELS2, 0.0);
-        for j in 0..count {
-            for p in 0..BANDS3 {
-                for o in 0..CHANNELS2 {
-                    let at = |band: usize| s.conv2[(j * PADDED2 + band) * CHANNELS2 + o];
-                    let max = at(3 * p).max(at(3 * p + 1)).max(at(3 * p + 2));
-                    s.pooled2[(j * BANDS3 + p) * CHANNELS2 + o] = max + net.bias2[o];
-                }
-            }
-        }
-        elu_in_place(&mut s.pooled2);
         s.passed.resize(count * CHANNELS, 0.0);
-        let width3 = BANDS3 * CHANNELS2;
-        matmul(
-            View::dense(&s.pooled2, count, width3),
-            View::dense(&net.conv3, width3, CHANNELS),
-            &mut s.passed,
-            false,
-        );
-        for frame in s.passed.chunks_exact_mut(CHANNELS) {
-            for (v, b) in frame.iter_mut().zip(&net.bias3) {
-                *v += b;
-            }
-        }
-        elu_in_place(&mut s.passed);
+        let (pending, pooled) = (&self.pending, &mut s.pooled);
+        self.network
+            .front
+            .run(pending, self.next, count, total, pooled, &mut s.passed);
         self.next += count;
         self.pending.drain(..count * PADDED);
     }
@@ -373,11 +279,10 @@ impl Stage {
     /// track's `total`, frames at and past it are zeros and the output runs to the end.
     fn run(
         &mut self,
-        block: &Block,
+        block: &ResidualBlock,
         input: &[f32],
         total: Option<usize>,
         out: &mut Vec<f32>,
-        hidden: &mut Vec<f32>,
     ) {
         self.input.extend_from_slice(input);
         let reach = 2 * self.dilation;
@@ -386,72 +291,26 @@ impl Stage {
             Some(total) => total,
             None => received.saturating_sub(reach),
         };
-        // At most CHUNK frames at a time, so that `hidden` stays small at the end of a track,
-        // when the deepest blocks have thousands of frames left.
-        for start in (self.next..end).step_by(CHUNK) {
-            let stop = (start + CHUNK).min(end);
-            self.run_piece(block, start, stop, received, out, hidden);
+        if end > self.next {
+            let at = out.len();
+            out.resize(at + (end - self.next) * CHANNELS, 0.0);
+            let input = BlockInput {
+                frames: &self.input,
+                first: self.first,
+                received,
+                dilation: self.dilation,
+            };
+            block.run(&input, self.next, end, &mut out[at..]);
         }
         self.next = self.next.max(end);
-        // The next output frame reads back to `reach` frames before it. (Moving the rest down
-        // costs about 10 ms for a 15-minute track; keeping the buffer short saves half a MB.)
+        // The next output frame reads back to `reach` frames before it. The frames before those
+        // go once they are as many as the frames kept, so that each frame is moved down about
+        // once: moving the deepest block's 2,048 frames down after every run of 64 was 1.5 % of
+        // a `--model none` run's instructions (callgrind, one MP3).
         let keep = self.next.saturating_sub(reach).max(self.first);
-        self.input.drain(..(keep - self.first) * CHANNELS);
-        self.first = keep;
-    }
-
-    /// Output frames `start..stop` of the block, appended to `out`; the input holds frames up
-    /// to `received` (zeros past it when that is the track's end).
-    fn run_piece(
-        &self,
-        block: &Block,
-        start: usize,
-        stop: usize,
-        received: usize,
-        out: &mut Vec<f32>,
-        hidden: &mut Vec<f32>,
-    ) {
-        let frames = stop - start;
-        hidden.clear();
-        for _ in 0..frames {
-            hidden.extend_from_slice(&block.bias);
-        }
-        for (k, kernel) in block.conv.iter().enumerate() {
-            // Tap k reads frame t + (k − 2)·dilation; frames outside the track are zeros.
-            let shift = (k as isize - 2) * self.dilation as isize;
-            let from = (start as isize + shift).max(0) as usize;
-            let to = (stop as isize + shift).clamp(0, received as isize) as usize;
-            if to <= from {
-                continue;
-            }
-            let row = (from as isize - shift) as usize - start;
-            matmul(
-                View::dense(
-                    &self.input[(from - self.first) * CHANNELS..],
-                    to - from,
-                    CHANNELS,
-                ),
-                View::dense(kernel, CHANNELS, CHANNELS),
-                &mut hidden[row * CHANNELS..],
-                true,
-            );
-        }
-        elu_in_place(hidden);
-        let at = out.len();
-        out.resize(at + frames * CHANNELS, 0.0);
-        matmul(
-            View::dense(hidden, frames, CHANNELS),
-            View::dense(&block.mix, CHANNELS, CHANNELS),
-            &mut out[at..],
-            false,
-        );
-        let residual = &self.input[(start - self.first) * CHANNELS..(stop - self.first) * CHANNELS];
-        for ((o, &x), b) in out[at..]
-            .iter_mut()
-            .zip(residual)
-            .zip(block.mix_bias.iter().cycle())
-        {
-            *o += x + b;
+        if keep - self.first >= (received - keep).max(CHUNK) {
+            self.input.drain(..(keep - self.first) * CHANNELS);
+            self.first = keep;
         }
     }
 }
@@ -474,23 +333,6 @@ impl FrameSink for BeatActivation {
             self.push_log_mel(&log_mel);
         }
         self.scratch.log_mel = log_mel;
-    }
-}
-
-/// ELU, `x` for `x > 0` and `exp(x) − 1` otherwise, eight lanes at a time (the exponential is
-/// `wide`'s, within an ulp or two of libm's; the network's tolerance is far wider).
-fn elu_in_place(values: &mut [f32]) {
-    let mut lanes = values.chunks_exact_mut(8);
-    for chunk in &mut lanes {
-        let x = f32x8::new(chunk.try_into().expect("eight values"));
-        let negative = x.fast_min(f32x8::ZERO).exp() - f32x8::ONE;
-        let y = x.simd_gt(f32x8::ZERO).bitselect(x, negative);
-        chunk.copy_from_slice(&y.to_array());
-    }
-    for v in lanes.into_remainder() {
-        if *v <= 0.0 {
-            *v = v.exp_m1();
-        }
     }
 }
 

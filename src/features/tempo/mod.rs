@@ -8,6 +8,9 @@
 //! measures how steady the tempo is.
 
 pub mod activation;
+#[cfg(target_arch = "x86_64")]
+mod beat_avx2;
+mod beat_kernels;
 pub mod beats;
 pub mod level;
 pub mod metre;
