@@ -67,10 +67,24 @@ fn four_lane_sums<A: Copy, B: Copy, const N: usize>(
     sums
 }
 
-/// `Σ a_k · b_k` in four partial sums.
+/// `Σ a_k · b_k` in four partial sums, as [`pair_sums`] takes them, bit for bit.
+///
+/// Written with `f64x4` rather than through [`pair_sums`], which the compiler left scalar here:
+/// the MFCCs' DCT is 13 of these per frame, and took two thirds of their instructions.
 #[inline]
 pub fn dot(a: &[f64], b: &[f64]) -> f64 {
-    let [sum] = pair_sums(a, b, |x, y| [x * y]);
+    let n = a.len().min(b.len());
+    let (a, b) = (a[..n].chunks_exact(4), b[..n].chunks_exact(4));
+    let tail = a.remainder().iter().zip(b.remainder());
+    let mut lanes = f64x4::ZERO;
+    for (x, y) in a.zip(b) {
+        lanes += f64x4::new(x.try_into().expect("four")) * f64x4::new(y.try_into().expect("four"));
+    }
+    let l = lanes.to_array();
+    let mut sum = (l[0] + l[1]) + (l[2] + l[3]);
+    for (x, y) in tail {
+        sum += x * y;
+    }
     sum
 }
 
@@ -121,6 +135,10 @@ mod tests {
         assert!((total - plain).abs() <= 1e-12 * plain);
         assert!((moment - plain_moment).abs() <= 1e-12 * plain_moment);
         assert!((dot(&x, &x) - x.iter().map(|v| v * v).sum::<f64>()).abs() < 1e-9);
+        for n in [0, 1, 4, 7, 96, 256] {
+            let [pairs] = pair_sums(&x[..n], &x[1..n + 1], |a, b| [a * b]);
+            assert_eq!(dot(&x[..n], &x[1..n + 1]), pairs, "n = {n}");
+        }
     }
 
     #[test]
