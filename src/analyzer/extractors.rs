@@ -7,7 +7,7 @@ use super::Config;
 use crate::dsp::{FrameSink, SpectrogramBlock, SpectrogramConfig};
 use crate::embed::Embedder;
 use crate::features::danceability::DanceabilityMeter;
-use crate::features::energy::{EnergyInputs, EntropyMeter};
+use crate::features::energy::EnergyInputs;
 use crate::features::loudness::R128Meter;
 use crate::features::{Descriptors, TempoTracker};
 use crate::record::{Record, TagScore};
@@ -20,7 +20,6 @@ use crate::vector::VectorSpec;
 pub(super) struct Extractors<'m> {
     descriptors: Descriptors,
     tempo: TempoTracker,
-    entropy: EntropyMeter,
     danceability: DanceabilityMeter,
     keep_beats: bool,
     vector: VectorSpec,
@@ -53,7 +52,6 @@ impl<'m> Extractors<'m> {
                 spectrogram.frame_rate(),
                 config.bpm_range,
             ),
-            entropy: EntropyMeter::new(),
             danceability: DanceabilityMeter::new(spectrogram.sample_rate),
             keep_beats: config.beats,
             vector,
@@ -81,7 +79,6 @@ impl<'m> Extractors<'m> {
         let Extractors {
             descriptors,
             mut tempo,
-            entropy,
             danceability,
             keep_beats,
             vector,
@@ -98,8 +95,8 @@ impl<'m> Extractors<'m> {
         rayon::join(
             || {
                 let clock = Instant::now();
+                let spectral_entropy = descriptors.spectral_entropy();
                 let (loudness, spectral, tonal) = descriptors.finish(loudness);
-                let spectral_entropy = entropy.finish();
                 record.energy = Some(crate::features::energy::Energy {
                     score: crate::features::energy::energy(&EnergyInputs {
                         loudness_lufs: loudness.integrated_lufs,
@@ -183,7 +180,6 @@ impl FrameSink for Extractors<'_> {
     fn accept(&mut self, block: &SpectrogramBlock<'_>) {
         let start = Instant::now();
         self.descriptors.accept(block);
-        self.entropy.accept(block);
         let descriptors_done = Instant::now();
         self.tempo.accept(block);
         let tempo_done = Instant::now();

@@ -6,9 +6,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::dsp::{FrameSink, SpectrogramBlock, SpectrogramConfig};
+use crate::dsp::{lanes, FrameSink, SpectrogramBlock, SpectrogramConfig};
 
 use super::chroma::{ChromaPlan, StreamingChroma};
+use super::energy::EntropyMeter;
 use super::frame_levels::FrameLevels;
 use super::key::estimate_key;
 use super::loudness::R128Meter;
@@ -94,6 +95,9 @@ pub struct Descriptors {
     levels: FrameLevels,
     shape: SpectralShape,
     mfcc: MfccStats,
+    entropy: EntropyMeter,
+    /// The mel frame's `ln(max(f64::MIN_POSITIVE, mel))`, for the MFCCs and the entropy.
+    ln_mel: Vec<f64>,
     chroma: StreamingChroma,
     signal_samples: u64,
     sample_rate: u32,
@@ -105,6 +109,8 @@ impl Descriptors {
             levels: FrameLevels::new(),
             shape: SpectralShape::new(spectrogram.sample_rate, spectrogram.n_fft),
             mfcc: MfccStats::new(spectrogram.n_mels),
+            entropy: EntropyMeter::new(),
+            ln_mel: vec![0.0; spectrogram.n_mels],
             chroma: StreamingChroma::new(ChromaPlan::new(
                 spectrogram.sample_rate,
                 CHROMA_N_FFT,
@@ -120,6 +126,12 @@ impl Descriptors {
         self.signal_samples += samples.len() as u64;
         self.levels.accept(samples);
         self.chroma.accept(samples);
+    }
+
+    /// The mean normalised entropy of the mel spectrum (`energy.spectral_entropy`), `None`
+    /// without a frame that has power.
+    pub fn spectral_entropy(&self) -> Option<f64> {
+        self.entropy.finish()
     }
 
     /// The three record groups; `loudness` has measured the native-rate channels of the same
@@ -269,6 +281,11 @@ fn contrast(chroma: &[f64; 12]) -> Option<f64> {
 impl FrameSink for Descriptors {
     fn accept(&mut self, block: &SpectrogramBlock<'_>) {
         self.shape.accept(block);
-        self.mfcc.accept(block);
+        // One logarithm per mel value for both the MFCCs and the entropy (each took its own).
+        for frame in block.mel_frames() {
+            lanes::ln_floored(frame, f64::MIN_POSITIVE, &mut self.ln_mel);
+            self.mfcc.frame(frame, &self.ln_mel);
+            self.entropy.frame(frame, &self.ln_mel);
+        }
     }
 }

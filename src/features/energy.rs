@@ -99,28 +99,33 @@ impl EntropyMeter {
     pub fn finish(&self) -> Option<f64> {
         (self.frames > 0).then(|| self.sum / self.frames as f64)
     }
+
+    /// One frame of mel power with `ln_power = ln(max(f64::MIN_POSITIVE, power))`
+    /// ([`lanes::ln_floored`]), which the MFCCs take too
+    /// ([`crate::features::mfcc::MfccStats::frame`]).
+    pub fn frame(&mut self, power: &[f32], ln_power: &[f64]) {
+        let total: f64 = power.iter().map(|&p| p as f64).sum();
+        if total.is_nan() || total <= 1e-12 || power.len() < 2 {
+            return;
+        }
+        // −Σ q·ln q over q = p / total is ln total − Σ p·ln p / total; a band without
+        // power adds 0 · ln(MIN_POSITIVE) = 0, as 0 · ln 0 = 0 by the entropy's convention.
+        let [p_ln_p] = pair_sums(power, ln_power, |p, ln_p| [(p as f64).max(0.0) * ln_p]);
+        let h = total.ln() - p_ln_p / total;
+        self.sum += h / (power.len() as f64).ln();
+        self.frames += 1;
+    }
 }
 
 impl FrameSink for EntropyMeter {
     fn accept(&mut self, block: &SpectrogramBlock<'_>) {
+        let mut ln_power = std::mem::take(&mut self.ln_power);
         for frame in block.mel_frames() {
-            let total: f64 = frame.iter().map(|&p| p as f64).sum();
-            if total.is_nan() || total <= 1e-12 || frame.len() < 2 {
-                continue;
-            }
-            // −Σ q·ln q over q = p / total is ln total − Σ p·ln p / total; a band without
-            // power adds 0 · ln(MIN_POSITIVE) = 0, as 0 · ln 0 = 0 by the entropy's convention.
-            self.ln_power.resize(frame.len(), 0.0);
-            lanes::ln_floored(frame, f64::MIN_POSITIVE, &mut self.ln_power);
-            let [p_ln_p] = pair_sums(
-                frame,
-                &self.ln_power,
-                |p, ln_p| [(p as f64).max(0.0) * ln_p],
-            );
-            let h = total.ln() - p_ln_p / total;
-            self.sum += h / (frame.len() as f64).ln();
-            self.frames += 1;
+            ln_power.resize(frame.len(), 0.0);
+            lanes::ln_floored(frame, f64::MIN_POSITIVE, &mut ln_power);
+            self.frame(frame, &ln_power);
         }
+        self.ln_power = ln_power;
     }
 }
 

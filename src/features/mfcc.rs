@@ -28,6 +28,11 @@ pub struct MfccStats {
     n_mels: usize,
     /// The frame's `ln(max(AMIN, mel))`.
     log_mel: Vec<f64>,
+    /// `ln(AMIN)` as [`lanes::ln_floored`] computes it at each position (vector or libm).
+    ln_amin: Vec<f64>,
+    /// The frame's `ln(max(f64::MIN_POSITIVE, mel))`, when the frames come through
+    /// [`FrameSink::accept`].
+    ln_mel: Vec<f64>,
     coefficients: Vec<MeanStd>,
 }
 
@@ -49,11 +54,37 @@ impl MfccStats {
                 })
             })
             .collect();
+        let mut ln_amin = vec![0.0; n_mels];
+        lanes::ln_floored(&vec![0.0; n_mels], AMIN, &mut ln_amin);
         MfccStats {
             dct,
             n_mels,
             log_mel: vec![0.0; n_mels],
+            ln_amin,
+            ln_mel: vec![0.0; n_mels],
             coefficients: vec![MeanStd::default(); N_MFCC],
+        }
+    }
+
+    /// One frame of `n_mels` mel energies, with their logarithms floored far lower than
+    /// [`AMIN`]: `ln_mel = ln(max(f64::MIN_POSITIVE, mel))` ([`lanes::ln_floored`]), which the
+    /// spectral entropy takes too ([`super::energy::EntropyMeter::frame`]), so each frame's
+    /// logarithms are taken once for both.
+    ///
+    /// Above `AMIN` the two floors give the same logarithm; at or below it `ln(AMIN)` is put
+    /// back, so the values are those of `ln(max(AMIN, mel))` bit for bit.
+    pub fn frame(&mut self, mel: &[f32], ln_mel: &[f64]) {
+        let floored = self.log_mel.iter_mut().zip(mel.iter().zip(ln_mel));
+        for ((l, (&p, &ln_p)), &ln_amin) in floored.zip(&self.ln_amin) {
+            *l = if p as f64 > AMIN { ln_p } else { ln_amin };
+        }
+        // The DCT rows hold the factor 10 / ln 10 that turns these logarithms into dB.
+        for (row, stats) in self
+            .dct
+            .chunks_exact(self.n_mels)
+            .zip(&mut self.coefficients)
+        {
+            stats.push(lanes::dot(row, &self.log_mel));
         }
     }
 
@@ -67,23 +98,37 @@ impl MfccStats {
 
 impl FrameSink for MfccStats {
     fn accept(&mut self, block: &SpectrogramBlock<'_>) {
+        let mut ln_mel = std::mem::take(&mut self.ln_mel);
         for frame in block.mel_frames() {
-            // The DCT rows hold the factor 10 / ln 10 that turns these logarithms into dB.
-            lanes::ln_floored(frame, AMIN, &mut self.log_mel);
-            for (row, stats) in self
-                .dct
-                .chunks_exact(self.n_mels)
-                .zip(&mut self.coefficients)
-            {
-                stats.push(lanes::dot(row, &self.log_mel));
-            }
+            lanes::ln_floored(frame, f64::MIN_POSITIVE, &mut ln_mel);
+            self.frame(frame, &ln_mel);
         }
+        self.ln_mel = ln_mel;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_shared_logarithms_give_the_floored_ones_bit_for_bit() {
+        let mel: Vec<f32> = (0..96)
+            .map(|k| match k % 7 {
+                0 => 0.0,
+                1 => 1e-10,
+                2 => -1e-3,
+                _ => 1e-14 * 2.9f32.powi(k / 3),
+            })
+            .collect();
+        let mut mfcc = MfccStats::new(96);
+        let mut ln_mel = vec![0.0; 96];
+        lanes::ln_floored(&mel, f64::MIN_POSITIVE, &mut ln_mel);
+        mfcc.frame(&mel, &ln_mel);
+        let mut expected = vec![0.0; 96];
+        lanes::ln_floored(&mel, AMIN, &mut expected);
+        assert_eq!(mfcc.log_mel, expected);
+    }
 
     #[test]
     fn a_constant_spectrum_has_only_the_zeroth_coefficient() {
