@@ -56,7 +56,9 @@ pub(super) fn first_layer(front: &Front, rows: [&[f32]; 3], frame: &mut [f32]) {
         let first_band = BANDS_AT_ONCE * g;
         let mut acc = [_mm256_setzero_ps(); BANDS_AT_ONCE];
         for (row, kernel) in rows.iter().zip(&front.conv1) {
-            let window = &row[first_band..first_band + BANDS_AT_ONCE + 2];
+            let window: &[f32; BANDS_AT_ONCE + 2] = row[first_band..first_band + BANDS_AT_ONCE + 2]
+                .try_into()
+                .expect("the bands the six read");
             for band_tap in 0..3 {
                 let w = load(kernel, band_tap * CHANNELS1);
                 for (q, acc) in acc.iter_mut().enumerate() {
@@ -94,9 +96,12 @@ pub(super) fn later_layers<const N: usize>(
         let mut acc = [[[_mm256_setzero_ps(); 2]; 3]; N];
         for (dt, kernel) in front.conv2.iter().enumerate() {
             // Bands 3p ..= 3p + 4 of frame j + f + dt − 1: what bands 3p ..= 3p + 2 read.
-            let windows: [&[f32]; N] = std::array::from_fn(|f| {
+            // Arrays, not slices: their length known, the reads below need no bounds checks.
+            let windows: [&[f32; 5 * CHANNELS1]; N] = std::array::from_fn(|f| {
                 let at = (j + f + dt) * frame1 + 3 * p * CHANNELS1;
-                &pooled[at..at + 5 * CHANNELS1]
+                pooled[at..at + 5 * CHANNELS1]
+                    .try_into()
+                    .expect("five bands")
             });
             for i in 0..3 * CHANNELS1 {
                 let w = [load(kernel, i * CHANNELS2), load(kernel, i * CHANNELS2 + 8)];
