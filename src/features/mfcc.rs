@@ -67,7 +67,7 @@ impl MfccStats {
     }
 
     /// One frame of `n_mels` mel energies, with their logarithms floored far lower than
-    /// [`AMIN`]: `ln_mel = ln(max(f64::MIN_POSITIVE, mel))` ([`lanes::ln_floored`]), which the
+    /// `AMIN` (10⁻¹⁰): `ln_mel = ln(max(f64::MIN_POSITIVE, mel))` ([`lanes::ln_floored`]), which the
     /// spectral entropy takes too ([`super::energy::EntropyMeter::frame`]), so each frame's
     /// logarithms are taken once for both.
     ///
