@@ -52,13 +52,13 @@ const BLOCKS: usize = 10;
 pub(super) const TAPS: usize = 5;
 /// Frames of context the front needs on each side of the frame it computes.
 pub(super) const CONTEXT: usize = 2;
-/// Frames the front computes at a time. Its buffers hold about 4 KB a frame: 256 frames held
-/// 1 MB through the whole stream, at the same CPU time as 64 (`long.mp3`, `--model none`, A/B
-/// 0.99), where the context read twice (`2·CONTEXT` frames a run) is still under 7 %.
+/// Frames the front computes at a time. (When its buffers held about 4 KB a frame, through
+/// `gemm`, 256 frames held 1 MB at the same CPU time as 64: `long.mp3`, `--model none`, A/B
+/// 0.99. The context read twice, `2·CONTEXT` frames a run, is under 7 %.)
 const CHUNK: usize = 64;
 
 /// The trained parameters, rearranged from PyTorch's layouts into the row-major
-/// `(taps) × out` matrices the products below read.
+/// `(taps) × out` matrices the kernels (`super::beat_kernels`) read.
 struct Network {
     front: Front,
     blocks: Vec<ResidualBlock>,
