@@ -46,8 +46,8 @@ pub(super) fn elu_in_place(values: &mut [f32]) {
     }
 }
 
-/// The front's first pooled layer for one frame (the plain loops: `Front::first_layer`): six bands' sums
-/// at a time, one vector of 8 channels each.
+/// The front's first pooled layer for one frame, as the plain loops (`Front::first_layer`)
+/// compute it: six bands' sums at a time, one vector of 8 channels each.
 #[target_feature(enable = "avx2,fma")]
 pub(super) fn first_layer(front: &Front, rows: [&[f32]; 3], frame: &mut [f32]) {
     const BANDS_AT_ONCE: usize = 6;
@@ -79,9 +79,9 @@ pub(super) fn first_layer(front: &Front, rows: [&[f32]; 3], frame: &mut [f32]) {
     elu_in_place(&mut frame[CHANNELS1..(BANDS2 + 1) * CHANNELS1]);
 }
 
-/// `N` frames of the front's output from the first pooled layer (the plain loops: `Front::later_layers`):
-/// the three bands of a pooling of the `N` frames summed side by side, 16 channels in two
-/// vectors each.
+/// `N` frames of the front's output from the first pooled layer, as the plain loops
+/// (`Front::later_layers`) compute it: the three bands of a pooling of the `N` frames summed
+/// side by side, 16 channels in two vectors each.
 #[target_feature(enable = "avx2,fma")]
 pub(super) fn later_layers<const N: usize>(
     front: &Front,
@@ -149,11 +149,11 @@ pub(super) fn later_layers<const N: usize>(
     }
 }
 
-/// `N` output frames of a residual block (the plain loops: `ResidualBlock::frame`): `sources[k][f]`
-/// is the input frame tap `k` reads for frame `f` (zeros outside the track), `inputs[f]` frame
-/// `f`'s own input. Each frame's 24 lanes are three vectors; the `N` frames' sums side by side
-/// (with 4 frames, the twelve sums, three weights and a broadcast did not fit in the sixteen
-/// registers).
+/// `N` output frames of a residual block, as the plain loops (`ResidualBlock::frame`) compute
+/// them: `sources[k][f]` is the input frame tap `k` reads for frame `f` (zeros outside the
+/// track), `inputs[f]` frame `f`'s own input. Each frame's 24 lanes are three vectors; the `N`
+/// frames' sums side by side (with 4 frames, the twelve sums, three weights and a broadcast did
+/// not fit in the sixteen registers).
 #[target_feature(enable = "avx2,fma")]
 pub(super) fn residual_frames<const N: usize>(
     block: &ResidualBlock,
