@@ -320,9 +320,10 @@ impl ResidualBlock {
     }
 }
 
-/// ELU: `x` for `x > 0`, else `exp(x) − 1`, computed as `2^n·expm1(r) + (2^n − 1)`, with `x = n·ln 2 + r`,
-/// `|r| ≤ ln 2 / 2`, and `expm1(r)` by its Taylor series to `r⁷/7!` (truncation below 0.2 ulp):
-/// near zero the result is `expm1(r)` itself, without the cancellation of `exp(x) − 1`.
+/// ELU: `x` for `x > 0`, else `exp(x) − 1`, computed as `2^n·expm1(r) + (2^n − 1)`, with
+/// `x = n·ln 2 + r`, `|r| ≤ ln 2 / 2`, and `expm1(r)` by its Taylor series to `r⁷/7!`
+/// (truncation below 0.2 ulp): near zero the result is `expm1(r)` itself, without the
+/// cancellation of `exp(x) − 1`.
 ///
 /// The same bits on every CPU: only additions, multiplications and bit operations, which the
 /// vectorized loops round as the scalar one does (no fused multiply-adds). Within 2 ulp of
