@@ -38,6 +38,51 @@ fn store(values: &mut [f32], at: usize, v: __m256) {
     unsafe { _mm256_storeu_ps(lanes.as_mut_ptr(), v) }
 }
 
+/// A row of [`WIDTH`] lanes from `values[at..]`, as three vectors.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn row(values: &[f32], at: usize) -> [__m256; 3] {
+    [
+        load(values, at),
+        load(values, at + 8),
+        load(values, at + 16),
+    ]
+}
+
+/// `sums[f] += Σ_i inputs[f][i] · matrix[i]` over the `ROWS` rows of `matrix` ([`WIDTH`] lanes
+/// each): a product by a layer's weights for `N` frames, their sums side by side. `inputs` are
+/// arrays so that reading them needs no bounds checks.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn multiply_add_rows<const N: usize, const ROWS: usize>(
+    sums: &mut [[__m256; 3]; N],
+    inputs: [&[f32; ROWS]; N],
+    matrix: &[f32],
+) {
+    for i in 0..ROWS {
+        let w = row(matrix, i * WIDTH);
+        for (sums, input) in sums.iter_mut().zip(inputs) {
+            let x = _mm256_set1_ps(input[i]);
+            for (s, w) in sums.iter_mut().zip(w) {
+                *s = _mm256_fmadd_ps(x, w, *s);
+            }
+        }
+    }
+}
+
+/// `N` frames' sums, three vectors each, as arrays of [`WIDTH`] lanes.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+fn frames_of<const N: usize>(sums: [[__m256; 3]; N]) -> [[f32; WIDTH]; N] {
+    let mut frames = [[0.0f32; WIDTH]; N];
+    for (frame, sums) in frames.iter_mut().zip(sums) {
+        for (v, s) in sums.into_iter().enumerate() {
+            store(frame, 8 * v, s);
+        }
+    }
+    frames
+}
+
 /// ELU over `values`: [`elu`] in a loop the compiler vectorizes for AVX2 (the same bits).
 #[target_feature(enable = "avx2,fma")]
 pub(super) fn elu_in_place(values: &mut [f32]) {
@@ -123,26 +168,9 @@ pub(super) fn later_layers<const N: usize>(
         }
     }
     elu_in_place(second.as_flattened_mut());
-    let mut third = [[
-        load(&front.bias3, 0),
-        load(&front.bias3, 8),
-        load(&front.bias3, 16),
-    ]; N];
-    for i in 0..BANDS3 * CHANNELS2 {
-        let w = [0, 8, 16].map(|at| load(&front.conv3, i * WIDTH + at));
-        for (third, second) in third.iter_mut().zip(&second) {
-            let x = _mm256_set1_ps(second[i]);
-            for (a, w) in third.iter_mut().zip(w) {
-                *a = _mm256_fmadd_ps(x, w, *a);
-            }
-        }
-    }
-    let mut frames = [[0.0f32; WIDTH]; N];
-    for (frame, third) in frames.iter_mut().zip(third) {
-        for (v, a) in third.into_iter().enumerate() {
-            store(frame, 8 * v, a);
-        }
-    }
+    let mut third = [row(&front.bias3, 0); N];
+    multiply_add_rows(&mut third, second.each_ref(), &front.conv3);
+    let mut frames = frames_of(third);
     elu_in_place(frames.as_flattened_mut());
     for (y, frame) in out.chunks_exact_mut(CHANNELS).zip(&frames) {
         y.copy_from_slice(&frame[..CHANNELS]);
@@ -161,51 +189,26 @@ pub(super) fn residual_frames<const N: usize>(
     inputs: [&[f32; CHANNELS]; N],
     out: &mut [f32],
 ) {
-    let vectors = |values: &[f32]| [load(values, 0), load(values, 8), load(values, 16)];
-    let mut hidden = [vectors(&block.bias); N];
+    let mut hidden = [row(&block.bias, 0); N];
     for (kernel, sources) in block.conv.iter().zip(sources) {
-        for c in 0..CHANNELS {
-            let w = vectors(&kernel[c * WIDTH..]);
-            for (hidden, source) in hidden.iter_mut().zip(sources) {
-                let x = _mm256_set1_ps(source[c]);
-                for (h, w) in hidden.iter_mut().zip(w) {
-                    *h = _mm256_fmadd_ps(x, w, *h);
-                }
-            }
-        }
+        multiply_add_rows(&mut hidden, *sources, kernel);
     }
-    let mut activated = [[0.0f32; WIDTH]; N];
-    for (frame, hidden) in activated.iter_mut().zip(hidden) {
-        for (v, h) in hidden.into_iter().enumerate() {
-            store(frame, 8 * v, h);
-        }
-    }
+    let mut activated = frames_of(hidden);
     elu_in_place(activated.as_flattened_mut());
+    let mix_bias = row(&block.mix_bias, 0);
     let mut mixed = inputs.map(|input| {
         let mut frame = [0.0f32; WIDTH];
         frame[..CHANNELS].copy_from_slice(input);
-        let [a, b, c] = vectors(&frame);
-        let bias = vectors(&block.mix_bias);
-        [
-            _mm256_add_ps(a, bias[0]),
-            _mm256_add_ps(b, bias[1]),
-            _mm256_add_ps(c, bias[2]),
-        ]
+        let x = row(&frame, 0);
+        std::array::from_fn(|v| _mm256_add_ps(x[v], mix_bias[v]))
     });
-    for c in 0..CHANNELS {
-        let w = vectors(&block.mix[c * WIDTH..]);
-        for (mixed, activated) in mixed.iter_mut().zip(&activated) {
-            let h = _mm256_set1_ps(activated[c]);
-            for (m, w) in mixed.iter_mut().zip(w) {
-                *m = _mm256_fmadd_ps(h, w, *m);
-            }
-        }
-    }
-    for (y, mixed) in out.chunks_exact_mut(CHANNELS).zip(mixed) {
-        let mut frame = [0.0f32; WIDTH];
-        for (v, m) in mixed.into_iter().enumerate() {
-            store(&mut frame, 8 * v, m);
-        }
+    let activated: [&[f32; CHANNELS]; N] = std::array::from_fn(|f| {
+        activated[f][..CHANNELS]
+            .try_into()
+            .expect("a frame's channels")
+    });
+    multiply_add_rows(&mut mixed, activated, &block.mix);
+    for (y, frame) in out.chunks_exact_mut(CHANNELS).zip(frames_of(mixed)) {
         y.copy_from_slice(&frame[..CHANNELS]);
     }
 }
