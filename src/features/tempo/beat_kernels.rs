@@ -4,10 +4,11 @@
 //! what cost was not its multiply-adds but everything around them. Through the `gemm` crate, a
 //! residual block was six calls a run of 64 frames, each packing operands of 20 × 20; through
 //! `wide`, whose vectors are fixed when the crate is compiled (two SSE halves in a baseline
-//! x86-64 build), its ELU took about 12 cycles a value. Together with the pooling loops they
-//! were about 13 % of a `--model none` run (perf, 20 real tracks). Here each layer is one
-//! function per frame or few frames: in AVX2 with FMA where the CPU has them (`super::beat_avx2`,
-//! chosen at run time), else the plain loops below, which the tests hold the AVX2 code to.
+//! x86-64 build), its ELU took about 3 ns a value (its perf share over the values it took).
+//! Together with the pooling loops they were about 13 % of a `--model none` run (perf, 20 real
+//! tracks). Here each layer is one function per frame or few frames: in AVX2 with FMA where the
+//! CPU has them (`super::beat_avx2`, chosen at run time), else the plain loops below, which the
+//! tests hold the AVX2 code to.
 
 use super::activation::{
     BANDS2, BANDS3, CHANNELS, CHANNELS1, CHANNELS2, CONTEXT, PADDED, PADDED2, TAPS,
@@ -108,9 +109,9 @@ impl Front {
             }
             self.first_layer(rows, frame);
         }
-        let mut j = 0;
         #[cfg(target_arch = "x86_64")]
         if avx2 {
+            let mut j = 0;
             while j + FRONT_FRAMES <= count {
                 let y = &mut out[j * CHANNELS..];
                 // SAFETY: the CPU has AVX2 and FMA, checked by `use_avx2`.
@@ -124,7 +125,7 @@ impl Front {
             }
             return;
         }
-        for j in j..count {
+        for j in 0..count {
             self.later_layers(pooled, j, &mut out[j * CHANNELS..(j + 1) * CHANNELS]);
         }
     }
@@ -248,7 +249,8 @@ impl ResidualBlock {
     pub fn new(conv: &[Vec<f32>; TAPS], bias: &[f32], mix: &[f32], mix_bias: &[f32]) -> Self {
         assert!(conv
             .iter()
-            .chain([&mix.to_vec()])
+            .map(Vec::as_slice)
+            .chain([mix])
             .all(|m| m.len() == CHANNELS * CHANNELS));
         assert!(bias.len() == CHANNELS && mix_bias.len() == CHANNELS);
         ResidualBlock {
@@ -266,9 +268,9 @@ impl ResidualBlock {
     /// `stop + 2·dilation` (or `received`), and `out` has room for the frames.
     pub fn run(&self, input: &BlockInput<'_>, start: usize, stop: usize, out: &mut [f32]) {
         assert!(out.len() >= (stop - start) * CHANNELS);
-        let mut t = start;
         #[cfg(target_arch = "x86_64")]
         if use_avx2() {
+            let mut t = start;
             while t < stop {
                 let y = &mut out[(t - start) * CHANNELS..];
                 if t + BLOCK_FRAMES <= stop {
@@ -289,7 +291,7 @@ impl ResidualBlock {
             }
             return;
         }
-        for (t, y) in (t..stop).zip(out.chunks_exact_mut(CHANNELS)) {
+        for (t, y) in (start..stop).zip(out.chunks_exact_mut(CHANNELS)) {
             self.frame(input, t, y);
         }
     }
