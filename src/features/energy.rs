@@ -29,8 +29,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::dsp::lanes::{self, pair_sums};
-use crate::dsp::{FrameSink, SpectrogramBlock};
+use crate::dsp::lanes::pair_sums;
 
 /// The `energy` object of a record.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
@@ -86,8 +85,6 @@ pub fn energy(inputs: &EnergyInputs) -> f64 {
 pub struct EntropyMeter {
     sum: f64,
     frames: usize,
-    /// The frame's `ln p` per band.
-    ln_power: Vec<f64>,
 }
 
 impl EntropyMeter {
@@ -101,7 +98,7 @@ impl EntropyMeter {
     }
 
     /// One frame of mel power with `ln_power = ln(max(f64::MIN_POSITIVE, power))`
-    /// ([`lanes::ln_floored`]), which the MFCCs take too
+    /// ([`crate::dsp::lanes::ln_floored`]), which the MFCCs take too
     /// ([`crate::features::mfcc::MfccStats::frame`]).
     pub fn frame(&mut self, power: &[f32], ln_power: &[f64]) {
         let total: f64 = power.iter().map(|&p| p as f64).sum();
@@ -114,18 +111,6 @@ impl EntropyMeter {
         let h = total.ln() - p_ln_p / total;
         self.sum += h / (power.len() as f64).ln();
         self.frames += 1;
-    }
-}
-
-impl FrameSink for EntropyMeter {
-    fn accept(&mut self, block: &SpectrogramBlock<'_>) {
-        let mut ln_power = std::mem::take(&mut self.ln_power);
-        for frame in block.mel_frames() {
-            ln_power.resize(frame.len(), 0.0);
-            lanes::ln_floored(frame, f64::MIN_POSITIVE, &mut ln_power);
-            self.frame(frame, &ln_power);
-        }
-        self.ln_power = ln_power;
     }
 }
 
