@@ -10,20 +10,26 @@ clip's activation comes from a network fitted without that clip's source (leave 
 `probe_tempo_tcn.py train --fit` on the other three), and each held-out clip's from the shipped
 network (models/beat_activation.safetensors), which never saw any held-out set either.
 
+The commands, and what they found (not shipped): docs/tempo-experiments.md, session 33.
+
     PY=/tmp/venv-tcn/bin/python      # torch, librosa, safetensors
-    # the fold networks: one per fitting source, fitted on the other three
+    # a fold network per fitting generator, fitted as run C on the other two and music21
     $PY scripts/probe_tempo_tcn.py train /tmp/tcn/feats --fit heldout_grooves tempo_synth \
-        tempo_music21 --epochs 60 --seed 1 --out /tmp/tcn/without_tempo_fit.pt      # and so on
-    # activations: fitting sets from their fold network, held-out sets from the shipped one
+        tempo_music21 --epochs 100 --seed 1 --out /tmp/tcn/without_tempo_fit.pt   # and so on
+    # activations (and tempo heads): fitting sets from their fold network
     $PY scripts/probe_level_oof.py activations /tmp/tcn/feats --out /tmp/tcn/act \
-        --fold tempo_fit=/tmp/tcn/without_tempo_fit.pt ... \
+        --fold tempo_fit=/tmp/tcn/without_tempo_fit.pt ...
+    # held-out sets from the shipped network (no head), or from a network with its head
+    $PY scripts/probe_level_oof.py activations /tmp/tcn/feats --out /tmp/tcn/act_shipped \
         --shipped models/beat_activation.safetensors --sets heldout_midi heldout_blupi ...
+    $PY scripts/probe_level_oof.py activations /tmp/tcn/feats --out /tmp/tcn/act_all \
+        --model /tmp/tcn/all.pt --sets heldout_midi heldout_blupi ...
     # the level dumps (`eval-tempo --level-features`) with the activation's features appended
-    $PY scripts/probe_level_oof.py augment data/level_fit/fit.jsonl /tmp/tcn/act/tempo_fit.npz \
-        --out /tmp/tcn/dumps/fit.jsonl
-    .venv-ref/bin/python scripts/fit_tempo_level.py /tmp/tcn/dumps/{fit,grooves,synth}.jsonl \
-        --features log2_bpm_120,...,act_acf_1,act_salience,act_offbeat_ratio,act_third_ratio \
-        --eval /tmp/tcn/dumps/{midi,blupi,lmms,modules}.jsonl
+    $PY scripts/probe_level_oof.py augment /tmp/tcn/dumps/tempo_fit.jsonl /tmp/tcn/act/tempo_fit.npz \
+        --out /tmp/tcn/aug/tempo_fit.jsonl
+    .venv-ref/bin/python scripts/fit_tempo_level.py /tmp/tcn/aug/{tempo_fit,heldout_grooves,tempo_synth}.jsonl \
+        --features log2_bpm_120,...,act_acf_1,act_salience,act_offbeat_ratio,act_third_ratio,act_head \
+        --eval /tmp/tcn/aug/heldout_{midi,blupi,lmms,modules}.jsonl
 
 Features of a hypothesis at `bpm`, period P = 60·fps/bpm frames, on the activation a (mean
 removed for the autocorrelations):
@@ -32,7 +38,9 @@ removed for the autocorrelations):
 - `act_offbeat_ratio`: with the phase φ in [0, P) whose comb a(φ + kP) has the largest mean,
   the comb's mean at φ + P/2 over its mean at φ (a level whose midpoints fire as strongly as its
   beats is too slow);
-- `act_third_ratio`: the larger of the comb's means at φ + P/3 and φ + 2P/3, over its mean at φ.
+- `act_third_ratio`: the larger of the comb's means at φ + P/3 and φ + 2P/3, over its mean at φ;
+- `act_head` (only where the network has its tempo head): the log of the head's probability over
+  the integer BPM within 4 % of the hypothesis.
 """
 import argparse
 import json
@@ -66,18 +74,18 @@ def activations(args):
     import torch
     torch.set_num_threads(2)
     os.makedirs(args.out, exist_ok=True)
-    jobs = [(name, load_model(path)) for name, path in (f.split("=", 1) for f in args.fold)]
+    # (set, network, whether its tempo head was fitted: the shipped file has no head)
+    jobs = [(name, load_model(path), True) for name, path in (f.split("=", 1) for f in args.fold)]
     if args.shipped:
         model = shipped_model(args.shipped)
-        jobs += [(name, model) for name in args.sets]
+        jobs += [(name, model, False) for name in args.sets]
     if args.model:
         model = load_model(args.model)
-        jobs += [(name, model) for name in args.sets]
-    for name, model in jobs:
+        jobs += [(name, model, True) for name in args.sets]
+    for name, model, has_head in jobs:
         clips = load_set(args.feats, name)
         out = [predict(model, c["spec"]) for c in clips]
-        heads = {} if args.shipped and not args.model else {
-            f"head{i}": o[1] for i, o in enumerate(out)}
+        heads = {f"head{i}": o[1] for i, o in enumerate(out)} if has_head else {}
         np.savez(os.path.join(args.out, name + ".npz"), files=np.array([c["file"] for c in clips]),
                  **{f"act{i}": o[0] for i, o in enumerate(out)}, **heads)
         print(f"{name}: {len(clips)} activations", file=sys.stderr, flush=True)
