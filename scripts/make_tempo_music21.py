@@ -13,10 +13,12 @@ half in x/2) log-uniform in [55, 150] per minute. Each MIDI file then goes throu
 `make_tempo_heldout.py midi`, so the excerpt (the longest stretch of constant tempo and metre,
 20–30 s from a bar line) and the labels follow exactly the held-out sets' rules.
 
-    .venv-ref/bin/pip install music21
+    .venv-ref/bin/pip install music21==10.5.1   # the corpus comes with the package: pin it
     .venv-ref/bin/python scripts/make_tempo_music21.py --seed 21 --out data/tempo_music21
 
 Writes OUT/midi/*.mid, then OUT/labels.csv and OUT/beats/ as make_tempo_heldout.py does.
+With music21 10.5.1 (session 33) it gave the 170 clips, and the scores, of the earlier sessions'
+unpinned install.
 """
 
 import argparse
