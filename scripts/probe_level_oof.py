@@ -101,16 +101,22 @@ def comb_mean(a, start, period):
     return float(np.mean(a[i] * (1 - w) + a[i + 1] * w))
 
 
-def act_features(a, bpm):
-    period = 60 * FPS / bpm
-    centred = a - a.mean()
+def normalised_acf(a):
+    """The autocorrelation of `a` (mean removed) at every lag, over its value at 0; zeros when
+    `a` is flat."""
     n = len(a)
-    spectrum = np.fft.rfft(centred, 2 * n)
+    spectrum = np.fft.rfft(a - a.mean(), 2 * n)
     acf = np.fft.irfft(spectrum * np.conj(spectrum))[:n]
-    acf = acf / acf[0] if acf[0] > 0 else np.zeros(n)
+    return acf / acf[0] if acf[0] > 0 else np.zeros(n)
+
+
+def act_features(a, acf, bpm):
+    """ACT_FEATURES of the hypothesis at `bpm` on the activation `a`, whose `normalised_acf` is
+    `acf` (one per clip, whatever the number of its hypotheses)."""
+    period = 60 * FPS / bpm
 
     def acf_at(lag):
-        if lag >= n - 1:
+        if lag >= len(acf) - 1:
             return 0.0
         i = int(lag)
         w = lag - i
@@ -143,19 +149,19 @@ def augment(args):
     with open(args.out, "w") as out:
         for line in open(args.dump):
             clip = json.loads(line)
-            # A build with src/features/tempo/pulse.rs dumps these features from its own
-            # (shipped) network: they are replaced; an older build's dump gains them.
+            # A dump this script has augmented already gets its features replaced, not doubled.
             names = clip["feature_names"]
             at = names.index(ACT_FEATURES[0]) if ACT_FEATURES[0] in names else len(names)
             clip["feature_names"] = names[:at] + extra
             decision = clip["decision"]
             if decision is not None:
-                a = by_file[os.path.basename(clip["file"])]
+                name = os.path.basename(clip["file"])
+                a = by_file[name]
+                acf = normalised_acf(a)
                 for h in decision["hypotheses"]:
-                    h["features"] = h["features"][:at] + act_features(a, h["bpm"])
+                    h["features"] = h["features"][:at] + act_features(a, acf, h["bpm"])
                     if head is not None:
-                        h["features"].append(head_feature(head[os.path.basename(clip["file"])],
-                                                          h["bpm"]))
+                        h["features"].append(head_feature(head[name], h["bpm"]))
             out.write(json.dumps(clip) + "\n")
             written += 1
     print(f"{args.out}: {written} clips", file=sys.stderr)
