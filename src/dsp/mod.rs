@@ -3,6 +3,7 @@
 pub mod lanes;
 pub mod mel;
 pub mod plans;
+pub mod real_fft;
 pub mod stft;
 pub mod window;
 

@@ -55,7 +55,7 @@ static INVERSE: Kept<dyn ComplexToReal<f64>> = Kept::new();
 
 /// The forward real FFT of `len` points.
 pub fn forward(len: usize) -> Arc<dyn RealToComplex<f64>> {
-    FORWARD.get(len, || RealFftPlanner::new().plan_fft_forward(len))
+    FORWARD.get(len, || super::real_fft::forward(len))
 }
 
 /// The inverse real FFT of `len` points.

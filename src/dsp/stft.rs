@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 use realfft::num_complex::Complex;
-use realfft::{RealFftPlanner, RealToComplex};
+use realfft::RealToComplex;
 
 use super::mel::MelFilterbank;
 use super::window::periodic_hann;
@@ -82,7 +82,7 @@ pub struct SpectrogramPlan {
 
 impl SpectrogramPlan {
     pub fn new(config: SpectrogramConfig) -> Self {
-        let fft = RealFftPlanner::<f32>::new().plan_fft_forward(config.n_fft);
+        let fft = super::real_fft::forward::<f32>(config.n_fft);
         let mel = MelFilterbank::new(
             config.sample_rate,
             config.n_fft,

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use realfft::num_complex::Complex;
-use realfft::{RealFftPlanner, RealToComplex};
+use realfft::RealToComplex;
 
 use wide::f32x8;
 
@@ -36,7 +36,7 @@ impl ChromaPlan {
             n_fft,
             hop,
             window: periodic_hann(n_fft),
-            fft: RealFftPlanner::<f32>::new().plan_fft_forward(n_fft),
+            fft: crate::dsp::real_fft::forward::<f32>(n_fft),
             filters: chroma_filters(sample_rate as f64, n_fft),
         }
     }
