@@ -13,7 +13,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
+use realfft::{ComplexToReal, RealToComplex};
 
 /// Lengths kept per direction; planning one more forgets the oldest.
 pub const KEPT: usize = 6;
@@ -60,12 +60,13 @@ pub fn forward(len: usize) -> Arc<dyn RealToComplex<f64>> {
 
 /// The inverse real FFT of `len` points.
 pub fn inverse(len: usize) -> Arc<dyn ComplexToReal<f64>> {
-    INVERSE.get(len, || RealFftPlanner::new().plan_fft_inverse(len))
+    INVERSE.get(len, || super::real_fft::inverse(len))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use realfft::RealFftPlanner;
 
     #[test]
     fn a_length_is_planned_once_and_matches_a_fresh_plan() {

@@ -1,48 +1,57 @@
-//! The forward real FFT of even length with `realfft`'s arithmetic, its last step vectorized.
+//! Real FFTs of even length with `realfft`'s arithmetic, their pair step vectorized.
 //!
 //! `realfft` transforms `N` real samples as `N/2` complex ones (rustfft's plan), then untangles
-//! the two interleaved half-length spectra with one twiddle per bin pair. That last loop walks
-//! the spectrum from both ends at once, which the compiler leaves scalar (SSE2, one complex value
-//! per instruction) in a baseline build: on real music it took more time than the complex FFT
-//! before it (4.3 % of a `--model none` run, against about 1 % for the 512-point transforms
-//! themselves, perf). Here the same loop, the same operations in the same order for each bin, is
-//! compiled again for AVX2 and for AVX-512 and chosen at run time, so the spectra are `realfft`'s
-//! bit for bit (the tests compare them) for a fraction of the instructions.
+//! the two interleaved half-length spectra with one twiddle per bin pair; the inverse tangles
+//! them again before its complex transform. That pair loop walks the spectrum from both ends at
+//! once, which the compiler leaves scalar (SSE2, one complex value per instruction) in a
+//! baseline build: on real music the forward one took more time than the complex FFT before it
+//! (4.5 % of a `--model none` run against about 1 % for the 512-point transforms themselves,
+//! perf), the inverse 0.8 %. Here the same loop, the same operations in the same order for each
+//! pair, also runs in AVX or AVX-512 registers (`x86`, chosen at run time), so the results are
+//! `realfft`'s bit for bit (the tests compare them) for a fraction of the instructions.
 
 use std::sync::Arc;
 
 use realfft::num_complex::Complex;
-use realfft::{FftError, FftNum, RealFftPlanner, RealToComplex};
-use rustfft::{Fft, FftPlanner};
+use realfft::{ComplexToReal, FftError, FftNum, RealFftPlanner, RealToComplex};
+use rustfft::{Fft, FftDirection, FftPlanner};
 
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
-/// A forward real FFT of `len` points (any length: odd ones are `realfft`'s own).
-pub fn forward<T: Untangle>(len: usize) -> Arc<dyn RealToComplex<T>> {
+/// A forward real FFT of `len` points (odd lengths and the shortest are `realfft`'s own).
+pub fn forward<T: PairKernels>(len: usize) -> Arc<dyn RealToComplex<T>> {
     if len % 2 == 1 || len < 4 {
         return RealFftPlanner::<T>::new().plan_fft_forward(len);
     }
-    Arc::new(EvenForward::new(len))
+    Arc::new(EvenForward(EvenPlan::new(len, FftDirection::Forward)))
 }
 
-/// The element types whose untangling has vector kernels.
-pub trait Untangle: FftNum {
-    /// Untangles pairs `0..n` of [`untangle`] in vector registers where the CPU allows, `left`,
+/// An inverse real FFT of `len` points (odd lengths and the shortest are `realfft`'s own).
+pub fn inverse<T: PairKernels>(len: usize) -> Arc<dyn ComplexToReal<T>> {
+    if len % 2 == 1 || len < 4 {
+        return RealFftPlanner::<T>::new().plan_fft_inverse(len);
+    }
+    Arc::new(EvenInverse(EvenPlan::new(len, FftDirection::Inverse)))
+}
+
+/// The element types whose pair step has vector kernels.
+pub trait PairKernels: FftNum {
+    /// Does pairs `0..n` of [`pair_step`] in vector registers where the CPU allows, `left`,
     /// `right` and `twiddles` each `n` long (pair `k` is `left[k]` and `right[n − 1 − k]`);
     /// returns how many pairs it did, the first ones.
-    fn untangle_pairs(
+    fn pairs<const INVERSE: bool>(
         left: &mut [Complex<Self>],
         right: &mut [Complex<Self>],
         twiddles: &[Complex<Self>],
     ) -> usize;
 }
 
-macro_rules! untangle_for {
-    ($t:ty, $avx512:ident, $avx2:ident) => {
-        impl Untangle for $t {
+macro_rules! pair_kernels_for {
+    ($t:ty, $avx512:ident, $avx:ident) => {
+        impl PairKernels for $t {
             #[allow(unreachable_code)]
-            fn untangle_pairs(
+            fn pairs<const INVERSE: bool>(
                 left: &mut [Complex<$t>],
                 right: &mut [Complex<$t>],
                 twiddles: &[Complex<$t>],
@@ -53,11 +62,11 @@ macro_rules! untangle_for {
                     let kernels = forced();
                     if has!("avx512f") && kernels == Kernels::Widest {
                         // SAFETY: the CPU has AVX-512F, checked just above.
-                        return unsafe { x86::$avx512(left, right, twiddles) };
+                        return unsafe { x86::$avx512::<INVERSE>(left, right, twiddles) };
                     }
                     if has!("avx") && kernels != Kernels::Scalar {
                         // SAFETY: the CPU has AVX, checked just above.
-                        return unsafe { x86::$avx2(left, right, twiddles) };
+                        return unsafe { x86::$avx::<INVERSE>(left, right, twiddles) };
                     }
                 }
                 0
@@ -66,8 +75,8 @@ macro_rules! untangle_for {
     };
 }
 
-untangle_for!(f32, f32_avx512, f32_avx);
-untangle_for!(f64, f64_avx512, f64_avx);
+pair_kernels_for!(f32, f32_avx512, f32_avx);
+pair_kernels_for!(f64, f64_avx512, f64_avx);
 
 /// Which kernels a test asked for on this thread: the widest the CPU has, at most AVX, or none.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -91,78 +100,129 @@ fn forced() -> Kernels {
     Kernels::Widest
 }
 
-/// `realfft::RealToComplexEven`'s post-processing of the half-length complex spectrum in
-/// `output` (`N/2 + 1` values, the last one free), `twiddles[k] = e^{−2πi(k+1)/N} / 2`,
-/// operation for operation: the first and last bins from the DC value, every other pair
-/// `(k, N/2 − k)` from the two values and one twiddle, and the centre bin conjugated. The
-/// vector kernels do the same operations on each pair in its lanes (multiplications and
-/// additions separate: Rust never fuses them), so the result is the same bits either way.
-fn untangle<T: Untangle>(output: &mut [Complex<T>], twiddles: &[Complex<T>]) {
-    let len = output.len();
-    let (left, right) = output.split_at_mut(len / 2);
-    let (Some(first), Some(last)) = (left.first().copied(), right.last_mut()) else {
-        return;
-    };
-    *last = Complex::new(first.re - first.im, T::zero());
-    left[0] = Complex::new(first.re + first.im, T::zero());
+/// One pair of `realfft`'s loop, operation for operation: from `a = X[k]`, `b = X[N/2 − k]` and
+/// the twiddle `t`, the new `a` and `b`. Forward (`t = e^{−2πik/N} / 2`) it untangles the
+/// half-length spectrum into the real signal's; inverse (`t = e^{+2πik/N}`) it tangles a real
+/// signal's spectrum for the half-length transform. The kernels in `x86` do the same
+/// operations in each pair of lanes (multiplications and additions separate: Rust never fuses
+/// them), so the results are the same bits.
+#[inline(always)]
+fn pair_step<T: FftNum, const INVERSE: bool>(
+    a: Complex<T>,
+    b: Complex<T>,
+    t: Complex<T>,
+) -> (Complex<T>, Complex<T>) {
+    let (sum_re, sum_im) = (a.re + b.re, a.im + b.im);
+    let (diff_re, diff_im) = (a.re - b.re, a.im - b.im);
+    let twiddled_real = sum_im * t.re + diff_re * t.im;
+    let twiddled_im = sum_im * t.im - diff_re * t.re;
+    if INVERSE {
+        (
+            Complex::new(sum_re - twiddled_real, diff_im - twiddled_im),
+            Complex::new(sum_re + twiddled_real, -twiddled_im - diff_im),
+        )
+    } else {
+        let half = T::from_f64(0.5).expect("one half is a number of every float type");
+        let (half_sum_re, half_diff_im) = (half * sum_re, half * diff_im);
+        (
+            Complex::new(half_sum_re + twiddled_real, half_diff_im + twiddled_im),
+            Complex::new(half_sum_re - twiddled_real, twiddled_im - half_diff_im),
+        )
+    }
+}
+
+/// [`pair_step`] over every pair `(k, N/2 − k)`, `0 < k < N/4`, of `spectrum` (`N/2 + 1`
+/// values), after the first and last bins were handled.
+fn all_pairs<T: PairKernels, const INVERSE: bool>(
+    spectrum: &mut [Complex<T>],
+    twiddles: &[Complex<T>],
+) {
+    let len = spectrum.len();
+    let (left, right) = spectrum.split_at_mut(len / 2);
     let right_len = right.len();
     let (left, right) = (&mut left[1..], &mut right[..right_len - 1]);
     let pairs = twiddles.len().min(left.len()).min(right.len());
     let right_start = right.len() - pairs;
     let (left, right) = (&mut left[..pairs], &mut right[right_start..]);
-    let done = T::untangle_pairs(left, right, &twiddles[..pairs]);
-    let half = T::from_f64(0.5).expect("one half is a number of every float type");
+    let done = T::pairs::<INVERSE>(left, right, &twiddles[..pairs]);
     for k in done..pairs {
-        let (a, b, t) = (left[k], right[pairs - 1 - k], twiddles[k]);
-        let (sum_re, sum_im) = (a.re + b.re, a.im + b.im);
-        let (diff_re, diff_im) = (a.re - b.re, a.im - b.im);
-        let twiddled_real = sum_im * t.re + diff_re * t.im;
-        let twiddled_im = sum_im * t.im - diff_re * t.re;
-        let (half_sum_re, half_diff_im) = (half * sum_re, half * diff_im);
-        left[k] = Complex::new(half_sum_re + twiddled_real, half_diff_im + twiddled_im);
-        right[pairs - 1 - k] =
-            Complex::new(half_sum_re - twiddled_real, twiddled_im - half_diff_im);
-    }
-    if len % 2 == 1 {
-        output[len / 2].im = -output[len / 2].im;
+        let partner = pairs - 1 - k;
+        (left[k], right[partner]) = pair_step::<T, INVERSE>(left[k], right[partner], twiddles[k]);
     }
 }
 
-/// `realfft::RealToComplexEven` with [`Untangle::untangle`] for its last step.
-struct EvenForward<T> {
+/// What an even-length plan holds in either direction.
+struct EvenPlan<T> {
     length: usize,
     twiddles: Vec<Complex<T>>,
     fft: Arc<dyn Fft<T>>,
     scratch_len: usize,
 }
 
-impl<T: Untangle> EvenForward<T> {
-    fn new(length: usize) -> Self {
-        // As `RealToComplexEven::new`: twiddles 1 … ⌈N/4⌉ − 1, halved, from f64.
-        let count = length.div_ceil(4);
+impl<T: PairKernels> EvenPlan<T> {
+    fn new(length: usize, direction: FftDirection) -> Self {
+        // As `realfft`: twiddles 1 … ⌈N/4⌉ − 1 from f64, halved (forward) or conjugated.
         let half = T::from_f64(0.5).expect("one half is a number of every float type");
-        let twiddles = (1..count)
+        let twiddles = (1..length.div_ceil(4))
             .map(|i| {
                 let angle = -2.0 * std::f64::consts::PI / length as f64 * i as f64;
                 let t = Complex::new(
                     T::from_f64(angle.cos()).expect("a cosine is a number"),
                     T::from_f64(angle.sin()).expect("a sine is a number"),
                 );
-                t * half
+                match direction {
+                    FftDirection::Forward => t * half,
+                    FftDirection::Inverse => t.conj(),
+                }
             })
             .collect();
-        let fft = FftPlanner::<T>::new().plan_fft_forward(length / 2);
+        let fft = FftPlanner::<T>::new().plan_fft(length / 2, direction);
         let scratch_len = fft.get_outofplace_scratch_len();
-        EvenForward {
+        EvenPlan {
             length,
             twiddles,
             fft,
             scratch_len,
         }
     }
+
+    fn complex_len(&self) -> usize {
+        self.length / 2 + 1
+    }
+
+    fn check(&self, real: usize, complex: usize, scratch: usize) -> Result<(), FftError> {
+        if real != self.length {
+            return Err(FftError::InputBuffer(self.length, real));
+        }
+        if complex != self.complex_len() {
+            return Err(FftError::OutputBuffer(self.complex_len(), complex));
+        }
+        if scratch < self.scratch_len {
+            return Err(FftError::ScratchBuffer(self.scratch_len, scratch));
+        }
+        Ok(())
+    }
+
+    fn zeros(&self, n: usize) -> Vec<Complex<T>> {
+        vec![Complex::new(T::zero(), T::zero()); n]
+    }
 }
 
-impl<T: Untangle> RealToComplex<T> for EvenForward<T> {
+/// `length / 2` complex values over the `length` reals of `real`.
+fn as_complex<T>(real: &mut [T]) -> &mut [Complex<T>] {
+    let pairs: &mut [[T; 2]] = real.as_chunks_mut::<2>().0;
+    // SAFETY: `Complex<T>` is `#[repr(C)]` `{ re, im }`, the layout of `[T; 2]`; `pairs` is
+    // initialised and borrowed mutably for as long as the result.
+    unsafe { std::slice::from_raw_parts_mut(pairs.as_mut_ptr().cast(), pairs.len()) }
+}
+
+/// `realfft::RealToComplexEven`, with [`all_pairs`] for its pair loop.
+struct EvenForward<T>(EvenPlan<T>);
+
+/// `realfft::ComplexToRealEven`, with [`all_pairs`] for its pair loop.
+struct EvenInverse<T>(EvenPlan<T>);
+
+impl<T: PairKernels> RealToComplex<T> for EvenForward<T> {
     fn process(&self, input: &mut [T], output: &mut [Complex<T>]) -> Result<(), FftError> {
         let mut scratch = self.make_scratch_vec();
         self.process_with_scratch(input, output, &mut scratch)
@@ -174,45 +234,102 @@ impl<T: Untangle> RealToComplex<T> for EvenForward<T> {
         output: &mut [Complex<T>],
         scratch: &mut [Complex<T>],
     ) -> Result<(), FftError> {
-        if input.len() != self.length {
-            return Err(FftError::InputBuffer(self.length, input.len()));
+        self.0.check(input.len(), output.len(), scratch.len())?;
+        let half = self.0.length / 2;
+        self.0
+            .fft
+            .process_outofplace_with_scratch(as_complex(input), &mut output[..half], scratch);
+        let first = output[0];
+        output[0] = Complex::new(first.re + first.im, T::zero());
+        output[half] = Complex::new(first.re - first.im, T::zero());
+        all_pairs::<T, false>(output, &self.0.twiddles);
+        if output.len() % 2 == 1 {
+            output[output.len() / 2].im = -output[output.len() / 2].im;
         }
-        if output.len() != self.complex_len() {
-            return Err(FftError::OutputBuffer(self.complex_len(), output.len()));
-        }
-        if scratch.len() < self.scratch_len {
-            return Err(FftError::ScratchBuffer(self.scratch_len, scratch.len()));
-        }
-        let pairs: &mut [[T; 2]] = input.as_chunks_mut::<2>().0;
-        // `Complex<T>` is `#[repr(C)]` `{ re, im }`: the same layout as `[T; 2]`.
-        // SAFETY: `pairs` is `length / 2` initialised `[T; 2]`, borrowed mutably for this call.
-        let as_complex: &mut [Complex<T>] =
-            unsafe { std::slice::from_raw_parts_mut(pairs.as_mut_ptr().cast(), pairs.len()) };
-        let half = self.length / 2;
-        self.fft
-            .process_outofplace_with_scratch(as_complex, &mut output[..half], scratch);
-        untangle(output, &self.twiddles);
         Ok(())
     }
 
     fn get_scratch_len(&self) -> usize {
-        self.scratch_len
+        self.0.scratch_len
     }
 
     fn len(&self) -> usize {
-        self.length
+        self.0.length
     }
 
     fn make_input_vec(&self) -> Vec<T> {
-        vec![T::zero(); self.length]
+        vec![T::zero(); self.0.length]
     }
 
     fn make_output_vec(&self) -> Vec<Complex<T>> {
-        vec![Complex::new(T::zero(), T::zero()); self.complex_len()]
+        self.0.zeros(self.0.complex_len())
     }
 
     fn make_scratch_vec(&self) -> Vec<Complex<T>> {
-        vec![Complex::new(T::zero(), T::zero()); self.scratch_len]
+        self.0.zeros(self.0.scratch_len)
+    }
+}
+
+impl<T: PairKernels> ComplexToReal<T> for EvenInverse<T> {
+    fn process(&self, input: &mut [Complex<T>], output: &mut [T]) -> Result<(), FftError> {
+        let mut scratch = self.make_scratch_vec();
+        self.process_with_scratch(input, output, &mut scratch)
+    }
+
+    /// As `realfft`: imaginary parts in the first and last bins are taken as zeros and reported
+    /// as [`FftError::InputValues`] after the transform.
+    fn process_with_scratch(
+        &self,
+        input: &mut [Complex<T>],
+        output: &mut [T],
+        scratch: &mut [Complex<T>],
+    ) -> Result<(), FftError> {
+        // `realfft` names the spectrum the input and the signal the output here.
+        match self.0.check(output.len(), input.len(), scratch.len()) {
+            Err(FftError::InputBuffer(want, got)) => return Err(FftError::OutputBuffer(want, got)),
+            Err(FftError::OutputBuffer(want, got)) => return Err(FftError::InputBuffer(want, got)),
+            other => other?,
+        }
+        let last = input.len() - 1;
+        let first_invalid = input[0].im != T::zero();
+        let last_invalid = input[last].im != T::zero();
+        input[0].im = T::zero();
+        input[last].im = T::zero();
+        let (first_sum, first_diff) = (input[0] + input[last], input[0] - input[last]);
+        input[0] = Complex::new(first_sum.re - first_sum.im, first_diff.re - first_diff.im);
+        all_pairs::<T, true>(input, &self.0.twiddles);
+        if input.len() % 2 == 1 {
+            let centre = input[input.len() / 2];
+            input[input.len() / 2] = (centre + centre).conj();
+        }
+        let half = self.0.length / 2;
+        self.0
+            .fft
+            .process_outofplace_with_scratch(&mut input[..half], as_complex(output), scratch);
+        if first_invalid || last_invalid {
+            return Err(FftError::InputValues(first_invalid, last_invalid));
+        }
+        Ok(())
+    }
+
+    fn get_scratch_len(&self) -> usize {
+        self.0.scratch_len
+    }
+
+    fn len(&self) -> usize {
+        self.0.length
+    }
+
+    fn make_input_vec(&self) -> Vec<Complex<T>> {
+        self.0.zeros(self.0.complex_len())
+    }
+
+    fn make_output_vec(&self) -> Vec<T> {
+        vec![T::zero(); self.0.length]
+    }
+
+    fn make_scratch_vec(&self) -> Vec<Complex<T>> {
+        self.0.zeros(self.0.scratch_len)
     }
 }
 
@@ -232,7 +349,7 @@ mod tests {
             .collect()
     }
 
-    fn both<T: Untangle>(len: usize, seed: u64) -> (Vec<Complex<T>>, Vec<Complex<T>>) {
+    fn both<T: PairKernels>(len: usize, seed: u64) -> (Vec<Complex<T>>, Vec<Complex<T>>) {
         let ours = forward::<T>(len);
         let theirs = RealFftPlanner::<T>::new().plan_fft_forward(len);
         let x = signal::<T>(len, seed);
@@ -241,6 +358,36 @@ mod tests {
         ours.process(&mut a, &mut sa).unwrap();
         theirs.process(&mut b, &mut sb).unwrap();
         (sa, sb)
+    }
+
+    /// The inverse of a spectrum made from `seed` (its first and last imaginary parts set when
+    /// `invalid`), by ours and by `realfft`: the signals and what each call returned.
+    fn both_inverse<T: PairKernels>(
+        len: usize,
+        seed: u64,
+        invalid: bool,
+    ) -> [(Vec<T>, Result<(), String>); 2] {
+        let values = signal::<T>(len + 2, seed);
+        let mut spectrum: Vec<Complex<T>> = values
+            .chunks_exact(2)
+            .map(|c| Complex::new(c[0], c[1]))
+            .collect();
+        if !invalid {
+            let last = spectrum.len() - 1;
+            (spectrum[0].im, spectrum[last].im) = (T::zero(), T::zero());
+        }
+        let plans = [
+            inverse::<T>(len),
+            RealFftPlanner::<T>::new().plan_fft_inverse(len),
+        ];
+        plans.map(|plan| {
+            let mut input = spectrum.clone();
+            let mut output = plan.make_output_vec();
+            let returned = plan
+                .process(&mut input, &mut output)
+                .map_err(|e| e.to_string());
+            (output, returned)
+        })
     }
 
     const LENGTHS: [usize; 14] = [2, 4, 6, 8, 10, 14, 18, 64, 126, 512, 1000, 4096, 7056, 8192];
@@ -253,11 +400,15 @@ mod tests {
             .collect()
     }
 
-    /// Every kernel the CPU can run gives `realfft`'s spectrum bit for bit, at lengths with an
-    /// even and an odd half, with and without a centre bin, with every remainder after the
-    /// vectors, and at every length sonovec plans.
+    fn real_bits<T: FftNum>(signal: &[T]) -> Vec<String> {
+        signal.iter().map(|x| format!("{x:?}")).collect()
+    }
+
+    /// Every kernel the CPU can run gives `realfft`'s results bit for bit, forward and inverse,
+    /// at lengths with an even and an odd half, with and without a centre bin, with every
+    /// remainder after the vectors, and at every length sonovec plans.
     #[test]
-    fn the_spectrum_is_realffts_bit_for_bit() {
+    fn the_transforms_are_realffts_bit_for_bit() {
         for kernels in [Kernels::Widest, Kernels::Avx, Kernels::Scalar] {
             FORCED.set(kernels);
             for len in LENGTHS.into_iter().chain((20..=52).step_by(2)) {
@@ -266,6 +417,29 @@ mod tests {
                     assert_eq!(bits(&ours), bits(&theirs), "f32, {len} points, {kernels:?}");
                     let (ours, theirs) = both::<f64>(len, seed);
                     assert_eq!(bits(&ours), bits(&theirs), "f64, {len} points, {kernels:?}");
+                    let invalid = seed == 3;
+                    let [(ours, ours_said), (theirs, they_said)] =
+                        both_inverse::<f32>(len, seed, invalid);
+                    assert_eq!(
+                        real_bits(&ours),
+                        real_bits(&theirs),
+                        "inverse f32, {len}, seed {seed}, {kernels:?}"
+                    );
+                    assert_eq!(
+                        ours_said, they_said,
+                        "inverse f32, {len}, seed {seed}, {kernels:?}"
+                    );
+                    let [(ours, ours_said), (theirs, they_said)] =
+                        both_inverse::<f64>(len, seed, invalid);
+                    assert_eq!(
+                        real_bits(&ours),
+                        real_bits(&theirs),
+                        "inverse f64, {len}, seed {seed}, {kernels:?}"
+                    );
+                    assert_eq!(
+                        ours_said, they_said,
+                        "inverse f64, {len}, seed {seed}, {kernels:?}"
+                    );
                 }
             }
         }
@@ -274,6 +448,17 @@ mod tests {
 
     #[test]
     fn wrong_buffers_are_refused_as_realfft_refuses_them() {
+        let inverse_plan = inverse::<f32>(512);
+        let theirs = RealFftPlanner::<f32>::new().plan_fft_inverse(512);
+        for (spectrum, signal) in [(257, 510), (200, 512)] {
+            let said = [&inverse_plan, &theirs].map(|plan| {
+                let mut input = vec![Complex::new(0.0, 0.0); spectrum];
+                let result = plan.process(&mut input, &mut vec![0.0; signal]);
+                result.map_err(|e| e.to_string())
+            });
+            assert!(said[0].is_err());
+            assert_eq!(said[0], said[1]);
+        }
         let plan = forward::<f32>(512);
         let mut output = plan.make_output_vec();
         assert!(plan.process(&mut vec![0.0; 510], &mut output).is_err());

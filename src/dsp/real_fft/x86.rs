@@ -1,8 +1,8 @@
-//! The untangling loop in AVX and AVX-512 registers: several bin pairs per instruction, the
-//! values interleaved (`re, im, re, im, …`) as they lie in memory.
+//! The pair loop in AVX and AVX-512 registers: several bin pairs per instruction, the values
+//! interleaved (`re, im, re, im, …`) as they lie in memory.
 //!
 //! For pairs `a = left[k]`, `b = right[n − 1 − k]` and twiddle `t`, each kernel computes in its
-//! lanes what `super::untangle` computes for one pair, with the same roundings:
+//! lanes what `super::pair_step` computes for one pair, with the same roundings:
 //!
 //! - `sum = a + b`, `diff = a − b`;
 //! - `p = sum.im · t` gives `sum.im·t.re | sum.im·t.im`, and `q = diff.re · t`, its halves
@@ -10,9 +10,12 @@
 //! - `twiddled` is `p + q` in the even lane and `p − q` in the odd one:
 //!   `sum.im·t.re + diff.re·t.im` and `sum.im·t.im − diff.re·t.re` (AVX has no masked
 //!   subtraction, so there the odd lane adds `q` negated: the same rounding);
-//! - `h = ½ · (sum.re | diff.im)`;
-//! - `a' = h + twiddled`, and `b'` takes `h − twiddled` in its even lane and `twiddled − h`
-//!   in its odd one, as the scalar code writes them (so that even a zero has the same sign).
+//! - `g = sum.re | diff.im`;
+//! - forward, with `h = ½ · g`: `a' = h + twiddled`, and `b'` takes `h − twiddled` in its even
+//!   lane and `twiddled − h` in its odd one;
+//! - inverse: `a' = g − twiddled`, and `b'` takes `g + twiddled` in its even lane and
+//!   `−twiddled − g` in its odd one;
+//! - each lane's operands in the scalar code's order, so that even a zero has the same sign.
 //!
 //! `right` is read and written highest pair first, so each of its vectors is reversed (by whole
 //! complex values) on the way in and out.
@@ -47,7 +50,7 @@ fn group<T>(
 
 /// Four pairs at a time in AVX registers.
 #[target_feature(enable = "avx")]
-pub unsafe fn f32_avx(
+pub unsafe fn f32_avx<const INVERSE: bool>(
     left: &mut [Complex<f32>],
     right: &mut [Complex<f32>],
     twiddles: &[Complex<f32>],
@@ -72,14 +75,18 @@ pub unsafe fn f32_avx(
             let p = _mm256_mul_ps(_mm256_movehdup_ps(sum), t);
             let q = _mm256_permute_ps(_mm256_mul_ps(_mm256_moveldup_ps(diff), t), 0b10_11_00_01);
             let twiddled = _mm256_add_ps(p, _mm256_xor_ps(q, odd_sign));
-            let h = _mm256_mul_ps(half, _mm256_blend_ps(sum, diff, 0b1010_1010));
-            let from_h = _mm256_sub_ps(h, twiddled);
-            let from_twiddled = _mm256_sub_ps(twiddled, h);
-            _mm256_storeu_ps(l, _mm256_add_ps(h, twiddled));
-            _mm256_storeu_ps(
-                r,
-                reverse(_mm256_blend_ps(from_h, from_twiddled, 0b1010_1010)),
-            );
+            let g = _mm256_blend_ps(sum, diff, 0b1010_1010);
+            let (a, even, odd) = if INVERSE {
+                let negated = _mm256_xor_ps(twiddled, _mm256_set1_ps(-0.0));
+                let even = _mm256_add_ps(g, twiddled);
+                (_mm256_sub_ps(g, twiddled), even, _mm256_sub_ps(negated, g))
+            } else {
+                let h = _mm256_mul_ps(half, g);
+                let even = _mm256_sub_ps(h, twiddled);
+                (_mm256_add_ps(h, twiddled), even, _mm256_sub_ps(twiddled, h))
+            };
+            _mm256_storeu_ps(l, a);
+            _mm256_storeu_ps(r, reverse(_mm256_blend_ps(even, odd, 0b1010_1010)));
         }
     }
     groups * F32_AVX
@@ -87,7 +94,7 @@ pub unsafe fn f32_avx(
 
 /// Two pairs at a time in AVX registers.
 #[target_feature(enable = "avx")]
-pub unsafe fn f64_avx(
+pub unsafe fn f64_avx<const INVERSE: bool>(
     left: &mut [Complex<f64>],
     right: &mut [Complex<f64>],
     twiddles: &[Complex<f64>],
@@ -110,11 +117,18 @@ pub unsafe fn f64_avx(
             let p = _mm256_mul_pd(_mm256_permute_pd(sum, 0b1111), t);
             let q = _mm256_permute_pd(_mm256_mul_pd(_mm256_movedup_pd(diff), t), 0b0101);
             let twiddled = _mm256_add_pd(p, _mm256_xor_pd(q, odd_sign));
-            let h = _mm256_mul_pd(half, _mm256_blend_pd(sum, diff, 0b1010));
-            let from_h = _mm256_sub_pd(h, twiddled);
-            let from_twiddled = _mm256_sub_pd(twiddled, h);
-            _mm256_storeu_pd(l, _mm256_add_pd(h, twiddled));
-            _mm256_storeu_pd(r, reverse(_mm256_blend_pd(from_h, from_twiddled, 0b1010)));
+            let g = _mm256_blend_pd(sum, diff, 0b1010);
+            let (a, even, odd) = if INVERSE {
+                let negated = _mm256_xor_pd(twiddled, _mm256_set1_pd(-0.0));
+                let even = _mm256_add_pd(g, twiddled);
+                (_mm256_sub_pd(g, twiddled), even, _mm256_sub_pd(negated, g))
+            } else {
+                let h = _mm256_mul_pd(half, g);
+                let even = _mm256_sub_pd(h, twiddled);
+                (_mm256_add_pd(h, twiddled), even, _mm256_sub_pd(twiddled, h))
+            };
+            _mm256_storeu_pd(l, a);
+            _mm256_storeu_pd(r, reverse(_mm256_blend_pd(even, odd, 0b1010)));
         }
     }
     groups * F64_AVX
@@ -122,7 +136,7 @@ pub unsafe fn f64_avx(
 
 /// Eight pairs at a time in AVX-512 registers.
 #[target_feature(enable = "avx512f")]
-pub unsafe fn f32_avx512(
+pub unsafe fn f32_avx512<const INVERSE: bool>(
     left: &mut [Complex<f32>],
     right: &mut [Complex<f32>],
     twiddles: &[Complex<f32>],
@@ -146,10 +160,18 @@ pub unsafe fn f32_avx512(
             let p = _mm512_mul_ps(_mm512_movehdup_ps(sum), t);
             let q = _mm512_permute_ps(_mm512_mul_ps(_mm512_moveldup_ps(diff), t), 0b10_11_00_01);
             let twiddled = _mm512_mask_sub_ps(_mm512_add_ps(p, q), ODD, p, q);
-            let h = _mm512_mul_ps(half, _mm512_mask_blend_ps(ODD, sum, diff));
-            let b_new = _mm512_mask_sub_ps(_mm512_sub_ps(h, twiddled), ODD, twiddled, h);
-            _mm512_storeu_ps(l, _mm512_add_ps(h, twiddled));
-            _mm512_storeu_ps(r, reverse(b_new));
+            let g = _mm512_mask_blend_ps(ODD, sum, diff);
+            let (a, b) = if INVERSE {
+                let negated = negate_ps(twiddled);
+                let b = _mm512_mask_sub_ps(_mm512_add_ps(g, twiddled), ODD, negated, g);
+                (_mm512_sub_ps(g, twiddled), b)
+            } else {
+                let h = _mm512_mul_ps(half, g);
+                let b = _mm512_mask_sub_ps(_mm512_sub_ps(h, twiddled), ODD, twiddled, h);
+                (_mm512_add_ps(h, twiddled), b)
+            };
+            _mm512_storeu_ps(l, a);
+            _mm512_storeu_ps(r, reverse(b));
         }
     }
     groups * F32_AVX512
@@ -157,7 +179,7 @@ pub unsafe fn f32_avx512(
 
 /// Four pairs at a time in AVX-512 registers.
 #[target_feature(enable = "avx512f")]
-pub unsafe fn f64_avx512(
+pub unsafe fn f64_avx512<const INVERSE: bool>(
     left: &mut [Complex<f64>],
     right: &mut [Complex<f64>],
     twiddles: &[Complex<f64>],
@@ -181,11 +203,39 @@ pub unsafe fn f64_avx512(
             let p = _mm512_mul_pd(_mm512_permute_pd(sum, 0xff), t);
             let q = _mm512_permute_pd(_mm512_mul_pd(_mm512_movedup_pd(diff), t), 0x55);
             let twiddled = _mm512_mask_sub_pd(_mm512_add_pd(p, q), ODD, p, q);
-            let h = _mm512_mul_pd(half, _mm512_mask_blend_pd(ODD, sum, diff));
-            let b_new = _mm512_mask_sub_pd(_mm512_sub_pd(h, twiddled), ODD, twiddled, h);
-            _mm512_storeu_pd(l, _mm512_add_pd(h, twiddled));
-            _mm512_storeu_pd(r, reverse(b_new));
+            let g = _mm512_mask_blend_pd(ODD, sum, diff);
+            let (a, b) = if INVERSE {
+                let negated = negate_pd(twiddled);
+                let b = _mm512_mask_sub_pd(_mm512_add_pd(g, twiddled), ODD, negated, g);
+                (_mm512_sub_pd(g, twiddled), b)
+            } else {
+                let h = _mm512_mul_pd(half, g);
+                let b = _mm512_mask_sub_pd(_mm512_sub_pd(h, twiddled), ODD, twiddled, h);
+                (_mm512_add_pd(h, twiddled), b)
+            };
+            _mm512_storeu_pd(l, a);
+            _mm512_storeu_pd(r, reverse(b));
         }
     }
     groups * F64_AVX512
+}
+
+/// `−v`, its sign bits flipped (subtracting from zero would give +0 for +0). AVX-512F has no
+/// floating-point XOR (that is AVX-512DQ), so it is done on the bits.
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn negate_ps(v: __m512) -> __m512 {
+    _mm512_castsi512_ps(_mm512_xor_si512(
+        _mm512_castps_si512(v),
+        _mm512_set1_epi32(i32::MIN),
+    ))
+}
+
+#[inline]
+#[target_feature(enable = "avx512f")]
+fn negate_pd(v: __m512d) -> __m512d {
+    _mm512_castsi512_pd(_mm512_xor_si512(
+        _mm512_castpd_si512(v),
+        _mm512_set1_epi64(i64::MIN),
+    ))
 }
