@@ -6,7 +6,8 @@
 //! value at a time. Here the sums of several bands or frames are kept side by side in registers
 //! (six to twelve of the sixteen), so that the multiply-adds do not wait on one another.
 //!
-//! Every function needs AVX2 and FMA (`is_available`); AVX-512 machines run these too.
+//! Every function needs AVX2 and FMA (`is_available`). AVX-512 machines run `super::beat_avx512`
+//! instead, the same sums in wider vectors, but for `first_layer`.
 
 use std::arch::x86_64::{
     __m256, _mm256_add_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_max_ps, _mm256_set1_ps,

@@ -6,29 +6,33 @@
 //! `wide`, whose vectors are fixed when the crate is compiled (two SSE halves in a baseline
 //! x86-64 build), its ELU took about 3 ns a value (its perf share over the values it took).
 //! Together with the pooling loops they were about 13 % of a `--model none` run (perf, 20 real
-//! tracks). Here each layer is one function per frame or few frames: in AVX2 with FMA where the
-//! CPU has them (`super::beat_avx2`, chosen at run time), else the plain loops below, which the
-//! tests hold the AVX2 code to.
+//! tracks). Here each layer is one function per frame or few frames: in AVX-512 or AVX2 with FMA
+//! where the CPU has them (`super::beat_avx512`, `super::beat_avx2`, chosen at run time; the
+//! two give the same bits), else the plain loops below, which the tests hold the vector code to.
 
 use super::activation::{
     BANDS2, BANDS3, CHANNELS, CHANNELS1, CHANNELS2, CONTEXT, PADDED, PADDED2, TAPS,
 };
 #[cfg(target_arch = "x86_64")]
-use super::beat_avx2;
+use super::{beat_avx2, beat_avx512};
 
 /// The [`CHANNELS`] outputs of a layer held as this many lanes, the last ones zero: three AVX2
-/// vectors.
+/// vectors, or an AVX-512 vector and an AVX2 one.
 pub(super) const WIDTH: usize = 24;
 
-/// Output frames of a residual block computed together in AVX2, and frames of the front's
-/// output: their sums side by side in registers.
+/// Output frames of a residual block computed together, and frames of the front's output: their
+/// sums side by side in registers (16 in AVX2, 32 in AVX-512).
 const BLOCK_FRAMES: usize = 3;
 const FRONT_FRAMES: usize = 2;
+const BLOCK_FRAMES_512: usize = 8;
+const FRONT_FRAMES_512: usize = 8;
 
 #[cfg(test)]
 thread_local! {
     /// Set by the tests to run the plain loops on this thread.
     static FORCE_PLAIN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// Set by the tests to run the AVX2 code on this thread where the CPU has AVX-512.
+    static FORCE_AVX2: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 /// Whether a test asked for the plain loops on this thread.
 fn forced_plain() -> bool {
@@ -37,15 +41,40 @@ fn forced_plain() -> bool {
     #[cfg(not(test))]
     false
 }
+/// Whether a test asked for the AVX2 code on this thread.
+#[cfg(target_arch = "x86_64")]
+fn forced_avx2() -> bool {
+    #[cfg(test)]
+    return FORCE_AVX2.get();
+    #[cfg(not(test))]
+    false
+}
 
-/// Whether to run the AVX2 code: where the CPU has AVX2 and FMA.
-fn use_avx2() -> bool {
+/// The code the layers run on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kernels {
+    Plain,
+    #[cfg(target_arch = "x86_64")]
+    Avx2,
+    #[cfg(target_arch = "x86_64")]
+    Avx512,
+}
+
+/// AVX-512 where the CPU has it (with AVX2 and FMA), else AVX2 with FMA, else the plain loops.
+fn kernels() -> Kernels {
+    if forced_plain() {
+        return Kernels::Plain;
+    }
     #[cfg(target_arch = "x86_64")]
     {
-        beat_avx2::is_available() && !forced_plain()
+        if !forced_avx2() && beat_avx512::is_available() {
+            return Kernels::Avx512;
+        }
+        if beat_avx2::is_available() {
+            return Kernels::Avx2;
+        }
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    false
+    Kernels::Plain
 }
 
 /// A row-major `rows × CHANNELS` matrix with each row widened to [`WIDTH`] by zeros.
@@ -89,7 +118,7 @@ impl Front {
     ) {
         assert!(pending.len() >= (count + 2 * CONTEXT) * PADDED);
         assert!(out.len() >= count * CHANNELS);
-        let avx2 = use_avx2();
+        let kernels = kernels();
         // The first pooled layer for frames first − 1 ..= first + count, each with a zero band at
         // either edge; frames outside the track are zeros (the second convolution's padding).
         let frame1 = PADDED2 * CHANNELS1;
@@ -102,31 +131,49 @@ impl Front {
             }
             let rows: [&[f32]; 3] = std::array::from_fn(|dt| &pending[(j + dt) * PADDED..]);
             #[cfg(target_arch = "x86_64")]
-            if avx2 {
-                // SAFETY: the CPU has AVX2 and FMA, checked by `use_avx2`.
+            if kernels != Kernels::Plain {
+                // SAFETY: the CPU has AVX2 and FMA, checked by `kernels` (with AVX-512 too).
                 unsafe { beat_avx2::first_layer(self, rows, frame) };
                 continue;
             }
             self.first_layer(rows, frame);
         }
-        #[cfg(target_arch = "x86_64")]
-        if avx2 {
-            let mut j = 0;
-            while j + FRONT_FRAMES <= count {
-                let y = &mut out[j * CHANNELS..];
-                // SAFETY: the CPU has AVX2 and FMA, checked by `use_avx2`.
-                unsafe { beat_avx2::later_layers::<FRONT_FRAMES>(self, pooled, j, y) };
-                j += FRONT_FRAMES;
+        match kernels {
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx512 => {
+                let mut j = 0;
+                while j + FRONT_FRAMES_512 <= count {
+                    let y = &mut out[j * CHANNELS..];
+                    // SAFETY: the CPU has AVX-512F and VL, AVX2 and FMA, checked by `kernels`.
+                    unsafe { beat_avx512::later_layers::<FRONT_FRAMES_512>(self, pooled, j, y) };
+                    j += FRONT_FRAMES_512;
+                }
+                for j in j..count {
+                    let y = &mut out[j * CHANNELS..];
+                    // SAFETY: as above.
+                    unsafe { beat_avx512::later_layers::<1>(self, pooled, j, y) };
+                }
             }
-            for j in j..count {
-                let y = &mut out[j * CHANNELS..];
-                // SAFETY: as above.
-                unsafe { beat_avx2::later_layers::<1>(self, pooled, j, y) };
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx2 => {
+                let mut j = 0;
+                while j + FRONT_FRAMES <= count {
+                    let y = &mut out[j * CHANNELS..];
+                    // SAFETY: the CPU has AVX2 and FMA, checked by `kernels`.
+                    unsafe { beat_avx2::later_layers::<FRONT_FRAMES>(self, pooled, j, y) };
+                    j += FRONT_FRAMES;
+                }
+                for j in j..count {
+                    let y = &mut out[j * CHANNELS..];
+                    // SAFETY: as above.
+                    unsafe { beat_avx2::later_layers::<1>(self, pooled, j, y) };
+                }
             }
-            return;
-        }
-        for j in 0..count {
-            self.later_layers(pooled, j, &mut out[j * CHANNELS..(j + 1) * CHANNELS]);
+            Kernels::Plain => {
+                for j in 0..count {
+                    self.later_layers(pooled, j, &mut out[j * CHANNELS..(j + 1) * CHANNELS]);
+                }
+            }
         }
     }
 
@@ -240,6 +287,19 @@ impl BlockInput<'_> {
             _ => &OUTSIDE,
         }
     }
+
+    /// For output frames `t..t + N`: per tap, the frames it reads ([`BlockInput::tap`]), and
+    /// the frames themselves.
+    #[cfg(target_arch = "x86_64")]
+    fn frames_from<const N: usize>(
+        &self,
+        t: usize,
+    ) -> ([[&[f32; CHANNELS]; N]; TAPS], [&[f32; CHANNELS]; N]) {
+        (
+            std::array::from_fn(|k| std::array::from_fn(|f| self.tap(t + f, k))),
+            std::array::from_fn(|f| self.frame(t + f)),
+        )
+    }
 }
 
 impl ResidualBlock {
@@ -268,31 +328,55 @@ impl ResidualBlock {
     /// `stop + 2·dilation` (or `received`), and `out` has room for the frames.
     pub fn run(&self, input: &BlockInput<'_>, start: usize, stop: usize, out: &mut [f32]) {
         assert!(out.len() >= (stop - start) * CHANNELS);
-        #[cfg(target_arch = "x86_64")]
-        if use_avx2() {
-            let mut t = start;
-            while t < stop {
-                let y = &mut out[(t - start) * CHANNELS..];
-                if t + BLOCK_FRAMES <= stop {
-                    let sources =
-                        std::array::from_fn(|k| std::array::from_fn(|f| input.tap(t + f, k)));
-                    let inputs = std::array::from_fn(|f| input.frame(t + f));
-                    // SAFETY: the CPU has AVX2 and FMA, checked by `use_avx2`.
-                    unsafe {
-                        beat_avx2::residual_frames::<BLOCK_FRAMES>(self, &sources, inputs, y)
-                    };
-                    t += BLOCK_FRAMES;
-                } else {
-                    let sources = std::array::from_fn(|k| [input.tap(t, k)]);
-                    // SAFETY: as above.
-                    unsafe { beat_avx2::residual_frames::<1>(self, &sources, [input.frame(t)], y) };
-                    t += 1;
+        match kernels() {
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx512 => {
+                let mut t = start;
+                while t < stop {
+                    let y = &mut out[(t - start) * CHANNELS..];
+                    if t + BLOCK_FRAMES_512 <= stop {
+                        let (sources, inputs) = input.frames_from::<BLOCK_FRAMES_512>(t);
+                        // SAFETY: the CPU has AVX-512F and VL, AVX2 and FMA, checked by
+                        // `kernels`.
+                        unsafe {
+                            beat_avx512::residual_frames::<BLOCK_FRAMES_512>(
+                                self, &sources, inputs, y,
+                            )
+                        };
+                        t += BLOCK_FRAMES_512;
+                    } else {
+                        let (sources, inputs) = input.frames_from::<1>(t);
+                        // SAFETY: as above.
+                        unsafe { beat_avx512::residual_frames::<1>(self, &sources, inputs, y) };
+                        t += 1;
+                    }
                 }
             }
-            return;
-        }
-        for (t, y) in (start..stop).zip(out.chunks_exact_mut(CHANNELS)) {
-            self.frame(input, t, y);
+            #[cfg(target_arch = "x86_64")]
+            Kernels::Avx2 => {
+                let mut t = start;
+                while t < stop {
+                    let y = &mut out[(t - start) * CHANNELS..];
+                    if t + BLOCK_FRAMES <= stop {
+                        let (sources, inputs) = input.frames_from::<BLOCK_FRAMES>(t);
+                        // SAFETY: the CPU has AVX2 and FMA, checked by `kernels`.
+                        unsafe {
+                            beat_avx2::residual_frames::<BLOCK_FRAMES>(self, &sources, inputs, y)
+                        };
+                        t += BLOCK_FRAMES;
+                    } else {
+                        let (sources, inputs) = input.frames_from::<1>(t);
+                        // SAFETY: as above.
+                        unsafe { beat_avx2::residual_frames::<1>(self, &sources, inputs, y) };
+                        t += 1;
+                    }
+                }
+            }
+            Kernels::Plain => {
+                for (t, y) in (start..stop).zip(out.chunks_exact_mut(CHANNELS)) {
+                    self.frame(input, t, y);
+                }
+            }
         }
     }
 
@@ -421,14 +505,32 @@ mod tests {
         }
     }
 
-    /// The AVX2 front against the plain loops, on random weights and input, over a run whose
-    /// first frame is the track's (zeros before it) and whose last frames are past its end.
-    #[test]
-    fn the_avx2_front_computes_the_plain_loops_front() {
-        if !use_avx2() {
-            return;
+    /// Runs `f` on `kernels` on this thread; `None` where the CPU lacks them.
+    fn on<T>(kernels: Kernels, f: impl FnOnce() -> T) -> Option<T> {
+        let available = match kernels {
+            Kernels::Plain => true,
+            Kernels::Avx2 => beat_avx2::is_available(),
+            Kernels::Avx512 => beat_avx512::is_available(),
+        };
+        if !available {
+            return None;
         }
-        let front = Front {
+        let plain = FORCE_PLAIN.replace(kernels == Kernels::Plain);
+        let avx2 = FORCE_AVX2.replace(kernels == Kernels::Avx2);
+        assert_eq!(super::kernels(), kernels);
+        let out = f();
+        FORCE_PLAIN.set(plain);
+        FORCE_AVX2.set(avx2);
+        Some(out)
+    }
+
+    fn bits(values: &[f32]) -> Vec<u32> {
+        values.iter().map(|v| v.to_bits()).collect()
+    }
+
+    /// A front of random weights.
+    fn random_front() -> Front {
+        Front {
             conv1: std::array::from_fn(|dt| noise(3 * CHANNELS1, dt as u64).try_into().unwrap()),
             bias1: noise(CHANNELS1, 3).try_into().unwrap(),
             conv2: std::array::from_fn(|dt| {
@@ -439,71 +541,176 @@ mod tests {
             bias2: noise(CHANNELS2, 7).try_into().unwrap(),
             conv3: widened(&noise(BANDS3 * CHANNELS2 * CHANNELS, 8)),
             bias3: widened(&noise(CHANNELS, 9)),
-        };
-        let count = 13;
-        let mut pending = noise((count + 2 * CONTEXT) * PADDED, 10);
+        }
+    }
+
+    /// The front's output on `kernels` for `count` frames from `first` on, random input (the
+    /// edge bands zero, as the network's).
+    fn run_front(
+        kernels: Kernels,
+        front: &Front,
+        first: usize,
+        count: usize,
+        total: Option<usize>,
+    ) -> Option<Vec<f32>> {
+        let mut pending = noise((count + 2 * CONTEXT) * PADDED, 10 + count as u64);
         for frame in pending.chunks_exact_mut(PADDED) {
             frame[0] = 0.0;
             frame[PADDED - 1] = 0.0;
         }
-        let run = |avx2: bool| {
+        on(kernels, || {
             let (mut pooled, mut out) = (Vec::new(), vec![0.0; count * CHANNELS]);
-            let saved = FORCE_PLAIN.replace(!avx2);
-            front.run(&pending, 0, count, Some(count - 2), &mut pooled, &mut out);
-            FORCE_PLAIN.set(saved);
+            front.run(&pending, first, count, total, &mut pooled, &mut out);
             out
+        })
+    }
+
+    /// A residual block of random weights.
+    fn random_block() -> ResidualBlock {
+        ResidualBlock::new(
+            &std::array::from_fn(|k| noise(CHANNELS * CHANNELS, 20 + k as u64)),
+            &noise(CHANNELS, 30),
+            &noise(CHANNELS * CHANNELS, 31),
+            &noise(CHANNELS, 32),
+        )
+    }
+
+    /// Output frames `start..stop` of `block` on `kernels`, over 40 frames of random input.
+    fn run_block(
+        kernels: Kernels,
+        block: &ResidualBlock,
+        dilation: usize,
+        start: usize,
+        stop: usize,
+    ) -> Option<Vec<f32>> {
+        let frames = noise(40 * CHANNELS, 33);
+        let input = BlockInput {
+            frames: &frames,
+            first: 0,
+            received: 40,
+            dilation,
         };
-        assert_close(&run(true), &run(false));
+        on(kernels, || {
+            let mut out = vec![0.0; (stop - start) * CHANNELS];
+            block.run(&input, start, stop, &mut out);
+            out
+        })
+    }
+
+    /// The AVX2 front against the plain loops, on random weights and input, over a run whose
+    /// first frame is the track's (zeros before it) and whose last frames are past its end.
+    #[test]
+    fn the_avx2_front_computes_the_plain_loops_front() {
+        let front = random_front();
+        let count = 13;
+        let Some(avx2) = run_front(Kernels::Avx2, &front, 0, count, Some(count - 2)) else {
+            return;
+        };
+        let plain = run_front(Kernels::Plain, &front, 0, count, Some(count - 2)).unwrap();
+        assert_close(&avx2, &plain);
     }
 
     /// The AVX2 residual block against the plain loops, with taps before the track's start and
     /// past its end, over a whole group of frames and a rest.
     #[test]
     fn the_avx2_residual_block_computes_the_plain_loops_block() {
-        if !use_avx2() {
+        let block = random_block();
+        let Some(avx2) = run_block(Kernels::Avx2, &block, 4, 1, 40) else {
             return;
-        }
-        let block = ResidualBlock::new(
-            &std::array::from_fn(|k| noise(CHANNELS * CHANNELS, 20 + k as u64)),
-            &noise(CHANNELS, 30),
-            &noise(CHANNELS * CHANNELS, 31),
-            &noise(CHANNELS, 32),
-        );
-        let frames = noise(40 * CHANNELS, 33);
-        let input = BlockInput {
-            frames: &frames,
-            first: 0,
-            received: 40,
-            dilation: 4,
         };
-        let run = |avx2: bool| {
-            let mut out = vec![0.0; 39 * CHANNELS];
-            let saved = FORCE_PLAIN.replace(!avx2);
-            block.run(&input, 1, 40, &mut out);
-            FORCE_PLAIN.set(saved);
-            out
-        };
-        assert_close(&run(true), &run(false));
+        assert_close(&avx2, &run_block(Kernels::Plain, &block, 4, 1, 40).unwrap());
     }
 
+    /// The AVX-512 front gives the AVX2 front's bits: over whole groups of frames and rests of
+    /// each length, at the track's start and end and within it.
     #[test]
-    fn the_avx2_elu_gives_the_same_bits() {
+    fn the_avx512_front_gives_the_avx2_fronts_bits() {
+        let front = random_front();
+        let runs = [
+            (0, 13, Some(11)),
+            (0, 64, None),
+            (7, 1, None),
+            (7, 2, None),
+            (7, 3, None),
+            (7, 5, None),
+            (7, 6, None),
+            (7, 7, None),
+            (64, 9, Some(70)),
+            (128, 15, Some(130)),
+        ];
+        for (first, count, total) in runs {
+            let Some(avx512) = run_front(Kernels::Avx512, &front, first, count, total) else {
+                return;
+            };
+            let avx2 = run_front(Kernels::Avx2, &front, first, count, total).unwrap();
+            assert_eq!(bits(&avx512), bits(&avx2), "{count} frames from {first}");
+            // Not all zeros or all the same: the comparison says something.
+            assert!(avx2.iter().any(|&v| v != avx2[0]));
+        }
+    }
+
+    /// The AVX-512 residual block gives the AVX2 block's bits: taps before the track's start
+    /// and past its end, whole groups of frames and rests of each length.
+    #[test]
+    fn the_avx512_residual_block_gives_the_avx2_blocks_bits() {
+        let block = random_block();
+        let runs = [
+            (1, 40),
+            (0, 40),
+            (0, 8),
+            (3, 4),
+            (5, 18),
+            (2, 33),
+            (9, 24),
+            (31, 40),
+        ];
+        for dilation in [1, 4, 16] {
+            for (start, stop) in runs {
+                let Some(avx512) = run_block(Kernels::Avx512, &block, dilation, start, stop) else {
+                    return;
+                };
+                let avx2 = run_block(Kernels::Avx2, &block, dilation, start, stop).unwrap();
+                assert_eq!(
+                    bits(&avx512),
+                    bits(&avx2),
+                    "frames {start}..{stop}, dilation {dilation}"
+                );
+            }
+        }
+    }
+
+    /// ELU's vectorized loops give the scalar function's bits.
+    #[test]
+    fn the_vectorized_elus_give_the_same_bits() {
         let values: Vec<f32> = (0..10_007)
             .map(|i| (i as f32 * 0.37).sin() * 20.0)
+            .chain([
+                0.0,
+                -0.0,
+                -88.0,
+                -87.9,
+                -88.1,
+                -1e-30,
+                1e-30,
+                -1000.0,
+                f32::NEG_INFINITY,
+            ])
             .collect();
         let mut scalar = values.clone();
         for v in &mut scalar {
             *v = elu(*v);
         }
-        if !use_avx2() {
-            return;
+        if beat_avx2::is_available() {
+            let mut avx2 = values.clone();
+            // SAFETY: the CPU has AVX2 and FMA, checked just above.
+            unsafe { beat_avx2::elu_in_place(&mut avx2) };
+            assert_eq!(bits(&scalar), bits(&avx2));
         }
-        let mut dispatched = values.clone();
-        // SAFETY: the CPU has AVX2 and FMA, checked just above.
-        unsafe { beat_avx2::elu_in_place(&mut dispatched) };
-        assert_eq!(
-            scalar.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
-            dispatched.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
-        );
+        if beat_avx512::is_available() {
+            let mut avx512 = values.clone();
+            // SAFETY: the CPU has AVX-512F and VL, AVX2 and FMA, checked just above.
+            unsafe { beat_avx512::elu_in_place(&mut avx512) };
+            assert_eq!(bits(&scalar), bits(&avx512));
+        }
     }
 }

@@ -10,6 +10,8 @@
 pub mod activation;
 #[cfg(target_arch = "x86_64")]
 mod beat_avx2;
+#[cfg(target_arch = "x86_64")]
+mod beat_avx512;
 mod beat_kernels;
 pub mod beats;
 pub mod level;
