@@ -37,9 +37,9 @@ pub fn inverse<T: PairKernels>(len: usize) -> Arc<dyn ComplexToReal<T>> {
 
 /// The element types whose pair step has vector kernels.
 pub trait PairKernels: FftNum {
-    /// Does pairs `0..n` of [`pair_step`] in vector registers where the CPU allows, `left`,
-    /// `right` and `twiddles` each `n` long (pair `k` is `left[k]` and `right[n − 1 − k]`);
-    /// returns how many pairs it did, the first ones.
+    /// Does pairs `0..n` of the pair step (`pair_step`) in vector registers where the CPU
+    /// allows, `left`, `right` and `twiddles` each `n` long (pair `k` is `left[k]` and
+    /// `right[n − 1 − k]`); returns how many pairs it did, the first ones.
     fn pairs<const INVERSE: bool>(
         left: &mut [Complex<Self>],
         right: &mut [Complex<Self>],
