@@ -77,6 +77,17 @@ fn kernels() -> Kernels {
     Kernels::Plain
 }
 
+/// The frames `start..stop` as the vector code takes them: the first frame of each whole group
+/// of `size`, then each frame left over, with whether it starts a whole group.
+#[cfg(target_arch = "x86_64")]
+fn groups(start: usize, stop: usize, size: usize) -> impl Iterator<Item = (usize, bool)> {
+    let whole = (stop.saturating_sub(start)) / size;
+    let rest = start + whole * size;
+    (0..whole)
+        .map(move |g| (start + g * size, true))
+        .chain((rest..stop).map(|t| (t, false)))
+}
+
 /// A row-major `rows × CHANNELS` matrix with each row widened to [`WIDTH`] by zeros.
 pub(super) fn widened<const N: usize>(matrix: &[f32]) -> [f32; N] {
     let mut wide = [0.0; N];
@@ -141,32 +152,30 @@ impl Front {
         match kernels {
             #[cfg(target_arch = "x86_64")]
             Kernels::Avx512 => {
-                let mut j = 0;
-                while j + FRONT_FRAMES_512 <= count {
+                for (j, whole) in groups(0, count, FRONT_FRAMES_512) {
                     let y = &mut out[j * CHANNELS..];
                     // SAFETY: the CPU has AVX-512F and VL, AVX2 and FMA, checked by `kernels`.
-                    unsafe { beat_avx512::later_layers::<FRONT_FRAMES_512>(self, pooled, j, y) };
-                    j += FRONT_FRAMES_512;
-                }
-                for j in j..count {
-                    let y = &mut out[j * CHANNELS..];
-                    // SAFETY: as above.
-                    unsafe { beat_avx512::later_layers::<1>(self, pooled, j, y) };
+                    unsafe {
+                        if whole {
+                            beat_avx512::later_layers::<FRONT_FRAMES_512>(self, pooled, j, y)
+                        } else {
+                            beat_avx512::later_layers::<1>(self, pooled, j, y)
+                        }
+                    }
                 }
             }
             #[cfg(target_arch = "x86_64")]
             Kernels::Avx2 => {
-                let mut j = 0;
-                while j + FRONT_FRAMES <= count {
+                for (j, whole) in groups(0, count, FRONT_FRAMES) {
                     let y = &mut out[j * CHANNELS..];
                     // SAFETY: the CPU has AVX2 and FMA, checked by `kernels`.
-                    unsafe { beat_avx2::later_layers::<FRONT_FRAMES>(self, pooled, j, y) };
-                    j += FRONT_FRAMES;
-                }
-                for j in j..count {
-                    let y = &mut out[j * CHANNELS..];
-                    // SAFETY: as above.
-                    unsafe { beat_avx2::later_layers::<1>(self, pooled, j, y) };
+                    unsafe {
+                        if whole {
+                            beat_avx2::later_layers::<FRONT_FRAMES>(self, pooled, j, y)
+                        } else {
+                            beat_avx2::later_layers::<1>(self, pooled, j, y)
+                        }
+                    }
                 }
             }
             Kernels::Plain => {
@@ -331,44 +340,33 @@ impl ResidualBlock {
         match kernels() {
             #[cfg(target_arch = "x86_64")]
             Kernels::Avx512 => {
-                let mut t = start;
-                while t < stop {
+                for (t, whole) in groups(start, stop, BLOCK_FRAMES_512) {
                     let y = &mut out[(t - start) * CHANNELS..];
-                    if t + BLOCK_FRAMES_512 <= stop {
-                        let (sources, inputs) = input.frames_from::<BLOCK_FRAMES_512>(t);
-                        // SAFETY: the CPU has AVX-512F and VL, AVX2 and FMA, checked by
-                        // `kernels`.
-                        unsafe {
-                            beat_avx512::residual_frames::<BLOCK_FRAMES_512>(
-                                self, &sources, inputs, y,
-                            )
-                        };
-                        t += BLOCK_FRAMES_512;
-                    } else {
-                        let (sources, inputs) = input.frames_from::<1>(t);
-                        // SAFETY: as above.
-                        unsafe { beat_avx512::residual_frames::<1>(self, &sources, inputs, y) };
-                        t += 1;
+                    // SAFETY: the CPU has AVX-512F and VL, AVX2 and FMA, checked by `kernels`.
+                    unsafe {
+                        if whole {
+                            let (sources, inputs) = input.frames_from::<BLOCK_FRAMES_512>(t);
+                            beat_avx512::residual_frames(self, &sources, inputs, y)
+                        } else {
+                            let (sources, inputs) = input.frames_from::<1>(t);
+                            beat_avx512::residual_frames(self, &sources, inputs, y)
+                        }
                     }
                 }
             }
             #[cfg(target_arch = "x86_64")]
             Kernels::Avx2 => {
-                let mut t = start;
-                while t < stop {
+                for (t, whole) in groups(start, stop, BLOCK_FRAMES) {
                     let y = &mut out[(t - start) * CHANNELS..];
-                    if t + BLOCK_FRAMES <= stop {
-                        let (sources, inputs) = input.frames_from::<BLOCK_FRAMES>(t);
-                        // SAFETY: the CPU has AVX2 and FMA, checked by `kernels`.
-                        unsafe {
-                            beat_avx2::residual_frames::<BLOCK_FRAMES>(self, &sources, inputs, y)
-                        };
-                        t += BLOCK_FRAMES;
-                    } else {
-                        let (sources, inputs) = input.frames_from::<1>(t);
-                        // SAFETY: as above.
-                        unsafe { beat_avx2::residual_frames::<1>(self, &sources, inputs, y) };
-                        t += 1;
+                    // SAFETY: the CPU has AVX2 and FMA, checked by `kernels`.
+                    unsafe {
+                        if whole {
+                            let (sources, inputs) = input.frames_from::<BLOCK_FRAMES>(t);
+                            beat_avx2::residual_frames(self, &sources, inputs, y)
+                        } else {
+                            let (sources, inputs) = input.frames_from::<1>(t);
+                            beat_avx2::residual_frames(self, &sources, inputs, y)
+                        }
                     }
                 }
             }
