@@ -190,12 +190,19 @@ impl<T: PairKernels> EvenPlan<T> {
         self.length / 2 + 1
     }
 
-    fn check(&self, real: usize, complex: usize, scratch: usize) -> Result<(), FftError> {
-        if real != self.length {
-            return Err(FftError::InputBuffer(self.length, real));
+    /// `realfft`'s checks, in its order: the input's length, the output's, then the scratch's,
+    /// each `(given, wanted)`.
+    fn check(
+        &self,
+        (input, wanted_input): (usize, usize),
+        (output, wanted_output): (usize, usize),
+        scratch: usize,
+    ) -> Result<(), FftError> {
+        if input != wanted_input {
+            return Err(FftError::InputBuffer(wanted_input, input));
         }
-        if complex != self.complex_len() {
-            return Err(FftError::OutputBuffer(self.complex_len(), complex));
+        if output != wanted_output {
+            return Err(FftError::OutputBuffer(wanted_output, output));
         }
         if scratch < self.scratch_len {
             return Err(FftError::ScratchBuffer(self.scratch_len, scratch));
@@ -234,7 +241,12 @@ impl<T: PairKernels> RealToComplex<T> for EvenForward<T> {
         output: &mut [Complex<T>],
         scratch: &mut [Complex<T>],
     ) -> Result<(), FftError> {
-        self.0.check(input.len(), output.len(), scratch.len())?;
+        let plan = &self.0;
+        plan.check(
+            (input.len(), plan.length),
+            (output.len(), plan.complex_len()),
+            scratch.len(),
+        )?;
         let half = self.0.length / 2;
         self.0
             .fft
@@ -284,12 +296,12 @@ impl<T: PairKernels> ComplexToReal<T> for EvenInverse<T> {
         output: &mut [T],
         scratch: &mut [Complex<T>],
     ) -> Result<(), FftError> {
-        // `realfft` names the spectrum the input and the signal the output here.
-        match self.0.check(output.len(), input.len(), scratch.len()) {
-            Err(FftError::InputBuffer(want, got)) => return Err(FftError::OutputBuffer(want, got)),
-            Err(FftError::OutputBuffer(want, got)) => return Err(FftError::InputBuffer(want, got)),
-            other => other?,
-        }
+        let plan = &self.0;
+        plan.check(
+            (input.len(), plan.complex_len()),
+            (output.len(), plan.length),
+            scratch.len(),
+        )?;
         let last = input.len() - 1;
         let first_invalid = input[0].im != T::zero();
         let last_invalid = input[last].im != T::zero();
@@ -404,6 +416,22 @@ mod tests {
         signal.iter().map(|x| format!("{x:?}")).collect()
     }
 
+    /// Both directions of `T`'s transforms of `len` points against `realfft`'s, bit for bit,
+    /// with what each inverse returned.
+    fn assert_same<T: PairKernels>(len: usize, seed: u64, kernels: Kernels) {
+        let name = std::any::type_name::<T>();
+        let (ours, theirs) = both::<T>(len, seed);
+        assert_eq!(
+            bits(&ours),
+            bits(&theirs),
+            "{name}, {len} points, {kernels:?}"
+        );
+        let [(ours, ours_said), (theirs, they_said)] = both_inverse::<T>(len, seed, seed == 3);
+        let context = format!("inverse {name}, {len}, seed {seed}, {kernels:?}");
+        assert_eq!(real_bits(&ours), real_bits(&theirs), "{context}");
+        assert_eq!(ours_said, they_said, "{context}");
+    }
+
     /// Every kernel the CPU can run gives `realfft`'s results bit for bit, forward and inverse,
     /// at lengths with an even and an odd half, with and without a centre bin, with every
     /// remainder after the vectors, and at every length sonovec plans.
@@ -413,33 +441,8 @@ mod tests {
             FORCED.set(kernels);
             for len in LENGTHS.into_iter().chain((20..=52).step_by(2)) {
                 for seed in 1..4 {
-                    let (ours, theirs) = both::<f32>(len, seed);
-                    assert_eq!(bits(&ours), bits(&theirs), "f32, {len} points, {kernels:?}");
-                    let (ours, theirs) = both::<f64>(len, seed);
-                    assert_eq!(bits(&ours), bits(&theirs), "f64, {len} points, {kernels:?}");
-                    let invalid = seed == 3;
-                    let [(ours, ours_said), (theirs, they_said)] =
-                        both_inverse::<f32>(len, seed, invalid);
-                    assert_eq!(
-                        real_bits(&ours),
-                        real_bits(&theirs),
-                        "inverse f32, {len}, seed {seed}, {kernels:?}"
-                    );
-                    assert_eq!(
-                        ours_said, they_said,
-                        "inverse f32, {len}, seed {seed}, {kernels:?}"
-                    );
-                    let [(ours, ours_said), (theirs, they_said)] =
-                        both_inverse::<f64>(len, seed, invalid);
-                    assert_eq!(
-                        real_bits(&ours),
-                        real_bits(&theirs),
-                        "inverse f64, {len}, seed {seed}, {kernels:?}"
-                    );
-                    assert_eq!(
-                        ours_said, they_said,
-                        "inverse f64, {len}, seed {seed}, {kernels:?}"
-                    );
+                    assert_same::<f32>(len, seed, kernels);
+                    assert_same::<f64>(len, seed, kernels);
                 }
             }
         }
