@@ -5,6 +5,8 @@
 //! norm='slaney'): triangles whose corners are equally spaced on the Slaney scale (linear below
 //! 1 kHz, logarithmic above), each scaled by `2 / (f_upper - f_lower)` so its area is constant.
 
+use wide::f32x8;
+
 /// Slaney scale: 3 mels per 200 Hz below 1 kHz, then 27 mels per factor 6.4 in frequency.
 const F_SP: f64 = 200.0 / 3.0;
 const MIN_LOG_HZ: f64 = 1000.0;
@@ -39,10 +41,56 @@ struct Band {
     weights: Vec<f32>,
 }
 
+impl Band {
+    /// `Σ power[k] · weight[k]` over the band's bins, in bin order from −0.0 (as `f32`'s `sum`).
+    fn sum(&self, power: &[f32]) -> f32 {
+        let span = &power[self.first_bin..self.first_bin + self.weights.len()];
+        span.iter().zip(&self.weights).map(|(p, w)| p * w).sum()
+    }
+}
+
+/// Bands whose sums are taken together, one band in each lane.
+const LANES: usize = 8;
+
+/// [`LANES`] consecutive bands over every bin any of them reaches: one row of weights per bin,
+/// zero in the lanes of the bands that do not reach it.
+#[derive(Clone, Debug)]
+struct BandGroup {
+    first_bin: usize,
+    rows: Vec<f32x8>,
+}
+
+impl BandGroup {
+    fn new(bands: &[Band]) -> Self {
+        let first_bin = bands.iter().map(|b| b.first_bin).min().unwrap_or(0);
+        let end = bands
+            .iter()
+            .map(|b| b.first_bin + b.weights.len())
+            .max()
+            .unwrap_or(first_bin);
+        let rows = (first_bin..end)
+            .map(|k| {
+                f32x8::new(std::array::from_fn(|lane| {
+                    let band = &bands[lane];
+                    k.checked_sub(band.first_bin)
+                        .and_then(|i| band.weights.get(i))
+                        .copied()
+                        .unwrap_or(0.0)
+                }))
+            })
+            .collect();
+        BandGroup { first_bin, rows }
+    }
+}
+
 /// A bank of `n_mels` triangular filters over the `n_fft / 2 + 1` bins of a power spectrum.
 #[derive(Clone, Debug)]
 pub struct MelFilterbank {
     bands: Vec<Band>,
+    /// The bands in groups of [`LANES`], the last few (`n_mels mod LANES`) left out.
+    groups: Vec<BandGroup>,
+    /// Bands that reach no bin (a bank finer than the spectrum's bins at its low end).
+    empty_bands: Vec<usize>,
     n_bins: usize,
 }
 
@@ -55,7 +103,7 @@ impl MelFilterbank {
         let corners: Vec<f64> = (0..n_mels + 2)
             .map(|i| mel_to_hz(mel_lo + (mel_hi - mel_lo) * i as f64 / (n_mels + 1) as f64))
             .collect();
-        let bands = (0..n_mels)
+        let bands: Vec<Band> = (0..n_mels)
             .map(|m| {
                 let (lo, centre, hi) = (corners[m], corners[m + 1], corners[m + 2]);
                 let area_norm = 2.0 / (hi - lo);
@@ -78,7 +126,16 @@ impl MelFilterbank {
                 }
             })
             .collect();
-        MelFilterbank { bands, n_bins }
+        let groups = bands.chunks_exact(LANES).map(BandGroup::new).collect();
+        let empty_bands = (0..bands.len())
+            .filter(|&m| bands[m].weights.is_empty())
+            .collect();
+        MelFilterbank {
+            bands,
+            groups,
+            empty_bands,
+            n_bins,
+        }
     }
 
     pub fn n_mels(&self) -> usize {
@@ -89,12 +146,34 @@ impl MelFilterbank {
         self.n_bins
     }
 
-    /// Writes the mel energies of one power spectrum (`n_bins` values) into `mel` (`n_mels`).
+    /// Writes the mel energies of one power spectrum (`n_bins` finite values, none negative)
+    /// into `mel` (`n_mels`): each band's `Σ power[k] · weight[k]` over its bins in order.
+    ///
+    /// Each band's sum is one chain of dependent additions, which left alone runs at the
+    /// adder's latency; here eight bands at a time share each vector instruction, one per
+    /// lane, so the chains advance together. A lane adds the products of the bins its band
+    /// does not reach too: `p · 0 = +0`, and adding `+0` changes no sum of non-negative products
+    /// (from `−0.0`, the first one turns it into `+0` or the first product, as the band's own
+    /// first product would), so every band gets the bits of its own scalar sum. Bands that
+    /// reach no bin keep the scalar sum's `−0.0`.
     pub fn apply(&self, power: &[f32], mel: &mut [f32]) {
         debug_assert_eq!(power.len(), self.n_bins);
-        for (out, band) in mel.iter_mut().zip(&self.bands) {
-            let span = &power[band.first_bin..band.first_bin + band.weights.len()];
-            *out = span.iter().zip(&band.weights).map(|(p, w)| p * w).sum();
+        debug_assert!(power.iter().all(|p| p.is_finite() && *p >= 0.0));
+        let grouped = self.groups.len() * LANES;
+        let (in_groups, rest) = mel.split_at_mut(grouped);
+        for (out, group) in in_groups.chunks_exact_mut(LANES).zip(&self.groups) {
+            let span = &power[group.first_bin..group.first_bin + group.rows.len()];
+            let mut sums = f32x8::splat(-0.0);
+            for (&p, &weights) in span.iter().zip(&group.rows) {
+                sums += f32x8::splat(p) * weights;
+            }
+            out.copy_from_slice(&sums.to_array());
+        }
+        for (out, band) in rest.iter_mut().zip(&self.bands[grouped..]) {
+            *out = band.sum(power);
+        }
+        for &m in &self.empty_bands {
+            mel[m] = self.bands[m].sum(power);
         }
     }
 
@@ -123,6 +202,47 @@ mod tests {
         assert!((hz_to_mel(6400.0) - 42.0).abs() < 1e-9);
         for hz in [0.0, 123.0, 999.0, 1000.0, 4321.0, 8000.0] {
             assert!((mel_to_hz(hz_to_mel(hz)) - hz).abs() < 1e-9);
+        }
+    }
+
+    /// The grouped sums are each band's own scalar sum, bit for bit, on banks with and without
+    /// left-over and empty bands, for spectra with zeros, tiny and huge values.
+    #[test]
+    fn grouped_sums_are_each_bands_own_sum_bit_for_bit() {
+        let banks = [
+            MelFilterbank::new(16_000, 512, 96, 0.0, 8000.0),
+            MelFilterbank::new(22_050, 2048, 128, 0.0, 11_025.0),
+            MelFilterbank::new(44_100, 1024, 45, 30.0, 16_000.0),
+            MelFilterbank::new(16_000, 256, 128, 0.0, 8000.0),
+        ];
+        assert!(
+            !banks[3].empty_bands.is_empty(),
+            "a bank with empty bands is tested"
+        );
+        let mut state = 0x2545_f491_u32;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 17;
+            state ^= state << 5;
+            state
+        };
+        for bank in &banks {
+            for trial in 0..50 {
+                let power: Vec<f32> = (0..bank.n_bins())
+                    .map(|_| match next() % 8 {
+                        0 => 0.0,
+                        1 => f32::from_bits(next() % 0x0080_0000), // subnormal
+                        2 => (next() % 1000) as f32 * 1e9,
+                        _ => (next() >> 8) as f32 / (1u32 << 24) as f32,
+                    })
+                    .collect();
+                let mut mel = vec![f32::NAN; bank.n_mels()];
+                bank.apply(&power, &mut mel);
+                for (m, (got, band)) in mel.iter().zip(&bank.bands).enumerate() {
+                    let want = band.sum(&power);
+                    assert_eq!(got.to_bits(), want.to_bits(), "band {m}, trial {trial}");
+                }
+            }
         }
     }
 
