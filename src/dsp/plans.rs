@@ -1,4 +1,4 @@
-//! Real FFT plans in double precision, shared by every track of the process.
+//! Real FFT plans, in single and double precision, shared by every track of the process.
 //!
 //! Planning a transform can cost more than running it: for the 2^17 points a whole-track
 //! autocorrelation of 954 s of audio once took, planning took 6–12 ms and the two transforms
@@ -8,12 +8,14 @@
 //! make, so the results are the same bit for bit.
 //!
 //! The cache is bounded, because a server lives long and its uploads choose the lengths (every
-//! odd source rate has its own resampler sizes): at most [`KEPT`] lengths per direction, none
-//! over [`MAX_KEPT_LEN`] points (a plan holds tables of about its length).
+//! odd source rate has its own resampler sizes): at most [`KEPT`] lengths per direction and
+//! precision, none over [`MAX_KEPT_LEN`] points (a plan holds tables of about its length).
 
 use std::sync::{Arc, Mutex};
 
 use realfft::{ComplexToReal, RealToComplex};
+
+use super::real_fft::PairKernels;
 
 /// Lengths kept per direction; planning one more forgets the oldest.
 pub const KEPT: usize = 6;
@@ -21,7 +23,7 @@ pub const KEPT: usize = 6;
 pub const MAX_KEPT_LEN: usize = 1 << 17;
 
 /// The last lengths planned and their plans, oldest first.
-struct Kept<P: ?Sized> {
+pub struct Kept<P: ?Sized> {
     plans: Mutex<Vec<(usize, Arc<P>)>>,
 }
 
@@ -50,17 +52,38 @@ impl<P: ?Sized> Kept<P> {
     }
 }
 
-static FORWARD: Kept<dyn RealToComplex<f64>> = Kept::new();
-static INVERSE: Kept<dyn ComplexToReal<f64>> = Kept::new();
+/// The element types whose plans are kept: each has its own two lists.
+pub trait Planned: PairKernels {
+    fn kept_forward() -> &'static Kept<dyn RealToComplex<Self>>;
+    fn kept_inverse() -> &'static Kept<dyn ComplexToReal<Self>>;
+}
+
+macro_rules! kept_plans_for {
+    ($t:ty) => {
+        impl Planned for $t {
+            fn kept_forward() -> &'static Kept<dyn RealToComplex<$t>> {
+                static FORWARD: Kept<dyn RealToComplex<$t>> = Kept::new();
+                &FORWARD
+            }
+            fn kept_inverse() -> &'static Kept<dyn ComplexToReal<$t>> {
+                static INVERSE: Kept<dyn ComplexToReal<$t>> = Kept::new();
+                &INVERSE
+            }
+        }
+    };
+}
+
+kept_plans_for!(f32);
+kept_plans_for!(f64);
 
 /// The forward real FFT of `len` points.
-pub fn forward(len: usize) -> Arc<dyn RealToComplex<f64>> {
-    FORWARD.get(len, || super::real_fft::forward(len))
+pub fn forward<T: Planned>(len: usize) -> Arc<dyn RealToComplex<T>> {
+    T::kept_forward().get(len, || super::real_fft::forward(len))
 }
 
 /// The inverse real FFT of `len` points.
-pub fn inverse(len: usize) -> Arc<dyn ComplexToReal<f64>> {
-    INVERSE.get(len, || super::real_fft::inverse(len))
+pub fn inverse<T: Planned>(len: usize) -> Arc<dyn ComplexToReal<T>> {
+    T::kept_inverse().get(len, || super::real_fft::inverse(len))
 }
 
 #[cfg(test)]
