@@ -141,13 +141,12 @@ impl Survey {
         // On the magnitudes' bit patterns, which order as the magnitudes do: integer maxima
         // and tests vectorise, where `f32::max`'s chain (NaN rules) and a scan that stops at
         // the first zero do not, and either cost as much as the transforms.
-        let (mut all_zero, mut any_zero) = (true, false);
+        let mut any_zero = false;
         let (mut peak, mut quietest) = (0u32, u32::MAX);
         for stretch in block.chunks(STRETCH) {
             let mut level = 0u32;
             for &x in stretch {
                 let magnitude = x.to_bits() & 0x7fff_ffff;
-                all_zero &= magnitude == 0;
                 any_zero |= magnitude == 0;
                 level = level.max(magnitude);
             }
@@ -156,7 +155,7 @@ impl Survey {
         }
         let (peak, quietest) = (f32::from_bits(peak), f32::from_bits(quietest));
         Survey {
-            all_zero,
+            all_zero: peak == 0.0,
             any_zero,
             even: quietest >= peak * F32_QUIETEST_STRETCH,
         }
