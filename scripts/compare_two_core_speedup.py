@@ -12,22 +12,11 @@ process tree), which says what the second thread costs. #14 asks for ≥ 1.8× o
 
 A benchmark, not a test: it asserts nothing.
 """
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 
-
-def timed(cmd):
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.monotonic()
-    subprocess.run(cmd, check=True, stdin=subprocess.DEVNULL)
-    wall = time.monotonic() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu
+from paired_timing import timed
 
 
 def main(argv):
@@ -46,7 +35,7 @@ def main(argv):
             for jobs in (1, 2):
                 cmd = [binary, "-j", str(jobs), *flags, "extract", "--force", "--quiet",
                        "-o", out, path]
-                runs[(binary, jobs)].append(timed(cmd))
+                runs[(binary, jobs)].append(timed(cmd, check=True))
     for binary in binaries:
         one, two = runs[(binary, 1)], runs[(binary, 2)]
         wall = [b[0] / a[0] for a, b in zip(one, two)]

@@ -23,7 +23,9 @@ import sys
 import time
 
 
-def timed(argv):
+def timed(argv, check=False):
+    """Runs `argv` to the end, its output thrown away; returns (wall s, CPU s of its process
+    tree). A failed run raises with `check`, and is only warned of without it."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     code = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
@@ -31,6 +33,8 @@ def timed(argv):
     wall = time.monotonic() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if code != 0 and check:
+        raise subprocess.CalledProcessError(code, argv)
     if code != 0:
         print(f"warning: exit {code}: {shlex.join(argv)}", file=sys.stderr)
     return wall, cpu
