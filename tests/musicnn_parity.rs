@@ -46,9 +46,10 @@ fn network_alone(choice: ModelChoice, prefix: &str) {
     assert_eq!(shape[1..], [PATCH_FRAMES as u64, N_MELS as u64]);
     let (_, want_embedding) = fixture(&format!("dnb_174.{prefix}penultimate.npy"));
     let (_, want_tags) = fixture(&format!("dnb_174.{prefix}tags.npy"));
-    // Every arithmetic the CPU has, whichever of them is its default.
+    // Every path the CPU has, whichever of them is its default.
     let in_bf16 = model.in_bf16().into_iter().map(|m| (m, false));
-    for (model, exact) in std::iter::once((model.in_f32(), true)).chain(in_bf16) {
+    let in_f32 = model.in_every_f32().into_iter().map(|m| (m, true));
+    for (model, exact) in in_f32.chain(in_bf16) {
         for (i, patch) in logmel.chunks_exact(PATCH_FRAMES * N_MELS).enumerate() {
             let (mut embedding, mut tags) = (vec![0.0; EMBEDDING_DIM], vec![0.0; N_TAGS]);
             model.forward(patch, &mut embedding, &mut tags);

@@ -225,6 +225,9 @@ pub fn run(args: Args, config: Config, jobs: Option<usize>) -> io::Result<Outcom
     let bf16 = bf16_peak(peak_time);
     // The peak of the embedding's own arithmetic: where its front end runs in bf16 (pairs or
     // AMX tiles), that share of the operations at that rate and the rest at the f32 rate.
+    let macs = analyzer
+        .model()
+        .map_or(MACS_PER_PATCH, |m| m.macs_per_patch());
     let front = FRONT_MACS_PER_PATCH as f64 / MACS_PER_PATCH as f64;
     let amx = amx_peak(peak_time);
     let isa = analyzer.model().map(|m| m.isa());
@@ -242,12 +245,11 @@ pub fn run(args: Args, config: Config, jobs: Option<usize>) -> io::Result<Outcom
     let (m, k, n) = DOMINANT_GEMM;
     let sgemm = sgemm_gflops(m, k, n, Duration::from_secs_f64(args.gemm_seconds.max(0.0)));
     let (embedding_s, patches) = single;
-    let embedding_gflops =
-        (patches > 0).then(|| 2.0 * (MACS_PER_PATCH * patches) as f64 / embedding_s / 1e9);
+    let embedding_gflops = (patches > 0).then(|| 2.0 * (macs * patches) as f64 / embedding_s / 1e9);
     // Thread CPU time of the patches actually computed and of their log-mel input: other load
     // on the machine does not stretch it, unlike the stage's wall time above.
     let cpu_gflops = (computed.0 > 0 && computed.1 > Duration::ZERO)
-        .then(|| 2.0 * (MACS_PER_PATCH * computed.0) as f64 / computed.1.as_secs_f64() / 1e9);
+        .then(|| 2.0 * (macs * computed.0) as f64 / computed.1.as_secs_f64() / 1e9);
     let report = json!({
         "files": files.len(),
         "cores": std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -256,7 +258,8 @@ pub fn run(args: Args, config: Config, jobs: Option<usize>) -> io::Result<Outcom
         "runs": runs,
         "gemm": {
             "patches": patches,
-            "flop_per_patch": 2 * MACS_PER_PATCH,
+            "flop_per_patch": 2 * macs,
+            "direct_flop_per_patch": 2 * MACS_PER_PATCH,
             "embedding_gflops": embedding_gflops,
             "sgemm_shape": [m, k, n],
             "sgemm_gflops": sgemm,

@@ -329,6 +329,41 @@ unsafe fn avx2_across<const MR: usize, const V: usize>(
     drive_across::<super::simd::Avx2, MR, V>(weights, out, input, window, max, min)
 }
 
+/// The max and min over `window`'s positions of each filter of one panel of 16 filters laid
+/// out as AVX2's filters-in-lanes kernels are (`[rows · taps][16]`), into the first
+/// `max.len()` of them: `correlate` for one panel whose weights are not a packed model's (the
+/// products of `super::spectral`).
+///
+/// # Panics
+/// If the CPU lacks AVX2 and FMA, if the window reads past `input` or has fewer than 6
+/// positions, if `panel` is not `rows · taps · 16` values, or if `max` and `min` differ in
+/// length or exceed 16.
+#[cfg(target_arch = "x86_64")]
+pub(super) fn avx2_extremes(
+    panel: &[f32],
+    input: &[f32],
+    window: Window,
+    max: &mut [f32],
+    min: &mut [f32],
+) {
+    const WIDTH: usize = 16;
+    assert!(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"));
+    assert_eq!(panel.len(), window.rows * window.taps * WIDTH, "one panel");
+    assert!(window.positions >= 6, "a row holds at least one tile");
+    assert!(
+        window.last_read() < input.len(),
+        "window reads past its input"
+    );
+    assert!(
+        max.len() == min.len() && max.len() <= WIDTH,
+        "at most one panel's filters"
+    );
+    // SAFETY: the features were detected just above; the panel is one chunk of `rows · taps ·
+    // 16` weights, the reads stay within `input` (checked: a tile's last position is at most
+    // the row's last), and `drive_across` writes only the first `max.len()` of each slice.
+    unsafe { avx2_across::<6, 2>(panel, max.len(), input, window, max, min) }
+}
+
 /// How a block sums its products: one f32 FMA a tap ([`Fma`]), or one bf16 dot product a pair
 /// of taps (`super::bf16::PairDot`). Every method is `unsafe` as [`Simd`]'s are.
 pub(super) trait Taps<S: Simd> {

@@ -11,6 +11,7 @@ pub(crate) mod gemm;
 pub mod network;
 pub(crate) mod simd;
 mod sink;
+mod spectral;
 pub(crate) mod weights;
 
 use std::path::Path;
@@ -226,6 +227,18 @@ impl Model {
             .collect()
     }
 
+    /// This model in f32 on each path this CPU has: the direct AVX-512 kernels, the AVX2 one
+    /// (its timbral layers through the DFT), and the GEMM path; [`Model::in_f32`] is one of
+    /// them. For testing every f32 path wherever it runs.
+    pub fn in_every_f32(&self) -> Vec<Model> {
+        simd::Isa::vector_sets()
+            .into_iter()
+            .filter(|isa| matches!(isa, simd::Isa::Avx512 | simd::Isa::Avx2))
+            .chain([simd::Isa::Fallback])
+            .map(|isa| self.on(isa))
+            .collect()
+    }
+
     /// The network's parameters.
     pub fn weights(&self) -> &Weights {
         &self.core.weights
@@ -260,9 +273,19 @@ impl Model {
             .map_or("fallback", |k| k.isa().name())
     }
 
+    /// The multiply-adds of one patch as this model runs them: [`MACS_PER_PATCH`], or less
+    /// where the timbral layers go through the DFT (`avx2+fma`:
+    /// [`network::SPECTRAL_TIMBRAL_MACS_PER_PATCH`] in place of their direct convolutions).
+    pub fn macs_per_patch(&self) -> u64 {
+        self.core
+            .kernels
+            .as_ref()
+            .map_or(MACS_PER_PATCH, Kernels::macs_per_patch)
+    }
+
     /// Patches this model has computed so far (silent and repeated patches reuse an output and
     /// are not counted), and the thread CPU time spent on them and on their log-mel input:
-    /// `2 · MACS_PER_PATCH · patches / seconds` is the embedding stage's arithmetic rate.
+    /// `2 · macs_per_patch() · patches / seconds` is the embedding stage's arithmetic rate.
     pub fn computed(&self) -> (u64, Duration) {
         (
             self.core.computed.load(Ordering::Relaxed),

@@ -11,6 +11,7 @@ use super::bf16::pair_up;
 use super::conv::{correlate, Packed, Pool, Reduce, Signal, Window};
 use super::gemm::{matmul, View};
 use super::simd::Isa;
+use super::spectral::FrameSpectra;
 use super::weights::{BatchNorm, Layer, Weights};
 
 /// Frames per patch: 3 s at 16 kHz with hop 256 (`librosa.time_to_frames(3) + 1`).
@@ -34,6 +35,12 @@ pub const MACS_PER_PATCH: u64 =
 /// kernels, in bf16 pairs where the CPU has AVX-512 BF16.
 pub const FRONT_MACS_PER_PATCH: u64 =
     187 * 59 * 204 * 7 * 38 + 187 * 30 * 204 * 7 * 67 + 187 * 96 * 51 * (128 + 64 + 32);
+/// The timbral layers' part of a patch's multiply-adds on the DFT path (`super::spectral`,
+/// AVX2), in place of their part of [`FRONT_MACS_PER_PATCH`]: for each time step and filter,
+/// 49 complex bins times 7 rows (4 real multiply-adds each) a layer, and 96 a frequency
+/// position for the inverse DFT (38 % of the direct convolutions' 1,135 M).
+pub const SPECTRAL_TIMBRAL_MACS_PER_PATCH: u64 =
+    2 * 187 * 204 * 49 * 7 * 4 + 187 * 204 * 96 * (59 + 30);
 /// `(m, k, n)` of the GEMM that dominates a patch (43 % of its MACs): one im2col block of the
 /// 7×38 timbral convolution, 16 time steps × 59 frequency positions by 266 taps by 204 filters.
 pub const DOMINANT_GEMM: (usize, usize, usize) = (TIMBRAL_BLOCK * 59, 7 * 38, 204);
@@ -70,12 +77,22 @@ pub struct Workspace {
     /// Max and min of each front-end filter (see [`conv::Pool`](super::conv::Pool)).
     high: Vec<f32>,
     low: Vec<f32>,
+    /// The DFT of each frame of `padded`, for timbral layers on the DFT path.
+    spectra: FrameSpectra,
 }
 
 /// The front end's kernels packed once, at model load, for this CPU's instruction set.
 pub struct Kernels {
-    timbral: [Packed; 2],
+    isa: Isa,
+    timbral: [Timbral; 2],
     temporal: [Packed; 3],
+}
+
+/// How a timbral layer runs: on a direct kernel, or through the DFT along the mel axis
+/// (`super::spectral`: AVX2, where it takes 38 % of the direct kernel's arithmetic).
+enum Timbral {
+    Direct(Packed),
+    Spectral(super::spectral::Timbral),
 }
 
 impl Kernels {
@@ -88,16 +105,20 @@ impl Kernels {
         // The windows' shapes: a timbral kernel's rows are time steps `N_MELS` apart, each
         // `w` taps along the mel axis; a temporal kernel is one row of `k` taps along time.
         let timbral = |(layer, _): &(Layer, BatchNorm)| {
+            if isa == Isa::Avx2 {
+                let spectral = super::spectral::Timbral::new(&layer.kernel, layer.shape, layer.out);
+                return Timbral::Spectral(spectral);
+            }
             let positions = N_MELS - layer.shape[1] + 1;
             let reduce = Reduce::OverPositions;
-            Packed::new(
+            Timbral::Direct(Packed::new(
                 isa,
                 &layer.kernel,
                 layer.shape,
                 layer.out,
                 positions,
                 reduce,
-            )
+            ))
         };
         let temporal = |(layer, _): &(Layer, BatchNorm)| {
             let shape = [1, layer.shape[0] * layer.shape[1]];
@@ -105,6 +126,7 @@ impl Kernels {
             Packed::new(isa, &layer.kernel, shape, layer.out, PATCH_FRAMES, reduce)
         };
         Some(Kernels {
+            isa,
             timbral: weights.timbral.each_ref().map(timbral),
             temporal: weights.temporal.each_ref().map(temporal),
         })
@@ -112,7 +134,18 @@ impl Kernels {
 
     /// The instruction set the kernels were packed for.
     pub fn isa(&self) -> Isa {
-        self.timbral[0].isa
+        self.isa
+    }
+
+    /// The multiply-adds of one patch on these kernels: [`MACS_PER_PATCH`], less what the DFT
+    /// path saves on the timbral layers where they take it.
+    pub fn macs_per_patch(&self) -> u64 {
+        let spectral = matches!(self.timbral[0], Timbral::Spectral(_));
+        let direct_timbral = 187 * 59 * 204 * 7 * 38 + 187 * 30 * 204 * 7 * 67;
+        match spectral {
+            true => MACS_PER_PATCH - direct_timbral + SPECTRAL_TIMBRAL_MACS_PER_PATCH,
+            false => MACS_PER_PATCH,
+        }
     }
 }
 
@@ -140,6 +173,7 @@ impl Default for Workspace {
             hidden: vec![0.0; EMBEDDING_DIM],
             high: vec![0.0; 204.max(51 * t)],
             low: vec![0.0; 204.max(51 * t)],
+            spectra: FrameSpectra::default(),
         }
     }
 }
@@ -199,10 +233,16 @@ pub fn forward(
         _ => {}
     }
 
+    if let Some(k) = kernels {
+        if k.timbral.iter().any(|t| matches!(t, Timbral::Spectral(_))) {
+            ws.spectra.compute(&ws.padded);
+        }
+    }
     let mut offset = 0;
     for (n, (layer, bn)) in weights.timbral.iter().enumerate() {
-        match kernels {
-            Some(k) => timbral_direct(&k.timbral[n], layer, bn, ws, offset),
+        match kernels.map(|k| &k.timbral[n]) {
+            Some(Timbral::Direct(packed)) => timbral_direct(packed, layer, bn, ws, offset),
+            Some(Timbral::Spectral(spectral)) => timbral_spectral(spectral, layer, bn, ws, offset),
             None => timbral(layer, bn, ws, offset),
         }
         offset += layer.out;
@@ -267,6 +307,25 @@ fn timbral_direct(
             *d = relu_bn_of_max(high[o], low[o], layer.bias[o], bn, o);
         }
     }
+}
+
+/// [`timbral`] through the DFT along the mel axis (`super::spectral`), from the spectra of
+/// `ws.padded`'s frames already in `ws.spectra`.
+fn timbral_spectral(
+    spectral: &super::spectral::Timbral,
+    layer: &Layer,
+    bn: &BatchNorm,
+    ws: &mut Workspace,
+    offset: usize,
+) {
+    let front = &mut ws.front;
+    spectral.extremes(&mut ws.spectra, |t, first, high, low| {
+        let dst = &mut front[(t + PAD7) * FRONT + offset + first..][..high.len()];
+        for (r, d) in dst.iter_mut().enumerate() {
+            let o = first + r;
+            *d = relu_bn_of_max(high[r], low[r], layer.bias[o], bn, o);
+        }
+    });
 }
 
 /// [`temporal`] on a direct kernel: the max and min over mel bands of every filter's output at
