@@ -34,7 +34,9 @@ pub const MACS_PER_PATCH: u64 =
 /// The front end's part of [`MACS_PER_PATCH`] (96 %): the convolutions that run on the direct
 /// kernels, in bf16 pairs where the CPU has AVX-512 BF16.
 pub const FRONT_MACS_PER_PATCH: u64 =
-    187 * 59 * 204 * 7 * 38 + 187 * 30 * 204 * 7 * 67 + 187 * 96 * 51 * (128 + 64 + 32);
+    DIRECT_TIMBRAL_MACS_PER_PATCH + 187 * 96 * 51 * (128 + 64 + 32);
+/// The timbral layers' part of [`FRONT_MACS_PER_PATCH`] as direct convolutions.
+const DIRECT_TIMBRAL_MACS_PER_PATCH: u64 = 187 * 59 * 204 * 7 * 38 + 187 * 30 * 204 * 7 * 67;
 /// The timbral layers' part of a patch's multiply-adds on the DFT path (`super::spectral`,
 /// AVX2), in place of their part of [`FRONT_MACS_PER_PATCH`]: for each time step and filter,
 /// 49 complex bins times 7 rows (4 real multiply-adds each) a layer, and 96 a frequency
@@ -84,13 +86,13 @@ pub struct Workspace {
 /// The front end's kernels packed once, at model load, for this CPU's instruction set.
 pub struct Kernels {
     isa: Isa,
-    timbral: [Timbral; 2],
+    timbral: [TimbralKernel; 2],
     temporal: [Packed; 3],
 }
 
 /// How a timbral layer runs: on a direct kernel, or through the DFT along the mel axis
 /// (`super::spectral`: AVX2, where it takes 38 % of the direct kernel's arithmetic).
-enum Timbral {
+enum TimbralKernel {
     Direct(Packed),
     Spectral(super::spectral::Timbral),
 }
@@ -107,11 +109,11 @@ impl Kernels {
         let timbral = |(layer, _): &(Layer, BatchNorm)| {
             if isa == Isa::Avx2 {
                 let spectral = super::spectral::Timbral::new(&layer.kernel, layer.shape, layer.out);
-                return Timbral::Spectral(spectral);
+                return TimbralKernel::Spectral(spectral);
             }
             let positions = N_MELS - layer.shape[1] + 1;
             let reduce = Reduce::OverPositions;
-            Timbral::Direct(Packed::new(
+            TimbralKernel::Direct(Packed::new(
                 isa,
                 &layer.kernel,
                 layer.shape,
@@ -140,12 +142,17 @@ impl Kernels {
     /// The multiply-adds of one patch on these kernels: [`MACS_PER_PATCH`], less what the DFT
     /// path saves on the timbral layers where they take it.
     pub fn macs_per_patch(&self) -> u64 {
-        let spectral = matches!(self.timbral[0], Timbral::Spectral(_));
-        let direct_timbral = 187 * 59 * 204 * 7 * 38 + 187 * 30 * 204 * 7 * 67;
-        match spectral {
-            true => MACS_PER_PATCH - direct_timbral + SPECTRAL_TIMBRAL_MACS_PER_PATCH,
-            false => MACS_PER_PATCH,
+        if self.timbral_through_dft() {
+            MACS_PER_PATCH - DIRECT_TIMBRAL_MACS_PER_PATCH + SPECTRAL_TIMBRAL_MACS_PER_PATCH
+        } else {
+            MACS_PER_PATCH
         }
+    }
+
+    /// Whether the timbral layers go through the DFT (both do, or neither: it goes by the
+    /// instruction set).
+    fn timbral_through_dft(&self) -> bool {
+        matches!(self.timbral[0], TimbralKernel::Spectral(_))
     }
 }
 
@@ -230,19 +237,18 @@ pub fn forward(
             halves(&ws.padded, &mut ws.padded_halves);
             halves(&ws.transposed, &mut ws.transposed_halves);
         }
+        // The timbral layers go through the DFT there (`Kernels::new`).
+        Some(Isa::Avx2) => ws.spectra.compute(&ws.padded),
         _ => {}
     }
 
-    if let Some(k) = kernels {
-        if k.timbral.iter().any(|t| matches!(t, Timbral::Spectral(_))) {
-            ws.spectra.compute(&ws.padded);
-        }
-    }
     let mut offset = 0;
     for (n, (layer, bn)) in weights.timbral.iter().enumerate() {
         match kernels.map(|k| &k.timbral[n]) {
-            Some(Timbral::Direct(packed)) => timbral_direct(packed, layer, bn, ws, offset),
-            Some(Timbral::Spectral(spectral)) => timbral_spectral(spectral, layer, bn, ws, offset),
+            Some(TimbralKernel::Direct(packed)) => timbral_direct(packed, layer, bn, ws, offset),
+            Some(TimbralKernel::Spectral(spectral)) => {
+                timbral_spectral(spectral, layer, bn, ws, offset)
+            }
             None => timbral(layer, bn, ws, offset),
         }
         offset += layer.out;
@@ -319,7 +325,7 @@ fn timbral_spectral(
     offset: usize,
 ) {
     let front = &mut ws.front;
-    spectral.extremes(&mut ws.spectra, |t, first, high, low| {
+    spectral.extremes(&ws.spectra, |t, first, high, low| {
         let dst = &mut front[(t + PAD7) * FRONT + offset + first..][..high.len()];
         for (r, d) in dst.iter_mut().enumerate() {
             let o = first + r;

@@ -43,8 +43,6 @@ pub struct FrameSpectra {
     frame: Vec<f32>,
     bins: Vec<Complex<f32>>,
     scratch: Vec<Complex<f32>>,
-    /// A panel's products for [`STEPS`] time steps: `[step][coefficient][WIDTH]`.
-    products: Vec<f32>,
 }
 
 impl FrameSpectra {
@@ -148,7 +146,7 @@ impl Timbral {
     /// If the CPU lacks AVX2 and FMA, or `spectra` holds fewer than `rows + 1` frames.
     pub fn extremes(
         &self,
-        spectra: &mut FrameSpectra,
+        spectra: &FrameSpectra,
         mut emit: impl FnMut(usize, usize, &[f32], &[f32]),
     ) {
         #[cfg(target_arch = "x86_64")]
@@ -162,8 +160,8 @@ impl Timbral {
                 taps: 1,
                 positions: self.positions,
             };
-            let mut products = std::mem::take(&mut spectra.products);
-            products.resize(STEPS * POINTS * WIDTH, 0.0);
+            // A panel's products for STEPS time steps, `[step][coefficient][WIDTH]`: 12 KiB.
+            let mut products = [0.0f32; STEPS * POINTS * WIDTH];
             let (mut max, mut min) = ([0.0f32; WIDTH], [0.0f32; WIDTH]);
             let panel_len = BINS * self.rows * 2 * WIDTH;
             for (panel, weights) in self.spectra.chunks_exact(panel_len).enumerate() {
@@ -190,7 +188,6 @@ impl Timbral {
                     }
                 }
             }
-            spectra.products = products;
             return;
         }
         panic!("the DFT path needs AVX2 and FMA");

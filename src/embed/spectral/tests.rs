@@ -1,19 +1,7 @@
 //! The DFT path against a plain correlation summed in f64.
 
 use super::*;
-
-/// A deterministic pseudo-random sequence in [−1, 1).
-fn noise(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
-}
+use crate::features::true_peak::tests::noise;
 
 /// Each time step's max and min over positions of each filter, by the definition.
 fn reference(
@@ -52,7 +40,7 @@ fn through_the_dft(kernel: &[f32], shape: [usize; 2], out: usize, padded: &[f32]
     let steps = padded.len() / POINTS + 1 - shape[0];
     let mut extremes = vec![[f64::NAN; 2]; steps * out];
     let mut seen = vec![0usize; steps * out];
-    layer.extremes(&mut spectra, |t, first, max, min| {
+    layer.extremes(&spectra, |t, first, max, min| {
         for r in 0..max.len() {
             extremes[t * out + first + r] = [max[r] as f64, min[r] as f64];
             seen[t * out + first + r] += 1;
