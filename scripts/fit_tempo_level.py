@@ -33,7 +33,7 @@ only scored, never fitted on.
 import argparse
 import hashlib
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 
 import numpy as np
 from scipy.optimize import minimize
@@ -51,6 +51,9 @@ TAGS = ["electronic", "dance", "electro", "House", "Hip-Hop", "punk", "metal", "
 # A hypothesis below this salience is never reported (src/features/tempo/mod.rs).
 MIN_CONFIDENCE = 0.10
 LAMBDAS = [0.003, 0.01, 0.03, 0.1, 0.3, 1.0]
+# `--balance-sources`: each fitting dump weighs the same in the loss, however many clips it has
+# (session 38's experiment with a real-music set larger than any generator's; not shipped).
+BALANCE_SOURCES = False
 
 
 def load(paths):
@@ -102,13 +105,17 @@ def fit(clips, tags, lam, mean=None, scale=None):
         mean, scale = allx.mean(0), allx.std(0) + 1e-9
     Zs = [(X - mean) / scale for X in Xs]
     targets = [c["target"] for c in usable]
-    return mean, scale, conditional_logit(Zs, targets, lam)
+    weights = None
+    if BALANCE_SOURCES:
+        count = Counter(c["source"] for c in usable)
+        weights = [len(usable) / (len(count) * count[c["source"]]) for c in usable]
+    return mean, scale, conditional_logit(Zs, targets, lam, weights=weights)
 
 
-def conditional_logit(Zs, targets, lam, masks=None):
+def conditional_logit(Zs, targets, lam, masks=None, weights=None):
     """The weights w that minimise the mean negative log-likelihood of each clip's target
     hypothesis under the softmax of Z @ w over the clip's hypotheses (only those `masks` keeps,
-    if given), plus lam·‖w‖²."""
+    if given; each clip's term times `weights`, if given), plus lam·‖w‖²."""
     def loss(w):
         total, grad = 0.0, np.zeros_like(w)
         for i, (Z, t) in enumerate(zip(Zs, targets)):
@@ -118,8 +125,9 @@ def conditional_logit(Zs, targets, lam, masks=None):
             s -= s.max()
             p = np.exp(s)
             p /= p.sum()
-            total -= np.log(p[t] + 1e-300)
-            grad -= Z[t] - p @ Z
+            weight = 1.0 if weights is None else weights[i]
+            total -= weight * np.log(p[t] + 1e-300)
+            grad -= weight * (Z[t] - p @ Z)
         n = len(Zs)
         return total / n + lam * w @ w, grad / n + 2 * lam * w
 
@@ -216,7 +224,11 @@ def main():
     ap.add_argument("--tags", help="comma-separated tag names for the with-tags model (default: TAGS, "
                     "musicnn MSD; the dumps must hold them, e.g. `fast,slow` from a --model mtt dump)")
     ap.add_argument("--note", default="", help="provenance appended to the model's note")
+    ap.add_argument("--balance-sources", action="store_true",
+                    help="weigh each fitting dump the same in the loss, whatever its number of clips")
     a = ap.parse_args()
+    global BALANCE_SOURCES
+    BALANCE_SOURCES = a.balance_sources
     clips = load(a.fit)
     dumped = next(c["names"] for c in clips if c["F"] is not None)
     assert dumped[0] == "log2_bpm_120", "the tag interactions multiply the first dumped feature"

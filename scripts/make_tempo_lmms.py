@@ -55,8 +55,14 @@ def project_tempo(xml):
 def render(job):
     project, wav, out, codec, bpm, bar_beats, seconds = job
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    subprocess.run(["lmms", "--allowroot", "render", project, "-f", "wav", "-o", wav],
-                   check=True, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    # LMMS died once with SIGSEGV on EsoXLB-CPU (session 38, with other jobs on both cores), where
+    # earlier sessions rendered the same project: a crash is tried once more before it counts.
+    for attempt in (1, 2):
+        done = subprocess.run(["lmms", "--allowroot", "render", project, "-f", "wav", "-o", wav],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        if done.returncode == 0 or attempt == 2:
+            done.check_returncode()
+            break
     duration = float(subprocess.run(
         ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", wav],
         check=True, capture_output=True, text=True).stdout)

@@ -87,9 +87,9 @@ PACKAGES = [
 ]
 
 
-def unpack_packages(folder):
-    """Each of PACKAGES unpacked into FOLDER/PACKAGE, downloaded first where it is missing."""
-    missing = [p for p in PACKAGES if not os.path.isdir(os.path.join(folder, p))]
+def unpack_packages(folder, packages=PACKAGES):
+    """Each of `packages` unpacked into FOLDER/PACKAGE, downloaded first where it is missing."""
+    missing = [p for p in packages if not os.path.isdir(os.path.join(folder, p))]
     if not missing:
         return
     debs = os.path.join(folder, "debs")

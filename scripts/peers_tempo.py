@@ -44,24 +44,13 @@ def run_one(args):
     return out
 
 
-def main():
+def report(rows, base, results, details=None):
+    """Score each peer's `(bpm, beats or None)` per clip against the labels and print the table.
+
+    `results` holds one dict per row of `rows`, peer name to estimate. Shared with
+    `peers_tempo_learned.py`, whose peers live in other environments.
+    """
     import mir_eval
-    args = sys.argv[1:]
-    details = None
-    if "--details" in args:
-        at = args.index("--details")
-        details = args[at + 1]
-        del args[at:at + 2]
-    labels_path = args[0]
-    base = os.path.dirname(labels_path)
-    rows = list(csv.DictReader(open(labels_path)))
-    jobs = [(os.path.join(base, r["file"]),) for r in rows]
-    # Compile librosa's numba kernels (cache=True) once here: two workers compiling them at the
-    # same time on a fresh environment can leave a corrupt cache that segfaults beat_track.
-    import librosa
-    librosa.beat.beat_track(onset_envelope=np.random.default_rng(0).random(2000), sr=22050)
-    with ProcessPoolExecutor(max_workers=int(os.environ.get("JOBS", "2"))) as pool:
-        results = list(pool.map(run_one, jobs))
     scores = defaultdict(lambda: defaultdict(list))
     per_clip = []
     for row, res in zip(rows, results):
@@ -94,6 +83,32 @@ def main():
             fmt = lambda v: f"{np.mean(v):.3f}" if v else "-"
             print(f"{style:<20} {len(s):>4} {100*np.mean([x[0] for x in s]):>5.1f}% "
                   f"{100*np.mean([x[1] for x in s]):>5.1f}% {fmt(fs):>6} {fmt(ps):>6}")
+
+
+def labelled_clips(argv):
+    """`LABELS.csv [--details OUT.csv]` → (rows, the labels' folder, each row's audio path, OUT.csv)."""
+    args = list(argv)
+    details = None
+    if "--details" in args:
+        at = args.index("--details")
+        details = args[at + 1]
+        del args[at:at + 2]
+    labels_path = args[0]
+    base = os.path.dirname(labels_path)
+    rows = list(csv.DictReader(open(labels_path)))
+    return rows, base, [os.path.join(base, r["file"]) for r in rows], details
+
+
+def main():
+    rows, base, paths, details = labelled_clips(sys.argv[1:])
+    jobs = [(path,) for path in paths]
+    # Compile librosa's numba kernels (cache=True) once here: two workers compiling them at the
+    # same time on a fresh environment can leave a corrupt cache that segfaults beat_track.
+    import librosa
+    librosa.beat.beat_track(onset_envelope=np.random.default_rng(0).random(2000), sr=22050)
+    with ProcessPoolExecutor(max_workers=int(os.environ.get("JOBS", "2"))) as pool:
+        results = list(pool.map(run_one, jobs))
+    report(rows, base, results, details)
 
 
 if __name__ == "__main__":
