@@ -19,11 +19,12 @@ bias to keep in mind: the set says what the conventional level is where it is ea
 
 `clips` unpacks PACKAGES (Debian game soundtracks: 0.8 GB of .deb files, 1 GB unpacked) into
 OUT/pkgs; `--music FOLDER` reads already unpacked packages from FOLDER instead, as
-fetch_real_music.sh leaves them. It takes every Ogg, Opus, MP3 or FLAC file there that lasts at least 40 s (once, where a package
-links one file into several folders), and cuts 30 s starting a quarter of the way in, and a
-second 30 s from five eighths where the track lasts at least 150 s. The package is the clip's
-`style` and `source`. Left out: planetblupi-music-ogg (the compositions of the planetblupi MIDI
-held-out set) and every package of `make_tempo_modules.py`'s (the tracker-module held-out set).
+fetch_real_music.sh leaves them. It takes every Ogg, Opus, MP3 or FLAC file there that lasts at
+least 40 s (once, where a package links one file into several folders), and cuts 30 s starting a
+quarter of the way in, and a second 30 s from five eighths where the track lasts at least 150 s.
+The package is the clip's `style` and `source`. Left out: planetblupi-music-ogg (the compositions
+of the planetblupi MIDI held-out set) and every package of `make_tempo_modules.py`'s (the
+tracker-module held-out set).
 """
 import argparse
 import csv
