@@ -31,10 +31,10 @@ import csv
 import math
 import os
 import re
-import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_serve_clips import cut, duration  # noqa: E402
 from make_tempo_modules import unpack_packages  # noqa: E402
 
 AUDIO = (".ogg", ".opus", ".mp3", ".flac")
@@ -42,15 +42,6 @@ PACKAGES = ["wesnoth-1.16-music", "drascula-music", "singularity-music", "warzon
             "hedgewars-data", "extremetuxracer-data", "xmoto-data", "marsshooter-data",
             "lincity-ng-data", "supertux-data"]
 CLIP_S = 30.0
-
-
-def duration_of(path):
-    out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", path],
-                         capture_output=True, text=True)
-    try:
-        return float(out.stdout.strip())
-    except ValueError:
-        return 0.0
 
 
 def make_clips(out, music):
@@ -68,22 +59,20 @@ def make_clips(out, music):
                     continue
                 path = os.path.join(root, name)
                 # drascula-music links one set of tracks into five language folders.
-                if os.path.realpath(path) in seen:
+                real = os.path.realpath(path)
+                if real in seen:
                     continue
-                seen.add(os.path.realpath(path))
-                duration = duration_of(path)
-                if duration < 40.0:
+                seen.add(real)
+                seconds = duration(path)
+                if seconds < 40.0:
                     continue
-                starts = [duration / 4]
-                if duration >= 150.0:
-                    starts.append(duration * 5 / 8)
+                starts = [seconds / 4]
+                if seconds >= 150.0:
+                    starts.append(seconds * 5 / 8)
                 stem = re.sub(r"[^A-Za-z0-9]+", "_", os.path.splitext(name)[0]).strip("_")
                 for k, start in enumerate(starts):
                     clip = f"{package}__{stem}_{k}.flac"
-                    target = os.path.join(clip_dir, clip)
-                    if not os.path.exists(target):
-                        subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", "-ss", f"{start:.3f}",
-                                        "-t", f"{CLIP_S}", "-i", path, "-vn", target], check=True)
+                    cut(path, f"{start:.3f}", CLIP_S, os.path.join(clip_dir, clip), [], check=False)
                     listed.append((f"clips/{clip}", package))
     with open(os.path.join(out, "clips.txt"), "w") as f:
         for clip, package in listed:

@@ -57,12 +57,13 @@ def render(job):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
     # LMMS died once with SIGSEGV on EsoXLB-CPU (session 38, with other jobs on both cores), where
     # earlier sessions rendered the same project: a crash is tried once more before it counts.
-    for attempt in (1, 2):
-        done = subprocess.run(["lmms", "--allowroot", "render", project, "-f", "wav", "-o", wav],
+    def lmms():
+        return subprocess.run(["lmms", "--allowroot", "render", project, "-f", "wav", "-o", wav],
                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if done.returncode == 0 or attempt == 2:
-            done.check_returncode()
-            break
+    done = lmms()
+    if done.returncode != 0:
+        done = lmms()
+    done.check_returncode()
     duration = float(subprocess.run(
         ["ffprobe", "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", wav],
         check=True, capture_output=True, text=True).stdout)

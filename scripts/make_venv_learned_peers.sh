@@ -15,7 +15,7 @@ PYTHON="${PYTHON:-python3}"
 if [ ! -x "$ROOT/venv-madmom/bin/python" ] || ! "$ROOT/venv-madmom/bin/python" -c "import madmom" 2>/dev/null; then
     "$PYTHON" -m venv "$ROOT/venv-madmom"
     pip="$ROOT/venv-madmom/bin/pip"
-    "$pip" install -q "numpy==1.23.5" "scipy==1.10.1" "cython<3" wheel setuptools mido soundfile mir_eval
+    "$pip" install -q "numpy==1.23.5" "scipy==1.10.1" "cython<3" wheel setuptools mir_eval
     src="$(mktemp -d)"
     "$pip" download -q --no-deps --no-binary :all: madmom==0.16.1 -d "$src"
     tar xzf "$src/madmom-0.16.1.tar.gz" -C "$src"

@@ -21,6 +21,7 @@ TempoCNN's on LMD tempo, MTG tempo and extended Ballroom), which no clip here co
     /work/data/venv-tcnn/bin/python scripts/peers_tempo_learned.py tempocnn LABELS.csv [--details OUT.csv]
     ... peers_tempo_learned.py madmom|tempocnn --estimate OUT.csv CLIPS.txt   # no labels needed
 """
+import functools
 import os
 import sys
 import warnings
@@ -35,36 +36,47 @@ warnings.filterwarnings("ignore")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-def madmom_one(path):
-    from madmom.features.beats import DBNBeatTrackingProcessor, RNNBeatProcessor
-    from madmom.features.tempo import TempoEstimationProcessor
-    activation = RNNBeatProcessor()(path)
-    tempi = TempoEstimationProcessor(fps=100, method="comb", min_bpm=40, max_bpm=250)(activation)
-    beats = DBNBeatTrackingProcessor(fps=100)(activation)
-    return {"madmom RNN+comb (Böck 2015)": (float(tempi[0][0]), np.asarray(beats, float))}
+# Each process builds its estimators once (madmom's eight networks, TempoCNN's models) and keeps
+# them for every clip it is given; they hold no state from one clip to the next.
+_estimators = {}
+
+
+def madmom_one(path, first_only=False):
+    """madmom's tempo and DBN beats for one file; with `first_only`, the tempo alone."""
+    if not _estimators:
+        from madmom.features.beats import DBNBeatTrackingProcessor, RNNBeatProcessor
+        from madmom.features.tempo import TempoEstimationProcessor
+        _estimators["activation"] = RNNBeatProcessor()
+        _estimators["tempo"] = TempoEstimationProcessor(fps=100, method="comb", min_bpm=40, max_bpm=250)
+        _estimators["beats"] = DBNBeatTrackingProcessor(fps=100)
+    activation = _estimators["activation"](path)
+    tempo = float(_estimators["tempo"](activation)[0][0])
+    beats = None if first_only else np.asarray(_estimators["beats"](activation), float)
+    return {"madmom RNN+comb (Böck 2015)": (tempo, beats)}
 
 
 TEMPOCNN_MODELS = ("ismir2018", "deeptemp_k8")
-_classifiers = {}
 
 
-def tempocnn_one(path):
-    import keras
-    from tempocnn.classifier import TempoClassifier
+def tempocnn_one(path, first_only=False):
+    """Each of TEMPOCNN_MODELS' tempo for one file; with `first_only`, the first model's alone."""
     from tempocnn.feature import read_features
-    keras.utils.disable_interactive_logging()  # predict's progress bar would go to stdout
+    models = TEMPOCNN_MODELS[:1] if first_only else TEMPOCNN_MODELS
+    for name in models:
+        if name not in _estimators:
+            import keras
+            from tempocnn.classifier import TempoClassifier
+            keras.utils.disable_interactive_logging()  # predict's progress bar would go to stdout
+            _estimators[name] = TempoClassifier(name)
     features = read_features(path)
-    out = {}
-    for name in TEMPOCNN_MODELS:
-        if name not in _classifiers:
-            _classifiers[name] = TempoClassifier(name)
-        out[f"TempoCNN {name}"] = (float(_classifiers[name].estimate_tempo(features, interpolate=True)), None)
-    return out
+    return {f"TempoCNN {name}": (float(_estimators[name].estimate_tempo(features, interpolate=True)), None)
+            for name in models}
 
 
-def estimates(peer, paths):
-    """Each path's estimates by `peer`, one dict per path as `report` takes them."""
-    one = {"madmom": madmom_one, "tempocnn": tempocnn_one}[peer]
+def estimates(peer, paths, first_only=False):
+    """Each path's estimates by `peer`, one dict per path as `report` takes them; with
+    `first_only`, only the first estimate's tempo (what `--estimate` writes)."""
+    one = functools.partial({"madmom": madmom_one, "tempocnn": tempocnn_one}[peer], first_only=first_only)
     if peer == "tempocnn":
         # TensorFlow already runs its graph on every core; a second process only contends.
         return [one(path) for path in paths]
@@ -77,7 +89,7 @@ def write_estimates(peer, out_csv, list_file):
     relative to LIST's folder, and OUT.csv gets `file,peer,estimate` for the peer's first model."""
     base = os.path.dirname(list_file)
     clips = [line.split("\t")[0].strip() for line in open(list_file) if line.strip()]
-    results = estimates(peer, [os.path.join(base, clip) for clip in clips])
+    results = estimates(peer, [os.path.join(base, clip) for clip in clips], first_only=True)
     with open(out_csv, "w") as out:
         out.write("file,peer,estimate\n")
         for clip, res in zip(clips, results):
